@@ -1,0 +1,317 @@
+import CLZ4
+
+/// The 100-byte header of an LTX file (big-endian). Facts: ../shared/FORMATS.md §3.
+public struct LTXHeader: Equatable, Sendable, Codable {
+    public static let size = 100
+    public static let magic: [UInt8] = Array("LTX1".utf8)
+    /// The file carries no database checksums (pre/post-apply are zero).
+    public static let flagNoChecksum: UInt32 = 0x2
+
+    public var flags: UInt32
+    public var pageSize: Int
+    /// Database size in pages after applying the file.
+    public var commit: UInt32
+    public var minTXID: UInt64
+    public var maxTXID: UInt64
+    /// Milliseconds since the Unix epoch.
+    public var timestamp: Int64
+    public var preApplyChecksum: UInt64
+    public var walOffset: Int64
+    public var walSize: Int64
+    public var walSalt1: UInt32
+    public var walSalt2: UInt32
+    public var nodeID: UInt64
+
+    /// A snapshot holds every page of the database (minTXID 1).
+    public var isSnapshot: Bool { minTXID == 1 }
+    public var hasChecksums: Bool { flags & LTXHeader.flagNoChecksum == 0 }
+
+    static func parse(_ b: UnsafeRawBufferPointer, file: String) throws -> LTXHeader {
+        func bad(_ offset: Int64, _ message: String) -> LiteProofError {
+            .damaged(.error(.ltxHeader, file: file, offset: offset, message))
+        }
+        guard b.count >= size else {
+            throw LiteProofError.damaged(.error(.ltxTruncated, file: file, offset: Int64(b.count),
+                                                "the file has \(b.count) bytes; an LTX header needs 100"))
+        }
+        guard Array(b[0..<4]) == magic else {
+            throw bad(0, "magic is \(Array(b[0..<4]).map { $0.hex(width: 2) }.joined(separator: " ")); expected \"LTX1\" (4c 54 58 31)")
+        }
+        let flags = b.u32BE(at: 4)
+        guard flags & ~flagNoChecksum == 0 else {
+            throw bad(4, "unknown header flags 0x\(flags.hex(width: 8)); the only header flag is 0x2 (no checksums)")
+        }
+        let rawPageSize = b.u32BE(at: 8)
+        guard let pageSize = validPageSize(rawPageSize), rawPageSize != 1 else {
+            throw bad(8, "page size is \(rawPageSize); expected a power of two from 512 to 65536")
+        }
+        let commit = b.u32BE(at: 12)
+        let minTXID = b.u64BE(at: 16), maxTXID = b.u64BE(at: 24)
+        guard minTXID >= 1, minTXID <= maxTXID else {
+            throw bad(16, "TXID range \(minTXID)-\(maxTXID) is not valid; expected 1 <= min <= max")
+        }
+        let ts = b.u64BE(at: 32)
+        guard ts <= UInt64(Int64.max) else { throw bad(32, "timestamp \(ts) is out of range") }
+        let h = LTXHeader(
+            flags: flags, pageSize: pageSize, commit: commit, minTXID: minTXID, maxTXID: maxTXID,
+            timestamp: Int64(ts), preApplyChecksum: b.u64BE(at: 40),
+            walOffset: Int64(bitPattern: b.u64BE(at: 48)), walSize: Int64(bitPattern: b.u64BE(at: 56)),
+            walSalt1: b.u32BE(at: 64), walSalt2: b.u32BE(at: 68), nodeID: b.u64BE(at: 72))
+        if h.walOffset < 0 || h.walSize < 0 {
+            throw bad(48, "WAL offset \(h.walOffset) and size \(h.walSize) must not be negative")
+        }
+        if (h.walSalt1 != 0 || h.walSalt2 != 0) && h.walOffset == 0 {
+            throw bad(48, "WAL salts are set but the WAL offset is 0")
+        }
+        if h.walOffset == 0 && h.walSize != 0 {
+            throw bad(48, "WAL size is \(h.walSize) but the WAL offset is 0")
+        }
+        if h.hasChecksums && !h.isSnapshot && h.preApplyChecksum & (1 << 63) == 0 {
+            throw bad(40, "a file with checksums needs a pre-apply checksum with bit 63 set; found \(h.preApplyChecksum.hex(width: 16))")
+        }
+        if !h.hasChecksums && h.preApplyChecksum != 0 {
+            throw bad(40, "pre-apply checksum is \(h.preApplyChecksum.hex(width: 16)) but flag 0x2 says the file carries none")
+        }
+        if h.hasChecksums && h.isSnapshot && h.preApplyChecksum != 0 {
+            throw bad(40, "a snapshot's pre-apply checksum must be zero; found \(h.preApplyChecksum.hex(width: 16))")
+        }
+        return h
+    }
+}
+
+/// One entry of an LTX page index: where the page's frame (header, size prefix, data) lies.
+public struct LTXIndexEntry: Equatable, Sendable {
+    public var pageNumber: UInt32
+    public var offset: Int64
+    public var size: Int64
+}
+
+/// What a full decode of an LTX file established.
+public struct LTXSummary: Sendable {
+    public var header: LTXHeader
+    public var pageCount: Int
+    public var fileChecksum: UInt64
+    public var postApplyChecksum: UInt64
+}
+
+/// Reader of LTX files: a cheap header/index read from the ends, and a full streaming decode that
+/// checks every byte (page order, page encodings, index, trailer, CRC-64 file checksum).
+public enum LTX {
+    public static let trailerSize = 16
+    static let pageHeaderSize = 6
+    /// The page holding byte 2^30, which SQLite never writes.
+    public static func lockPage(pageSize: Int) -> UInt32 { UInt32((1 << 30) / pageSize + 1) }
+
+    public static func readHeader(_ file: ReadOnlyFile, name: String) throws -> LTXHeader {
+        let bytes = try file.read(count: LTXHeader.size, at: 0)
+        return try bytes.withUnsafeBytes { try LTXHeader.parse($0, file: name) }
+    }
+
+    /// Reads the page index from the end of the file (without reading pages).
+    public static func readIndex(_ file: ReadOnlyFile, name: String, header: LTXHeader) throws -> [LTXIndexEntry] {
+        let minSize = Int64(LTXHeader.size + pageHeaderSize + 1 + 8 + trailerSize)
+        guard file.size >= minSize else {
+            throw LiteProofError.damaged(.error(.ltxTruncated, file: name, offset: file.size,
+                                                "the file has \(file.size) bytes; an LTX file needs at least \(minSize)"))
+        }
+        let sizeAt = file.size - Int64(trailerSize) - 8
+        let indexSize = try file.read(count: 8, at: sizeAt).u64BE(at: 0)
+        guard indexSize >= 1, indexSize <= UInt64(sizeAt - Int64(LTXHeader.size)) else {
+            throw LiteProofError.damaged(.error(.ltxPageIndex, file: name, offset: sizeAt,
+                                                "page index size is \(indexSize); the file leaves room for at most \(sizeAt - Int64(LTXHeader.size))"))
+        }
+        let indexAt = sizeAt - Int64(indexSize)
+        let bytes = try file.read(count: Int(indexSize), at: indexAt)
+        return try bytes.withUnsafeBytes { try parseIndex($0, at: indexAt, file: name, header: header) }
+    }
+
+    static func parseIndex(_ b: UnsafeRawBufferPointer, at base: Int64, file: String, header: LTXHeader) throws -> [LTXIndexEntry] {
+        var pos = 0
+        var out: [LTXIndexEntry] = []
+        func bad(_ message: String) -> LiteProofError {
+            .damaged(.error(.ltxPageIndex, file: file, offset: base + Int64(pos), message))
+        }
+        func uvarint() throws -> UInt64 {
+            var x: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard pos < b.count else { throw bad("page index ends inside a varint") }
+                let byte = b[pos]
+                pos += 1
+                if shift == 63 && byte > 1 { throw bad("varint overflows 64 bits") }
+                x |= UInt64(byte & 0x7F) << shift
+                if byte < 0x80 { return x }
+                shift += 7
+                if shift > 63 { throw bad("varint overflows 64 bits") }
+            }
+        }
+        var last: UInt64 = 0
+        while true {
+            let pgno = try uvarint()
+            if pgno == 0 { break }
+            guard pgno <= UInt64(UInt32.max), pgno > last else {
+                throw bad("page index lists page \(pgno) after page \(last); pages must ascend")
+            }
+            let offset = try uvarint(), size = try uvarint()
+            guard offset <= UInt64(base), size <= UInt64(base), offset + size <= UInt64(base) else {
+                throw bad("page index entry for page \(pgno) points outside the page block (offset \(offset), size \(size))")
+            }
+            out.append(LTXIndexEntry(pageNumber: UInt32(pgno), offset: Int64(offset), size: Int64(size)))
+            last = pgno
+        }
+        guard pos == b.count else { throw bad("\(b.count - pos) bytes follow the page index's end mark") }
+        _ = header
+        return out
+    }
+
+    /// Decodes the whole file, checking everything, and calls `onPage` with each page in order.
+    /// The page buffer is valid only during the call.
+    @discardableResult
+    public static func decode(
+        _ file: ReadOnlyFile, name: String,
+        onPage: (UInt32, UnsafeRawBufferPointer) throws -> Void = { _, _ in }
+    ) throws -> LTXSummary {
+        let reader = BufferedReader(file)
+        var crc = CRC64()
+        func damaged(_ code: FindingCode, _ offset: Int64, _ message: String) -> LiteProofError {
+            .damaged(.error(code, file: name, offset: offset, message))
+        }
+        func truncated(_ what: String) -> LiteProofError {
+            damaged(.ltxTruncated, file.size, "the file ends (at \(file.size) bytes) inside \(what)")
+        }
+        guard let hb = try reader.take(LTXHeader.size) else { throw truncated("the 100-byte header") }
+        let header = try LTXHeader.parse(hb, file: name)
+        crc.update(hb)
+
+        let pageSize = header.pageSize
+        let lockPage = lockPage(pageSize: pageSize)
+        let page = UnsafeMutableRawBufferPointer.allocate(byteCount: pageSize, alignment: 64)
+        defer { page.deallocate() }
+        let maxBlock = Int(LZ4_compressBound(Int32(pageSize)))
+        var seen: [LTXIndexEntry] = []
+        var lastPgno: UInt32 = 0
+        var frameCtx: OpaquePointer?
+
+        defer { if let c = frameCtx { LZ4F_freeDecompressionContext(c) } }
+
+        while true {
+            let at = reader.position
+            guard let ph = try reader.take(pageHeaderSize) else { throw truncated("a page header") }
+            let pgno = ph.u32BE(at: 0)
+            let flags = ph.u16BE(at: 4)
+            crc.update(ph)
+            if pgno == 0 {
+                guard flags == 0 else { throw damaged(.ltxPageHeader, at, "end-of-pages mark has flags 0x\(flags.hex(width: 4)); expected 0") }
+                break
+            }
+            guard flags & ~1 == 0 else {
+                throw damaged(.ltxPageHeader, at, "page \(pgno) has unknown flags 0x\(flags.hex(width: 4))")
+            }
+            guard pgno > lastPgno else {
+                throw damaged(.ltxPageOrder, at, "page \(pgno) follows page \(lastPgno); pages must ascend")
+            }
+            guard pgno <= header.commit else {
+                throw damaged(.ltxPageHeader, at, "page \(pgno) is beyond the commit size of \(header.commit) pages")
+            }
+            guard pgno != lockPage else {
+                throw damaged(.ltxPageHeader, at, "page \(pgno) is the lock page (byte 2^30), which is never stored")
+            }
+            if flags & 1 != 0 {
+                guard let sb = try reader.take(4) else { throw truncated("the size of page \(pgno)") }
+                let size = Int(sb.u32BE(at: 0))
+                crc.update(sb)
+                guard size >= 1, size <= maxBlock else {
+                    throw damaged(.ltxPageHeader, at + 6, "page \(pgno) says its LZ4 block is \(size) bytes; a \(pageSize)-byte page compresses to 1...\(maxBlock)")
+                }
+                guard let block = try reader.take(size) else { throw truncated("the data of page \(pgno)") }
+                guard LZ4Block.decompress(block, into: page) == pageSize else {
+                    throw damaged(.ltxPageData, at + 10, "page \(pgno)'s LZ4 block does not decode to one \(pageSize)-byte page")
+                }
+            } else {
+                if frameCtx == nil {
+                    var c: OpaquePointer?
+                    guard LZ4F_isError(LZ4F_createDecompressionContext(&c, liteproof_lz4f_version())) == 0 else {
+                        throw LiteProofError(.io, "cannot create an LZ4 decompression context")
+                    }
+                    frameCtx = c
+                }
+                try decodeFramePage(reader, frameCtx!, into: page, pgno: pgno, at: at + 6, name: name)
+            }
+            crc.update(UnsafeRawBufferPointer(page))
+            try onPage(pgno, UnsafeRawBufferPointer(page))
+            seen.append(LTXIndexEntry(pageNumber: pgno, offset: at, size: reader.position - at))
+            lastPgno = pgno
+        }
+        if header.isSnapshot {
+            let expected = Int(header.commit) - (header.commit >= lockPage ? 1 : 0)
+            guard seen.count == expected else {
+                throw damaged(.ltxCommit, Int64(LTXHeader.size), "a snapshot of \(header.commit) pages must hold \(expected) pages; it holds \(seen.count)")
+            }
+        }
+
+        // Page index: varints, a zero page number, then its length as u64.
+        let indexAt = reader.position
+        let tailSize = file.size - indexAt
+        guard tailSize >= Int64(1 + 8 + trailerSize) else { throw truncated("the page index") }
+        let indexSize = Int(tailSize) - 8 - trailerSize
+        guard indexSize <= reader.capacity, let ib = try reader.take(indexSize) else {
+            throw damaged(.ltxPageIndex, indexAt, "page index would be \(indexSize) bytes; too large for \(seen.count) pages")
+        }
+        crc.update(ib)
+        let index = try parseIndex(ib, at: indexAt, file: name, header: header)
+        guard let lb = try reader.take(8) else { throw truncated("the page index size") }
+        crc.update(lb)
+        let storedIndexSize = lb.u64BE(at: 0)
+        guard storedIndexSize == UInt64(indexSize) else {
+            throw damaged(.ltxPageIndex, indexAt + Int64(indexSize), "page index size field says \(storedIndexSize) bytes; the index is \(indexSize)")
+        }
+        if index != seen {
+            let i = zip(index, seen).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(index.count, seen.count)
+            let what = i < index.count ? "index entry \(i + 1) is page \(index[i].pageNumber) at \(index[i].offset) (\(index[i].size) bytes)" : "the index lists \(index.count) pages"
+            let actual = i < seen.count ? "page \(seen[i].pageNumber) at \(seen[i].offset) (\(seen[i].size) bytes)" : "\(seen.count) pages"
+            throw damaged(.ltxPageIndex, indexAt, "\(what); the page block has \(actual)")
+        }
+
+        let trailerAt = reader.position
+        guard let tb = try reader.take(trailerSize) else { throw truncated("the trailer") }
+        let post = tb.u64BE(at: 0), stored = tb.u64BE(at: 8)
+        crc.update(UnsafeRawBufferPointer(rebasing: tb[0..<8]))
+        if !header.hasChecksums && post != 0 {
+            throw damaged(.ltxTrailer, trailerAt, "post-apply checksum is \(post.hex(width: 16)) but flag 0x2 says the file carries none")
+        }
+        let computed = crc.value | (1 << 63)
+        guard stored == computed else {
+            throw damaged(.ltxFileChecksum, trailerAt + 8, "file checksum is \(stored.hex(width: 16)); the file's bytes give \(computed.hex(width: 16))")
+        }
+        return LTXSummary(header: header, pageCount: seen.count, fileChecksum: stored, postApplyChecksum: post)
+    }
+
+    /// Decodes a page stored as one LZ4 frame (older writers: no size prefix; the frame's own end
+    /// mark ends it).
+    private static func decodeFramePage(
+        _ reader: BufferedReader, _ ctx: OpaquePointer, into page: UnsafeMutableRawBufferPointer,
+        pgno: UInt32, at: Int64, name: String
+    ) throws {
+        LZ4F_resetDecompressionContext(ctx)
+        var produced = 0
+        while true {
+            let input = try reader.peek()
+            guard !input.isEmpty else {
+                throw LiteProofError.damaged(.error(.ltxTruncated, file: name, offset: reader.position, "the file ends inside page \(pgno)'s LZ4 frame"))
+            }
+            var dst = page.count - produced
+            var src = input.count
+            let hint = LZ4F_decompress(ctx, page.baseAddress! + produced, &dst, input.baseAddress, &src, nil)
+            if LZ4F_isError(hint) != 0 || (dst == 0 && src == 0 && produced == page.count) {
+                throw LiteProofError.damaged(.error(.ltxPageData, file: name, offset: at,
+                                                    "page \(pgno)'s LZ4 frame does not decode to one \(page.count)-byte page (\(String(cString: LZ4F_getErrorName(hint))))"))
+            }
+            reader.skip(src)
+            produced += dst
+            if hint == 0 { break }
+        }
+        guard produced == page.count else {
+            throw LiteProofError.damaged(.error(.ltxPageData, file: name, offset: at, "page \(pgno)'s LZ4 frame decodes to \(produced) bytes; expected \(page.count)"))
+        }
+    }
+}

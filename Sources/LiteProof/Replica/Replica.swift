@@ -1,0 +1,225 @@
+import Foundation
+
+/// A Litestream replica on disk: a file replica, or a bucket prefix downloaded to a folder.
+///
+/// Opening only lists and names files (no file is read); ``Verifier`` and ``Restorer`` read them.
+public final class Replica: Sendable {
+    public enum Format: String, Codable, Sendable {
+        /// Litestream 0.3.x: generations, snapshots and WAL segments, each an LZ4 frame.
+        case v03 = "litestream-0.3"
+        /// Litestream 0.5.x: LTX files by compaction level.
+        case ltx = "litestream-0.5"
+    }
+
+    /// The folder the replica's paths are relative to.
+    public let root: String
+    public let format: Format
+    public let v03: V03Layout?
+    public let ltx: LTXLayout?
+    /// Files below the root that belong to no known layout (relative paths).
+    public let strays: [String]
+
+    init(root: String, format: Format, v03: V03Layout?, ltx: LTXLayout?, strays: [String]) {
+        self.root = root
+        self.format = format
+        self.v03 = v03
+        self.ltx = ltx
+        self.strays = strays
+    }
+
+    /// Absolute path of a file named relative to the root.
+    public func path(_ relative: String) -> String { root + "/" + relative }
+
+    /// Opens the replica at `location`: a folder path or a `file://` URL.
+    public static func open(_ location: String) throws -> Replica {
+        let root = try resolve(location)
+        let files = FS.walk(root)
+        if files.contains(where: { $0.hasPrefix("generations/") }) {
+            let (layout, strays) = V03Layout.scan(files: files, root: root)
+            return Replica(root: root, format: .v03, v03: layout, ltx: nil, strays: strays)
+        }
+        if let (layout, strays) = LTXLayout.scan(files: files, root: root) {
+            return Replica(root: root, format: .ltx, v03: nil, ltx: layout, strays: strays)
+        }
+        let hint = files.isEmpty ? "the folder is empty" : "found \(files.count) files, none in a replica layout (e.g. \(files.prefix(3).joined(separator: ", ")))"
+        throw LiteProofError(
+            .usage,
+            "\(location) holds no Litestream replica: expected generations/<id>/… (Litestream 0.3), ltx/<level>/… (0.5) or <level %04x>/… (0.5 on S3); \(hint)")
+    }
+
+    static func resolve(_ location: String) throws -> String {
+        var path = location
+        if location.hasPrefix("file://") {
+            guard let url = URL(string: location), url.isFileURL else {
+                throw LiteProofError(.usage, "cannot read the URL \(location)")
+            }
+            path = url.path
+        } else if let scheme = location.range(of: "://") {
+            let name = location[..<scheme.lowerBound]
+            throw LiteProofError(
+                .usage,
+                "\(name):// replicas are read from a local copy: download the bucket prefix first (e.g. `aws s3 sync s3://bucket/prefix ./replica`) and pass the folder")
+        }
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        guard FS.exists(path) else { throw LiteProofError(.usage, "no such folder: \(path)") }
+        guard FS.isDirectory(path) else { throw LiteProofError(.usage, "not a folder: \(path) (a replica is a folder of files)") }
+        if !path.hasPrefix("/") {
+            path = FileManager.default.currentDirectoryPath + "/" + path
+        }
+        return path
+    }
+}
+
+// MARK: - Litestream 0.3 layout
+
+public struct V03Layout: Sendable {
+    public var generations: [V03Generation]
+
+    static func scan(files: [String], root: String) -> (V03Layout, [String]) {
+        var gens: [String: V03Generation] = [:]
+        var strays: [String] = []
+        for rel in files {
+            let parts = rel.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 4, parts[0] == "generations", isHex(parts[1], count: 16) else {
+                strays.append(rel)
+                continue
+            }
+            let id = parts[1]
+            let full = root + "/" + rel
+            let size = FS.fileSize(full) ?? 0
+            let mtime = FS.modificationTime(full)
+            if parts[2] == "snapshots", parts[3].hasSuffix(".snapshot.lz4") {
+                let stem = String(parts[3].dropLast(".snapshot.lz4".count))
+                if isHex(stem, count: 8), let index = UInt32(stem, radix: 16) {
+                    gens[id, default: V03Generation(id: id)].snapshots.append(
+                        V03File(path: rel, index: index, offset: 0, size: size, modified: mtime))
+                    continue
+                }
+            } else if parts[2] == "wal", parts[3].hasSuffix(".wal.lz4") {
+                let stem = parts[3].dropLast(".wal.lz4".count).split(separator: "_").map(String.init)
+                if stem.count == 2, isHex(stem[0], count: 8), stem[1].count >= 8, stem[1].count <= 16,
+                    isHex(stem[1], count: stem[1].count),
+                    let index = UInt32(stem[0], radix: 16), let offset = UInt64(stem[1], radix: 16),
+                    offset <= UInt64(Int64.max)
+                {
+                    gens[id, default: V03Generation(id: id)].segments.append(
+                        V03File(path: rel, index: index, offset: Int64(offset), size: size, modified: mtime))
+                    continue
+                }
+            }
+            strays.append(rel)
+        }
+        var list = Array(gens.values)
+        for i in list.indices {
+            list[i].snapshots.sort { $0.index < $1.index }
+            list[i].segments.sort { ($0.index, $0.offset) < ($1.index, $1.offset) }
+        }
+        list.sort { $0.id < $1.id }
+        return (V03Layout(generations: list), strays)
+    }
+}
+
+/// One file of a 0.3 replica: a snapshot (offset 0) or a WAL segment.
+public struct V03File: Sendable, Hashable, Codable {
+    public var path: String
+    public var index: UInt32
+    public var offset: Int64
+    public var size: Int64
+    /// File modification time (seconds since the epoch); Litestream uses it as the file's time.
+    public var modified: Double?
+}
+
+public struct V03Generation: Sendable {
+    public var id: String
+    public var snapshots: [V03File] = []
+    public var segments: [V03File] = []
+
+    init(id: String) { self.id = id }
+
+    /// WAL indexes present, ascending.
+    public var indexes: [UInt32] { Array(Set(segments.map(\.index))).sorted() }
+
+    public func segments(of index: UInt32) -> [V03File] { segments.filter { $0.index == index } }
+
+    public var allFiles: [V03File] { snapshots + segments }
+
+    /// Earliest and latest file time, as Litestream bounds a generation.
+    public var timeBounds: (Double, Double)? {
+        let times = allFiles.compactMap(\.modified)
+        guard let lo = times.min(), let hi = times.max() else { return nil }
+        return (lo, hi)
+    }
+
+    public var maxIndex: UInt32? { (snapshots.map(\.index) + segments.map(\.index)).max() }
+}
+
+// MARK: - Litestream 0.5 layout
+
+public struct LTXLayout: Sendable {
+    public enum Style: String, Codable, Sendable {
+        /// `ltx/<level decimal>/…` (file, GCS, ABS, SFTP, …)
+        case file
+        /// `<level %04x>/…` (S3, OSS)
+        case s3
+    }
+
+    public static let snapshotLevel = 9
+
+    public var style: Style
+    public var files: [LTXFileRef]
+
+    public func files(atLevel level: Int) -> [LTXFileRef] { files.filter { $0.level == level } }
+    public var levels: [Int] { Array(Set(files.map(\.level))).sorted() }
+
+    static func scan(files: [String], root: String) -> (LTXLayout, [String])? {
+        var refs: [LTXFileRef] = []
+        var strays: [String] = []
+        var style: Style?
+        for rel in files {
+            let parts = rel.split(separator: "/").map(String.init)
+            var level: Int?
+            var name: String?
+            if parts.count == 3, parts[0] == "ltx", let l = Int(parts[1]), String(l) == parts[1], (0...9).contains(l) {
+                level = l
+                name = parts[2]
+                if style == nil { style = .file }
+            } else if parts.count == 2, parts[0].count == 4, isHex(parts[0], count: 4), let l = Int(parts[0], radix: 16), (0...9).contains(l) {
+                level = l
+                name = parts[1]
+                if style == nil { style = .s3 }
+            }
+            guard let level, let name, let (lo, hi) = parseName(name) else {
+                strays.append(rel)
+                continue
+            }
+            let full = root + "/" + rel
+            refs.append(LTXFileRef(path: rel, level: level, minTXID: lo, maxTXID: hi, size: FS.fileSize(full) ?? 0, modified: FS.modificationTime(full)))
+        }
+        guard let style, !refs.isEmpty else { return nil }
+        refs.sort { ($0.level, $0.minTXID, $0.maxTXID) < ($1.level, $1.minTXID, $1.maxTXID) }
+        return (LTXLayout(style: style, files: refs), strays)
+    }
+
+    /// `<min 16 hex>-<max 16 hex>.ltx`
+    static func parseName(_ name: String) -> (UInt64, UInt64)? {
+        guard name.hasSuffix(".ltx") else { return nil }
+        let parts = name.dropLast(4).split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2, isHex(parts[0], count: 16), isHex(parts[1], count: 16),
+            let lo = UInt64(parts[0], radix: 16), let hi = UInt64(parts[1], radix: 16)
+        else { return nil }
+        return (lo, hi)
+    }
+}
+
+public struct LTXFileRef: Sendable, Hashable, Codable {
+    public var path: String
+    public var level: Int
+    public var minTXID: UInt64
+    public var maxTXID: UInt64
+    public var size: Int64
+    public var modified: Double?
+}
+
+func isHex(_ s: String, count: Int) -> Bool {
+    s.utf8.count == count && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+}

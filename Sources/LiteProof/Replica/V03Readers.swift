@@ -1,0 +1,163 @@
+/// Readers of Litestream 0.3 files: snapshots (one LZ4 frame holding a database image) and the
+/// WAL segments of one index (LZ4 frames that, concatenated by offset, form one SQLite WAL).
+///
+/// Both hand out findings rather than throwing on damage, so `verify` can go on; `restore`
+/// stops at the first error finding.
+public enum V03Readers {
+    /// What reading one snapshot established.
+    public struct SnapshotResult: Sendable {
+        public var file: V03File
+        public var header: DatabaseHeader?
+        public var size: Int64 = 0
+        public var findings: [Finding] = []
+    }
+
+    /// Decompresses a snapshot, checks its SQLite header and size, and hands each chunk to `sink`
+    /// (with its offset in the database image).
+    public static func readSnapshot(
+        _ replica: Replica, _ file: V03File,
+        sink: ((UnsafeRawBufferPointer, Int64) throws -> Void)? = nil
+    ) -> SnapshotResult {
+        var result = SnapshotResult(file: file)
+        var headerBytes: [UInt8] = []
+        var position: Int64 = 0
+        do {
+            let f = try ReadOnlyFile(replica.path(file.path))
+            result.size = try LZ4Frame.decompress(f, name: file.path) { chunk in
+                if headerBytes.count < DatabaseHeader.size {
+                    headerBytes += chunk.prefix(DatabaseHeader.size - headerBytes.count)
+                    if headerBytes.count == DatabaseHeader.size {
+                        switch headerBytes.withUnsafeBytes({ DatabaseHeader.parse($0) }) {
+                        case .success(let h): result.header = h
+                        case .failure(let p):
+                            throw LiteProofError.damaged(.error(p.code, file: file.path, offset: 0, p.message + " (decompressed offset 0)"))
+                        }
+                    }
+                }
+                try sink?(chunk, position)
+                position += Int64(chunk.count)
+            }
+            if let h = result.header {
+                if result.size % Int64(h.pageSize) != 0 {
+                    result.findings.append(.error(.snapshotSize, file: file.path, offset: result.size,
+                                                  "snapshot decompresses to \(result.size) bytes, not a whole number of \(h.pageSize)-byte pages"))
+                } else if h.pageCountIsValid, Int64(h.pageCount) * Int64(h.pageSize) != result.size {
+                    result.findings.append(.error(.snapshotSize, file: file.path, offset: result.size,
+                                                  "snapshot decompresses to \(result.size) bytes; its header says \(h.pageCount) pages of \(h.pageSize) bytes (\(Int64(h.pageCount) * Int64(h.pageSize)))"))
+                }
+            } else {
+                result.findings.append(.error(.snapshotHeader, file: file.path, offset: 0,
+                                              "snapshot decompresses to \(result.size) bytes; a database needs at least a 100-byte header"))
+            }
+        } catch let e as LiteProofError {
+            result.findings.append(e.finding ?? .error(.fileUnreadable, file: file.path, e.message))
+        } catch {
+            result.findings.append(.error(.fileUnreadable, file: file.path, "\(error)"))
+        }
+        return result
+    }
+
+    /// What reading the WAL of one index established.
+    public struct IndexResult: Sendable {
+        public var index: UInt32
+        public var header: WALHeader?
+        /// Decompressed size of each segment read (nil where it could not be decompressed).
+        public var segmentSizes: [String: Int64] = [:]
+        /// Bytes of WAL read (the sum of decompressed sizes up to the first unreadable segment).
+        public var walSize: Int64 = 0
+        public var frames = 0
+        public var commits = 0
+        /// WAL offset after the last valid commit frame, and the database size then.
+        public var lastCommitEnd: Int64 = 0
+        public var lastCommitSize: UInt32 = 0
+        /// Cumulative checksum after the last valid frame.
+        public var checksum: (UInt32, UInt32) = (0, 0)
+        public var findings: [Finding] = []
+
+        public var hasErrors: Bool { findings.contains { $0.severity == .error } }
+    }
+
+    /// Reads the segments of one WAL index in offset order as one WAL stream, checking offsets
+    /// (no hole, no overlap), LZ4 frames, the WAL header, salts and the checksum chain. Valid
+    /// frames go to `onFrame` in order. With `failFast`, stops at the first error.
+    public static func readIndex(
+        _ replica: Replica, index: UInt32, segments: [V03File], expectedPageSize: Int?,
+        limit: Int64? = nil, failFast: Bool = false,
+        onFrame: @escaping (WALFrame) throws -> Void = { _ in }
+    ) throws -> IndexResult {
+        var result = IndexResult(index: index)
+        let decoder = WALDecoder(expectedPageSize: expectedPageSize, onFrame: onFrame)
+        var streamOK = true  // false once the WAL stream can no longer be followed
+        var expected: Int64 = 0
+        func add(_ f: Finding) throws {
+            result.findings.append(f)
+            if failFast && f.severity == .error { throw LiteProofError.damaged(f) }
+        }
+        if let first = segments.first, first.offset != 0 {
+            try add(.error(.chainMissingInitialSegment, file: first.path, offset: 0,
+                           "WAL index \(index.hex(width: 8)) starts at offset \(first.offset); the segment at offset 0 (with the WAL header) is missing"))
+            streamOK = false
+        }
+        for seg in segments {
+            if streamOK && seg.offset != expected {
+                if seg.offset > expected {
+                    try add(.error(.chainGap, file: seg.path, offset: 0,
+                                   "segment starts at WAL offset \(seg.offset) but the segments before it end at \(expected): \(seg.offset - expected) bytes of WAL are missing"))
+                } else {
+                    try add(.error(.chainOverlap, file: seg.path, offset: 0,
+                                   "segment starts at WAL offset \(seg.offset) but the segments before it end at \(expected): \(expected - seg.offset) bytes overlap"))
+                }
+                streamOK = false
+            }
+            let segmentStart = seg.offset
+            var fed: Int64 = 0
+            do {
+                let file = try ReadOnlyFile(replica.path(seg.path))
+                let size = try LZ4Frame.decompress(file, name: seg.path) { chunk in
+                    guard streamOK else { return }
+                    var bytes = chunk
+                    if let limit, segmentStart + fed + Int64(bytes.count) > limit {
+                        bytes = UnsafeRawBufferPointer(rebasing: bytes.prefix(max(0, Int(limit - segmentStart - fed))))
+                    }
+                    do {
+                        try decoder.feed(bytes)
+                    } catch let p as WALHeaderProblem {
+                        streamOK = false
+                        try add(.error(p.code, file: seg.path, offset: 0, p.message))
+                    }
+                    fed += Int64(bytes.count)
+                    if decoder.stopped != nil { streamOK = false }
+                }
+                result.segmentSizes[seg.path] = size
+                expected = seg.offset + size
+                if streamOK { result.walSize = expected }
+            } catch let e as LiteProofError where e.kind == .damaged && e.finding?.file == seg.path {
+                try add(e.finding!)
+                streamOK = false
+            }
+            if let stop = decoder.stopped, !result.findings.contains(where: { $0.code == stop.code && $0.file == seg.path }) {
+                try add(.error(stop.code, file: seg.path, offset: decoder.stoppedAt - segmentStart,
+                               stop.message + " (decompressed offset \(decoder.stoppedAt - segmentStart) in this segment, WAL offset \(decoder.stoppedAt)); SQLite ignores every frame from here on"))
+            }
+        }
+        if streamOK && decoder.header == nil && !segments.isEmpty && limit != 0 {
+            try add(.error(.walHeader, file: segments[0].path, offset: 0, "WAL index \(index.hex(width: 8)) holds fewer than 32 bytes; no WAL header"))
+        }
+        if streamOK && decoder.partialBytes > 0, let last = segments.last {
+            try add(.error(.walPartialFrame, file: last.path, offset: (result.segmentSizes[last.path] ?? 0) - Int64(decoder.partialBytes),
+                           "the WAL ends with \(decoder.partialBytes) bytes that do not make a whole frame"))
+        }
+        if streamOK && decoder.header != nil && decoder.lastCommitEnd < decoder.offset - Int64(decoder.partialBytes), let last = segments.last {
+            let tail = decoder.offset - Int64(decoder.partialBytes) - decoder.lastCommitEnd
+            result.findings.append(.warning(.walUncommittedTail, file: last.path, offset: decoder.lastCommitEnd - last.offset,
+                                            "\(tail) bytes of valid frames follow the last commit frame; a restore ignores them"))
+        }
+        result.header = decoder.header
+        result.frames = decoder.frameCount
+        result.commits = decoder.commitCount
+        result.lastCommitEnd = decoder.lastCommitEnd
+        result.lastCommitSize = decoder.lastCommitSize
+        result.checksum = decoder.checksum
+        return result
+    }
+}

@@ -1,0 +1,31 @@
+extension VerifyReport {
+    /// The report as a person reads it: verdict first, then each finding.
+    public func renderText() -> String {
+        var lines: [String] = []
+        let verdictLine = verdict == .ok
+            ? "OK: the replica is sound" + (warningCount > 0 ? " (\(warningCount) warning\(warningCount == 1 ? "" : "s"))" : "")
+            : "DAMAGED: \(errorCount) error\(errorCount == 1 ? "" : "s")" + (warningCount > 0 ? ", \(warningCount) warning\(warningCount == 1 ? "" : "s")" : "")
+        lines.append(verdictLine)
+        lines.append("replica: \(replica) (\(format.rawValue))")
+        lines.append("checked: \(filesChecked) files, \(Units.bytes(bytesRead)) in \(Units.seconds(seconds))")
+        if let latest {
+            var s = "latest restorable position: \(latest.position)"
+            if let t = latest.time { s += " at \(t)" }
+            s += " (\(latest.files) files, \(Units.bytes(latest.bytes)))"
+            lines.append(s)
+        } else {
+            lines.append("latest restorable position: none — a restore would fail")
+        }
+        if !findings.isEmpty {
+            lines.append("")
+            lines.append("findings:")
+            for f in findings {
+                var where_ = f.file.isEmpty ? "(replica)" : f.file
+                if let o = f.offset { where_ += " @ \(o)" }
+                lines.append("  \(f.severity == .error ? "ERROR  " : "warning") \(f.code.rawValue)  \(where_)")
+                lines.append("          \(f.message)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,103 @@
+/// Coalesces page writes with consecutive page numbers into one `pwrite` (up to `capacity` bytes).
+/// One per thread; call ``flush()`` before dropping it.
+final class PageWriter {
+    let out: OutputFile
+    let pageSize: Int
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var count = 0
+    private var firstPage: UInt32 = 0
+
+    init(_ out: OutputFile, pageSize: Int, capacity: Int = 1 << 20) {
+        self.out = out
+        self.pageSize = pageSize
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, pageSize), alignment: 4096)
+    }
+
+    deinit { buffer.deallocate() }
+
+    func write(page pgno: UInt32, _ bytes: UnsafeRawBufferPointer) throws {
+        precondition(bytes.count == pageSize)
+        let pages = count / pageSize
+        if count > 0 && (pgno != firstPage + UInt32(pages) || count + pageSize > buffer.count) {
+            try flush()
+        }
+        if count == 0 { firstPage = pgno }
+        (buffer.baseAddress! + count).copyMemory(from: bytes.baseAddress!, byteCount: pageSize)
+        count += pageSize
+    }
+
+    func flush() throws {
+        guard count > 0 else { return }
+        try out.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), at: Int64(firstPage - 1) * Int64(pageSize))
+        count = 0
+    }
+}
+
+/// The pages of a transaction that has not reached its commit frame yet. Held in memory up to
+/// `memoryLimit`, then spilled to an unlinked scratch file, so a huge transaction cannot exhaust
+/// memory.
+final class PendingPages {
+    let pageSize: Int
+    let memoryLimit: Int
+    let spillDirectory: String
+    private var arena: [UInt8] = []
+    private var pages: [UInt32] = []
+    private var spill: OutputFile?
+    private var spillReader: ReadOnlyFile?
+    private var spilled = 0
+
+    init(pageSize: Int, memoryLimit: Int = 32 << 20, spillDirectory: String) {
+        self.pageSize = pageSize
+        self.memoryLimit = memoryLimit
+        self.spillDirectory = spillDirectory
+    }
+
+    var isEmpty: Bool { pages.isEmpty }
+
+    func append(_ pgno: UInt32, _ page: UnsafeRawBufferPointer) throws {
+        let inMemory = pages.count - spilled
+        if spilled == 0 && (inMemory + 1) * pageSize <= memoryLimit {
+            arena.append(contentsOf: page)
+        } else {
+            if spill == nil {
+                let path = spillDirectory + "/.liteproof-spill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+                spill = try OutputFile(creating: path, mode: 0o600)
+                spillReader = try ReadOnlyFile(path)
+                unlink(path)
+            }
+            try spill!.write(page, at: Int64(spilled) * Int64(pageSize))
+            spilled += 1
+        }
+        pages.append(pgno)
+    }
+
+    /// Writes every pending page, in order, then empties.
+    func flush(to writer: PageWriter) throws {
+        let inMemory = pages.count - spilled
+        try arena.withUnsafeBytes { a in
+            for i in 0..<inMemory {
+                try writer.write(page: pages[i], UnsafeRawBufferPointer(rebasing: a[(i * pageSize)..<((i + 1) * pageSize)]))
+            }
+        }
+        if spilled > 0, let reader = spillReader {
+            var page = [UInt8](repeating: 0, count: pageSize)
+            for i in 0..<spilled {
+                _ = try page.withUnsafeMutableBytes { try reader.read(into: $0, at: Int64(i) * Int64(pageSize)) }
+                try page.withUnsafeBytes { try writer.write(page: pages[inMemory + i], $0) }
+            }
+        }
+        discard()
+    }
+
+    func discard() {
+        arena.removeAll(keepingCapacity: arena.count <= 4 << 20)
+        pages.removeAll(keepingCapacity: true)
+        spill = nil
+        spillReader = nil
+        spilled = 0
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

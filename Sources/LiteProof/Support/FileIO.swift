@@ -1,0 +1,200 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file opened read-only with `open(2)`; closed in `deinit`.
+///
+/// All reads are positional (`pread`), so one handle can serve several threads.
+public final class ReadOnlyFile: @unchecked Sendable {
+    public let path: String
+    let fd: Int32
+    public let size: Int64
+
+    public init(_ path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw posixError("cannot open", path: path) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            close(fd)
+            throw posixError("cannot stat", path: path, errno: e)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw LiteProofError(.io, "not a regular file: \(path)")
+        }
+        self.fd = fd
+        self.size = Int64(st.st_size)
+    }
+
+    deinit { close(fd) }
+
+    /// Reads up to `count` bytes at `offset` into `buffer`; returns how many were read (short only at EOF).
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw posixError("cannot read", path: path)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Reads exactly `count` bytes at `offset`, or fewer when the file ends first.
+    public func read(count: Int, at offset: Int64) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try bytes.withUnsafeMutableBytes { try read(into: $0, at: offset) }
+        if n < count { bytes.removeLast(count - n) }
+        return bytes
+    }
+
+    /// Calls `body` with successive chunks of the file, in order, from `offset` to the end.
+    public func forEachChunk(
+        from offset: Int64 = 0, chunkSize: Int = 1 << 20,
+        _ body: (UnsafeRawBufferPointer, Int64) throws -> Void
+    ) throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var position = offset
+        while position < size {
+            let n = try read(into: buffer, at: position)
+            if n == 0 { break }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), position)
+            position += Int64(n)
+        }
+    }
+}
+
+/// A file being written: positional writes, truncation, fsync. Closed in `deinit`.
+public final class OutputFile: @unchecked Sendable {
+    public let path: String
+    let fd: Int32
+
+    /// Creates `path`, which must not exist (`O_EXCL`).
+    public init(creating path: String, mode: mode_t = 0o644) throws {
+        self.path = path
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw posixError("cannot create", path: path) }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw posixError("cannot write", path: path)
+            }
+            done += n
+        }
+    }
+
+    public func truncate(to size: Int64) throws {
+        guard ftruncate(fd, off_t(size)) == 0 else { throw posixError("cannot truncate", path: path) }
+    }
+
+    public func sync() throws {
+        guard fsync(fd) == 0 else { throw posixError("cannot fsync", path: path) }
+    }
+
+    public func currentSize() throws -> Int64 {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw posixError("cannot stat", path: path) }
+        return Int64(st.st_size)
+    }
+}
+
+/// Small file-system helpers used across the pipeline.
+public enum FS {
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Modification time in seconds since the epoch (with nanoseconds), or nil.
+    public static func modificationTime(_ path: String) -> Double? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+    }
+
+    public static func fileSize(_ path: String) -> Int64? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int64(st.st_size)
+    }
+
+    /// Entries of a folder (names only, no "." or ".."), sorted; nil when it is not a readable folder.
+    public static func list(_ path: String) -> [String]? {
+        guard let dir = opendir(path) else { return nil }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Every regular file below `root`, as paths relative to it (symbolic links are not followed).
+    public static func walk(_ root: String) -> [String] {
+        var out: [String] = []
+        func visit(_ rel: String) {
+            let full = rel.isEmpty ? root : root + "/" + rel
+            guard let names = list(full) else { return }
+            for name in names {
+                let childRel = rel.isEmpty ? name : rel + "/" + name
+                var st = stat()
+                guard lstat(root + "/" + childRel, &st) == 0 else { continue }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR: visit(childRel)
+                default: out.append(childRel)
+                }
+            }
+        }
+        visit("")
+        return out
+    }
+
+    /// Removes a file, ignoring a missing one.
+    public static func remove(_ path: String) {
+        unlink(path)
+    }
+
+    /// Removes a folder tree.
+    public static func removeTree(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Makes a fresh private folder under the system temporary folder (or `parent`).
+    public static func makeScratchDirectory(prefix: String, in parent: String? = nil) throws -> String {
+        let base = parent ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
+        var template = Array((base + "/\(prefix).XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else { throw posixError("cannot make a scratch folder in", path: base) }
+        return String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+    }
+
+    /// fsyncs a folder, so a rename inside it is durable.
+    public static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+
+/// A failure that stops a command: the input cannot be read or the request cannot be carried out.
+///
+/// Damage found inside a replica is usually a ``Finding`` instead; this type is for the cases where
+/// there is nothing sensible left to do (no such folder, no replica in it, output already exists).
+public struct LiteProofError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: String, Sendable {
+        /// A path or argument the user gave is unusable (exit code 2).
+        case usage
+        /// An operating-system call failed (exit code 2).
+        case io
+        /// The replica is damaged in a way that stops the requested work (exit code 1).
+        case damaged
+        /// A check on the result failed, e.g. an integrity check (exit code 1).
+        case checkFailed
+    }
+
+    public var kind: Kind
+    public var message: String
+    /// The finding behind a `.damaged` error, when there is one.
+    public var finding: Finding?
+
+    public init(_ kind: Kind, _ message: String, finding: Finding? = nil) {
+        self.kind = kind
+        self.message = message
+        self.finding = finding
+    }
+
+    public static func damaged(_ finding: Finding) -> LiteProofError {
+        LiteProofError(.damaged, finding.description, finding: finding)
+    }
+
+    public var description: String { message }
+}
+
+/// Failure of a system call, carrying `errno`'s text and the path involved.
+func posixError(_ what: String, path: String, errno code: Int32 = errno) -> LiteProofError {
+    LiteProofError(.io, "\(what) \(path): \(String(cString: strerror(code)))")
+}

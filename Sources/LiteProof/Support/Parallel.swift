@@ -1,0 +1,73 @@
+import Foundation
+
+/// Runs `body` over `items` on all cores (Dispatch's `concurrentPerform`), results in input order.
+func parallelMap<T, R>(_ items: [T], _ body: (T) throws -> R) rethrows -> [R] {
+    if items.count <= 1 { return try items.map(body) }
+    let results = UnsafeMutableBufferPointer<Result<R, Error>?>.allocate(capacity: items.count)
+    results.initialize(repeating: nil)
+    defer { results.deinitialize(); results.deallocate() }
+    try withoutActuallyEscaping(body) { body in
+        let next = Counter()
+        let workers = min(items.count, ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let i = next.increment()
+                if i >= items.count { break }
+                results[i] = Result { try body(items[i]) }
+            }
+        }
+        _ = try results.map { try $0!.get() }
+    }
+    return try results.map { try $0!.get() }
+}
+
+/// A lock-protected counter handing out work indexes.
+final class Counter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        let v = value
+        value += 1
+        return v
+    }
+}
+
+/// Progress of long work, reported to an optional observer (the CLI draws it on a terminal).
+public struct Progress: Sendable {
+    public var phase: String
+    public var done: Int64
+    public var total: Int64
+}
+
+public typealias ProgressHandler = @Sendable (Progress) -> Void
+
+/// Thread-safe accumulation of bytes done for progress reports.
+final class ProgressMeter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done: Int64 = 0
+    private var lastReport: Double = 0
+    let total: Int64
+    let phase: String
+    let handler: ProgressHandler?
+
+    init(phase: String, total: Int64, handler: ProgressHandler?) {
+        self.phase = phase
+        self.total = total
+        self.handler = handler
+    }
+
+    func add(_ n: Int64) {
+        guard let handler else { return }
+        lock.lock()
+        done += n
+        let now = Date().timeIntervalSince1970
+        let report = now - lastReport > 0.1 || done >= total
+        if report { lastReport = now }
+        let d = done
+        lock.unlock()
+        if report { handler(Progress(phase: phase, done: d, total: total)) }
+    }
+}

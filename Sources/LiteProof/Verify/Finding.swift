@@ -1,0 +1,100 @@
+/// One thing a check found: damage (an error) or something odd (a warning).
+///
+/// Findings are values, collected and rendered; a thrown ``LiteProofError`` is kept for
+/// "cannot continue". `code` values are stable: tools may match on them.
+public struct Finding: Codable, Hashable, Sendable, CustomStringConvertible {
+    public enum Severity: String, Codable, Sendable, Comparable {
+        case warning
+        case error
+
+        public static func < (a: Severity, b: Severity) -> Bool { a == .warning && b == .error }
+    }
+
+    public var severity: Severity
+    public var code: FindingCode
+    /// The file, relative to the replica root ("" when the finding is about the replica as a whole).
+    public var file: String
+    /// Byte offset the finding applies to. For data inside an LZ4 frame this is the offset in the
+    /// *decompressed* stream (see `message`), since compressed offsets mean nothing to a reader.
+    public var offset: Int64?
+    public var message: String
+
+    public init(_ severity: Severity, _ code: FindingCode, file: String, offset: Int64? = nil, _ message: String) {
+        self.severity = severity
+        self.code = code
+        self.file = file
+        self.offset = offset
+        self.message = message
+    }
+
+    public static func error(_ code: FindingCode, file: String, offset: Int64? = nil, _ message: String) -> Finding {
+        Finding(.error, code, file: file, offset: offset, message)
+    }
+
+    public static func warning(_ code: FindingCode, file: String, offset: Int64? = nil, _ message: String) -> Finding {
+        Finding(.warning, code, file: file, offset: offset, message)
+    }
+
+    public var description: String {
+        var s = "\(severity.rawValue) \(code.rawValue)"
+        if !file.isEmpty { s += " \(file)" }
+        if let offset { s += " @\(offset)" }
+        return s + ": " + message
+    }
+}
+
+/// Stable identifiers of findings. Listed in the README; never renamed.
+public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+
+    // Files and layout
+    public static let layoutStray: FindingCode = "layout.stray-file"
+    public static let layoutBadName: FindingCode = "layout.bad-name"
+    public static let fileUnreadable: FindingCode = "file.unreadable"
+
+    // LZ4 frames
+    public static let lz4Header: FindingCode = "lz4.bad-frame"
+    public static let lz4Data: FindingCode = "lz4.corrupt-data"
+    public static let lz4ContentChecksum: FindingCode = "lz4.content-checksum"
+    public static let lz4Truncated: FindingCode = "lz4.truncated"
+    public static let lz4TrailingData: FindingCode = "lz4.trailing-data"
+
+    // SQLite database images (snapshots)
+    public static let snapshotHeader: FindingCode = "snapshot.bad-header"
+    public static let snapshotSize: FindingCode = "snapshot.size-mismatch"
+
+    // SQLite WAL
+    public static let walHeader: FindingCode = "wal.bad-header"
+    public static let walHeaderChecksum: FindingCode = "wal.header-checksum"
+    public static let walSaltMismatch: FindingCode = "wal.salt-mismatch"
+    public static let walChecksumMismatch: FindingCode = "wal.checksum-mismatch"
+    public static let walPartialFrame: FindingCode = "wal.partial-frame"
+    public static let walUncommittedTail: FindingCode = "wal.uncommitted-tail"
+    public static let walPageSize: FindingCode = "wal.page-size-mismatch"
+    public static let walBadFrame: FindingCode = "wal.bad-frame"
+
+    // LTX
+    public static let ltxHeader: FindingCode = "ltx.bad-header"
+    public static let ltxPageHeader: FindingCode = "ltx.bad-page-header"
+    public static let ltxPageOrder: FindingCode = "ltx.page-order"
+    public static let ltxPageData: FindingCode = "ltx.bad-page-data"
+    public static let ltxPageIndex: FindingCode = "ltx.bad-page-index"
+    public static let ltxTrailer: FindingCode = "ltx.bad-trailer"
+    public static let ltxFileChecksum: FindingCode = "ltx.file-checksum"
+    public static let ltxTruncated: FindingCode = "ltx.truncated"
+    public static let ltxNameMismatch: FindingCode = "ltx.name-mismatch"
+    public static let ltxCommit: FindingCode = "ltx.bad-commit"
+    public static let ltxPageSize: FindingCode = "ltx.page-size-mismatch"
+
+    // The chain of files
+    public static let chainGap: FindingCode = "chain.gap"
+    public static let chainOverlap: FindingCode = "chain.overlap"
+    public static let chainMissingIndex: FindingCode = "chain.missing-index"
+    public static let chainNoSnapshot: FindingCode = "chain.no-snapshot"
+    public static let chainMissingInitialSegment: FindingCode = "chain.missing-initial-segment"
+    public static let chainSalt: FindingCode = "chain.salt-reuse"
+    public static let chainEmpty: FindingCode = "chain.empty"
+    public static let timeUntrusted: FindingCode = "time.untrusted"
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import LiteProof
+
+/// The replica argument and output flags most commands share.
+struct ReplicaOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp(
+        "The replica: a folder (file replica or a bucket prefix downloaded from S3) or a file:// URL.",
+        valueName: "replica"))
+    var replica: String
+
+    @Flag(name: .long, help: "Print one JSON object instead of text.")
+    var json = false
+
+    @Flag(name: .long, help: "No progress display on stderr.")
+    var quiet = false
+
+    func open() throws -> Replica { try Replica.open(replica) }
+
+    /// A progress handler drawing on stderr, only when stderr is a terminal and output is text.
+    func progressHandler() -> ProgressHandler? {
+        guard !json, !quiet, isatty(2) == 1 else { return nil }
+        return { p in
+            let pct = p.total > 0 ? Int(Double(p.done) / Double(p.total) * 100) : 0
+            let line = "\r\(p.phase): \(pct)% (\(Units.bytes(p.done)) of \(Units.bytes(p.total)))\u{1B}[K"
+            FileHandle.standardError.write(Data(line.utf8))
+            if p.done >= p.total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        }
+    }
+}
+
+enum LiteProofVersion {
+    static let string = "0.1.0"
+}
