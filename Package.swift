@@ -33,8 +33,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "CSQLite"],
-            resources: [.copy("Fixtures")]),
+            dependencies: ["LiteProof", "CSQLite"]),
     ],
     swiftLanguageModes: [.v5]
 )

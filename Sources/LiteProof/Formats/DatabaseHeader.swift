@@ -24,7 +24,7 @@ public struct DatabaseHeader: Equatable, Sendable {
         }
         let raw = UInt32(b.u16BE(at: 16))
         guard let pageSize = validPageSize(raw) else {
-            return .failure(.init(code: .snapshotHeader, "page size field is \(raw); expected a power of two from 512 to 32768, or 1 for 65536"))
+            return .failure(.init(code: .snapshotHeader, offset: 16, "page size field is \(raw); expected a power of two from 512 to 32768, or 1 for 65536"))
         }
         return .success(DatabaseHeader(
             pageSize: pageSize, changeCounter: b.u32BE(at: 24), pageCount: b.u32BE(at: 28),

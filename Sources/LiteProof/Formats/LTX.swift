@@ -245,7 +245,7 @@ public enum LTX {
         if header.isSnapshot {
             let expected = Int(header.commit) - (header.commit >= lockPage ? 1 : 0)
             guard seen.count == expected else {
-                throw damaged(.ltxCommit, Int64(LTXHeader.size), "a snapshot of \(header.commit) pages must hold \(expected) pages; it holds \(seen.count)")
+                throw damaged(.ltxCommit, 12, "a snapshot of \(header.commit) pages must hold \(expected) pages; it holds \(seen.count)")
             }
         }
 

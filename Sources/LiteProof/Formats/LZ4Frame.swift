@@ -28,6 +28,7 @@ public enum LZ4Frame {
         var total: Int64 = 0
         var finished = false
         var finishedAt: Int64 = 0
+        var nextHint = 7  // the smallest frame header; liblz4 then says what it needs next
 
         try file.forEachChunk(chunkSize: inputChunk) { chunk, chunkOffset in
             var consumed = 0
@@ -38,12 +39,19 @@ public enum LZ4Frame {
             }
             while consumed < chunk.count {
                 var dstSize = output.count
-                var srcSize = chunk.count - consumed
+                // Feed what liblz4 asks for (about one block), so an error's offset is the
+                // start of the block that failed.
+                var srcSize = min(chunk.count - consumed, nextHint)
                 let hint = LZ4F_decompress(
                     dctx, output.baseAddress, &dstSize, chunk.baseAddress! + consumed, &srcSize, nil)
                 if LZ4F_isError(hint) != 0 {
-                    throw LiteProofError.damaged(finding(for: hint, file: name, offset: chunkOffset + Int64(consumed)))
+                    let at = chunkOffset + Int64(consumed)
+                    var f = finding(for: hint, file: name, offset: at)
+                    if at < 7 { f.code = .lz4Header }  // failed while reading the frame descriptor
+                    if f.code == .lz4ContentChecksum { f.offset = file.size - 4 }  // the checksum is the frame's last 4 bytes
+                    throw LiteProofError.damaged(f)
                 }
+                nextHint = hint > 0 ? hint : inputChunk
                 consumed += srcSize
                 if dstSize > 0 {
                     try body(UnsafeRawBufferPointer(rebasing: output[0..<dstSize]))

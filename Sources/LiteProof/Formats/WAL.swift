@@ -21,18 +21,18 @@ public struct WALHeader: Equatable, Sendable {
     /// Parses and validates a header. Returns a description of what is wrong instead of throwing,
     /// so callers can attach their own file and offset.
     public static func parse(_ b: UnsafeRawBufferPointer) -> Result<WALHeader, WALHeaderProblem> {
-        guard b.count >= size else { return .failure(.init(code: .walHeader, "the WAL header needs 32 bytes, found \(b.count)")) }
+        guard b.count >= size else { return .failure(.init(code: .walHeader, offset: Int64(b.count), "the WAL header needs 32 bytes, found \(b.count)")) }
         let magic = b.u32BE(at: 0)
         guard magic == magicLE || magic == magicBE else {
             return .failure(.init(code: .walHeader, "WAL magic is 0x\(magic.hex(width: 8)); expected 0x377f0682 or 0x377f0683"))
         }
         let version = b.u32BE(at: 4)
         guard version == WALHeader.version else {
-            return .failure(.init(code: .walHeader, "WAL format version is \(version); expected 3007000"))
+            return .failure(.init(code: .walHeader, offset: 4, "WAL format version is \(version); expected 3007000"))
         }
         let rawPageSize = b.u32BE(at: 8)
         guard let pageSize = validPageSize(rawPageSize) else {
-            return .failure(.init(code: .walHeader, "WAL page size is \(rawPageSize); expected a power of two from 512 to 65536"))
+            return .failure(.init(code: .walHeader, offset: 8, "WAL page size is \(rawPageSize); expected a power of two from 512 to 65536"))
         }
         let h = WALHeader(
             magic: magic, formatVersion: version, pageSize: pageSize,
@@ -42,17 +42,23 @@ public struct WALHeader: Equatable, Sendable {
         WALChecksum.update(UnsafeRawBufferPointer(rebasing: b[0..<24]), bigEndian: h.bigEndianChecksums, &s0, &s1)
         guard s0 == h.checksum1 && s1 == h.checksum2 else {
             return .failure(.init(
-                code: .walHeaderChecksum,
+                code: .walHeaderChecksum, offset: 24,
                 "WAL header checksum is \(h.checksum1.hex(width: 8))/\(h.checksum2.hex(width: 8)); computed \(s0.hex(width: 8))/\(s1.hex(width: 8))"))
         }
         return .success(h)
     }
 }
 
+/// What is wrong with a header or frame, and where (relative to the header or frame start).
 public struct WALHeaderProblem: Error, Sendable {
     public var code: FindingCode
+    public var offset: Int64
     public var message: String
-    init(code: FindingCode, _ message: String) { self.code = code; self.message = message }
+    init(code: FindingCode, offset: Int64 = 0, _ message: String) {
+        self.code = code
+        self.offset = offset
+        self.message = message
+    }
 }
 
 /// SQLite's page size rule: a power of two from 512 to 65536 (stored as 1 for 65536 in the
@@ -175,7 +181,7 @@ public final class WALDecoder {
             case .failure(let p): throw p
             case .success(let h):
                 if let e = expectedPageSize, e != h.pageSize {
-                    throw WALHeaderProblem(code: .walPageSize, "WAL page size is \(h.pageSize); the database's page size is \(e)")
+                    throw WALHeaderProblem(code: .walPageSize, offset: 8, "WAL page size is \(h.pageSize); the database's page size is \(e)")
                 }
                 header = h
                 checksum = (h.checksum1, h.checksum2)

@@ -30,7 +30,7 @@ public enum V03Readers {
                         switch headerBytes.withUnsafeBytes({ DatabaseHeader.parse($0) }) {
                         case .success(let h): result.header = h
                         case .failure(let p):
-                            throw LiteProofError.damaged(.error(p.code, file: file.path, offset: 0, p.message + " (decompressed offset 0)"))
+                            throw LiteProofError.damaged(.error(p.code, file: file.path, offset: p.offset, p.message + " (in the decompressed database image)"))
                         }
                     }
                 }
@@ -111,10 +111,13 @@ public enum V03Readers {
             }
             let segmentStart = seg.offset
             var fed: Int64 = 0
+            // WAL problems found in this segment are reported only once its LZ4 frame proved
+            // sound: damage to the frame itself is the root cause, not the WAL it garbles.
+            var walProblem: Finding?
             do {
                 let file = try ReadOnlyFile(replica.path(seg.path))
                 let size = try LZ4Frame.decompress(file, name: seg.path) { chunk in
-                    guard streamOK else { return }
+                    guard streamOK, walProblem == nil else { return }
                     var bytes = chunk
                     if let limit, segmentStart + fed + Int64(bytes.count) > limit {
                         bytes = UnsafeRawBufferPointer(rebasing: bytes.prefix(max(0, Int(limit - segmentStart - fed))))
@@ -122,22 +125,28 @@ public enum V03Readers {
                     do {
                         try decoder.feed(bytes)
                     } catch let p as WALHeaderProblem {
-                        streamOK = false
-                        try add(.error(p.code, file: seg.path, offset: 0, p.message))
+                        walProblem = .error(p.code, file: seg.path, offset: p.offset, p.message)
                     }
                     fed += Int64(bytes.count)
-                    if decoder.stopped != nil { streamOK = false }
+                    if let stop = decoder.stopped, walProblem == nil {
+                        let at = decoder.stoppedAt - segmentStart
+                        walProblem = .error(stop.code, file: seg.path, offset: at,
+                                            stop.message + " (decompressed offset \(at) in this segment, WAL offset \(decoder.stoppedAt)); SQLite ignores every frame from here on")
+                    }
                 }
                 result.segmentSizes[seg.path] = size
                 expected = seg.offset + size
+                if let walProblem {
+                    streamOK = false
+                    try add(walProblem)
+                }
                 if streamOK { result.walSize = expected }
             } catch let e as LiteProofError where e.kind == .damaged && e.finding?.file == seg.path {
                 try add(e.finding!)
                 streamOK = false
-            }
-            if let stop = decoder.stopped, !result.findings.contains(where: { $0.code == stop.code && $0.file == seg.path }) {
-                try add(.error(stop.code, file: seg.path, offset: decoder.stoppedAt - segmentStart,
-                               stop.message + " (decompressed offset \(decoder.stoppedAt - segmentStart) in this segment, WAL offset \(decoder.stoppedAt)); SQLite ignores every frame from here on"))
+            } catch let e as LiteProofError where e.kind == .io {
+                try add(.error(.fileUnreadable, file: seg.path, e.message))
+                streamOK = false
             }
         }
         if streamOK && decoder.header == nil && !segments.isEmpty && limit != 0 {

@@ -51,7 +51,6 @@ public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, Expres
 
     // Files and layout
     public static let layoutStray: FindingCode = "layout.stray-file"
-    public static let layoutBadName: FindingCode = "layout.bad-name"
     public static let fileUnreadable: FindingCode = "file.unreadable"
 
     // LZ4 frames
@@ -94,7 +93,6 @@ public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, Expres
     public static let chainMissingIndex: FindingCode = "chain.missing-index"
     public static let chainNoSnapshot: FindingCode = "chain.no-snapshot"
     public static let chainMissingInitialSegment: FindingCode = "chain.missing-initial-segment"
-    public static let chainSalt: FindingCode = "chain.salt-reuse"
     public static let chainEmpty: FindingCode = "chain.empty"
     public static let timeUntrusted: FindingCode = "time.untrusted"
 }

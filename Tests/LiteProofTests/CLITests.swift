@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+
+/// The `liteproof` executable as a user runs it: output, `--json`, and the documented exit codes
+/// (0 sound, 1 findings, 2 could not run).
+@Suite struct CLITests {
+    @Test func verifySoundReplicaExitsZero() throws {
+        let r = try runLiteProof(["verify", Fixtures.example("0.5").replica])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("OK: the replica is sound"))
+        #expect(r.stdout.contains("latest restorable position: 0000000000000007"))
+    }
+
+    @Test func verifyJSON() throws {
+        let r = try runLiteProof(["verify", "--json", Fixtures.example("0.3").replica])
+        #expect(r.status == 0)
+        let obj = try json(r.stdout)
+        #expect(obj["verdict"] as? String == "ok")
+        #expect(obj["findings"] is [Any])
+    }
+
+    @Test func verifyDamagedExitsOneWithFindings() throws {
+        let dir = try exampleCopy("0.3")
+        let seg = Fixtures.v03Segment("00004080")
+        try recompressLZ4(dir + "/" + seg) { $0[24 + 9] ^= 0x40 }
+        let r = try runLiteProof(["verify", "--json", dir])
+        #expect(r.status == 1)
+        let obj = try json(r.stdout)
+        #expect(obj["verdict"] as? String == "damaged")
+        let findings = obj["findings"] as? [[String: Any]] ?? []
+        let f = findings.first { $0["code"] as? String == "wal.checksum-mismatch" }
+        #expect(f?["severity"] as? String == "error")
+        #expect(f?["file"] as? String == seg)
+        #expect(f?["offset"] as? Int == 0)
+        #expect((f?["message"] as? String)?.isEmpty == false)
+
+        let text = try runLiteProof(["verify", dir])
+        #expect(text.status == 1)
+        #expect(text.stdout.contains("DAMAGED"))
+        #expect(text.stdout.contains("wal.checksum-mismatch"))
+        #expect(text.stdout.contains(seg))
+    }
+
+    @Test func couldNotRunExitsTwo() throws {
+        let missing = try runLiteProof(["verify", "/nonexistent/replica"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("no such folder"))
+        let empty = try rigTempDir("cli-empty")
+        let none = try runLiteProof(["verify", empty])
+        #expect(none.status == 2)
+        #expect(none.stderr.contains("holds no Litestream replica"))
+        let bad = try runLiteProof(["verify"])
+        #expect(bad.status != 0 && bad.status != 1)
+        let s3 = try runLiteProof(["verify", "s3://bucket/db"])
+        #expect(s3.status == 2)
+        #expect(s3.stderr.contains("download"))
+    }
+
+    @Test func helpTeachesExitCodes() throws {
+        let r = try runLiteProof(["--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("Exit codes"))
+        for sub in ["verify", "inspect", "restore"] { #expect(r.stdout.contains(sub)) }
+        let v = try runLiteProof(["verify", "--help"])
+        #expect(v.stdout.contains("wal.checksum-mismatch"))
+    }
+
+    @Test func restoreWritesTheDatabaseAndRefusesToOverwrite() throws {
+        let out = try rigTempDir("cli-restore") + "/restored.db"
+        let r = try runLiteProof(["restore", Fixtures.example("0.5").replica, "-o", out, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let obj = try json(r.stdout)
+        #expect(obj["pageSize"] as? Int == 4096)
+        #expect(try bytes(of: out) == (try bytes(of: Fixtures.example("0.5").live)))
+        let again = try runLiteProof(["restore", Fixtures.example("0.5").replica, "-o", out])
+        #expect(again.status == 2)
+        #expect(again.stderr.contains("already exists"))
+    }
+
+    @Test func restoreDryRunListsThePlan() throws {
+        let r = try runLiteProof(["restore", Fixtures.example("0.3").replica, "--dry-run", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let obj = try json(r.stdout)
+        let steps = obj["steps"] as? [[String: Any]] ?? []
+        #expect(steps.count == 8)
+        #expect(steps.first?["kind"] as? String == "snapshot")
+    }
+
+    @Test func restoreOfDamagedReplicaExitsOneAndLeavesNothing() throws {
+        let dir = try exampleCopy("0.5")
+        try flipByte(dir + "/" + LTXDamageTests.snapshot, at: 300)
+        let outDir = try rigTempDir("cli-damaged")
+        let r = try runLiteProof(["restore", dir, "-o", outDir + "/db"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(LTXDamageTests.snapshot))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outDir).isEmpty)
+    }
+
+    @Test func inspectShowsLevelsAndGenerations() throws {
+        let a = try runLiteProof(["inspect", Fixtures.example("0.5").replica])
+        #expect(a.status == 0)
+        #expect(a.stdout.contains("level 9 (snapshots)"))
+        let b = try runLiteProof(["inspect", "--json", Fixtures.example("0.3").replica])
+        let obj = try json(b.stdout)
+        #expect((obj["generations"] as? [Any])?.count == 1)
+    }
+}

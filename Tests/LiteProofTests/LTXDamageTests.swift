@@ -1,0 +1,165 @@
+import Foundation
+import LiteProof
+import Testing
+
+/// Each 0.5 finding code, from the real example replica (Tests/Fixtures/example-0.5) damaged one way.
+@Suite struct LTXDamageTests {
+    static let snapshot = "ltx/9/0000000000000001-0000000000000007.ltx"
+
+    func copy() throws -> String { try exampleCopy("0.5") }
+
+    func only(_ r: VerifyReport, _ code: FindingCode, file: String, offset: Int64?, sourceLocation: SourceLocation = #_sourceLocation) {
+        let hits = r.findings(code)
+        #expect(hits.count >= 1, "expected \(code.rawValue); got \(r.findings)", sourceLocation: sourceLocation)
+        #expect(hits.contains { $0.file == file && $0.offset == offset }, "expected \(code.rawValue) at \(file) @\(offset.map(String.init) ?? "nil"); got \(hits)", sourceLocation: sourceLocation)
+    }
+
+    func index(_ path: String) throws -> [LTXIndexEntry] {
+        let f = try ReadOnlyFile(path)
+        return try LTX.readIndex(f, name: path, header: try LTX.readHeader(f, name: path))
+    }
+
+    @Test func cleanExampleVerifies() throws {
+        let r = try verify(Fixtures.example("0.5").replica)
+        #expect(r.verdict == .ok, "\(r.findings)")
+        #expect(r.findings.isEmpty)
+        #expect(r.filesChecked == 15)
+        #expect(r.latest?.txid == 7)
+    }
+
+    @Test func badMagic() throws {
+        let dir = try copy()
+        try flipByte(dir + "/" + Self.snapshot, at: 0)
+        only(try verify(dir), .ltxHeader, file: Self.snapshot, offset: 0)
+    }
+
+    @Test func unknownPageFlags() throws {
+        let dir = try copy(), path = dir + "/" + Self.snapshot
+        var b = try bytes(of: path)
+        b[104] = 0x01
+        b[105] = 0x00
+        try write(b, to: path)
+        only(try verify(dir), .ltxPageHeader, file: Self.snapshot, offset: 100)
+    }
+
+    @Test func pagesOutOfOrder() throws {
+        let dir = try copy(), path = dir + "/" + Self.snapshot
+        let idx = try index(path)
+        var b = try bytes(of: path)
+        let second = Int(idx[1].offset)
+        for k in 0..<4 { b[second + k] = b[Int(idx[0].offset) + k] }
+        try write(b, to: path)
+        only(try verify(dir), .ltxPageOrder, file: Self.snapshot, offset: idx[1].offset)
+    }
+
+    @Test func shortenedPageBlock() throws {
+        let dir = try copy(), path = dir + "/" + Self.snapshot
+        var b = try bytes(of: path)
+        b[109] &-= 1  // compressed size (u32 at 106) one less: the block no longer decodes to a page
+        try write(b, to: path)
+        only(try verify(dir), .ltxPageData, file: Self.snapshot, offset: 110)
+    }
+
+    @Test func damagedPageIndex() throws {
+        let dir = try copy(), path = dir + "/" + Self.snapshot
+        let b = try bytes(of: path)
+        let indexSize = Int(b[(b.count - 24)..<(b.count - 16)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        let indexAt = b.count - 24 - indexSize
+        try flipByte(path, at: indexAt + 1, mask: 0x01)  // the first entry's offset varint
+        let r = try verify(dir)
+        let hit = r.findings(.ltxPageIndex).first
+        #expect(hit?.file == Self.snapshot)
+        #expect((hit?.offset ?? -1) >= Int64(indexAt) && (hit?.offset ?? -1) < Int64(b.count - 16))
+    }
+
+    @Test func postApplyChecksumWithoutChecksums() throws {
+        let dir = try copy(), path = dir + "/" + Self.snapshot
+        let size = fileSize(path)
+        try flipByte(path, at: size - 16)
+        only(try verify(dir), .ltxTrailer, file: Self.snapshot, offset: Int64(size - 16))
+    }
+
+    @Test func fileChecksum() throws {
+        let dir = try copy(), path = dir + "/" + Self.snapshot
+        let size = fileSize(path)
+        try flipByte(path, at: size - 1)
+        only(try verify(dir), .ltxFileChecksum, file: Self.snapshot, offset: Int64(size - 8))
+    }
+
+    @Test func flippedPageByteIsCaughtByTheFileChecksum() throws {
+        // Recompressing is not needed: the CRC-64 covers the decompressed pages.
+        let dir = try copy(), path = dir + "/" + Self.snapshot
+        let idx = try index(path)
+        // flip the last literal byte of the first page's block: it decodes, to different bytes
+        let at = Int(idx[0].offset + idx[0].size) - 1
+        try flipByte(path, at: at, mask: 0x01)
+        let r = try verify(dir)
+        #expect(r.verdict == .damaged)
+        #expect(r.errorCodes.isSubset(of: ["ltx.file-checksum", "ltx.bad-page-data"]) && !r.errorCodes.isEmpty, "\(r.findings)")
+    }
+
+    @Test func truncatedFile() throws {
+        let dir = try copy()
+        try truncate(dir + "/" + Self.snapshot, to: 60)
+        only(try verify(dir), .ltxTruncated, file: Self.snapshot, offset: 60)
+    }
+
+    @Test func nameDisagreesWithHeader() throws {
+        let dir = try copy()
+        let stray = "ltx/0/0000000000000008-0000000000000008.ltx"
+        try FileManager.default.copyItem(atPath: dir + "/ltx/0/0000000000000003-0000000000000003.ltx", toPath: dir + "/" + stray)
+        only(try verify(dir), .ltxNameMismatch, file: stray, offset: 16)
+    }
+
+    @Test func snapshotMissingPages() throws {
+        let dir = try copy(), path = dir + "/" + Self.snapshot
+        var b = try bytes(of: path)
+        b[15] &+= 1  // commit size + 1: the snapshot now lacks its last page
+        try write(b, to: path)
+        only(try verify(dir), .ltxCommit, file: Self.snapshot, offset: 12)
+    }
+
+    @Test func gapInTheChain() throws {
+        let dir = try copy()
+        for f in [Self.snapshot, "ltx/0/0000000000000006-0000000000000006.ltx", "ltx/1/0000000000000006-0000000000000007.ltx"] {
+            try FileManager.default.removeItem(atPath: dir + "/" + f)
+        }
+        let r = try verify(dir)
+        #expect(r.verdict == .damaged)
+        let gap = r.findings(.chainGap).first
+        #expect(gap?.message.contains("have up to 0000000000000005 but next file starts at 0000000000000007") == true, "\(r.findings)")
+    }
+
+    @Test func noSnapshot() throws {
+        let dir = try copy()
+        try FileManager.default.removeItem(atPath: dir + "/ltx/9")
+        let r = try verify(dir)
+        #expect(r.verdict == .damaged)
+        #expect(r.findings(.chainNoSnapshot).first?.file == "ltx/9")
+    }
+
+    @Test func overlapWithinALevel() throws {
+        let dir = try copy()
+        let extra = "ltx/0/0000000000000004-0000000000000005.ltx"
+        try FileManager.default.copyItem(atPath: dir + "/ltx/0/0000000000000005-0000000000000005.ltx", toPath: dir + "/" + extra)
+        let r = try verify(dir)
+        let overlap = r.findings(.chainOverlap)
+        #expect(overlap.contains { $0.severity == .warning && ($0.file == extra || $0.file.hasSuffix("0000000000000005-0000000000000005.ltx")) }, "\(r.findings)")
+    }
+
+    @Test func s3LayoutIsRecognised() throws {
+        // A bucket prefix downloaded from S3: <level %04x>/<min>-<max>.ltx, no ltx/ folder.
+        let src = Fixtures.example("0.5").replica
+        let dir = try rigTempDir("s3")
+        for level in ["0", "1", "9"] {
+            try FileManager.default.copyItem(atPath: src + "/ltx/" + level, toPath: dir + "/000" + level)
+        }
+        let replica = try Replica.open(dir)
+        #expect(replica.ltx?.style == .s3)
+        let r = Verifier(replica: replica).run()
+        #expect(r.verdict == .ok, "\(r.findings)")
+        let out = try rigTempDir("s3out") + "/db"
+        try Restorer(replica: replica).restore(to: out)
+        #expect(try bytes(of: out) == (try bytes(of: Fixtures.example("0.5").live)))
+    }
+}
