@@ -30,7 +30,7 @@ extension Array where Element == UInt8 {
 
 extension FixedWidthInteger {
     /// Zero-padded lowercase hex of `width` digits, as Litestream names files.
-    func hex(width: Int) -> String {
+    public func hex(width: Int) -> String {
         let s = String(self, radix: 16)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
