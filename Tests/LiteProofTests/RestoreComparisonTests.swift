@@ -89,10 +89,10 @@ import Testing
         let r = try await ReplicaFactory.shared.replica(s)
         let replica = try Replica.open(r.replicaDir)
         let stamps = try replica.ltx!.files(atLevel: 0).map {
-            Double(try LTX.readHeader(try ReadOnlyFile(replica.path($0.path)), name: $0.path).timestamp) / 1000
+            Double(try LTX.readHeader(try replica.open($0.path), name: $0.path).timestamp) / 1000
         }.sorted()
         let snapshotTime = try replica.ltx!.files(atLevel: 9).map {
-            Double(try LTX.readHeader(try ReadOnlyFile(replica.path($0.path)), name: $0.path).timestamp) / 1000
+            Double(try LTX.readHeader(try replica.open($0.path), name: $0.path).timestamp) / 1000
         }.min() ?? 0
         let mids = zip(stamps, stamps.dropFirst()).map { ($0 + $1) / 2 }.filter { $0 > snapshotTime + 0.002 }
         try #require(mids.count >= 2)

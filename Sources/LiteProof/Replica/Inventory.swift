@@ -72,7 +72,7 @@ public struct Inventory: Codable, Sendable {
                         var size: Int64?
                         if n + 1 < segs.count {
                             size = segs[n + 1].offset - s.offset
-                        } else if let f = try? ReadOnlyFile(replica.path(s.path)) {
+                        } else if let f = try? replica.open(s.path) {
                             size = try? LZ4Frame.decompress(f, name: s.path) { _ in }
                         }
                         return Segment(path: s.path, offset: s.offset, storedSize: s.size, size: size, time: s.modified.map(formatTime))
@@ -93,7 +93,7 @@ public struct Inventory: Codable, Sendable {
                 Level(level: level, files: layout.files(atLevel: level).map { ref in
                     var file = LTXFile(path: ref.path, minTXID: ref.minTXID.hex(width: 16), maxTXID: ref.maxTXID.hex(width: 16), size: ref.size)
                     do {
-                        let h = try LTX.readHeader(try ReadOnlyFile(replica.path(ref.path)), name: ref.path)
+                        let h = try LTX.readHeader(try replica.open(ref.path), name: ref.path)
                         file.time = formatTime(Double(h.timestamp) / 1000)
                         file.pageSize = h.pageSize
                         file.commit = h.commit

@@ -11,37 +11,45 @@ public final class Replica: Sendable {
         case ltx = "litestream-0.5"
     }
 
-    /// The folder the replica's paths are relative to.
+    /// Where the replica is (a folder or an archive), for reports.
     public let root: String
+    /// Lists and opens the replica's files.
+    public let storage: any ReplicaStorage
     public let format: Format
     public let v03: V03Layout?
     public let ltx: LTXLayout?
     /// Files below the root that belong to no known layout (relative paths).
     public let strays: [String]
 
-    init(root: String, format: Format, v03: V03Layout?, ltx: LTXLayout?, strays: [String]) {
-        self.root = root
+    init(storage: any ReplicaStorage, format: Format, v03: V03Layout?, ltx: LTXLayout?, strays: [String]) {
+        self.storage = storage
+        self.root = storage.location
         self.format = format
         self.v03 = v03
         self.ltx = ltx
         self.strays = strays
     }
 
-    /// Absolute path of a file named relative to the root.
-    public func path(_ relative: String) -> String { root + "/" + relative }
+    /// Opens a file of the replica, named relative to its root.
+    public func open(_ relative: String) throws -> ReadOnlyFile { try storage.open(relative) }
 
     /// Opens the replica at `location`: a folder path or a `file://` URL.
     public static func open(_ location: String) throws -> Replica {
-        let root = try resolve(location)
-        let files = FS.walk(root)
-        if files.contains(where: { $0.hasPrefix("generations/") }) {
-            let (layout, strays) = V03Layout.scan(files: files, root: root)
-            return Replica(root: root, format: .v03, v03: layout, ltx: nil, strays: strays)
+        try open(storage: DirectoryStorage(root: try resolve(location)), location: location)
+    }
+
+    /// Recognises the layout of the files in `storage`.
+    public static func open(storage: any ReplicaStorage, location: String? = nil) throws -> Replica {
+        let files = storage.files().sorted { $0.path < $1.path }
+        if files.contains(where: { $0.path.hasPrefix("generations/") }) {
+            let (layout, strays) = V03Layout.scan(files: files)
+            return Replica(storage: storage, format: .v03, v03: layout, ltx: nil, strays: strays)
         }
-        if let (layout, strays) = LTXLayout.scan(files: files, root: root) {
-            return Replica(root: root, format: .ltx, v03: nil, ltx: layout, strays: strays)
+        if let (layout, strays) = LTXLayout.scan(files: files) {
+            return Replica(storage: storage, format: .ltx, v03: nil, ltx: layout, strays: strays)
         }
-        let hint = files.isEmpty ? "the folder is empty" : "found \(files.count) files, none in a replica layout (e.g. \(files.prefix(3).joined(separator: ", ")))"
+        let location = location ?? storage.location
+        let hint = files.isEmpty ? "the folder is empty" : "found \(files.count) files, none in a replica layout (e.g. \(files.prefix(3).map(\.path).joined(separator: ", ")))"
         throw LiteProofError(
             .usage,
             "\(location) holds no Litestream replica: expected generations/<id>/… (Litestream 0.3), ltx/<level>/… (0.5) or <level %04x>/… (0.5 on S3); \(hint)")
@@ -75,19 +83,19 @@ public final class Replica: Sendable {
 public struct V03Layout: Sendable {
     public var generations: [V03Generation]
 
-    static func scan(files: [String], root: String) -> (V03Layout, [String]) {
+    static func scan(files: [StoredFile]) -> (V03Layout, [String]) {
         var gens: [String: V03Generation] = [:]
         var strays: [String] = []
-        for rel in files {
+        for stored in files {
+            let rel = stored.path
             let parts = rel.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 4, parts[0] == "generations", isHex(parts[1], count: 16) else {
                 strays.append(rel)
                 continue
             }
             let id = parts[1]
-            let full = root + "/" + rel
-            let size = FS.fileSize(full) ?? 0
-            let mtime = FS.modificationTime(full)
+            let size = stored.size
+            let mtime = stored.modified
             if parts[2] == "snapshots", parts[3].hasSuffix(".snapshot.lz4") {
                 let stem = String(parts[3].dropLast(".snapshot.lz4".count))
                 if isHex(stem, count: 8), let index = UInt32(stem, radix: 16) {
@@ -171,11 +179,12 @@ public struct LTXLayout: Sendable {
     public func files(atLevel level: Int) -> [LTXFileRef] { files.filter { $0.level == level } }
     public var levels: [Int] { Array(Set(files.map(\.level))).sorted() }
 
-    static func scan(files: [String], root: String) -> (LTXLayout, [String])? {
+    static func scan(files: [StoredFile]) -> (LTXLayout, [String])? {
         var refs: [LTXFileRef] = []
         var strays: [String] = []
         var style: Style?
-        for rel in files {
+        for stored in files {
+            let rel = stored.path
             let parts = rel.split(separator: "/").map(String.init)
             var level: Int?
             var name: String?
@@ -192,8 +201,7 @@ public struct LTXLayout: Sendable {
                 strays.append(rel)
                 continue
             }
-            let full = root + "/" + rel
-            refs.append(LTXFileRef(path: rel, level: level, minTXID: lo, maxTXID: hi, size: FS.fileSize(full) ?? 0, modified: FS.modificationTime(full)))
+            refs.append(LTXFileRef(path: rel, level: level, minTXID: lo, maxTXID: hi, size: stored.size, modified: stored.modified))
         }
         guard let style, !refs.isEmpty else { return nil }
         refs.sort { ($0.level, $0.minTXID, $0.maxTXID) < ($1.level, $1.minTXID, $1.maxTXID) }

@@ -22,7 +22,7 @@ public enum V03Readers {
         var headerBytes: [UInt8] = []
         var position: Int64 = 0
         do {
-            let f = try ReadOnlyFile(replica.path(file.path))
+            let f = try replica.open(file.path)
             result.size = try LZ4Frame.decompress(f, name: file.path) { chunk in
                 if headerBytes.count < DatabaseHeader.size {
                     headerBytes += chunk.prefix(DatabaseHeader.size - headerBytes.count)
@@ -115,7 +115,7 @@ public enum V03Readers {
             // sound: damage to the frame itself is the root cause, not the WAL it garbles.
             var walProblem: Finding?
             do {
-                let file = try ReadOnlyFile(replica.path(seg.path))
+                let file = try replica.open(seg.path)
                 let size = try LZ4Frame.decompress(file, name: seg.path) { chunk in
                     guard streamOK, walProblem == nil else { return }
                     var bytes = chunk

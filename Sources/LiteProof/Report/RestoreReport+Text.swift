@@ -45,7 +45,7 @@ public struct PlanView: Codable, Sendable {
                     Step(kind: "wal", path: s.path, range: "index \(i.hex(width: 8)) offset \(s.offset)" + (limit.map { " (up to \($0))" } ?? ""), size: s.size, time: s.modified.map(formatTime))
                 }
             case .ltx(let r):
-                let t = (try? LTX.readHeader(try ReadOnlyFile(replica.path(r.path)), name: r.path)).map { formatTime(Double($0.timestamp) / 1000) }
+                let t = (try? LTX.readHeader(try replica.open(r.path), name: r.path)).map { formatTime(Double($0.timestamp) / 1000) }
                 return [Step(kind: r.level == LTXLayout.snapshotLevel ? "snapshot" : "ltx L\(r.level)", path: r.path,
                              range: "TXID \(r.minTXID.hex(width: 16))-\(r.maxTXID.hex(width: 16))", size: r.size, time: t)]
             }

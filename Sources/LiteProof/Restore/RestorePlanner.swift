@@ -146,7 +146,7 @@ public struct RestorePlanner {
         var stamps: [String: Int64] = [:]
         func stamp(_ ref: LTXFileRef) -> Int64 {
             if let s = stamps[ref.path] { return s }
-            let s = (try? LTX.readHeader(try ReadOnlyFile(replica.path(ref.path)), name: ref.path).timestamp)
+            let s = (try? LTX.readHeader(try replica.open(ref.path), name: ref.path).timestamp)
                 ?? Int64((ref.modified ?? 0) * 1000)
             stamps[ref.path] = s
             return s

@@ -203,7 +203,7 @@ public struct Restorer {
     /// the final commit are dropped; the lock page stays zero.
     func applyLTX(_ plan: RestorePlan, to out: OutputFile) throws -> Applied {
         let refs: [LTXFileRef] = plan.steps.compactMap { if case .ltx(let r) = $0 { return r } else { return nil } }
-        let files = try refs.map { try ReadOnlyFile(replica.path($0.path)) }
+        let files = try refs.map { try replica.open($0.path) }
         let headers = try zip(files, refs).map { try LTX.readHeader($0, name: $1.path) }
         let pageSize = headers[0].pageSize
         for (h, r) in zip(headers, refs) where h.pageSize != pageSize {

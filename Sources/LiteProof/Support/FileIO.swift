@@ -10,10 +10,15 @@ import Glibc
 public final class ReadOnlyFile: @unchecked Sendable {
     public let path: String
     let fd: Int32
+    /// Size of the file (or of the window onto it).
     public let size: Int64
+    /// Where the window starts in the underlying file (0 for a whole file).
+    let base: Int64
 
-    public init(_ path: String) throws {
-        self.path = path
+    /// Opens `path`; with `window`, only `size` bytes from `offset` are visible (a member of an
+    /// uncompressed archive, read in place).
+    public init(_ path: String, window: (offset: Int64, size: Int64)? = nil, displayName: String? = nil) throws {
+        self.path = displayName ?? path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw posixError("cannot open", path: path) }
         var st = stat()
@@ -26,8 +31,18 @@ public final class ReadOnlyFile: @unchecked Sendable {
             close(fd)
             throw LiteProofError(.io, "not a regular file: \(path)")
         }
+        if let window {
+            guard window.offset >= 0, window.size >= 0, window.offset + window.size <= Int64(st.st_size) else {
+                close(fd)
+                throw LiteProofError(.io, "\(displayName ?? path) lies outside \(path)")
+            }
+            base = window.offset
+            size = window.size
+        } else {
+            base = 0
+            size = Int64(st.st_size)
+        }
         self.fd = fd
-        self.size = Int64(st.st_size)
     }
 
     deinit { close(fd) }
@@ -35,8 +50,9 @@ public final class ReadOnlyFile: @unchecked Sendable {
     /// Reads up to `count` bytes at `offset` into `buffer`; returns how many were read (short only at EOF).
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
         var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+        let want = Int(max(0, min(Int64(buffer.count), size - offset)))
+        while done < want {
+            let n = pread(fd, buffer.baseAddress! + done, want - done, off_t(base + offset) + off_t(done))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw posixError("cannot read", path: path)

@@ -183,7 +183,7 @@ public struct Verifier {
         let results: [(LTXFileRef, LTXSummary?, Finding?)] = parallelMap(refs) { ref in
             defer { meter.add(ref.size) }
             do {
-                let s = try LTX.decode(try ReadOnlyFile(replica.path(ref.path)), name: ref.path)
+                let s = try LTX.decode(try replica.open(ref.path), name: ref.path)
                 return (ref, s, nil)
             } catch let e as LiteProofError {
                 return (ref, nil, e.finding ?? .error(.fileUnreadable, file: ref.path, e.message))
