@@ -106,6 +106,8 @@ public struct WALFrame {
     public var page: UnsafeRawBufferPointer
     /// Offset of the frame header in the WAL stream.
     public var walOffset: Int64
+    /// Cumulative checksum after this frame.
+    public var checksum: (UInt32, UInt32)
 }
 
 /// Push decoder of a WAL stream that may arrive in pieces (the decompressed WAL segments of one
@@ -223,7 +225,7 @@ public final class WALDecoder {
             lastCommitEnd = offset
             lastCommitSize = commit
         }
-        try onFrame(WALFrame(pageNumber: pgno, commitSize: commit, page: UnsafeRawBufferPointer(rebasing: unit[24...]), walOffset: frameOffset))
+        try onFrame(WALFrame(pageNumber: pgno, commitSize: commit, page: UnsafeRawBufferPointer(rebasing: unit[24...]), walOffset: frameOffset, checksum: (s0, s1)))
     }
 
     private func stop(_ problem: WALHeaderProblem) {

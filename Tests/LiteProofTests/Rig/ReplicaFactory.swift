@@ -416,7 +416,7 @@ enum RigScenarioBuilder {
 
     // MARK: 0.3.13
 
-    private static func v03Config(db: String, replica: String, checkpointing: Bool,
+    static func v03Config(db: String, replica: String, checkpointing: Bool,
                                   snapshotInterval: String?) -> String {
         // monitor-interval: how often litestream looks at the WAL (default 1s).
         // A litestream checkpoint happens when the WAL has ≥ min-checkpoint-page-count
@@ -482,7 +482,7 @@ enum RigScenarioBuilder {
 
     // MARK: 0.5.17
 
-    private static func v05Config(db: String, replica: String) -> String {
+    static func v05Config(db: String, replica: String) -> String {
         """
         levels:
           - interval: 2s

@@ -1,0 +1,256 @@
+import CSQLite
+import Foundation
+import LiteProof
+import Testing
+
+/// `compare`, `digest` and canaries against real replicas and their live databases.
+@Suite struct CompareTests {
+    /// Copies the live database (file and WAL, not the -shm) to a scratch folder.
+    func liveCopy(_ r: RealReplica) throws -> String {
+        let dir = try rigTempDir("live")
+        let db = dir + "/live.db"
+        try FileManager.default.copyItem(atPath: r.liveDB, toPath: db)
+        if FileManager.default.fileExists(atPath: r.liveDB + "-wal") {
+            try FileManager.default.copyItem(atPath: r.liveDB + "-wal", toPath: db + "-wal")
+        }
+        return db
+    }
+
+    /// Name, size, mtime and bytes of the live files, to prove they are untouched.
+    func fingerprint(_ db: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let p = db + suffix
+            guard FileManager.default.fileExists(atPath: p) else { out[suffix] = "absent"; continue }
+            let attrs = try FileManager.default.attributesOfItem(atPath: p)
+            var sha = SHA256()
+            sha.update(try bytes(of: p))
+            out[suffix] = "\(attrs[.size]!) \((attrs[.modificationDate] as! Date).timeIntervalSince1970) \(SHA256.hex(sha.finalize()))"
+        }
+        return out
+    }
+
+    @Test(arguments: [Scenario.v03Basic, .v05Basic, .v03Multi, .v05Compacted])
+    func liveWithUncheckpointedWALIsIdentical(_ s: Scenario) async throws {
+        let r = try await ReplicaFactory.shared.replica(s)
+        #expect(FileManager.default.fileExists(atPath: r.liveDB + "-wal"))
+        let before = try fingerprint(r.liveDB)
+        let report = try Comparer(replica: try Replica.open(r.replicaDir)).compare(live: r.liveDB)
+        #expect(report.verdict == .identical, "\(report.renderText())")
+        #expect(report.replica.sha256 == report.live.sha256)
+        // the SHA-256 of the image equals sha256sum of the database once checkpointed
+        var sha = SHA256()
+        sha.update(try bytes(of: try checkpointCopy(of: r.liveDB)))
+        #expect(report.live.sha256 == SHA256.hex(sha.finalize()))
+        // digest gives the same verdict offline, and neither touched the live files
+        let digestPath = try rigTempDir("digest") + "/live.digest"
+        let live = try LiveDatabase.open(r.liveDB)
+        try Comparer.liveDigest(live, name: r.liveDB).write(to: digestPath)
+        let offline = try Comparer(replica: try Replica.open(r.replicaDir)).compare(digest: try DatabaseDigest.read(from: digestPath))
+        #expect(offline.verdict == .identical)
+        #expect(try fingerprint(r.liveDB) == before)
+    }
+
+    @Test func compareAndDigestLeaveNoSidecarFiles() async throws {
+        let r = try await ReplicaFactory.shared.replica(.v05Basic)
+        let db = try checkpointCopy(of: r.liveDB)  // no -wal, no -shm
+        try? FileManager.default.removeItem(atPath: db + "-wal")
+        try? FileManager.default.removeItem(atPath: db + "-shm")
+        let before = try fingerprint(db)
+        let c = try runLiteProof(["compare", r.replicaDir, "--live", db, "--json"])
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(try json(c.stdout)["verdict"] as? String == "identical")
+        let d = try runLiteProof(["digest", db, "-o", try rigTempDir("d") + "/x.digest"])
+        #expect(d.status == 0, "\(d.stderr)")
+        #expect(try fingerprint(db) == before)
+    }
+
+    @Test(arguments: [Scenario.v03Basic, .v05Basic])
+    func moreCommitsInTheLiveWALIsLagging(_ s: Scenario) async throws {
+        let r = try await ReplicaFactory.shared.replica(s)
+        let db = try liveCopy(r)
+        let writer = try RigDB(db)
+        defer { writer.close() }
+        try writer.exec("PRAGMA wal_autocheckpoint=0")
+        for i in 0..<3 { try writer.exec("INSERT INTO t(v) VALUES('lagging \(i) ' || hex(randomblob(300)))") }
+        let report = try Comparer(replica: try Replica.open(r.replicaDir)).compare(live: db)
+        #expect(report.verdict == .lagging, "\(report.renderText())")
+        #expect(report.lag?.commitsBehind == 3)
+        #expect(report.lag?.walOffset != nil)
+        // offline, through a digest
+        let digestPath = try rigTempDir("digest") + "/live.digest"
+        let d = try runLiteProof(["digest", db, "-o", digestPath])
+        #expect(d.status == 0, "\(d.stderr)")
+        let offline = try runLiteProof(["compare", r.replicaDir, "--digest", digestPath, "--json"])
+        #expect(offline.status == 0)
+        let obj = try json(offline.stdout)
+        #expect(obj["verdict"] as? String == "lagging")
+        #expect((obj["lag"] as? [String: Any])?["commitsBehind"] as? Int == 3)
+        let strict = try runLiteProof(["compare", r.replicaDir, "--live", db, "--max-lag", "2"])
+        #expect(strict.status == 1)
+    }
+
+    @Test(arguments: [Scenario.v03Basic, .v05Basic])
+    func pageChangedBehindSQLitesBackDiffers(_ s: Scenario) async throws {
+        let r = try await ReplicaFactory.shared.replica(s)
+        let db = try checkpointCopy(of: r.liveDB)
+        let owners = try BTreeReader(try FilePageSource(path: db)).owners()
+        let victim = try #require(owners.indices.last { owners[$0] == .object(type: "table", name: "t") })
+        try flipByte(db, at: (victim - 1) * r.pageSize + r.pageSize / 2, mask: 0x10)
+        let report = try Comparer(replica: try Replica.open(r.replicaDir)).compare(live: db)
+        #expect(report.verdict == .differs)
+        #expect(report.differingPageCount == 1)
+        #expect(report.differingPages.first?.page == UInt32(victim))
+        #expect(report.differingPages.first?.liveOwner == "table t")
+        #expect(report.tables.contains { $0.name == "t" && $0.differingPages == 1 })
+        let cli = try runLiteProof(["compare", r.replicaDir, "--live", db])
+        #expect(cli.status == 1)
+        #expect(cli.stdout.contains("page \(victim)") || cli.stdout.contains("page  ") )
+        #expect(cli.stdout.contains("table t"))
+    }
+
+    @Test(arguments: [Scenario.v03Basic, .v05Basic])
+    func rowDeletedInLiveShowsInTheTableSummary(_ s: Scenario) async throws {
+        let r = try await ReplicaFactory.shared.replica(s)
+        let db = try checkpointCopy(of: r.liveDB)
+        let writer = try RigDB(db)
+        let victim = Int64(try writer.query("SELECT max(rowid) FROM t")[0][0])!
+        let count = Int(try writer.query("SELECT count(*) FROM t")[0][0])!
+        try writer.exec("DELETE FROM t WHERE rowid = \(victim)")
+        _ = try writer.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        writer.close()
+        let report = try Comparer(replica: try Replica.open(r.replicaDir)).compare(live: db)
+        #expect(report.verdict == .differs)
+        let t = try #require(report.tables.first { $0.name == "t" })
+        #expect(t.onlyInReplica == [victim])
+        #expect(t.onlyInLive.isEmpty)
+        #expect(t.replicaRows == count)
+        #expect(t.liveRows == count - 1)
+    }
+
+    @Test func btreeReaderAgreesWithSQLite() async throws {
+        let r = try await ReplicaFactory.shared.replica(.v03Page64k)
+        let db = try checkpointCopy(of: r.liveDB)
+        let reader = try BTreeReader(try FilePageSource(path: db))
+        let schema = try reader.schema()
+        let sql = try sqliteQuery(db, "SELECT name, rootpage FROM sqlite_schema WHERE rootpage > 0 ORDER BY name")
+        #expect(schema.filter { $0.rootPage > 0 }.map { "\($0.name) \($0.rootPage)" }.sorted() == sql.map { "\($0[0]) \($0[1])" }.sorted())
+        for e in schema where e.rootPage > 0 && e.type == "table" {
+            let keys = try reader.keys(of: e)
+            let n = Int(try sqliteQuery(db, "SELECT count(*) FROM \"\(e.name)\"")[0][0])!
+            #expect(keys.count == n, "\(e.name)")
+        }
+        // every page accounted for: in use by an object, free, or the lock page
+        let owners = try reader.owners()
+        let pages = Int(try sqliteQuery(db, "PRAGMA page_count")[0][0])!
+        let free = Int(try sqliteQuery(db, "PRAGMA freelist_count")[0][0])!
+        #expect(owners.count == pages + 1)
+        #expect(owners.dropFirst().filter { $0 == .freelistLeaf || $0 == .freelistTrunk }.count == free)
+        #expect(!owners.dropFirst().contains(.unused))
+    }
+}
+
+/// With real Litestream running on a live database: the canary cycle and compare under writes.
+@Suite(.serialized) struct LiveReplicationTests {
+    struct Live {
+        let dir: String, db: String, replica: String
+        let litestream: LitestreamProcess
+        let writer: RigDB
+    }
+
+    func start(_ v: LitestreamVersion) throws -> Live {
+        let dir = try rigTempDir("live-\(v.rawValue)")
+        let db = dir + "/app.db", replica = dir + "/replica"
+        let writer = try RigDB(db)
+        try writer.exec("PRAGMA journal_mode=WAL")
+        try writer.exec("CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT, qty INTEGER)")
+        try writer.exec("INSERT INTO orders(item, qty) VALUES ('first', 1)")
+        let config = dir + "/litestream.yml"
+        let text = v == .v03
+            ? RigScenarioBuilder.v03Config(db: db, replica: replica, checkpointing: false, snapshotInterval: nil)
+            : RigScenarioBuilder.v05Config(db: db, replica: replica)
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let ls = try LitestreamProcess(binary: try Litestream.binary(v), config: config, logPath: dir + "/litestream.log")
+        return Live(dir: dir, db: db, replica: replica, litestream: ls, writer: writer)
+    }
+
+    func waitFor(_ what: String, timeout: TimeInterval, _ ok: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if (try? ok()) == true { return }
+            usleep(100_000)
+        }
+        throw RigError(message: "timed out waiting for \(what)")
+    }
+
+    @Test(arguments: LitestreamVersion.allCases)
+    func canaryCycle(_ v: LitestreamVersion) throws {
+        let live = try start(v)
+        defer { live.litestream.stop(); live.writer.close() }
+        try waitFor("the first replica files", timeout: 20) { !FS.walk(live.replica).isEmpty && (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
+
+        let w = try runLiteProof(["canary", "write", live.db, "--label", "deploy-42"])
+        #expect(w.status == 0, "\(w.stderr)")
+        let token = try #require(w.stdout.split(separator: "\n").last.map(String.init))
+        #expect(token.hasPrefix("lp-"))
+        try waitFor("the canary to replicate", timeout: 30) {
+            try runLiteProof(["canary", "check", live.replica, "--token", token]).status == 0
+        }
+        let found = try runLiteProof(["canary", "check", live.replica, "--token", token, "--json"])
+        #expect(found.status == 0)
+        #expect((try json(found.stdout)["canary"] as? [String: Any])?["label"] as? String == "deploy-42")
+        let madeUp = try runLiteProof(["canary", "check", live.replica, "--token", "lp-not-a-real-token"])
+        #expect(madeUp.status == 1)
+        #expect(madeUp.stdout.contains("NOT FOUND"))
+
+        // Replication stops: a new canary is written but cannot reach the replica; the lag shows.
+        live.litestream.stop()
+        let late = try runLiteProof(["canary", "write", live.db])
+        let lateToken = String(late.stdout.split(separator: "\n").last ?? "")
+        usleep(300_000)
+        let report = try Comparer(replica: try Replica.open(live.replica)).compare(live: live.db)
+        #expect(report.verdict == .lagging, "\(report.renderText())")
+        let canaries = try #require(report.canaries)
+        #expect(canaries.newestInReplica?.token == token)
+        #expect(canaries.missingFromReplica?.map(\.token) == [lateToken])
+        #expect((canaries.lagSeconds ?? 0) >= 0.3)
+    }
+
+    @Test(arguments: LitestreamVersion.allCases)
+    func compareWhileTheApplicationWrites(_ v: LitestreamVersion) throws {
+        let live = try start(v)
+        defer { live.litestream.stop(); live.writer.close() }
+        try waitFor("the first replica files", timeout: 20) { (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
+        let stop = Flag()
+        let writerThread = Thread {
+            var i = 0
+            while !stop.isSet {
+                try? live.writer.exec("INSERT INTO orders(item, qty) VALUES ('item \(i)', \(i)); UPDATE orders SET qty = qty + 1 WHERE id = 1")
+                i += 1
+                usleep(15_000)
+            }
+        }
+        writerThread.start()
+        var verdicts: [CompareReport.Verdict] = []
+        for _ in 0..<4 {
+            let report = try Comparer(replica: try Replica.open(live.replica)).compare(live: live.db)
+            verdicts.append(report.verdict)
+            #expect(report.verdict != .differs, "compare during writes: \(report.renderText())")
+            usleep(200_000)
+        }
+        stop.set()
+        while writerThread.isExecuting { usleep(10_000) }
+        // Once the writes stop, replication catches up: identical.
+        try waitFor("the replica to catch up", timeout: 30) {
+            try Comparer(replica: try Replica.open(live.replica)).compare(live: live.db).verdict == .identical
+        }
+        #expect(verdicts.count == 4)
+    }
+}
+
+final class Flag: @unchecked Sendable {
+    private var value = false
+    private let lock = NSLock()
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
