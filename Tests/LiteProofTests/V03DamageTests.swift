@@ -142,6 +142,37 @@ import Testing
         #expect((w.first?.offset ?? -1) % Int64(frame) == 0)
     }
 
+    @Test func soundFilesButACorruptDatabaseFailTheTrialRestore() throws {
+        // The last frame's page gets a broken b-tree header; the frame is resealed into the
+        // checksum chain and the segment recompressed, so every file check passes.
+        let dir = try copy(), seg = Fixtures.v03Segment("00018260")
+        try recompressLZ4(dir + "/" + seg) { b in
+            let n = b.count / frame
+            let last = (n - 1) * frame, prev = (n - 2) * frame
+            let pgno = u32(b, last)
+            b[last + 24 + (pgno == 1 ? 100 : 0)] = 0x00  // b-tree page type → invalid
+            resealFrame(&b, at: last, pageSize: 4096, seed: (u32(b, prev + 16), u32(b, prev + 20)), bigEndian: false)
+        }
+        let files = try verify(dir)
+        #expect(files.verdict == .ok, "\(files.findings)")
+        let r = Verifier(replica: try Replica.open(dir), restoreCheck: .quick).run()
+        #expect(r.verdict == .damaged)
+        #expect(r.findings(.restoreIntegrity).first?.severity == .error)
+        #expect(r.restoreCheck != "ok")
+    }
+
+    @Test func verifyReportsTheNewestCanary() throws {
+        // A canary written into a copy of the example's live database shows as missing from the replica.
+        let live = try rigTempDir("canary") + "/live.db"
+        try FileManager.default.copyItem(atPath: Fixtures.example("0.3").live, toPath: live)
+        let c = try Canary.write(to: live, label: "not replicated")
+        let r = Verifier(replica: try Replica.open(Fixtures.example("0.3").replica), restoreCheck: .quick, live: live).run()
+        #expect(r.verdict == .ok)
+        #expect(r.restoreCheck == "ok")
+        #expect(r.canaries?.replicaHasTable == false)
+        #expect(r.canaries?.missingFromReplica?.map(\.token) == [c.token])
+    }
+
     @Test func frameNamingPageZero() throws {
         let dir = try copy(), seg0 = Fixtures.v03Segment("00000000"), seg = Fixtures.v03Segment("00004080")
         let first = try lz4DecompressFile(dir + "/" + seg0)

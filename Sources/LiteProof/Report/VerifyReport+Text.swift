@@ -16,6 +16,8 @@ extension VerifyReport {
         } else {
             lines.append("latest restorable position: none — a restore would fail")
         }
+        if let restoreCheck { lines.append("trial restore: SQLite check \(restoreCheck)") }
+        if let canaries { lines += canaries.renderLines() }
         if !findings.isEmpty {
             lines.append("")
             lines.append("findings:")

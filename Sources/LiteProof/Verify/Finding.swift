@@ -95,4 +95,7 @@ public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, Expres
     public static let chainMissingInitialSegment: FindingCode = "chain.missing-initial-segment"
     public static let chainEmpty: FindingCode = "chain.empty"
     public static let timeUntrusted: FindingCode = "time.untrusted"
+
+    // The trial restore
+    public static let restoreIntegrity: FindingCode = "restore.integrity-check"
 }

@@ -18,6 +18,10 @@ public struct VerifyReport: Codable, Sendable {
     public var seconds: Double
     /// The latest restorable position, when a restore plan could be made.
     public var latest: PlanSummary?
+    /// SQLite's check of a trial restore of the latest position ("ok", the problems, or nil when not run).
+    public var restoreCheck: String?
+    /// Canaries in the restored replica (and, with a live database, those not replicated yet).
+    public var canaries: CanaryReport?
 
     public var errorCount: Int { findings.filter { $0.severity == .error }.count }
     public var warningCount: Int { findings.filter { $0.severity == .warning }.count }
@@ -49,10 +53,17 @@ public struct PlanSummary: Codable, Sendable {
 public struct Verifier {
     public let replica: Replica
     public var progress: ProgressHandler?
+    /// After the file checks, restore the latest position into a scratch folder with LiteProof's
+    /// own code and run SQLite's check on it (`.none` skips the trial restore).
+    public var restoreCheck: RestoreOptions.IntegrityCheck = .none
+    /// A live database whose canaries are looked for in the replica (needs a trial restore).
+    public var live: String?
 
-    public init(replica: Replica, progress: ProgressHandler? = nil) {
+    public init(replica: Replica, progress: ProgressHandler? = nil, restoreCheck: RestoreOptions.IntegrityCheck = .none, live: String? = nil) {
         self.replica = replica
         self.progress = progress
+        self.restoreCheck = restoreCheck
+        self.live = live
     }
 
     public func run() -> VerifyReport {
@@ -85,12 +96,35 @@ public struct Verifier {
         } catch {
             findings.append(.error(.chainEmpty, file: "", "\(error)"))
         }
+        var restoreCheckResult: String?
+        var canaries: CanaryReport?
+        if restoreCheck != .none || live != nil, !findings.contains(where: { $0.severity == .error }) {
+            do {
+                let plan = try RestorePlanner(replica: replica).plan(.latest)
+                let scratch = try FS.makeScratchDirectory(prefix: "liteproof-verify")
+                defer { FS.removeTree(scratch) }
+                let path = try Restorer(replica: replica).restoreToScratch(plan, in: scratch)
+                if restoreCheck != .none {
+                    let problems = try SQLiteDatabase(path: path, mode: .immutable).integrityCheck(full: restoreCheck == .full)
+                    restoreCheckResult = problems.isEmpty ? "ok" : problems.prefix(5).joined(separator: "; ")
+                    if !problems.isEmpty {
+                        findings.append(.error(.restoreIntegrity, file: "", "the latest position restores, but SQLite's \(restoreCheck == .full ? "integrity_check" : "quick_check") of the result fails: \(restoreCheckResult!)"))
+                    }
+                }
+                let liveSource = try live.map { try LiveDatabase.open($0) }
+                canaries = try CanaryReport.make(replica: try FilePageSource(path: path), live: liveSource)
+            } catch let e as LiteProofError {
+                findings.append(e.finding ?? .error(.restoreIntegrity, file: "", "the trial restore failed: \(e.message)"))
+            } catch {
+                findings.append(.error(.restoreIntegrity, file: "", "the trial restore failed: \(error)"))
+            }
+        }
         findings.sort { ($1.severity, $0.file, $0.offset ?? -1) < ($0.severity, $1.file, $1.offset ?? -1) }
         return VerifyReport(
             replica: replica.root, format: replica.format,
             verdict: findings.contains { $0.severity == .error } ? .damaged : .ok,
             findings: findings, filesChecked: files, bytesRead: bytes,
-            seconds: Date().timeIntervalSince(started), latest: latest)
+            seconds: Date().timeIntervalSince(started), latest: latest, restoreCheck: restoreCheckResult, canaries: canaries)
     }
 
     // MARK: v0.3
