@@ -35,7 +35,12 @@ public final class Replica: Sendable {
 
     /// Opens the replica at `location`: a folder path or a `file://` URL.
     public static func open(_ location: String) throws -> Replica {
-        try open(storage: DirectoryStorage(root: try resolve(location)), location: location)
+        let path = try resolve(location)
+        if !FS.isDirectory(path) {
+            // `resolve` lets through only folders and regular files named like an archive.
+            return try open(storage: try ArchiveStorage.open(path), location: path)
+        }
+        return try open(storage: DirectoryStorage(root: path), location: location)
     }
 
     /// Recognises the layout of the files in `storage`.
@@ -69,8 +74,12 @@ public final class Replica: Sendable {
                 "\(name):// replicas are read from a local copy: download the bucket prefix first (e.g. `aws s3 sync s3://bucket/prefix ./replica`) and pass the folder")
         }
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        guard FS.exists(path) else { throw LiteProofError(.usage, "no such folder: \(path)") }
-        guard FS.isDirectory(path) else { throw LiteProofError(.usage, "not a folder: \(path) (a replica is a folder of files)") }
+        guard FS.exists(path) else { throw LiteProofError(.usage, "no such folder or archive: \(path)") }
+        guard FS.isDirectory(path) || (ArchiveKind(fileName: path) != nil && ArchiveStorage.isRegularFile(path)) else {
+            throw LiteProofError(
+                .usage,
+                "not a folder or a .tar/.tar.zst archive: \(path) (a replica is a folder of files, or a \(ArchiveKind.extensionList) archive of one)")
+        }
         if !path.hasPrefix("/") {
             path = FileManager.default.currentDirectoryPath + "/" + path
         }
