@@ -1,84 +1,83 @@
 import CLZ4
 
-/// Streaming decoder of one LZ4 frame (the format of every v0.3 replica file), over liblz4's
+/// Pull decoder of one LZ4 frame (the format of every v0.3 replica file), over liblz4's
 /// `LZ4F_decompress`, which also checks the frame's content checksum.
 ///
-/// Memory is fixed: one input buffer and one output buffer, whatever the file's size.
-public enum LZ4Frame {
+/// Memory is fixed: one 1 MiB input buffer; the caller supplies the output buffer.
+public final class LZ4FrameStream {
     static let inputChunk = 1 << 20
-    static let outputChunk = 4 << 20  // the largest LZ4 frame block; lets liblz4 decode in place
+    public let name: String
+    let file: ReadOnlyFile
+    let ctx: OpaquePointer
+    let input: UnsafeMutableRawBufferPointer
+    var inputStart = 0, inputEnd = 0
+    var fileOffset: Int64 = 0  // file offset of input[inputEnd]
+    var nextHint = 7  // the smallest frame header; liblz4 then says what it needs next
+    public private(set) var finished = false
+    public private(set) var produced: Int64 = 0
 
-    /// Decompresses the frame in `file`, handing each decompressed chunk to `body` in order.
-    /// Returns the decompressed size. Damage is thrown as ``LiteProofError`` with a finding whose
-    /// offset is the compressed offset where decoding stopped.
-    @discardableResult
-    public static func decompress(
-        _ file: ReadOnlyFile, name: String,
-        _ body: (UnsafeRawBufferPointer) throws -> Void
-    ) throws -> Int64 {
-        var ctx: OpaquePointer?
-        let created = LZ4F_createDecompressionContext(&ctx, liteproof_lz4f_version())
-        guard LZ4F_isError(created) == 0, let dctx = ctx else {
-            throw LiteProofError(.io, "cannot create an LZ4 decompression context")
-        }
-        defer { LZ4F_freeDecompressionContext(dctx) }
+    public init(_ file: ReadOnlyFile, name: String) throws {
+        self.file = file
+        self.name = name
+        var c: OpaquePointer?
+        let created = LZ4F_createDecompressionContext(&c, liteproof_lz4f_version())
+        guard LZ4F_isError(created) == 0, let c else { throw LiteProofError(.io, "cannot create an LZ4 decompression context") }
+        ctx = c
+        input = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.inputChunk, alignment: 64)
+    }
 
-        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: outputChunk, alignment: 64)
-        defer { output.deallocate() }
-        var total: Int64 = 0
-        var finished = false
-        var finishedAt: Int64 = 0
-        var nextHint = 7  // the smallest frame header; liblz4 then says what it needs next
+    deinit {
+        LZ4F_freeDecompressionContext(ctx)
+        input.deallocate()
+    }
 
-        try file.forEachChunk(chunkSize: inputChunk) { chunk, chunkOffset in
-            var consumed = 0
-            if finished {
-                throw LiteProofError.damaged(.error(
-                    .lz4TrailingData, file: name, offset: chunkOffset,
-                    "\(file.size - finishedAt) bytes follow the end of the LZ4 frame"))
+    /// Compressed offset of the next unread byte.
+    var position: Int64 { fileOffset - Int64(inputEnd - inputStart) }
+
+    /// Decompresses into `dst`; returns the byte count, 0 once the frame has ended. Damage is
+    /// thrown as ``LiteProofError`` with a finding whose offset is the compressed offset of the
+    /// block that failed (the checksum's offset for a content-checksum mismatch).
+    public func read(into dst: UnsafeMutableRawBufferPointer) throws -> Int {
+        while !finished {
+            if inputStart == inputEnd {
+                let n = try file.read(into: input, at: fileOffset)
+                if n == 0 {
+                    throw LiteProofError.damaged(.error(
+                        .lz4Truncated, file: name, offset: file.size,
+                        file.size == 0
+                            ? "the file is empty; expected an LZ4 frame (magic 04 22 4D 18)"
+                            : "the LZ4 frame ends early: the file stops at \(file.size) bytes before the frame's end mark"))
+                }
+                inputStart = 0
+                inputEnd = n
+                fileOffset += Int64(n)
             }
-            while consumed < chunk.count {
-                var dstSize = output.count
-                // Feed what liblz4 asks for (about one block), so an error's offset is the
-                // start of the block that failed.
-                var srcSize = min(chunk.count - consumed, nextHint)
-                let hint = LZ4F_decompress(
-                    dctx, output.baseAddress, &dstSize, chunk.baseAddress! + consumed, &srcSize, nil)
-                if LZ4F_isError(hint) != 0 {
-                    let at = chunkOffset + Int64(consumed)
-                    var f = finding(for: hint, file: name, offset: at)
-                    if at < 7 { f.code = .lz4Header }  // failed while reading the frame descriptor
-                    if f.code == .lz4ContentChecksum { f.offset = file.size - 4 }  // the checksum is the frame's last 4 bytes
-                    throw LiteProofError.damaged(f)
+            let at = position
+            var dstSize = dst.count
+            var srcSize = min(inputEnd - inputStart, nextHint)
+            let hint = LZ4F_decompress(ctx, dst.baseAddress, &dstSize, input.baseAddress! + inputStart, &srcSize, nil)
+            if LZ4F_isError(hint) != 0 {
+                var f = LZ4FrameStream.finding(for: hint, file: name, offset: at)
+                if at < 7 { f.code = .lz4Header }  // failed while reading the frame descriptor
+                if f.code == .lz4ContentChecksum { f.offset = file.size - 4 }  // the checksum is the frame's last 4 bytes
+                throw LiteProofError.damaged(f)
+            }
+            inputStart += srcSize
+            nextHint = hint > 0 ? hint : Self.inputChunk
+            if hint == 0 {
+                finished = true
+                let end = position
+                if end < file.size {
+                    throw LiteProofError.damaged(.error(.lz4TrailingData, file: name, offset: end,
+                                                        "\(file.size - end) bytes follow the end of the LZ4 frame"))
                 }
-                nextHint = hint > 0 ? hint : inputChunk
-                consumed += srcSize
-                if dstSize > 0 {
-                    try body(UnsafeRawBufferPointer(rebasing: output[0..<dstSize]))
-                    total += Int64(dstSize)
-                }
-                if hint == 0 {
-                    finished = true
-                    finishedAt = chunkOffset + Int64(consumed)
-                    if consumed < chunk.count {
-                        throw LiteProofError.damaged(.error(
-                            .lz4TrailingData, file: name, offset: finishedAt,
-                            "\(file.size - finishedAt) bytes follow the end of the LZ4 frame"))
-                    }
-                    break
-                }
-                if srcSize == 0 && dstSize == 0 { break }  // needs more input
+            }
+            if dstSize > 0 {
+                produced += Int64(dstSize)
+                return dstSize
             }
         }
-        if !finished {
-            // Drain whatever liblz4 still holds, then report where the frame was cut off.
-            throw LiteProofError.damaged(.error(
-                .lz4Truncated, file: name, offset: file.size,
-                file.size == 0
-                    ? "the file is empty; expected an LZ4 frame (magic 04 22 4D 18)"
-                    : "the LZ4 frame ends early: the file stops at \(file.size) bytes before the frame's end mark"))
-        }
-        return total
+        return 0
     }
 
     static func finding(for code: Int, file: String, offset: Int64) -> Finding {
@@ -94,6 +93,30 @@ public enum LZ4Frame {
         default:
             return .error(.lz4Data, file: file, offset: offset, "LZ4 data cannot be decoded (\(name))")
         }
+    }
+}
+
+/// One-call decompression of an LZ4 frame file in chunks.
+public enum LZ4Frame {
+    /// The largest LZ4 frame block; with this much room liblz4 decodes in place.
+    public static let outputChunk = 4 << 20
+
+    /// Decompresses the frame in `file`, handing each decompressed chunk to `body` in order.
+    /// Returns the decompressed size.
+    @discardableResult
+    public static func decompress(
+        _ file: ReadOnlyFile, name: String,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int64 {
+        let stream = try LZ4FrameStream(file, name: name)
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: outputChunk, alignment: 64)
+        defer { output.deallocate() }
+        while true {
+            let n = try stream.read(into: output)
+            if n == 0 { break }
+            try body(UnsafeRawBufferPointer(rebasing: output[0..<n]))
+        }
+        return stream.produced
     }
 }
 

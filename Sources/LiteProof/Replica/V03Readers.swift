@@ -82,7 +82,7 @@ public enum V03Readers {
     /// frames go to `onFrame` in order. With `failFast`, stops at the first error.
     public static func readIndex(
         _ replica: Replica, index: UInt32, segments: [V03File], expectedPageSize: Int?,
-        limit: Int64? = nil, failFast: Bool = false,
+        limit: Int64? = nil, failFast: Bool = false, prefetcher: SegmentPrefetcher? = nil,
         onFrame: @escaping (WALFrame) throws -> Void = { _ in }
     ) throws -> IndexResult {
         var result = IndexResult(index: index)
@@ -115,8 +115,7 @@ public enum V03Readers {
             // sound: damage to the frame itself is the root cause, not the WAL it garbles.
             var walProblem: Finding?
             do {
-                let file = try replica.open(seg.path)
-                let size = try LZ4Frame.decompress(file, name: seg.path) { chunk in
+                let consume: (UnsafeRawBufferPointer) throws -> Void = { chunk in
                     guard streamOK, walProblem == nil else { return }
                     var bytes = chunk
                     if let limit, segmentStart + fed + Int64(bytes.count) > limit {
@@ -134,6 +133,8 @@ public enum V03Readers {
                                             stop.message + " (decompressed offset \(at) in this segment, WAL offset \(decoder.stoppedAt)); SQLite ignores every frame from here on")
                     }
                 }
+                let size = try prefetcher?.decompress(seg, consume)
+                    ?? LZ4Frame.decompress(try replica.open(seg.path), name: seg.path, consume)
                 result.segmentSizes[seg.path] = size
                 expected = seg.offset + size
                 if let walProblem {
@@ -168,5 +169,68 @@ public enum V03Readers {
         result.lastCommitSize = decoder.lastCommitSize
         result.checksum = decoder.checksum
         return result
+    }
+
+    /// WAL offset just after the last commit frame of an index (32 when it has none), from the
+    /// frame headers of its last segments (checksums are not checked here; the apply pass does).
+    public static func lastCommitEnd(_ replica: Replica, segments: [V03File], pageSize: Int, limit: Int64?) throws -> Int64 {
+        let frameSize = Int64(24 + pageSize)
+        for seg in segments.reversed() {
+            if let limit, seg.offset >= limit { continue }
+            var best: Int64?
+            var position = seg.offset  // WAL offset of the next decompressed byte
+            var header = [UInt8]()  // a frame header split across chunks
+            var headerAt: Int64 = -1
+            func nextFrameStart(atOrAfter o: Int64) -> Int64 {
+                if o <= Int64(WALHeader.size) { return Int64(WALHeader.size) }
+                let k = (o - Int64(WALHeader.size) + frameSize - 1) / frameSize
+                return Int64(WALHeader.size) + k * frameSize
+            }
+            let file = try replica.open(seg.path)
+            try LZ4Frame.decompress(file, name: seg.path) { chunk in
+                let chunkStart = position
+                let chunkEnd = position + Int64(chunk.count)
+                if headerAt >= 0 {  // finish a header begun in the previous chunk
+                    let need = 8 - header.count
+                    header += chunk.prefix(need)
+                    if header.count == 8 {
+                        if header.u32BE(at: 4) != 0 { best = headerAt + frameSize }
+                        headerAt = -1
+                        header.removeAll()
+                    }
+                }
+                var f = nextFrameStart(atOrAfter: chunkStart)
+                while f < chunkEnd {
+                    let local = Int(f - chunkStart)
+                    if local + 8 <= chunk.count {
+                        if chunk.u32BE(at: local + 4) != 0 { best = f + frameSize }
+                    } else {
+                        headerAt = f
+                        header = Array(chunk[local...])
+                    }
+                    f += frameSize
+                }
+                position = chunkEnd
+            }
+            if let b = best {
+                if let limit, b > limit {
+                    // Walk back to the last commit at or before the limit: rescan bounded by it.
+                    return try lastCommitEndBounded(replica, segments: segments, pageSize: pageSize, limit: limit)
+                }
+                // A header that began but did not finish in this segment is not a frame.
+                return b
+            }
+        }
+        return Int64(WALHeader.size)
+    }
+
+    /// As ``lastCommitEnd`` with an offset limit: scans forward (rare: only `--offset` targets).
+    static func lastCommitEndBounded(_ replica: Replica, segments: [V03File], pageSize: Int, limit: Int64) throws -> Int64 {
+        var best = Int64(WALHeader.size)
+        let frameSize = Int64(24 + pageSize)
+        _ = try readIndex(replica, index: segments[0].index, segments: segments, expectedPageSize: pageSize, limit: limit, failFast: true) { frame in
+            if frame.commitSize != 0 && frame.walOffset + frameSize <= limit { best = frame.walOffset + frameSize }
+        }
+        return best
     }
 }

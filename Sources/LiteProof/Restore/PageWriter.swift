@@ -40,24 +40,36 @@ final class PendingPages {
     let pageSize: Int
     let memoryLimit: Int
     let spillDirectory: String
-    private var arena: [UInt8] = []
+    /// Page images kept in memory; grows to at most `memoryLimit` and is reused, never shrunk,
+    /// so steady-state restores allocate nothing.
+    private var arena: UnsafeMutableRawBufferPointer
     private var pages: [UInt32] = []
+    private var inMemory = 0
     private var spill: OutputFile?
     private var spillReader: ReadOnlyFile?
     private var spilled = 0
 
-    init(pageSize: Int, memoryLimit: Int = 32 << 20, spillDirectory: String) {
+    init(pageSize: Int, memoryLimit: Int = 16 << 20, spillDirectory: String) {
         self.pageSize = pageSize
-        self.memoryLimit = memoryLimit
+        self.memoryLimit = max(memoryLimit, pageSize)
         self.spillDirectory = spillDirectory
+        arena = UnsafeMutableRawBufferPointer.allocate(byteCount: pageSize * 64, alignment: 4096)
     }
+
+    deinit { arena.deallocate() }
 
     var isEmpty: Bool { pages.isEmpty }
 
     func append(_ pgno: UInt32, _ page: UnsafeRawBufferPointer) throws {
-        let inMemory = pages.count - spilled
         if spilled == 0 && (inMemory + 1) * pageSize <= memoryLimit {
-            arena.append(contentsOf: page)
+            if (inMemory + 1) * pageSize > arena.count {
+                let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: min(memoryLimit, arena.count * 2), alignment: 4096)
+                bigger.baseAddress!.copyMemory(from: arena.baseAddress!, byteCount: inMemory * pageSize)
+                arena.deallocate()
+                arena = bigger
+            }
+            (arena.baseAddress! + inMemory * pageSize).copyMemory(from: page.baseAddress!, byteCount: pageSize)
+            inMemory += 1
         } else {
             if spill == nil {
                 let path = spillDirectory + "/.liteproof-spill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -73,11 +85,8 @@ final class PendingPages {
 
     /// Writes every pending page, in order, then empties.
     func flush(to writer: PageWriter) throws {
-        let inMemory = pages.count - spilled
-        try arena.withUnsafeBytes { a in
-            for i in 0..<inMemory {
-                try writer.write(page: pages[i], UnsafeRawBufferPointer(rebasing: a[(i * pageSize)..<((i + 1) * pageSize)]))
-            }
+        for i in 0..<inMemory {
+            try writer.write(page: pages[i], UnsafeRawBufferPointer(rebasing: arena[(i * pageSize)..<((i + 1) * pageSize)]))
         }
         if spilled > 0, let reader = spillReader {
             var page = [UInt8](repeating: 0, count: pageSize)
@@ -90,8 +99,8 @@ final class PendingPages {
     }
 
     func discard() {
-        arena.removeAll(keepingCapacity: arena.count <= 4 << 20)
         pages.removeAll(keepingCapacity: true)
+        inMemory = 0
         spill = nil
         spillReader = nil
         spilled = 0

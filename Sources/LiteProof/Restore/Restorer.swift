@@ -156,6 +156,13 @@ public struct Restorer {
         let meter = ProgressMeter(phase: "restore", total: plan.totalBytes, handler: progress)
         var pageSize = 0
         var size: Int64 = 0
+        // WAL segments decompress on another core, ahead of the apply loop.
+        let segments = plan.steps.flatMap { step -> [V03File] in
+            if case .walIndex(_, let segs, _) = step { return segs } else { return [] }
+        }
+        let prefetcher = segments.isEmpty ? nil : SegmentPrefetcher(replica: replica, files: segments)
+        defer { prefetcher?.cancel() }
+        var pending: PendingPages?
         for step in plan.steps {
             switch step {
             case .snapshot(let file):
@@ -168,23 +175,29 @@ public struct Restorer {
                 size = r.size
                 meter.add(file.size)
             case .walIndex(_, let segments, let limit):
+                // A transaction's pages are applied at its commit frame: frames before it wait in
+                // `pending` (memory up to a limit, then an unlinked scratch file), so a huge
+                // transaction cannot exhaust memory; trailing uncommitted frames are dropped.
                 let writer = PageWriter(out, pageSize: pageSize)
-                let pending = PendingPages(pageSize: pageSize, spillDirectory: scratch)
+                if pending == nil { pending = PendingPages(pageSize: pageSize, spillDirectory: scratch) }
+                let pending = pending!
                 var committed: UInt32 = 0
-                let r = try V03Readers.readIndex(
+                _ = try V03Readers.readIndex(
                     replica, index: segments[0].index, segments: segments, expectedPageSize: pageSize,
-                    limit: limit, failFast: true
+                    limit: limit, failFast: true, prefetcher: prefetcher
                 ) { frame in
-                    try pending.append(frame.pageNumber, frame.page)
-                    if frame.commitSize != 0 {
+                    if frame.commitSize == 0 {
+                        try pending.append(frame.pageNumber, frame.page)
+                    } else {
                         try pending.flush(to: writer)
+                        try writer.write(page: frame.pageNumber, frame.page)
                         committed = frame.commitSize
                     }
                 }
                 pending.discard()
                 try writer.flush()
                 // As SQLite's checkpoint: truncate to the last commit's size (when there was one).
-                if r.commits > 0 {
+                if committed > 0 {
                     size = Int64(committed) * Int64(pageSize)
                     try out.truncate(to: size)
                 }
