@@ -1,4 +1,5 @@
 import Foundation
+import LiteProof
 import Testing
 
 /// The `liteproof` executable as a user runs it: output, `--json`, and the documented exit codes
@@ -103,5 +104,31 @@ import Testing
         let b = try runLiteProof(["inspect", "--json", Fixtures.example("0.3").replica])
         let obj = try json(b.stdout)
         #expect((obj["generations"] as? [Any])?.count == 1)
+    }
+}
+
+/// `liteproof bench` against real replicas, beside the real `litestream restore`.
+@Suite struct BenchCommandTests {
+    @Test(arguments: [LitestreamVersion.v03, .v05])
+    func benchTimesBothToolsAndChecksTheOutputs(_ v: LitestreamVersion) throws {
+        let replica = Fixtures.example(v == .v03 ? "0.3" : "0.5").replica
+        func snapshot() throws -> [String: [UInt8]] {
+            var out: [String: [UInt8]] = [:]
+            for f in FS.walk(replica) { out[f] = try bytes(of: replica + "/" + f) }
+            return out
+        }
+        let before = try snapshot()
+        let r = try runLiteProof(["bench", replica, "--runs", "2", "--litestream", try Litestream.binary(v), "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let obj = try json(r.stdout)
+        #expect(obj["runs"] as? Int == 2)
+        let phases = obj["phases"] as? [String: Any] ?? [:]
+        for p in ["plan", "read", "read+decompress", "apply", "sync", "integrity-check"] { #expect(phases[p] != nil, "phase \(p)") }
+        let ls = obj["litestream"] as? [String: Any] ?? [:]
+        #expect(ls["identicalOutput"] as? Bool == true)
+        #expect((ls["ratio"] as? Double ?? 0) > 0)
+        #expect((obj["peakMemory"] as? Int ?? 0) > 0)
+        // the replica is untouched
+        #expect(try snapshot() == before)
     }
 }

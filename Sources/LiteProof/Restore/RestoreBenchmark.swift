@@ -1,0 +1,225 @@
+import Foundation
+
+/// Times restores of a replica — LiteProof's own, phase by phase, and optionally
+/// `litestream restore` alternating with it — into a scratch folder that is removed afterwards.
+/// The replica is only read.
+public struct RestoreBenchmark {
+    public struct Stats: Codable, Sendable {
+        public var median: Double
+        public var min: Double
+        public var max: Double
+
+        init(_ samples: [Double]) {
+            let s = samples.sorted()
+            median = s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+            min = s.first ?? 0
+            max = s.last ?? 0
+        }
+    }
+
+    public struct Report: Codable, Sendable {
+        public var replica: String
+        public var format: Replica.Format
+        public var position: String
+        public var runs: Int
+        public var replicaBytes: Int64
+        public var databaseBytes: Int64
+        /// Seconds per phase (median, min, max over the runs).
+        public var phases: [String: Stats]
+        /// Whole restore (plan to rename), LiteProof.
+        public var total: Stats
+        public var readMBps: Double
+        public var writeMBps: Double
+        /// Peak resident memory of this process over the benchmark, bytes.
+        public var peakMemory: Int64
+        public var litestream: LitestreamRuns?
+    }
+
+    public struct LitestreamRuns: Codable, Sendable {
+        public var binary: String
+        public var version: String
+        public var total: Stats?
+        public var peakMemory: Int64?
+        /// LiteProof median / Litestream median.
+        public var ratio: Double?
+        public var identicalOutput: Bool?
+        public var error: String?
+    }
+
+    public let replica: Replica
+    public var runs = 5
+    public var integrityCheck: RestoreOptions.IntegrityCheck = .quick
+    public var litestream: String?
+    public var progress: ((String) -> Void)?
+
+    public init(replica: Replica, runs: Int = 5, litestream: String? = nil) {
+        self.replica = replica
+        self.runs = runs
+        self.litestream = litestream
+    }
+
+    public func run() throws -> Report {
+        let scratch = try FS.makeScratchDirectory(prefix: "liteproof-bench")
+        defer { FS.removeTree(scratch) }
+        let planner = RestorePlanner(replica: replica)
+        let plan = try planner.plan()
+        var samples: [String: [Double]] = [:]
+        var totals: [Double] = []
+        var lsTotals: [Double] = []
+        var lsPeak: Int64 = 0
+        var lsError: String?
+        var identical: Bool?
+        var dbBytes: Int64 = 0
+        let lsVersion = litestream.map { Self.version(of: $0) } ?? ""
+
+        for i in 0...runs {  // run 0 is the warm-up
+            let warm = i == 0
+            progress?(warm ? "warm-up" : "run \(i) of \(runs)")
+            // Listing and planning (opening the replica reads the folder afresh).
+            var t = Date()
+            let fresh = try Replica.open(storage: replica.storage)
+            _ = try RestorePlanner(replica: fresh).plan()
+            let planTime = Date().timeIntervalSince(t)
+            // Reading only: every file of the plan, to nowhere.
+            t = Date()
+            try readAll(plan, in: fresh)
+            let readTime = Date().timeIntervalSince(t)
+            // Reading and decompressing, nothing applied.
+            t = Date()
+            try decompressAll(plan, in: fresh)
+            let decompressTime = Date().timeIntervalSince(t)
+            // The whole restore.
+            let out = scratch + "/liteproof-\(i).db"
+            t = Date()
+            let report = try Restorer(replica: fresh).restore(.latest, to: out, options: RestoreOptions(integrityCheck: integrityCheck))
+            let total = Date().timeIntervalSince(t)
+            dbBytes = report.bytesWritten
+            if !warm {
+                samples["plan", default: []].append(planTime)
+                samples["read", default: []].append(readTime)
+                samples["read+decompress", default: []].append(decompressTime)
+                samples["apply", default: []].append(report.phases.apply)
+                samples["sync", default: []].append(report.phases.sync)
+                samples["integrity-check", default: []].append(report.phases.integrityCheck)
+                totals.append(total)
+            }
+            if let bin = litestream, lsError == nil {
+                let lsOut = scratch + "/litestream-\(i).db"
+                t = Date()
+                let r = Self.runLitestream(bin, replicaRoot: replica.root, output: lsOut)
+                let elapsed = Date().timeIntervalSince(t)
+                if let e = r.error {
+                    lsError = e
+                } else {
+                    lsPeak = max(lsPeak, r.peak)
+                    if !warm { lsTotals.append(elapsed) }
+                    if identical == nil { identical = FileManager.default.contentsEqual(atPath: out, andPath: lsOut) }
+                }
+                for suffix in ["", "-wal", "-shm", ".tmp-wal", ".tmp-shm"] { FS.remove(lsOut + suffix) }
+            }
+            FS.remove(out)
+        }
+        let total = Stats(totals)
+        var ls: LitestreamRuns?
+        if let bin = litestream {
+            let lsStats = lsTotals.isEmpty ? nil : Stats(lsTotals)
+            ls = LitestreamRuns(binary: bin, version: lsVersion, total: lsStats, peakMemory: lsError == nil ? lsPeak : nil,
+                                ratio: lsStats.map { total.median / $0.median }, identicalOutput: identical, error: lsError)
+        }
+        let apply = Stats(samples["apply"] ?? []).median
+        return Report(
+            replica: replica.root, format: replica.format, position: plan.position, runs: runs,
+            replicaBytes: plan.totalBytes, databaseBytes: dbBytes,
+            phases: samples.mapValues { Stats($0) }, total: total,
+            readMBps: apply > 0 ? Double(plan.totalBytes) / apply / 1e6 : 0,
+            writeMBps: apply > 0 ? Double(dbBytes) / apply / 1e6 : 0,
+            peakMemory: Self.peakMemory(), litestream: ls)
+    }
+
+    func readAll(_ plan: RestorePlan, in replica: Replica) throws {
+        for path in plan.files {
+            try replica.open(path).forEachChunk { _, _ in }
+        }
+    }
+
+    func decompressAll(_ plan: RestorePlan, in replica: Replica) throws {
+        let files = plan.files
+        _ = try parallelMap(files) { path -> Int in
+            let f = try replica.open(path)
+            if path.hasSuffix(".ltx") {
+                try LTX.decode(f, name: path)
+            } else {
+                try LZ4Frame.decompress(f, name: path) { _ in }
+            }
+            return 0
+        }
+    }
+
+    /// Peak resident set of this process (getrusage), bytes.
+    static func peakMemory() -> Int64 {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Int64(u.ru_maxrss) * 1024
+    }
+
+    static func version(of binary: String) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["version"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        guard (try? p.run()) != nil else { return "unknown" }
+        p.waitUntilExit()
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs `litestream restore -o OUTPUT file://ROOT`; returns the child's peak memory.
+    static func runLitestream(_ binary: String, replicaRoot: String, output: String) -> (error: String?, peak: Int64) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["restore", "-o", output, "file://" + replicaRoot]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        do { try p.run() } catch { return ("cannot run \(binary): \(error)", 0) }
+        let text = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        var u = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &u)
+        if p.terminationStatus != 0 {
+            return ("litestream restore exited \(p.terminationStatus): \(String(decoding: text, as: UTF8.self).suffix(300))", 0)
+        }
+        return (nil, Int64(u.ru_maxrss) * 1024)
+    }
+}
+
+extension RestoreBenchmark.Report {
+    public func renderText() -> String {
+        func s(_ x: Double) -> String { String(format: "%8.3f", x) }
+        var lines = ["restore benchmark: \(replica) (\(format.rawValue)) to \(position)",
+                     "replica \(Units.bytes(replicaBytes)) → database \(Units.bytes(databaseBytes)), \(runs) runs after a warm-up", "",
+                     "phase                 median      min      max   (seconds)"]
+        for name in ["plan", "read", "read+decompress", "apply", "sync", "integrity-check"] {
+            if let p = phases[name] { lines.append("\(name.padding(toLength: 18, withPad: " ", startingAt: 0))  \(s(p.median)) \(s(p.min)) \(s(p.max))") }
+        }
+        lines.append("\("liteproof restore".padding(toLength: 18, withPad: " ", startingAt: 0))  \(s(total.median)) \(s(total.min)) \(s(total.max))")
+        if let ls = litestream, let t = ls.total {
+            lines.append("\("litestream restore".padding(toLength: 18, withPad: " ", startingAt: 0))  \(s(t.median)) \(s(t.min)) \(s(t.max))   (\(ls.version))")
+        }
+        lines.append("")
+        lines.append("('read' reads the plan's files only; 'read+decompress' also decodes them, on all cores; 'apply' is the")
+        lines.append(" restore's read, decompress and write, overlapped; plan/read/decompress are measured in separate passes)")
+        lines.append(String(format: "throughput: %.0f MB/s of replica read, %.0f MB/s of database written (during apply)", readMBps, writeMBps))
+        lines.append("peak memory (this process): \(Units.bytes(peakMemory))")
+        if let ls = litestream {
+            if let e = ls.error {
+                lines.append("litestream: \(e)")
+            } else if let r = ls.ratio {
+                lines.append(String(format: "LiteProof takes %.2f× litestream's time (%.1f× faster)", r, 1 / r) + "; outputs " + (ls.identicalOutput == true ? "byte-identical" : "DIFFER"))
+                if let m = ls.peakMemory { lines.append("litestream peak memory: \(Units.bytes(m))") }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
