@@ -30,7 +30,7 @@ public struct RestoreBenchmark {
         public var total: Stats
         public var readMBps: Double
         public var writeMBps: Double
-        /// Peak resident memory of this process over the benchmark, bytes.
+        /// Peak resident memory of the `liteproof restore` process, bytes (highest over the runs).
         public var peakMemory: Int64
         public var litestream: LitestreamRuns?
     }
@@ -51,6 +51,8 @@ public struct RestoreBenchmark {
     public var integrityCheck: RestoreOptions.IntegrityCheck = .quick
     public var litestream: String?
     public var progress: ((String) -> Void)?
+    /// The `liteproof` executable whose restores are timed (this process's, by default).
+    public var executable: String = CommandLine.arguments.first.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "liteproof"
 
     public init(replica: Replica, runs: Int = 5, litestream: String? = nil) {
         self.replica = replica
@@ -70,6 +72,7 @@ public struct RestoreBenchmark {
         var lsError: String?
         var identical: Bool?
         var dbBytes: Int64 = 0
+        var peak: Int64 = 0
         let lsVersion = litestream.map { Self.version(of: $0) } ?? ""
 
         for i in 0...runs {  // run 0 is the warm-up
@@ -88,12 +91,18 @@ public struct RestoreBenchmark {
             t = Date()
             try decompressAll(plan, in: fresh)
             let decompressTime = Date().timeIntervalSince(t)
-            // The whole restore.
+            // The whole restore, as a user runs it: `liteproof restore` in its own process, so
+            // its wall time and peak memory are measured like litestream's.
             let out = scratch + "/liteproof-\(i).db"
-            t = Date()
-            let report = try Restorer(replica: fresh).restore(.latest, to: out, options: RestoreOptions(integrityCheck: integrityCheck))
-            let total = Date().timeIntervalSince(t)
+            let run = try ChildProcess.run(executable, ["restore", replica.root, "-o", out, "--json", "--quiet",
+                                                        "--integrity-check", integrityCheck.rawValue], scratch: scratch)
+            guard run.status == 0, let data = run.stdout.data(using: .utf8),
+                let report = try? JSONDecoder().decode(RestoreReport.self, from: data)
+            else {
+                throw LiteProofError(.io, "liteproof restore failed in the benchmark (exit \(run.status)): \(run.stdout.suffix(300))")
+            }
             dbBytes = report.bytesWritten
+            peak = max(peak, run.peakMemory)
             if !warm {
                 samples["plan", default: []].append(planTime)
                 samples["read", default: []].append(readTime)
@@ -101,18 +110,16 @@ public struct RestoreBenchmark {
                 samples["apply", default: []].append(report.phases.apply)
                 samples["sync", default: []].append(report.phases.sync)
                 samples["integrity-check", default: []].append(report.phases.integrityCheck)
-                totals.append(total)
+                totals.append(run.seconds)
             }
             if let bin = litestream, lsError == nil {
                 let lsOut = scratch + "/litestream-\(i).db"
-                t = Date()
-                let r = Self.runLitestream(bin, replicaRoot: replica.root, output: lsOut)
-                let elapsed = Date().timeIntervalSince(t)
-                if let e = r.error {
-                    lsError = e
+                let r = try ChildProcess.run(bin, ["restore", "-o", lsOut, "file://" + replica.root], scratch: scratch)
+                if r.status != 0 {
+                    lsError = "litestream restore exited \(r.status): \(r.stdout.suffix(300))"
                 } else {
-                    lsPeak = max(lsPeak, r.peak)
-                    if !warm { lsTotals.append(elapsed) }
+                    lsPeak = max(lsPeak, r.peakMemory)
+                    if !warm { lsTotals.append(r.seconds) }
                     if identical == nil { identical = FileManager.default.contentsEqual(atPath: out, andPath: lsOut) }
                 }
                 for suffix in ["", "-wal", "-shm", ".tmp-wal", ".tmp-shm"] { FS.remove(lsOut + suffix) }
@@ -133,7 +140,7 @@ public struct RestoreBenchmark {
             phases: samples.mapValues { Stats($0) }, total: total,
             readMBps: apply > 0 ? Double(plan.totalBytes) / apply / 1e6 : 0,
             writeMBps: apply > 0 ? Double(dbBytes) / apply / 1e6 : 0,
-            peakMemory: Self.peakMemory(), litestream: ls)
+            peakMemory: peak, litestream: ls)
     }
 
     func readAll(_ plan: RestorePlan, in replica: Replica) throws {
@@ -155,13 +162,6 @@ public struct RestoreBenchmark {
         }
     }
 
-    /// Peak resident set of this process (getrusage), bytes.
-    static func peakMemory() -> Int64 {
-        var u = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &u)
-        return Int64(u.ru_maxrss) * 1024
-    }
-
     static func version(of binary: String) -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
@@ -172,25 +172,6 @@ public struct RestoreBenchmark {
         guard (try? p.run()) != nil else { return "unknown" }
         p.waitUntilExit()
         return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// Runs `litestream restore -o OUTPUT file://ROOT`; returns the child's peak memory.
-    static func runLitestream(_ binary: String, replicaRoot: String, output: String) -> (error: String?, peak: Int64) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["restore", "-o", output, "file://" + replicaRoot]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        do { try p.run() } catch { return ("cannot run \(binary): \(error)", 0) }
-        let text = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        var u = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &u)
-        if p.terminationStatus != 0 {
-            return ("litestream restore exited \(p.terminationStatus): \(String(decoding: text, as: UTF8.self).suffix(300))", 0)
-        }
-        return (nil, Int64(u.ru_maxrss) * 1024)
     }
 }
 
@@ -211,7 +192,7 @@ extension RestoreBenchmark.Report {
         lines.append("('read' reads the plan's files only; 'read+decompress' also decodes them, on all cores; 'apply' is the")
         lines.append(" restore's read, decompress and write, overlapped; plan/read/decompress are measured in separate passes)")
         lines.append(String(format: "throughput: %.0f MB/s of replica read, %.0f MB/s of database written (during apply)", readMBps, writeMBps))
-        lines.append("peak memory (this process): \(Units.bytes(peakMemory))")
+        lines.append("liteproof restore peak memory: \(Units.bytes(peakMemory))")
         if let ls = litestream {
             if let e = ls.error {
                 lines.append("litestream: \(e)")
