@@ -21,9 +21,10 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        .target(name: "CPlatform"),
         .target(
             name: "LiteProof",
-            dependencies: ["CSQLite", "CLZ4", "CZstd"],
+            dependencies: ["CSQLite", "CLZ4", "CZstd", "CPlatform"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .executableTarget(
             name: "liteproof",
