@@ -152,48 +152,17 @@ import Testing
 
 /// With real Litestream running on a live database: the canary cycle and compare under writes.
 @Suite(.serialized) struct LiveReplicationTests {
-    struct Live {
-        let dir: String, db: String, replica: String
-        let litestream: LitestreamProcess
-        let writer: RigDB
-    }
-
-    func start(_ v: LitestreamVersion) throws -> Live {
-        let dir = try rigTempDir("live-\(v.rawValue)")
-        let db = dir + "/app.db", replica = dir + "/replica"
-        let writer = try RigDB(db)
-        try writer.exec("PRAGMA journal_mode=WAL")
-        try writer.exec("CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT, qty INTEGER)")
-        try writer.exec("INSERT INTO orders(item, qty) VALUES ('first', 1)")
-        let config = dir + "/litestream.yml"
-        let text = v == .v03
-            ? RigScenarioBuilder.v03Config(db: db, replica: replica, checkpointing: false, snapshotInterval: nil)
-            : RigScenarioBuilder.v05Config(db: db, replica: replica)
-        try text.write(toFile: config, atomically: true, encoding: .utf8)
-        let ls = try LitestreamProcess(binary: try Litestream.binary(v), config: config, logPath: dir + "/litestream.log")
-        return Live(dir: dir, db: db, replica: replica, litestream: ls, writer: writer)
-    }
-
-    func waitFor(_ what: String, timeout: TimeInterval, _ ok: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if (try? ok()) == true { return }
-            usleep(100_000)
-        }
-        throw RigError(message: "timed out waiting for \(what)")
-    }
-
     @Test(arguments: LitestreamVersion.allCases)
     func canaryCycle(_ v: LitestreamVersion) throws {
-        let live = try start(v)
+        let live = try startLiveReplication(v)
         defer { live.litestream.stop(); live.writer.close() }
-        try waitFor("the first replica files", timeout: 20) { !FS.walk(live.replica).isEmpty && (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
+        try waitUntil("the first replica files", timeout: 20) { !FS.walk(live.replica).isEmpty && (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
 
         let w = try runLiteProof(["canary", "write", live.db, "--label", "deploy-42"])
         #expect(w.status == 0, "\(w.stderr)")
         let token = try #require(w.stdout.split(separator: "\n").last.map(String.init))
         #expect(token.hasPrefix("lp-"))
-        try waitFor("the canary to replicate", timeout: 30) {
+        try waitUntil("the canary to replicate", timeout: 30) {
             try runLiteProof(["canary", "check", live.replica, "--token", token]).status == 0
         }
         let found = try runLiteProof(["canary", "check", live.replica, "--token", token, "--json"])
@@ -218,9 +187,9 @@ import Testing
 
     @Test(arguments: LitestreamVersion.allCases)
     func compareWhileTheApplicationWrites(_ v: LitestreamVersion) throws {
-        let live = try start(v)
+        let live = try startLiveReplication(v)
         defer { live.litestream.stop(); live.writer.close() }
-        try waitFor("the first replica files", timeout: 20) { (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
+        try waitUntil("the first replica files", timeout: 20) { (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
         let stop = Flag()
         let writerThread = Thread {
             var i = 0
@@ -241,7 +210,7 @@ import Testing
         stop.set()
         while writerThread.isExecuting { usleep(10_000) }
         // Once the writes stop, replication catches up: identical.
-        try waitFor("the replica to catch up", timeout: 30) {
+        try waitUntil("the replica to catch up", timeout: 30) {
             try Comparer(replica: try Replica.open(live.replica)).compare(live: live.db).verdict == .identical
         }
         #expect(verdicts.count == 4)

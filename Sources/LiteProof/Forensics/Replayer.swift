@@ -1,0 +1,242 @@
+import Foundation
+
+/// A restorable point on a replica's history: the state after one commit (0.3) or one LTX file (0.5).
+public struct ReplayPoint: Sendable, Codable {
+    /// "generation/index:offset" (0.3) or a TXID (0.5).
+    public var position: String
+    /// Seconds since the epoch: the file time (0.3) or the LTX header time (0.5).
+    public var time: Double?
+    /// The replica file holding the change that leads to this point.
+    public var file: String
+    /// Database size in pages at this point.
+    public var pageCount: UInt32
+    // Where the point lies in the plan.
+    var step: Int  // index into Replayer.steps
+    var walEnd: Int64  // 0.3: WAL offset after the commit frame
+}
+
+/// Applies a replica forward, point by point, into a working database file — with an undo log,
+/// so a search can step back to the last state it kept without restoring from scratch.
+///
+/// 0.3: the points are every commit of every WAL index of one generation, from its snapshot on.
+/// 0.5: the points are the TXIDs along the finest chain of LTX files from the oldest snapshot
+/// (level-0 files where they are kept, compacted ranges where they are not).
+public final class Replayer {
+    public let replica: Replica
+    public private(set) var points: [ReplayPoint] = []
+    public let workingPath: String
+    let scratch: String
+    let out: OutputFile
+    public private(set) var pageSize = 0
+    /// The point the working file holds.
+    public private(set) var current = 0
+    public private(set) var description = ""
+
+    enum Step {
+        case walIndex(index: UInt32, segments: [V03File], finalSize: UInt32)
+        case ltx(LTXFileRef, LTXHeader)
+    }
+
+    var steps: [Step] = []
+    // Undo log of the current session.
+    private var undo: OutputFile?
+    private var undoReader: ReadOnlyFile?
+    /// The working file as it was when the undo log began (for pre-images).
+    private var before: ReadOnlyFile?
+    private var undoPages: [UInt32] = []
+    private var undoSaved = Set<UInt32>()
+    private var undoSize: Int64 = 0
+    private var undoFrom = 0
+
+    /// Prepares the replay of `generation` (0.3; default: the one a restore would choose) and
+    /// applies the starting snapshot into a scratch folder.
+    public init(replica: Replica, generation: String? = nil) throws {
+        self.replica = replica
+        scratch = try FS.makeScratchDirectory(prefix: "liteproof-replay")
+        workingPath = scratch + "/working.db"
+        out = try OutputFile(creating: workingPath)
+        do {
+            switch replica.format {
+            case .v03: try prepareV03(generation: generation)
+            case .ltx: try prepareLTX()
+            }
+        } catch {
+            FS.removeTree(scratch)
+            throw error
+        }
+    }
+
+    deinit { FS.removeTree(scratch) }
+
+    // MARK: 0.3
+
+    func prepareV03(generation: String?) throws {
+        let planner = RestorePlanner(replica: replica)
+        let (gen, _, _) = try planner.chooseGeneration(RestoreTarget(generation: generation))
+        guard let snapshot = gen.snapshots.first else {
+            throw LiteProofError.damaged(.error(.chainNoSnapshot, file: "generations/\(gen.id)", "generation \(gen.id) has no snapshot"))
+        }
+        description = "generation \(gen.id) from snapshot \(snapshot.index.hex(width: 8))"
+        let r = V03Readers.readSnapshot(replica, snapshot) { chunk, offset in try self.out.write(chunk, at: offset) }
+        if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
+        pageSize = r.header!.pageSize
+        points.append(ReplayPoint(position: "\(gen.id)/\(snapshot.index.hex(width: 8)):0", time: snapshot.modified, file: snapshot.path,
+                                  pageCount: UInt32(r.size / Int64(pageSize)), step: -1, walEnd: 0))
+        let frameSize = Int64(24 + pageSize)
+        for index in gen.indexes where index >= snapshot.index {
+            let segs = gen.segments(of: index)
+            var commits: [(Int64, UInt32)] = []
+            let result = try V03Readers.readIndex(replica, index: index, segments: segs, expectedPageSize: pageSize, failFast: true) { frame in
+                if frame.commitSize != 0 { commits.append((frame.walOffset + frameSize, frame.commitSize)) }
+            }
+            guard !commits.isEmpty else { continue }
+            steps.append(.walIndex(index: index, segments: segs, finalSize: result.lastCommitSize))
+            for (end, size) in commits {
+                // The segment holding the commit frame.
+                let seg = segs.last { $0.offset < end } ?? segs[0]
+                points.append(ReplayPoint(position: "\(gen.id)/\(index.hex(width: 8)):\(end)", time: seg.modified, file: seg.path,
+                                          pageCount: size, step: steps.count - 1, walEnd: end))
+            }
+        }
+    }
+
+    // MARK: 0.5
+
+    func prepareLTX() throws {
+        guard let layout = replica.ltx else { return }
+        let snapshots = layout.files(atLevel: LTXLayout.snapshotLevel)
+        guard let snapshot = snapshots.min(by: { $0.maxTXID < $1.maxTXID }) else {
+            throw LiteProofError.damaged(.error(.chainNoSnapshot, file: "ltx/9", "no snapshot to start from"))
+        }
+        description = "TXIDs from snapshot \(snapshot.path)"
+        let snapHeader = try LTX.readHeader(try replica.open(snapshot.path), name: snapshot.path)
+        pageSize = snapHeader.pageSize
+        try applyLTX(snapshot)
+        points.append(ReplayPoint(position: snapshot.maxTXID.hex(width: 16), time: Double(snapHeader.timestamp) / 1000, file: snapshot.path,
+                                  pageCount: snapHeader.commit, step: -1, walEnd: 0))
+        // The finest chain: each time, the file that extends the range by the least.
+        let incremental = layout.files.filter { $0.level != LTXLayout.snapshotLevel }
+        var have = snapshot.maxTXID
+        while true {
+            let next = incremental.filter { $0.minTXID <= have + 1 && $0.maxTXID > have }
+                .min { ($0.maxTXID, $0.level) < ($1.maxTXID, $1.level) }
+            guard let next else { break }
+            let h = try LTX.readHeader(try replica.open(next.path), name: next.path)
+            steps.append(.ltx(next, h))
+            points.append(ReplayPoint(position: next.maxTXID.hex(width: 16), time: Double(h.timestamp) / 1000, file: next.path,
+                                      pageCount: h.commit, step: steps.count - 1, walEnd: 0))
+            have = next.maxTXID
+        }
+    }
+
+    func applyLTX(_ ref: LTXFileRef) throws {
+        let f = try replica.open(ref.path)
+        let summary = try LTX.decode(f, name: ref.path) { pgno, page in try self.writePage(pgno, page) }
+        try setSize(Int64(summary.header.commit) * Int64(pageSize))
+    }
+
+    // MARK: moving
+
+    /// Moves the working file forward to point `target` (≥ the current point). With `undoable`,
+    /// records what it overwrites so ``rewind()`` can return to the current point.
+    public func advance(to target: Int, undoable: Bool) throws {
+        precondition(target >= current && target < points.count)
+        if undoable { try beginUndo() }
+        let from = points[current], to = points[target]
+        let frameSize = Int64(24 + pageSize)
+        if target > current {
+            let firstStep = from.step < 0 ? 0 : from.step
+            for s in firstStep...to.step {
+                switch steps[s] {
+                case .walIndex(let index, let segs, let finalSize):
+                    let start = s == from.step ? from.walEnd : Int64(WALHeader.size)
+                    let end = s == to.step ? to.walEnd : Int64.max
+                    if start >= end { continue }
+                    var lastSize: UInt32 = 0
+                    _ = try V03Readers.readIndex(replica, index: index, segments: segs, expectedPageSize: pageSize, failFast: true) { frame in
+                        let frameEnd = frame.walOffset + frameSize
+                        guard frame.walOffset >= start, frameEnd <= end else { return }
+                        try self.writePage(frame.pageNumber, frame.page)
+                        if frame.commitSize != 0 { lastSize = frame.commitSize }
+                    }
+                    let size = s == to.step ? to.pageCount : finalSize
+                    if lastSize != 0 || s == to.step { try setSize(Int64(size) * Int64(pageSize)) }
+                case .ltx(let ref, _):
+                    if s == from.step { continue }  // already applied
+                    try applyLTX(ref)
+                }
+            }
+        }
+        current = target
+    }
+
+    /// Returns to the point where the undo log began.
+    public func rewind() throws {
+        guard let reader = undoReader else { return }
+        var page = [UInt8](repeating: 0, count: pageSize)
+        for (i, pgno) in undoPages.enumerated() {
+            _ = try page.withUnsafeMutableBytes { try reader.read(into: $0, at: Int64(i) * Int64(pageSize)) }
+            try page.withUnsafeBytes { try out.write($0, at: Int64(pgno - 1) * Int64(pageSize)) }
+        }
+        try out.truncate(to: undoSize)
+        current = undoFrom
+        endUndo()
+    }
+
+    /// Forgets the undo log (the current point becomes the base).
+    public func commit() { endUndo() }
+
+    private func beginUndo() throws {
+        endUndo()
+        let path = scratch + "/undo-\(UInt32.random(in: 0...UInt32.max))"
+        undo = try OutputFile(creating: path, mode: 0o600)
+        undoReader = try ReadOnlyFile(path)
+        unlink(path)
+        undoSize = try out.currentSize()
+        undoFrom = current
+        before = try ReadOnlyFile(workingPath)
+    }
+
+    private func endUndo() {
+        undo = nil
+        undoReader = nil
+        before = nil
+        undoPages.removeAll()
+        undoSaved.removeAll()
+    }
+
+    private func writePage(_ pgno: UInt32, _ page: UnsafeRawBufferPointer) throws {
+        let at = Int64(pgno - 1) * Int64(pageSize)
+        if let undo, let reader = before, at < undoSize, undoSaved.insert(pgno).inserted {
+            var old = [UInt8](repeating: 0, count: pageSize)
+            _ = try old.withUnsafeMutableBytes { try reader.read(into: $0, at: at) }
+            try old.withUnsafeBytes { try undo.write($0, at: Int64(undoPages.count) * Int64(pageSize)) }
+            undoPages.append(pgno)
+        }
+        try out.write(page, at: at)
+    }
+
+    private func setSize(_ size: Int64) throws {
+        if let undo, let reader = before, size < (try out.currentSize()) {
+            // Pages cut off by a truncation must come back on rewind.
+            var pgno = UInt32(size / Int64(pageSize)) + 1
+            var old = [UInt8](repeating: 0, count: pageSize)
+            while Int64(pgno - 1) * Int64(pageSize) < min(undoSize, reader.size) {
+                if undoSaved.insert(pgno).inserted {
+                    _ = try old.withUnsafeMutableBytes { try reader.read(into: $0, at: Int64(pgno - 1) * Int64(pageSize)) }
+                    try old.withUnsafeBytes { try undo.write($0, at: Int64(undoPages.count) * Int64(pageSize)) }
+                    undoPages.append(pgno)
+                }
+                pgno += 1
+            }
+        }
+        try out.truncate(to: size)
+    }
+
+    /// Runs `sql` on the working file (read-only) and renders the result as text.
+    public func evaluate(_ sql: String) throws -> String {
+        let db = try SQLiteDatabase(path: workingPath, mode: .immutable)
+        let rows = try db.query(sql)
+        return rows.map { $0.map(\.description).joined(separator: "|") }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import LiteProof
+
+/// A live database in WAL mode with real `litestream replicate` running on it (stop it in a defer).
+struct LiveReplication {
+    let dir: String, db: String, replica: String
+    let litestream: LitestreamProcess
+    let writer: RigDB
+}
+
+func startLiveReplication(_ v: LitestreamVersion, seedRows: Int = 1) throws -> LiveReplication {
+    let dir = try rigTempDir("live-\(v.rawValue)")
+    let db = dir + "/app.db", replica = dir + "/replica"
+    let writer = try RigDB(db)
+    try writer.exec("PRAGMA journal_mode=WAL")
+    try writer.exec("CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT, qty INTEGER)")
+    try writer.exec("BEGIN; " + (1...max(1, seedRows)).map { "INSERT INTO orders(item, qty) VALUES ('seed \($0)', 1);" }.joined() + " COMMIT;")
+    let config = dir + "/litestream.yml"
+    let text = v == .v03
+        ? RigScenarioBuilder.v03Config(db: db, replica: replica, checkpointing: false, snapshotInterval: nil)
+        : RigScenarioBuilder.v05Config(db: db, replica: replica)
+    try text.write(toFile: config, atomically: true, encoding: .utf8)
+    let ls = try LitestreamProcess(binary: try Litestream.binary(v), config: config, logPath: dir + "/litestream.log")
+    return LiveReplication(dir: dir, db: db, replica: replica, litestream: ls, writer: writer)
+}
+
+func waitUntil(_ what: String, timeout: TimeInterval, _ ok: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if (try? ok()) == true { return }
+        usleep(100_000)
+    }
+    throw RigError(message: "timed out waiting for \(what)")
+}
+
