@@ -41,7 +41,7 @@ extension Timeline {
             // 0.3: index:offset large, the generation below; 0.5: the TXID.
             if let slash = r.position.firstIndex(of: "/") {
                 let gen = String(r.position[..<slash].prefix(8))
-                return card(key, String(r.position[r.position.index(after: slash)...]), cls: cls, sub: "gen \(gen)… · \(r.time ?? "no time")", title: r.position)
+                return card(key, String(r.position[r.position.index(after: slash)...]), cls: cls, sub: r.time ?? "no time", sub2: "generation \(gen)…", title: r.position)
             }
             return card(key, short(r.position), cls: cls, sub: r.time ?? "no time", title: r.position)
         }
@@ -88,7 +88,18 @@ extension Timeline {
         h.out += "</tbody>\n</table>\n</section>\n"
 
         h.out += "<section class=\"panel\">\n<h2>Points <span class=\"count\">\(points.count)</span></h2>\n<div class=\"scroll\">\n<table>\n<thead><tr><th>#</th><th>position</th><th>kind</th><th>time</th><th>file</th><th>restores</th><th>notes</th></tr></thead>\n<tbody>\n"
-        for (n, p) in points.enumerated() {
+        // A huge replica: the first and last rows, and every unrestorable point (--json has all).
+        let rowLimit = 4000
+        let shown: [Int] = points.count <= rowLimit
+            ? Array(points.indices)
+            : points.indices.filter { $0 < rowLimit / 2 || $0 >= points.count - rowLimit / 2 || !points[$0].restorable }
+        var previous = -1
+        for n in shown {
+            let p = points[n]
+            if n != previous + 1 {
+                h.out += "<tr><td colspan=\"7\" class=\"note\">… \(n - previous - 1) restorable points left out here (<code>liteproof timeline --json</code> lists every one) …</td></tr>\n"
+            }
+            previous = n
             var tag = p.restorable ? "<span class=\"tag ok\">yes</span>" : "<span class=\"tag no\">no</span>"
             if p.coarse == true { tag += " <span class=\"tag coarse\">coarse</span>" }
             let notes = [p.reason, p.note].compactMap { $0 }.joined(separator: " · ")
@@ -102,8 +113,8 @@ extension Timeline {
         return h.out
     }
 
-    func card(_ key: String, _ value: String, cls: String? = nil, sub: String, title: String? = nil) -> String {
-        "<div class=\"card\(cls.map { " " + $0 } ?? "")\"\(title.map { " title=\"\(esc($0))\"" } ?? "")><div class=\"k\">\(esc(key))</div><div class=\"v\">\(esc(value))</div><div class=\"s\">\(esc(sub))</div></div>\n"
+    func card(_ key: String, _ value: String, cls: String? = nil, sub: String, sub2: String? = nil, title: String? = nil) -> String {
+        "<div class=\"card\(cls.map { " " + $0 } ?? "")\"\(title.map { " title=\"\(esc($0))\"" } ?? "")><div class=\"k\">\(esc(key))</div><div class=\"v\">\(esc(value))</div><div class=\"s\">\(esc(sub))\(sub2.map { "<br>" + esc($0) } ?? "")</div></div>\n"
     }
 
     func legend() -> String {
@@ -460,9 +471,11 @@ struct TimelinePicture {
             }
             // Ticks: the points held by this lane's files.
             let tickTop = v03 ? barY + barH + 2 : barY + barH + 2
+            var drawn = Set<String>()  // one tick per half pixel and colour: huge replicas stay light
             for (i, p) in t.points.enumerated() where p.lane == lane.id {
                 guard let px = l.points[i] else { continue }
                 let color = p.restorable ? Self.ink : (i < firstOK ? Self.early : Self.red)
+                guard drawn.insert("\(Int(x(px) * 2))\(color)").inserted else { continue }
                 o += "<line class=\"tick\(p.restorable ? "" : " unrestorable")\" x1=\"\(f(x(px)))\" y1=\"\(f(tickTop))\" x2=\"\(f(x(px)))\" y2=\"\(f(tickTop + 7))\" stroke=\"\(color)\" stroke-width=\"1.2\"><title>\(esc(p.position + (p.restorable ? " restorable" : " unrestorable: \(p.reason ?? "")")))</title></line>\n"
             }
             o += "</g>\n"

@@ -448,13 +448,20 @@ struct TimelineBuilder {
             let files = (g.snapshots.map { ($0, true) } + g.segments.map { ($0, false) }).sorted {
                 ($0.0.index, $0.1 ? 0 : 1, $0.0.offset) < ($1.0.index, $1.1 ? 0 : 1, $1.0.offset)
             }
+            let heldBy = Dictionary(grouping: lanePoints, by: \.file)
+            // The lane's first segment starts at its index's snapshot, when that is older.
+            func firstStart(_ f: V03File) -> Double? {
+                guard let own = f.modified else { return nil }
+                if let snap = g.snapshots.first(where: { $0.index == f.index })?.modified, snap <= own { return snap }
+                return own
+            }
             for (f, isSnapshot) in files {
-                let held = lanePoints.filter { $0.file == f.path }
+                let held = heldBy[f.path] ?? []
                 let restorable = held.filter(\.restorable).count
                 var bar = Timeline.FileBar(
                     path: f.path, kind: isSnapshot ? .snapshot : .wal,
                     position: isSnapshot ? f.index.hex(width: 8) : "\(f.index.hex(width: 8)):\(f.offset)",
-                    time: Self.time(f.modified), seconds: f.modified, startSeconds: isSnapshot ? f.modified : (previousTime ?? f.modified),
+                    time: Self.time(f.modified), seconds: f.modified, startSeconds: isSnapshot ? f.modified : (previousTime ?? firstStart(f)),
                     status: .ok, points: held.count, restorablePoints: restorable, size: f.size, index: f.index)
                 if !isSnapshot {
                     let read = readsByKey["\(g.id)/\(f.index)"]
@@ -568,6 +575,7 @@ struct TimelineBuilder {
             }
         }
         func isCovered(_ t: UInt64) -> Bool { covered.contains { $0.0 <= t && t <= $0.1 } }
+        let endingAt = Dictionary(grouping: incremental, by: \.maxTXID)
         let candidates = Set(incremental.map(\.maxTXID)).union(snapshots.map(\.maxTXID)).sorted()
         let planner = RestorePlanner(replica: replica)
         func lane(_ level: Int) -> String { "L\(level)" }
@@ -584,7 +592,7 @@ struct TimelineBuilder {
                 if lo > firstIncremental { pendingGaps.append((lo, y)) }
                 lo = y + 1
             }
-            let ending = incremental.filter { $0.maxTXID == t }
+            let ending = endingAt[t] ?? []
             let rep = ending.min { a, b in
                 let aSingle = a.level == 0 && a.minTXID == a.maxTXID, bSingle = b.level == 0 && b.minTXID == b.maxTXID
                 if aSingle != bSingle { return aSingle }
@@ -654,10 +662,11 @@ struct TimelineBuilder {
         var levels = layout.levels.filter { $0 != LTXLayout.snapshotLevel }
         levels.append(contentsOf: layout.levels.filter { $0 == LTXLayout.snapshotLevel })
         if !levels.contains(0) { levels.insert(0, at: 0) }
+        let heldBy = Dictionary(grouping: points, by: \.file)
         for level in levels {
             var bars: [Timeline.FileBar] = []
             for f in layout.files(atLevel: level) {
-                let held = points.filter { $0.file == f.path }
+                let held = heldBy[f.path] ?? []
                 let restorable = held.filter(\.restorable).count
                 let own = seconds[f.path]
                 let isSnapshot = level == LTXLayout.snapshotLevel
