@@ -198,6 +198,31 @@ import Testing
         #expect(!old.isEmpty && old.allSatisfy { $0.restorable })
     }
 
+    @Test func v03RigMissingIndexIsAGapUntilTheNextSnapshot() async throws {
+        let r = try await ReplicaFactory.shared.replica(.v03Multi)
+        let dir = try scratchCopy(of: r)
+        let gen = try #require(try Replica.open(dir).v03?.generations.first { $0.id == r.generations.last })
+        let indexes = gen.indexes
+        try #require(indexes.count >= 3)
+        let missing = indexes[1]
+        for s in gen.segments(of: missing) { try FileManager.default.removeItem(atPath: dir + "/" + s.path) }
+        let t = try timeline(dir)
+        let gap = try #require(t.gaps.first { $0.kind == .missingIndex })
+        #expect(gap.index == missing && gap.lane == "generation \(gen.id)")
+        #expect(t.renderText().contains("  GAP  WAL index \(missing.hex(width: 8)) of generation \(gen.id)"))
+        // A commit of a later index restores only from a snapshot taken after the hole.
+        let snapshots = gen.snapshots.map(\.index)
+        let later = t.points.filter { $0.generation == gen.id && $0.kind == .commit && $0.target.index! > missing }
+        #expect(!later.isEmpty)
+        for p in later {
+            let j = p.target.index!
+            #expect(p.restorable == snapshots.contains { $0 > missing && $0 <= j }, "\(p.position)")
+        }
+        #expect(t.points.filter { $0.generation == gen.id && $0.target.index! < missing }.allSatisfy { $0.restorable })
+        #expect(!t.summary.clean)
+        try checkRestores(dir, t, limit: 8)
+    }
+
     @Test func v03LostFileTimesOrderThePictureByPosition() throws {
         let dir = try exampleCopy("0.3")
         let stamp = Date(timeIntervalSince1970: 1_700_000_000)

@@ -63,8 +63,8 @@ extension Timeline {
             case .v03:
                 let span = [lane.firstTime, lane.lastTime].compactMap { $0 }.joined(separator: " … ")
                 lines.append("\(lane.id)  \(span)")
-                let indexes = Array(Set(lane.files.compactMap(\.index))).sorted()
                 let laneGaps = gapsByLane[lane.id] ?? []
+                let indexes = Array(Set(lane.files.compactMap(\.index) + laneGaps.compactMap(\.index))).sorted()
                 for i in indexes {
                     for gap in laneGaps where gap.kind == .missingIndex && gap.index == i {
                         lines.append("  GAP  \(gap.description)")
