@@ -15,6 +15,9 @@ public final class ReadOnlyFile: @unchecked Sendable {
     public let size: Int64
     /// Where the window starts in the underlying file (0 for a whole file).
     let base: Int64
+    /// Reads are clamped to the window; a whole file is read as the OS has it (it may have grown
+    /// since it was opened, e.g. a spill file being written).
+    let windowed: Bool
 
     /// Opens `path`; with `window`, only `size` bytes from `offset` are visible (a member of an
     /// uncompressed archive, read in place).
@@ -39,9 +42,11 @@ public final class ReadOnlyFile: @unchecked Sendable {
             }
             base = window.offset
             size = window.size
+            windowed = true
         } else {
             base = 0
             size = Int64(st.st_size)
+            windowed = false
         }
         self.fd = fd
     }
@@ -51,7 +56,7 @@ public final class ReadOnlyFile: @unchecked Sendable {
     /// Reads up to `count` bytes at `offset` into `buffer`; returns how many were read (short only at EOF).
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
         var done = 0
-        let want = Int(max(0, min(Int64(buffer.count), size - offset)))
+        let want = windowed ? Int(max(0, min(Int64(buffer.count), size - offset))) : buffer.count
         while done < want {
             let n = pread(fd, buffer.baseAddress! + done, want - done, off_t(base + offset) + off_t(done))
             if n < 0 {
