@@ -15,12 +15,7 @@ import Testing
         let writer = try RigDB(db)
         try writer.exec("PRAGMA page_size=65536; PRAGMA journal_mode=WAL;")
         try writer.exec("CREATE TABLE big(id INTEGER PRIMARY KEY, b BLOB); CREATE TABLE small(id INTEGER PRIMARY KEY, v TEXT);")
-        let config = dir + "/litestream.yml"
-        let text = v == .v03
-            ? RigScenarioBuilder.v03Config(db: db, replica: replicaDir, checkpointing: false, snapshotInterval: nil)
-            : RigScenarioBuilder.v05Config(db: db, replica: replicaDir)
-        try text.write(toFile: config, atomically: true, encoding: .utf8)
-        let ls = try LitestreamProcess(binary: try Litestream.binary(v), config: config, logPath: dir + "/litestream.log")
+        let ls = try startLitestream(v, db: db, replica: replicaDir, in: dir)
         defer { ls.stop(); writer.close() }
         usleep(800_000)
         for _ in 0..<9 { try writer.exec("INSERT INTO big(b) VALUES (zeroblob(128*1024*1024))") }

@@ -15,13 +15,18 @@ func startLiveReplication(_ v: LitestreamVersion, seedRows: Int = 1) throws -> L
     try writer.exec("PRAGMA journal_mode=WAL")
     try writer.exec("CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT, qty INTEGER)")
     try writer.exec("BEGIN; " + (1...max(1, seedRows)).map { "INSERT INTO orders(item, qty) VALUES ('seed \($0)', 1);" }.joined() + " COMMIT;")
+    let ls = try startLitestream(v, db: db, replica: replica, in: dir)
+    return LiveReplication(dir: dir, db: db, replica: replica, litestream: ls, writer: writer)
+}
+
+/// Starts `litestream replicate` of `db` to a file replica at `replica` (config written in `dir`).
+func startLitestream(_ v: LitestreamVersion, db: String, replica: String, in dir: String) throws -> LitestreamProcess {
     let config = dir + "/litestream.yml"
     let text = v == .v03
         ? RigScenarioBuilder.v03Config(db: db, replica: replica, checkpointing: false, snapshotInterval: nil)
         : RigScenarioBuilder.v05Config(db: db, replica: replica)
     try text.write(toFile: config, atomically: true, encoding: .utf8)
-    let ls = try LitestreamProcess(binary: try Litestream.binary(v), config: config, logPath: dir + "/litestream.log")
-    return LiveReplication(dir: dir, db: db, replica: replica, litestream: ls, writer: writer)
+    return try LitestreamProcess(binary: try Litestream.binary(v), config: config, logPath: dir + "/litestream.log")
 }
 
 func waitUntil(_ what: String, timeout: TimeInterval, _ ok: () throws -> Bool) throws {
