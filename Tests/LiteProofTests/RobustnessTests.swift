@@ -90,4 +90,42 @@ import Testing
         let f = try ReadOnlyFile(path)
         #expect(throws: LiteProofError.self) { try LTX.readIndex(f, name: "x", header: try LTX.readHeader(f, name: "x")) }
     }
+
+    @Test func hugePageNumbersAndSizesAreRefused() throws {
+        // 0.3: a frame forged (checksum resealed) to name page 2^32-1 with a 2^32-1-page commit:
+        // restoring it would seek 256 TiB into the output.
+        let dir = try exampleCopy("0.3")
+        let seg0 = Fixtures.v03Segment("00000000"), seg = Fixtures.v03Segment("00004080")
+        let first = try lz4DecompressFile(dir + "/" + seg0)
+        let frame = 24 + 4096, lastFrame = first.count - frame
+        try recompressLZ4(dir + "/" + seg) { b in
+            for k in 0..<8 { b[k] = 0xFF }
+            resealFrame(&b, at: 0, pageSize: 4096, seed: (u32(first, lastFrame + 16), u32(first, lastFrame + 20)), bigEndian: false)
+        }
+        let r = try verify(dir)
+        #expect(r.findings(.walBadFrame).first?.message.contains("beyond the limit") == true, "\(r.findings)")
+        let out = try rigTempDir("huge") + "/db"
+        #expect(throws: LiteProofError.self) { try Restorer(replica: try Replica.open(dir)).restore(to: out) }
+        #expect(!FileManager.default.fileExists(atPath: out))
+
+        // 0.5: a header claiming 2^32-1 pages.
+        let d5 = try exampleCopy("0.5")
+        let path = d5 + "/" + LTXDamageTests.snapshot
+        var b = try bytes(of: path)
+        for k in 12..<16 { b[k] = 0xFF }
+        try write(b, to: path)
+        #expect(try verify(d5).findings(.ltxHeader).first?.offset == 12)
+    }
+
+    @Test func snapshotBombStopsAtTheDeclaredSize() throws {
+        // A snapshot that decompresses far past what its header declares is stopped there.
+        let dir = try exampleCopy("0.3")
+        var declared = 0
+        try recompressLZ4(dir + "/" + Fixtures.v03Snapshot) { b in
+            declared = b.count
+            b += [UInt8](repeating: 0, count: 64 << 20)  // 64 MiB of zeros: compresses to almost nothing
+        }
+        let r = try verify(dir)
+        #expect(r.findings(.snapshotSize).first?.offset == Int64(declared), "\(r.findings)")
+    }
 }

@@ -46,6 +46,9 @@ public struct LTXHeader: Equatable, Sendable, Codable {
             throw bad(8, "page size is \(rawPageSize); expected a power of two from 512 to 65536")
         }
         let commit = b.u32BE(at: 12)
+        guard commit <= Limits.maxPages(pageSize: pageSize) else {
+            throw bad(12, "commit size \(commit) pages of \(pageSize) bytes is beyond the limit of \(Limits.maxDatabaseBytes) bytes (LITEPROOF_MAX_DATABASE_BYTES raises it)")
+        }
         let minTXID = b.u64BE(at: 16), maxTXID = b.u64BE(at: 24)
         guard minTXID >= 1, minTXID <= maxTXID else {
             throw bad(16, "TXID range \(minTXID)-\(maxTXID) is not valid; expected 1 <= min <= max")

@@ -216,6 +216,12 @@ public final class WALDecoder {
             offset += Int64(unit.count)
             return
         }
+        let maxPages = Limits.maxPages(pageSize: h.pageSize)
+        if pgno > maxPages || commit > maxPages {
+            stop(.init(code: .walBadFrame, "frame \(frameCount + 1) names page \(pgno) with database size \(commit) pages: beyond the limit of \(maxPages) pages (\(Limits.maxDatabaseBytes) bytes; LITEPROOF_MAX_DATABASE_BYTES raises it)"))
+            offset += Int64(unit.count)
+            return
+        }
         checksum = (s0, s1)
         let frameOffset = offset
         offset += Int64(unit.count)

@@ -34,6 +34,13 @@ public enum V03Readers {
                         }
                     }
                 }
+                // A snapshot may not decompress to more than its header declares (or the limit):
+                // a decompression bomb is stopped here, before it is written anywhere.
+                let allowed = result.header.map { $0.pageCountIsValid ? Int64($0.pageCount) * Int64($0.pageSize) : Limits.maxDatabaseBytes } ?? Limits.maxDatabaseBytes
+                if position + Int64(chunk.count) > allowed {
+                    throw LiteProofError.damaged(.error(.snapshotSize, file: file.path, offset: allowed,
+                                                        "snapshot decompresses past \(allowed) bytes, the size its header declares (or the limit)"))
+                }
                 try sink?(chunk, position)
                 position += Int64(chunk.count)
             }
