@@ -105,7 +105,7 @@ public struct Restorer {
         if options.sync { FS.syncDirectory(dir.isEmpty ? "." : dir) }
 
         let report = RestoreReport(
-            output: output, plan: PlanSummary(plan), pageSize: result.pageSize, pageCount: result.pageCount,
+            output: output, plan: PlanSummary(plan, position: result.position), pageSize: result.pageSize, pageCount: result.pageCount,
             bytesWritten: result.pageCount * Int64(result.pageSize), bytesRead: plan.totalBytes,
             integrityCheck: options.integrityCheck, integrityProblems: problems, phases: phases,
             seconds: Date().timeIntervalSince(started), warnings: plan.warnings)
@@ -130,6 +130,8 @@ public struct Restorer {
     struct Applied {
         var pageSize: Int
         var pageCount: Int64
+        /// 0.3: the exact position restored ("generation/index:offset after the last commit").
+        var position: String?
     }
 
     /// Applies the plan's files to a fresh, empty file. Exposed to benchmarks and `compare` through
@@ -163,6 +165,7 @@ public struct Restorer {
         let prefetcher = segments.isEmpty ? nil : SegmentPrefetcher(replica: replica, files: segments)
         defer { prefetcher?.cancel() }
         var pending: PendingPages?
+        var position: String?
         for step in plan.steps {
             switch step {
             case .snapshot(let file):
@@ -182,6 +185,7 @@ public struct Restorer {
                 if pending == nil { pending = PendingPages(pageSize: pageSize, spillDirectory: scratch) }
                 let pending = pending!
                 var committed: UInt32 = 0
+                var lastEnd: Int64 = 0
                 _ = try V03Readers.readIndex(
                     replica, index: segments[0].index, segments: segments, expectedPageSize: pageSize,
                     limit: limit, failFast: true, prefetcher: prefetcher
@@ -192,10 +196,12 @@ public struct Restorer {
                         try pending.flush(to: writer)
                         try writer.write(page: frame.pageNumber, frame.page)
                         committed = frame.commitSize
+                        lastEnd = frame.walOffset + 24 + Int64(frame.page.count)
                     }
                 }
                 pending.discard()
                 try writer.flush()
+                if let g = plan.generation, lastEnd > 0 { position = "\(g)/\(segments[0].index.hex(width: 8)):\(lastEnd)" }
                 // As SQLite's checkpoint: truncate to the last commit's size (when there was one).
                 if committed > 0 {
                     size = Int64(committed) * Int64(pageSize)
@@ -206,7 +212,7 @@ public struct Restorer {
                 preconditionFailure("LTX step in a 0.3 plan")
             }
         }
-        return Applied(pageSize: pageSize, pageCount: pageSize > 0 ? size / Int64(pageSize) : 0)
+        return Applied(pageSize: pageSize, pageCount: pageSize > 0 ? size / Int64(pageSize) : 0, position: position)
     }
 
     // MARK: v0.5

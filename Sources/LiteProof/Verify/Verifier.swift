@@ -37,8 +37,8 @@ public struct PlanSummary: Codable, Sendable {
     public var bytes: Int64
     public var reasons: [String]
 
-    public init(_ plan: RestorePlan) {
-        position = plan.position
+    public init(_ plan: RestorePlan, position exact: String? = nil) {
+        position = exact ?? plan.position
         generation = plan.generation
         txid = plan.txid
         time = plan.time.map(formatTime)
@@ -73,10 +73,12 @@ public struct Verifier {
         }
         var files = 0
         var bytes: Int64 = 0
+        var lastCommitEnds: [String: Int64] = [:]
         switch replica.format {
         case .v03:
             let r = verifyV03()
             findings += r.findings
+            lastCommitEnds = r.lastCommitEnds
             files = r.files
             bytes = r.bytes
         case .ltx:
@@ -88,7 +90,14 @@ public struct Verifier {
         var latest: PlanSummary?
         do {
             let plan = try RestorePlanner(replica: replica).plan(.latest)
-            latest = PlanSummary(plan)
+            // 0.3: the plan names the last segment; the WAL just read tells where its last commit ends.
+            var exact: String?
+            if case .walIndex(let index, let segs, _) = plan.steps.last, let g = plan.generation,
+                let end = lastCommitEnds["\(g)/\(index)"], end > Int64(WALHeader.size), segs.count == (replica.v03?.generations.first { $0.id == g }?.segments(of: index).count ?? -1)
+            {
+                exact = "\(g)/\(index.hex(width: 8)):\(end)"
+            }
+            latest = PlanSummary(plan, position: exact)
             findings += plan.warnings
         } catch let e as LiteProofError {
             let f = e.finding ?? .error(.chainEmpty, file: "", e.message)
@@ -139,7 +148,7 @@ public struct Verifier {
         case index(generation: String, V03Readers.IndexResult)
     }
 
-    func verifyV03() -> (findings: [Finding], files: Int, bytes: Int64) {
+    func verifyV03() -> (findings: [Finding], files: Int, bytes: Int64, lastCommitEnds: [String: Int64]) {
         let gens = replica.v03?.generations ?? []
         var units: [V03Unit] = []
         for g in gens {
@@ -164,6 +173,7 @@ public struct Verifier {
         }
         var findings: [Finding] = []
         var snapshotPageSize: [String: Int] = [:]
+        var lastCommitEnds: [String: Int64] = [:]
         for o in outcomes {
             if case .snapshot(let r) = o {
                 findings += r.findings
@@ -175,6 +185,7 @@ public struct Verifier {
         for o in outcomes {
             if case .index(let g, let r) = o {
                 findings += r.findings
+                if !r.hasErrors { lastCommitEnds["\(g)/\(r.index)"] = r.lastCommitEnd }
                 if let h = r.header, let ps = snapshotPageSize[g], ps != h.pageSize,
                     let first = gens.first(where: { $0.id == g })?.segments(of: r.index).first
                 {
@@ -199,7 +210,7 @@ public struct Verifier {
             }
         }
         let files = gens.reduce(0) { $0 + $1.allFiles.count }
-        return (findings, files, total)
+        return (findings, files, total, lastCommitEnds)
     }
 
     func generationOf(_ path: String) -> String {
