@@ -305,7 +305,7 @@ enum RigScenarioBuilder {
             for _ in 0..<rounds {
                 let before = v03SegmentCount(replicaDir)
                 try w.runRound(rows: rows)
-                try await rigWait("a new WAL segment", timeout: 20, context: { ls.log }) {
+                try await rigWait("a new WAL segment", timeout: 45, context: { ls.log }) {
                     try checkAlive(ls); return v03SegmentCount(replicaDir) > before
                 }
             }
@@ -329,7 +329,7 @@ enum RigScenarioBuilder {
                 for _ in 0..<3 {
                     let before = v03SegmentCount(replicaDir)
                     try w.runRound(rows: 30)
-                    try await rigWait("a new WAL segment", timeout: 20, context: { ls.log }) {
+                    try await rigWait("a new WAL segment", timeout: 45, context: { ls.log }) {
                         try checkAlive(ls); return v03SegmentCount(replicaDir) > before
                     }
                 }
@@ -361,7 +361,7 @@ enum RigScenarioBuilder {
                         + "snapshots \(RigV03Files.snapshots(replicaDir, gen2))")
                     let before = v03SegmentCount(replicaDir)
                     try w.runRound(rows: r % 2 == 0 ? 4 : 30, update: r % 2 == 1)
-                    try await rigWait("a new WAL segment", timeout: 20, context: { ls.log }) {
+                    try await rigWait("a new WAL segment", timeout: 45, context: { ls.log }) {
                         try checkAlive(ls); return v03SegmentCount(replicaDir) > before
                     }
                     r += 1
@@ -377,7 +377,7 @@ enum RigScenarioBuilder {
             var w = RigWorkload(db: db, pageSize: s.pageSize, seed: seed)
             let ls = try LitestreamProcess(binary: binary, config: configPath, logPath: logPath)
             defer { ls.stop() }
-            try await rigWait("the first L0 file", timeout: 20, context: { ls.log }) {
+            try await rigWait("the first L0 file", timeout: 45, context: { ls.log }) {
                 try checkAlive(ls); return RigV05Files.maxTXID(replicaDir, level: 0) >= 1
             }
             let rows = s == .v05Page64k ? 40 : 30
@@ -398,7 +398,7 @@ enum RigScenarioBuilder {
                     + "\(rigListFiles(replicaDir))")
                 let before = RigV05Files.maxTXID(replicaDir, level: 0)
                 try w.runRound(rows: r < minRounds ? rows : 4)
-                try await rigWait("a new L0 file", timeout: 20, context: { ls.log }) {
+                try await rigWait("a new L0 file", timeout: 45, context: { ls.log }) {
                     try checkAlive(ls); return RigV05Files.maxTXID(replicaDir, level: 0) > before
                 }
                 r += 1
@@ -448,7 +448,7 @@ enum RigScenarioBuilder {
     }
 
     private static func v03WaitForGeneration(_ replicaDir: String, count: Int, _ ls: LitestreamProcess) async throws {
-        try await rigWait("generation #\(count) with a snapshot", timeout: 20, context: { ls.log }) {
+        try await rigWait("generation #\(count) with a snapshot", timeout: 45, context: { ls.log }) {
             try checkAlive(ls)
             let gens = RigV03Files.generations(replicaDir)
             return gens.count >= count && gens.allSatisfy {
@@ -470,7 +470,7 @@ enum RigScenarioBuilder {
         let db = w.db
         let before = v03SegmentCount(replicaDir)
         try w.finalWrites()
-        try await rigWait("the final WAL segment", timeout: 20, context: { ls.log }) {
+        try await rigWait("the final WAL segment", timeout: 45, context: { ls.log }) {
             try checkAlive(ls); return v03SegmentCount(replicaDir) > before
         }
         try await v03Quiesce(replicaDir, ls)
@@ -505,13 +505,13 @@ enum RigScenarioBuilder {
         let db = w.db
         let before = RigV05Files.maxTXID(replicaDir, level: 0)
         try w.finalWrites()
-        try await rigWait("the final L0 file", timeout: 20, context: { ls.log }) {
+        try await rigWait("the final L0 file", timeout: 45, context: { ls.log }) {
             try checkAlive(ls); return RigV05Files.maxTXID(replicaDir, level: 0) > before
         }
         db.close()
         try await quiesce(watch: { [replicaDir + "/ltx/0"] }, ls)
         if waitForL1 {
-            try await rigWait("L1 to cover the final TXID", timeout: 20, context: { ls.log }) {
+            try await rigWait("L1 to cover the final TXID", timeout: 45, context: { ls.log }) {
                 try checkAlive(ls)
                 return RigV05Files.maxTXID(replicaDir, level: 1) == RigV05Files.maxTXID(replicaDir, level: 0)
             }
