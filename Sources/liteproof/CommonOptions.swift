@@ -4,9 +4,10 @@ import LiteProof
 
 /// The replica argument and output flags most commands share.
 struct ReplicaOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp(
-        "The replica: a folder (file replica or a bucket prefix downloaded from S3) or a file:// URL.",
-        valueName: "replica"))
+    @Argument(
+        help: ArgumentHelp(
+            "The replica: a folder (file replica or a bucket prefix downloaded from S3) or a file:// URL.",
+            valueName: "replica"))
     var replica: String
 
     @Flag(name: .long, help: "Print one JSON object instead of text.")

@@ -96,8 +96,11 @@ struct DigestCommand: ParsableCommand {
             let live = try LiveDatabase.open(database)
             let d = try Comparer.liveDigest(live, name: database)
             try d.write(to: output)
-            struct Summary: Encodable { var output: String; var pageSize: Int; var pageCount: UInt32; var sha256: String; var checksum: String; var walCommits: Int }
-            let s = Summary(output: output, pageSize: d.pageSize, pageCount: d.pageCount, sha256: d.sha256, checksum: d.checksum, walCommits: d.wal?.commits ?? 0)
+            struct Summary: Encodable {
+                var output: String; var pageSize: Int; var pageCount: UInt32; var sha256: String; var checksum: String; var walCommits: Int
+            }
+            let s = Summary(
+                output: output, pageSize: d.pageSize, pageCount: d.pageCount, sha256: d.sha256, checksum: d.checksum, walCommits: d.wal?.commits ?? 0)
             if json {
                 print(JSONOutput.encode(s))
             } else {

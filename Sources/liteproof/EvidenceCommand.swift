@@ -33,8 +33,9 @@ struct EvidenceCommand: ParsableCommand {
 
         func run() throws {
             do {
-                let m = try Evidence.create(replica: try options.open(), live: live, output: output,
-                                            tool: "liteproof \(LiteProofVersion.string)", progress: options.progressHandler())
+                let m = try Evidence.create(
+                    replica: try options.open(), live: live, output: output,
+                    tool: "liteproof \(LiteProofVersion.string)", progress: options.progressHandler())
                 if options.json {
                     print(JSONOutput.encode(m))
                 } else {

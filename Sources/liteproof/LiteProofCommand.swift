@@ -23,7 +23,10 @@ struct LiteProofCommand: ParsableCommand {
               2  could not run: bad arguments, no such path, no replica there, I/O error
             """,
         version: LiteProofVersion.string,
-        subcommands: [VerifyCommand.self, InspectCommand.self, RestoreCommand.self, CompareCommand.self, DigestCommand.self, CanaryCommand.self, BenchCommand.self, BisectCommand.self, EvidenceCommand.self, ProveCommand.self, LogsCommand.self, TimelineCommand.self])
+        subcommands: [
+            VerifyCommand.self, InspectCommand.self, RestoreCommand.self, CompareCommand.self, DigestCommand.self, CanaryCommand.self, BenchCommand.self,
+            BisectCommand.self, EvidenceCommand.self, ProveCommand.self, LogsCommand.self, TimelineCommand.self,
+        ])
 }
 
 /// Maps library errors to the documented exit codes, printing the message on stderr.

@@ -25,7 +25,9 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var options: ReplicaOptions
 
-    @Option(name: .customLong("restore-check"), help: "After the file checks, restore the latest position into a scratch folder and run SQLite's check on it: none, quick or full.")
+    @Option(
+        name: .customLong("restore-check"),
+        help: "After the file checks, restore the latest position into a scratch folder and run SQLite's check on it: none, quick or full.")
     var restoreCheck: String = "quick"
 
     @Option(help: "A live database: list its canaries that are not in the replica yet (read-only).")
@@ -38,8 +40,10 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let replica: Replica
         do { replica = try options.open() } catch { throw fail(error, json: options.json) }
-        let report = Verifier(replica: replica, progress: options.progressHandler(),
-                              restoreCheck: RestoreOptions.IntegrityCheck(rawValue: restoreCheck)!, live: live).run()
+        let report = Verifier(
+            replica: replica, progress: options.progressHandler(),
+            restoreCheck: RestoreOptions.IntegrityCheck(rawValue: restoreCheck)!, live: live
+        ).run()
         print(options.json ? JSONOutput.encode(report) : report.renderText())
         if report.verdict == .damaged { throw ExitCode(1) }
     }

@@ -3,7 +3,7 @@ import LiteProof
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Replicas inside `.tar` and `.tar.zst` archives: made with the system `tar` and `zstd` from the
@@ -196,7 +196,8 @@ import Glibc
         let p = Process()
         // Started through Python, which unblocks every signal first: the test runs on a thread
         // that blocks SIGINT, and a child inherits the blocked set across exec.
-        let launcher = "import os, signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL); "
+        let launcher =
+            "import os, signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL); "
             + "signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3", "-c", launcher, liteproofBinary(), "verify", "--quiet", archive]

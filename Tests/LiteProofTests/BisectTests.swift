@@ -10,7 +10,8 @@ import Testing
         let live = try startLiveReplication(v, seedRows: 50)
         try waitUntil("the first replica files", timeout: 20) { (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
         for batch in 0..<6 {
-            try live.writer.exec("BEGIN; " + (0..<10).map { "INSERT INTO orders(item, qty) VALUES ('batch \(batch) item \($0)', \($0));" }.joined() + " COMMIT;")
+            try live.writer.exec(
+                "BEGIN; " + (0..<10).map { "INSERT INTO orders(item, qty) VALUES ('batch \(batch) item \($0)', \($0));" }.joined() + " COMMIT;")
             usleep(350_000)  // let Litestream sync: the history gets several points
         }
         #expect(try live.writer.query("SELECT count(*) FROM orders WHERE id = 42")[0][0] == "1")

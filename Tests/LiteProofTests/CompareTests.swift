@@ -105,7 +105,7 @@ import Testing
         #expect(report.tables.contains { $0.name == "t" && $0.differingPages == 1 })
         let cli = try runLiteProof(["compare", r.replicaDir, "--live", db])
         #expect(cli.status == 1)
-        #expect(cli.stdout.contains("page \(victim)") || cli.stdout.contains("page  ") )
+        #expect(cli.stdout.contains("page \(victim)") || cli.stdout.contains("page  "))
         #expect(cli.stdout.contains("table t"))
     }
 
@@ -156,7 +156,9 @@ import Testing
     func canaryCycle(_ v: LitestreamVersion) throws {
         let live = try startLiveReplication(v)
         defer { live.litestream.stop(); live.writer.close() }
-        try waitUntil("the first replica files", timeout: 20) { !FS.walk(live.replica).isEmpty && (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
+        try waitUntil("the first replica files", timeout: 20) {
+            !FS.walk(live.replica).isEmpty && (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil
+        }
 
         let w = try runLiteProof(["canary", "write", live.db, "--label", "deploy-42"])
         #expect(w.status == 0, "\(w.stderr)")

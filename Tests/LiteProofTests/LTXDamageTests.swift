@@ -11,7 +11,9 @@ import Testing
     func only(_ r: VerifyReport, _ code: FindingCode, file: String, offset: Int64?, sourceLocation: SourceLocation = #_sourceLocation) {
         let hits = r.findings(code)
         #expect(hits.count >= 1, "expected \(code.rawValue); got \(r.findings)", sourceLocation: sourceLocation)
-        #expect(hits.contains { $0.file == file && $0.offset == offset }, "expected \(code.rawValue) at \(file) @\(offset.map(String.init) ?? "nil"); got \(hits)", sourceLocation: sourceLocation)
+        #expect(
+            hits.contains { $0.file == file && $0.offset == offset }, "expected \(code.rawValue) at \(file) @\(offset.map(String.init) ?? "nil"); got \(hits)",
+            sourceLocation: sourceLocation)
     }
 
     func index(_ path: String) throws -> [LTXIndexEntry] {
@@ -144,7 +146,8 @@ import Testing
         try FileManager.default.copyItem(atPath: dir + "/ltx/0/0000000000000005-0000000000000005.ltx", toPath: dir + "/" + extra)
         let r = try verify(dir)
         let overlap = r.findings(.chainOverlap)
-        #expect(overlap.contains { $0.severity == .warning && ($0.file == extra || $0.file.hasSuffix("0000000000000005-0000000000000005.ltx")) }, "\(r.findings)")
+        #expect(
+            overlap.contains { $0.severity == .warning && ($0.file == extra || $0.file.hasSuffix("0000000000000005-0000000000000005.ltx")) }, "\(r.findings)")
     }
 
     @Test func s3LayoutIsRecognised() throws {

@@ -20,7 +20,9 @@ import Testing
         usleep(800_000)
         for _ in 0..<9 { try writer.exec("INSERT INTO big(b) VALUES (zeroblob(128*1024*1024))") }
         // Pages after the lock page hold real data.
-        try writer.exec("INSERT INTO small(v) SELECT hex(randomblob(100)) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<2000) SELECT i FROM n)")
+        try writer.exec(
+            "INSERT INTO small(v) SELECT hex(randomblob(100)) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<2000) SELECT i FROM n)"
+        )
         // Quiesce: the replica's files stop changing.
         var last: [String] = []
         var stable = 0

@@ -1,6 +1,7 @@
 import Foundation
-@testable import LiteProof
 import Testing
+
+@testable import LiteProof
 
 /// A real log captured by Tests/Fixtures/logs/capture.sh and what LiteProof must find in it.
 struct LogCase: Sendable, CustomTestStringConvertible {
@@ -25,66 +26,88 @@ struct LogCase: Sendable, CustomTestStringConvertible {
 @Suite struct LogsTests {
     static let cases: [LogCase] = [
         // 0.3.13, -config: key=value on stdout.
-        LogCase(file: "v0.3.13-replicating.log", verdict: .replicatingOnly,
-                ordered: [.version, .database, .replicating, .generation, .snapshot, .walSegment, .shutdown]),
-        LogCase(file: "v0.3.13-restored.log", verdict: .restored,
-                ordered: [.restoreStarted, .restoreProgress, .restoreFinished, .version, .replicating, .generation, .snapshot, .walSegment],
-                warning: "Litestream 0.3 always does this after a restore",
-                reason: "renaming database from temporary location"),
-        LogCase(file: "v0.3.13-fresh.log", verdict: .fresh,
-                ordered: [.restoreNoBackup, .version, .replicating, .generation, .snapshot, .walSegment],
-                reason: "no matching backups found"),
-        LogCase(file: "v0.3.13-restore-failed.log", verdict: .failed, ordered: [.error],
-                reason: "no snapshots available"),
-        LogCase(file: "v0.3.13-boots.log", verdict: .restored,
-                ordered: [.restoreStarted, .restoreFinished, .version, .generation, .snapshot],
-                boots: [.fresh, .replicatingOnly, .restored],
-                warning: "boot 3: the restore"),
+        LogCase(
+            file: "v0.3.13-replicating.log", verdict: .replicatingOnly,
+            ordered: [.version, .database, .replicating, .generation, .snapshot, .walSegment, .shutdown]),
+        LogCase(
+            file: "v0.3.13-restored.log", verdict: .restored,
+            ordered: [.restoreStarted, .restoreProgress, .restoreFinished, .version, .replicating, .generation, .snapshot, .walSegment],
+            warning: "Litestream 0.3 always does this after a restore",
+            reason: "renaming database from temporary location"),
+        LogCase(
+            file: "v0.3.13-fresh.log", verdict: .fresh,
+            ordered: [.restoreNoBackup, .version, .replicating, .generation, .snapshot, .walSegment],
+            reason: "no matching backups found"),
+        LogCase(
+            file: "v0.3.13-restore-failed.log", verdict: .failed, ordered: [.error],
+            reason: "no snapshots available"),
+        LogCase(
+            file: "v0.3.13-boots.log", verdict: .restored,
+            ordered: [.restoreStarted, .restoreFinished, .version, .generation, .snapshot],
+            boots: [.fresh, .replicatingOnly, .restored],
+            warning: "boot 3: the restore"),
         // 0.3.13 given a replica URL: Go's log text on stderr.
-        LogCase(file: "v0.3.13-replicating-url.log", verdict: .replicatingOnly,
-                ordered: [.version, .database, .replicating, .generation, .snapshot, .walSegment, .shutdown], format: .text),
-        LogCase(file: "v0.3.13-restored-url.log", verdict: .restored,
-                ordered: [.restoreStarted, .restoreFinished, .version, .replicating, .generation, .snapshot],
-                warning: "new generation", format: .text),
-        LogCase(file: "v0.3.13-fresh-url.log", verdict: .fresh,
-                ordered: [.restoreNoBackup, .version, .replicating, .generation], format: .text),
-        LogCase(file: "v0.3.13-restore-failed-url.log", verdict: .failed,
-                ordered: [.restoreStarted, .restoreProgress, .error],
-                reason: "the restore failed: line 3", format: .text),
-        LogCase(file: "v0.3.13-restored-json.log", verdict: .restored,
-                ordered: [.restoreStarted, .restoreFinished, .version, .replicating, .generation, .snapshot, .walSegment],
-                warning: "new generation", format: .json),
+        LogCase(
+            file: "v0.3.13-replicating-url.log", verdict: .replicatingOnly,
+            ordered: [.version, .database, .replicating, .generation, .snapshot, .walSegment, .shutdown], format: .text),
+        LogCase(
+            file: "v0.3.13-restored-url.log", verdict: .restored,
+            ordered: [.restoreStarted, .restoreFinished, .version, .replicating, .generation, .snapshot],
+            warning: "new generation", format: .text),
+        LogCase(
+            file: "v0.3.13-fresh-url.log", verdict: .fresh,
+            ordered: [.restoreNoBackup, .version, .replicating, .generation], format: .text),
+        LogCase(
+            file: "v0.3.13-restore-failed-url.log", verdict: .failed,
+            ordered: [.restoreStarted, .restoreProgress, .error],
+            reason: "the restore failed: line 3", format: .text),
+        LogCase(
+            file: "v0.3.13-restored-json.log", verdict: .restored,
+            ordered: [.restoreStarted, .restoreFinished, .version, .replicating, .generation, .snapshot, .walSegment],
+            warning: "new generation", format: .json),
         // 0.5.17.
-        LogCase(file: "v0.5.17-replicating.log", verdict: .replicatingOnly,
-                ordered: [.version, .database, .replicating, .shutdown], somewhere: [.snapshot, .compaction]),
-        LogCase(file: "v0.5.17-replicating-debug.log", verdict: .replicatingOnly,
-                ordered: [.version, .replicating, .ltxFile, .shutdown], somewhere: [.snapshot, .compaction]),
+        LogCase(
+            file: "v0.5.17-replicating.log", verdict: .replicatingOnly,
+            ordered: [.version, .database, .replicating, .shutdown], somewhere: [.snapshot, .compaction]),
+        LogCase(
+            file: "v0.5.17-replicating-debug.log", verdict: .replicatingOnly,
+            ordered: [.version, .replicating, .ltxFile, .shutdown], somewhere: [.snapshot, .compaction]),
         // A plain 0.5 restore prints nothing when it succeeds: only "behind replica" hints at it.
-        LogCase(file: "v0.5.17-restored.log", verdict: .replicatingOnly,
-                ordered: [.version, .replicating, .behindReplica],
-                warning: "found the database behind the replica"),
-        LogCase(file: "v0.5.17-restored-integrity.log", verdict: .restored,
-                ordered: [.restoreFinished, .version, .replicating, .behindReplica],
-                reason: "post-restore integrity check passed"),
-        LogCase(file: "v0.5.17-restored-replicate-flag.log", verdict: .restored,
-                ordered: [.version, .restoreStarted, .restoreFinished, .database, .replicating, .behindReplica],
-                reason: "restore completed"),
-        LogCase(file: "v0.5.17-restored-json.log", verdict: .restored,
-                ordered: [.version, .restoreStarted, .restoreFinished, .replicating], format: .json),
-        LogCase(file: "v0.5.17-restored-pretty.log", verdict: .restored,
-                ordered: [.version, .restoreStarted, .restoreFinished, .replicating], format: .pretty),
-        LogCase(file: "v0.5.17-fresh.log", verdict: .fresh,
-                ordered: [.restoreNoBackup, .version, .replicating], reason: "no matching backups found"),
-        LogCase(file: "v0.5.17-fresh-replicate-flag.log", verdict: .fresh,
-                ordered: [.version, .restoreStarted, .restoreNoBackup, .database, .replicating],
-                reason: "no backup found, starting fresh"),
-        LogCase(file: "v0.5.17-restore-failed.log", verdict: .failed, ordered: [.error],
-                reason: "invalid ltx file", format: .errorLine),
-        LogCase(file: "v0.5.17-restore-failed-replicate-flag.log", verdict: .failed,
-                ordered: [.version, .restoreStarted, .error], reason: "the restore failed: line 3"),
-        LogCase(file: "v0.5.17-boots.log", verdict: .restored,
-                ordered: [.version, .restoreStarted, .restoreFinished, .replicating],
-                boots: [.fresh, .replicatingOnly, .restored]),
+        LogCase(
+            file: "v0.5.17-restored.log", verdict: .replicatingOnly,
+            ordered: [.version, .replicating, .behindReplica],
+            warning: "found the database behind the replica"),
+        LogCase(
+            file: "v0.5.17-restored-integrity.log", verdict: .restored,
+            ordered: [.restoreFinished, .version, .replicating, .behindReplica],
+            reason: "post-restore integrity check passed"),
+        LogCase(
+            file: "v0.5.17-restored-replicate-flag.log", verdict: .restored,
+            ordered: [.version, .restoreStarted, .restoreFinished, .database, .replicating, .behindReplica],
+            reason: "restore completed"),
+        LogCase(
+            file: "v0.5.17-restored-json.log", verdict: .restored,
+            ordered: [.version, .restoreStarted, .restoreFinished, .replicating], format: .json),
+        LogCase(
+            file: "v0.5.17-restored-pretty.log", verdict: .restored,
+            ordered: [.version, .restoreStarted, .restoreFinished, .replicating], format: .pretty),
+        LogCase(
+            file: "v0.5.17-fresh.log", verdict: .fresh,
+            ordered: [.restoreNoBackup, .version, .replicating], reason: "no matching backups found"),
+        LogCase(
+            file: "v0.5.17-fresh-replicate-flag.log", verdict: .fresh,
+            ordered: [.version, .restoreStarted, .restoreNoBackup, .database, .replicating],
+            reason: "no backup found, starting fresh"),
+        LogCase(
+            file: "v0.5.17-restore-failed.log", verdict: .failed, ordered: [.error],
+            reason: "invalid ltx file", format: .errorLine),
+        LogCase(
+            file: "v0.5.17-restore-failed-replicate-flag.log", verdict: .failed,
+            ordered: [.version, .restoreStarted, .error], reason: "the restore failed: line 3"),
+        LogCase(
+            file: "v0.5.17-boots.log", verdict: .restored,
+            ordered: [.version, .restoreStarted, .restoreFinished, .replicating],
+            boots: [.fresh, .replicatingOnly, .restored]),
     ]
 
     @Test func everyCapturedLogHasACase() throws {
@@ -180,7 +203,10 @@ struct LogCase: Sendable, CustomTestStringConvertible {
         "\u{1B}[32m03:23:48 INF\u{1B}[0m cache warmed entries=12",
     ]
 
-    static let prefixedCases = ["v0.3.13-restored.log", "v0.3.13-restored-url.log", "v0.3.13-restore-failed.log", "v0.5.17-restored-replicate-flag.log", "v0.5.17-restore-failed-replicate-flag.log", "v0.5.17-restore-failed.log", "v0.5.17-restored-json.log", "v0.5.17-boots.log"]
+    static let prefixedCases = [
+        "v0.3.13-restored.log", "v0.3.13-restored-url.log", "v0.3.13-restore-failed.log", "v0.5.17-restored-replicate-flag.log",
+        "v0.5.17-restore-failed-replicate-flag.log", "v0.5.17-restore-failed.log", "v0.5.17-restored-json.log", "v0.5.17-boots.log",
+    ]
 
     /// A real log with every line behind a platform's prefix and the application's lines between
     /// Litestream's: the same events and verdict as the log itself.
@@ -234,7 +260,8 @@ struct LogCase: Sendable, CustomTestStringConvertible {
     /// 0.3: a restore that fails and a replicate that runs anyway (a boot script without `set -e`).
     @Test func replicateAfterAFailedRestoreIsStillFailed() throws {
         let dir = Fixtures.packageRoot + "/Tests/Fixtures/logs/"
-        let text = try String(contentsOfFile: dir + "v0.3.13-restore-failed.log", encoding: .utf8)
+        let text =
+            try String(contentsOfFile: dir + "v0.3.13-restore-failed.log", encoding: .utf8)
             + String(contentsOfFile: dir + "v0.3.13-replicating.log", encoding: .utf8)
         let report = try LogReport(scan: LogReader.scan(text), input: "-")
         #expect(report.boots.count == 1)
@@ -319,7 +346,10 @@ struct LogCase: Sendable, CustomTestStringConvertible {
     @Test func helpTeachesVerdictsAndExitCodes() throws {
         let r = try runLiteProof(["logs", "--help"])
         #expect(r.status == 0)
-        for word in ["restored", "fresh", "replicating-only", "failed", "temporary location", "no matching backups found", "restore completed", "Exit codes", "standard input"] {
+        for word in [
+            "restored", "fresh", "replicating-only", "failed", "temporary location", "no matching backups found", "restore completed", "Exit codes",
+            "standard input",
+        ] {
             #expect(r.stdout.contains(word), "help lacks \(word)")
         }
         let root = try runLiteProof(["--help"])

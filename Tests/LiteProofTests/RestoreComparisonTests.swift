@@ -8,8 +8,10 @@ import Testing
 @Suite struct RestoreComparisonTests {
     /// Restores with both tools and compares. Returns LiteProof's bytes.
     @discardableResult
-    func compare(_ r: RealReplica, _ target: RestoreTarget, litestreamArgs: [String], label: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) throws -> [UInt8] {
+    func compare(
+        _ r: RealReplica, _ target: RestoreTarget, litestreamArgs: [String], label: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [UInt8] {
         let dir = try rigTempDir("cmp")
         let theirs = dir + "/litestream.db", ours = dir + "/liteproof.db"
         let (status, text) = try litestreamRestore(r.version, replicaDir: r.replicaDir, output: theirs, args: litestreamArgs)
@@ -91,9 +93,10 @@ import Testing
         let stamps = try replica.ltx!.files(atLevel: 0).map {
             Double(try LTX.readHeader(try replica.open($0.path), name: $0.path).timestamp) / 1000
         }.sorted()
-        let snapshotTime = try replica.ltx!.files(atLevel: 9).map {
-            Double(try LTX.readHeader(try replica.open($0.path), name: $0.path).timestamp) / 1000
-        }.min() ?? 0
+        let snapshotTime =
+            try replica.ltx!.files(atLevel: 9).map {
+                Double(try LTX.readHeader(try replica.open($0.path), name: $0.path).timestamp) / 1000
+            }.min() ?? 0
         let mids = zip(stamps, stamps.dropFirst()).map { ($0 + $1) / 2 }.filter { $0 > snapshotTime + 0.002 }
         try #require(mids.count >= 2)
         for t in Set([mids.first!, mids[mids.count / 2], mids.last!]).sorted() {
@@ -140,14 +143,16 @@ import Testing
     @Test func missingWALIndex() async throws {
         let multi = try await ReplicaFactory.shared.replica(.v03Multi)
         let dir = try scratchCopy(ofDirectory: multi.replicaDir)
-        let gen = try #require(try Replica.open(dir).v03?.generations.first { g in
-            g.indexes.count >= 3 && !g.snapshots.isEmpty
-        })
+        let gen = try #require(
+            try Replica.open(dir).v03?.generations.first { g in
+                g.indexes.count >= 3 && !g.snapshots.isEmpty
+            })
         let first = gen.snapshots[0].index
         let victim = try #require(gen.indexes.first { $0 > first && $0 < gen.indexes.last! })
         for s in gen.segments(of: victim) { try FileManager.default.removeItem(atPath: dir + "/" + s.path) }
         let r = try verify(dir)
-        #expect(r.findings(.chainMissingIndex).contains { $0.file == "generations/\(gen.id)/wal" && $0.message.contains(victim.hex(width: 8)) }, "\(r.findings)")
+        #expect(
+            r.findings(.chainMissingIndex).contains { $0.file == "generations/\(gen.id)/wal" && $0.message.contains(victim.hex(width: 8)) }, "\(r.findings)")
         #expect(r.verdict == .damaged)
     }
 

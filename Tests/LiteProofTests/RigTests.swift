@@ -3,8 +3,9 @@
 
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Test rig")
@@ -26,8 +27,9 @@ struct RigSelfTests {
         #expect(Litestream.packageRoot(from: "/nonexistent-dir-xyz/a/b.swift") == nil)
     }
 
-    @Test("each scenario: shape, restore == checkpointed live db, no process left",
-          arguments: Scenario.allCases)
+    @Test(
+        "each scenario: shape, restore == checkpointed live db, no process left",
+        arguments: Scenario.allCases)
     func scenario(_ s: Scenario) async throws {
         let r = try await ReplicaFactory.shared.replica(s)
         print("rig: \(s) built in \(String(format: "%.1f", r.buildSeconds))s at \(r.workDir)")
@@ -117,8 +119,9 @@ struct RigSelfTests {
         let r = try await ReplicaFactory.shared.replica(.v03Multi)
         let gen1 = r.generations[0]
         let dir = try rigTempDir("pit")
-        let (s1, t1) = try litestreamRestore(.v03, replicaDir: r.replicaDir, output: dir + "/g1.db",
-                                             args: ["-generation", gen1])
+        let (s1, t1) = try litestreamRestore(
+            .v03, replicaDir: r.replicaDir, output: dir + "/g1.db",
+            args: ["-generation", gen1])
         #expect(s1 == 0, "\(t1)")
         let old = Int(try sqliteQuery(dir + "/g1.db", "SELECT count(*) FROM t")[0][0]) ?? 0
         let now = Int(try sqliteQuery(r.liveDB, "SELECT count(*) FROM t")[0][0]) ?? 0
@@ -126,8 +129,9 @@ struct RigSelfTests {
 
         let gen2 = r.generations[1]
         let firstIndex = try #require(RigV03Files.walIndexes(r.replicaDir, gen2).first)
-        let (s2, t2) = try litestreamRestore(.v03, replicaDir: r.replicaDir, output: dir + "/i.db",
-                                             args: ["-generation", gen2, "-index", String(format: "%08x", firstIndex)])
+        let (s2, t2) = try litestreamRestore(
+            .v03, replicaDir: r.replicaDir, output: dir + "/i.db",
+            args: ["-generation", gen2, "-index", String(format: "%08x", firstIndex)])
         #expect(s2 == 0, "\(t2)")
         #expect(try sqliteQuery(dir + "/i.db", "PRAGMA integrity_check") == [["ok"]])
     }
@@ -138,8 +142,9 @@ struct RigSelfTests {
         let l0 = RigV05Files.files(r.replicaDir, level: 0)
         let mid = l0[l0.count / 2].maxTXID
         let out = try rigTempDir("pit5") + "/mid.db"
-        let (status, text) = try litestreamRestore(.v05, replicaDir: r.replicaDir, output: out,
-                                                   args: ["-txid", String(format: "%016llx", mid)])
+        let (status, text) = try litestreamRestore(
+            .v05, replicaDir: r.replicaDir, output: out,
+            args: ["-txid", String(format: "%016llx", mid)])
         #expect(status == 0, "\(text)")
         let old = Int(try sqliteQuery(out, "SELECT count(*) FROM kv")[0][0]) ?? -1
         let now = Int(try sqliteQuery(r.liveDB, "SELECT count(*) FROM kv")[0][0]) ?? -1
@@ -207,7 +212,7 @@ struct RigSelfTests {
         try recompressLZ4(path) { _ in }
         #expect(try lz4DecompressFile(path) == before)
         let haveLZ4CLI = FileManager.default.isExecutableFile(atPath: "/usr/bin/lz4")
-        if haveLZ4CLI {   // an independent decoder agrees the frame is valid
+        if haveLZ4CLI {  // an independent decoder agrees the frame is valid
             let (lzStatus, lzOut) = try runProcess("/usr/bin/lz4", ["-t", path], timeout: 30)
             #expect(lzStatus == 0, "\(lzOut)")
         }
@@ -259,8 +264,9 @@ struct RigSelfTests {
         defer { db.close() }
         let cfg = "dbs:\n  - path: \"\(dir)/db.sqlite\"\n    replicas:\n      - type: file\n        path: \"\(dir)/replica\"\n"
         try cfg.write(toFile: dir + "/ls.yml", atomically: true, encoding: .utf8)
-        let ls = try LitestreamProcess(binary: try Litestream.binary(.v03), config: dir + "/ls.yml",
-                                       logPath: dir + "/log.txt")
+        let ls = try LitestreamProcess(
+            binary: try Litestream.binary(.v03), config: dir + "/ls.yml",
+            logPath: dir + "/log.txt")
         usleep(300_000)
         #expect(ls.isRunning)
         let t0 = Date()

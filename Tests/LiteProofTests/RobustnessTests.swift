@@ -69,7 +69,9 @@ import Testing
         // 0.5: the example's latest plan is a single snapshot; delete it together with what would cover it
         if version == "0.5" {
             let dir = try scratchCopy(ofDirectory: source)
-            for f in ["ltx/9/0000000000000001-0000000000000007.ltx", "ltx/0/0000000000000006-0000000000000006.ltx", "ltx/1/0000000000000006-0000000000000007.ltx"] {
+            for f in [
+                "ltx/9/0000000000000001-0000000000000007.ltx", "ltx/0/0000000000000006-0000000000000006.ltx", "ltx/1/0000000000000006-0000000000000007.ltx",
+            ] {
                 try FileManager.default.removeItem(atPath: dir + "/" + f)
             }
             #expect(try verify(dir).verdict == .damaged)

@@ -53,7 +53,9 @@ import Testing
             #expect(throws: Never.self, "restorable point \(p.position)", sourceLocation: sourceLocation) { try restore(path, p.target) }
         }
         for p in sample(t.points.filter { !$0.restorable }) {
-            #expect(throws: (any Error).self, "unrestorable point \(p.position) restored (\(p.reason ?? ""))", sourceLocation: sourceLocation) { try restore(path, p.target) }
+            #expect(throws: (any Error).self, "unrestorable point \(p.position) restored (\(p.reason ?? ""))", sourceLocation: sourceLocation) {
+                try restore(path, p.target)
+            }
         }
     }
 
@@ -394,11 +396,13 @@ import Testing
         for (name, replica) in [("v03", dir), ("v05", Fixtures.example("0.5").replica)] {
             let page = "\(out)/\(name).html", png = "\(out)/\(name).png"
             try Data(try timeline(replica).renderHTML().utf8).write(to: URL(fileURLWithPath: page))
-            let (status, output) = try runProcess(browser, [
-                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-                "--user-data-dir=\(out)/profile-\(name)", "--screenshot=\(png)", "--window-size=1400,900",
-                URL(fileURLWithPath: page).absoluteString,
-            ], timeout: 90)
+            let (status, output) = try runProcess(
+                browser,
+                [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                    "--user-data-dir=\(out)/profile-\(name)", "--screenshot=\(png)", "--window-size=1400,900",
+                    URL(fileURLWithPath: page).absoluteString,
+                ], timeout: 90)
             #expect(status == 0, "\(browser) failed: \(output)")
             let b = try bytes(of: png)
             #expect(b.count > 30_000, "screenshot is only \(b.count) bytes")

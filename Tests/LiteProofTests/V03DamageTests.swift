@@ -12,7 +12,9 @@ import Testing
     func only(_ r: VerifyReport, _ code: FindingCode, file: String, offset: Int64?, sourceLocation: SourceLocation = #_sourceLocation) {
         let hits = r.findings(code)
         #expect(hits.count >= 1, "expected \(code.rawValue); got \(r.findings)", sourceLocation: sourceLocation)
-        #expect(hits.contains { $0.file == file && $0.offset == offset }, "expected \(code.rawValue) at \(file) @\(offset.map(String.init) ?? "nil"); got \(hits)", sourceLocation: sourceLocation)
+        #expect(
+            hits.contains { $0.file == file && $0.offset == offset }, "expected \(code.rawValue) at \(file) @\(offset.map(String.init) ?? "nil"); got \(hits)",
+            sourceLocation: sourceLocation)
     }
 
     @Test func cleanExampleVerifies() throws {

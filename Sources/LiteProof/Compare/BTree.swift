@@ -165,8 +165,10 @@ public final class BTreeReader {
 
     /// Visits every cell of the b-tree rooted at `root` (leaf cells and, for index b-trees, the
     /// interior cells that carry keys), and every page the tree uses.
-    func walk(_ root: UInt32, visitPage: (UInt32, _ isOverflow: Bool) throws -> Void = { _, _ in },
-              visitCell: (Page, Cell) throws -> Void = { _, _ in }) throws {
+    func walk(
+        _ root: UInt32, visitPage: (UInt32, _ isOverflow: Bool) throws -> Void = { _, _ in },
+        visitCell: (Page, Cell) throws -> Void = { _, _ in }
+    ) throws {
         var stack: [UInt32] = [root]
         var seen = Set<UInt32>()
         while let pgno = stack.popLast() {
@@ -277,9 +279,11 @@ public final class BTreeReader {
         var objects = [SchemaEntry(type: "table", name: "sqlite_schema", tableName: "sqlite_schema", rootPage: 1, sql: nil)]
         objects += try schema().filter { $0.rootPage > 0 }
         for o in objects {
-            try walk(o.rootPage, visitPage: { pgno, overflow in
-                owners[Int(pgno)] = overflow ? .overflow(type: o.type, name: o.name) : .object(type: o.type, name: o.name)
-            })
+            try walk(
+                o.rootPage,
+                visitPage: { pgno, overflow in
+                    owners[Int(pgno)] = overflow ? .overflow(type: o.type, name: o.name) : .object(type: o.type, name: o.name)
+                })
         }
         // Freelist.
         var trunk = header.freelistTrunk

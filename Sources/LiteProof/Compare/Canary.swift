@@ -26,8 +26,9 @@ public struct Canary: Codable, Sendable, Equatable {
         try db.execute("BEGIN IMMEDIATE")
         do {
             try db.execute(createSQL)
-            try db.query("INSERT INTO _liteproof_canary(token, label, created_at) VALUES (?, ?, ?)",
-                         [.text(token), label.map { .text($0) } ?? .null, .real(now)])
+            try db.query(
+                "INSERT INTO _liteproof_canary(token, label, created_at) VALUES (?, ?, ?)",
+                [.text(token), label.map { .text($0) } ?? .null, .real(now)])
             try db.execute("COMMIT")
         } catch {
             try? db.execute("ROLLBACK")
@@ -83,8 +84,9 @@ public struct CanaryReport: Codable, Sendable {
     public static func make(replica: PageSource, live: PageSource?) throws -> CanaryReport {
         let now = Date().timeIntervalSince1970
         let inReplica = try Canary.all(in: replica)
-        var report = CanaryReport(replicaHasTable: inReplica != nil, replicaCount: inReplica?.count ?? 0,
-                                  newestInReplica: inReplica?.last.map { entry($0, now: now) })
+        var report = CanaryReport(
+            replicaHasTable: inReplica != nil, replicaCount: inReplica?.count ?? 0,
+            newestInReplica: inReplica?.last.map { entry($0, now: now) })
         if let live {
             let liveCanaries = try Canary.all(in: live) ?? []
             report.liveCount = liveCanaries.count

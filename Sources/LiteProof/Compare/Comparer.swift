@@ -92,8 +92,9 @@ public struct Comparer {
             let replicaDigest = try DatabaseDigest.compute(restored, name: "replica", progress: progress)
             let live = try LiveDatabase.open(livePath)
             let liveDigest = try Self.liveDigest(live, name: livePath, progress: progress)
-            var report = try Self.judge(replicaDigest: replicaDigest, liveDigest: liveDigest, position: plan.position,
-                                        replicaSource: restored, liveSource: live, listLimit: listLimit)
+            var report = try Self.judge(
+                replicaDigest: replicaDigest, liveDigest: liveDigest, position: plan.position,
+                replicaSource: restored, liveSource: live, listLimit: listLimit)
             report.canaries = try? CanaryReport.make(replica: restored, live: live)
             if live.retries > 0 { report.notes.append("the live database changed during the read; read again \(live.retries) time(s) for a consistent state") }
             report.seconds = Date().timeIntervalSince(started)
@@ -107,8 +108,9 @@ public struct Comparer {
         return try withRestored { restoredPath, plan in
             let restored = try FilePageSource(path: restoredPath)
             let replicaDigest = try DatabaseDigest.compute(restored, name: "replica", progress: progress)
-            var report = try Self.judge(replicaDigest: replicaDigest, liveDigest: digest, position: plan.position,
-                                        replicaSource: restored, liveSource: nil, listLimit: listLimit)
+            var report = try Self.judge(
+                replicaDigest: replicaDigest, liveDigest: digest, position: plan.position,
+                replicaSource: restored, liveSource: nil, listLimit: listLimit)
             report.canaries = try? CanaryReport.make(replica: restored, live: nil)
             report.notes.append("compared with the digest of \(digest.source) taken at \(digest.createdAt)")
             report.seconds = Date().timeIntervalSince(started)
@@ -120,9 +122,10 @@ public struct Comparer {
     public static func liveDigest(_ live: LiveDatabase, name: String, progress: ProgressHandler? = nil) throws -> DatabaseDigest {
         var position: DatabaseDigest.WALPosition?
         if let h = live.walHeader {
-            position = DatabaseDigest.WALPosition(salt1: h.salt1, salt2: h.salt2, commits: live.commits.count,
-                                                  offset: live.commits.last?.walEnd ?? Int64(WALHeader.size),
-                                                  history: try LiveHistory.make(live))
+            position = DatabaseDigest.WALPosition(
+                salt1: h.salt1, salt2: h.salt2, commits: live.commits.count,
+                offset: live.commits.last?.walEnd ?? Int64(WALHeader.size),
+                history: try LiveHistory.make(live))
         }
         return try DatabaseDigest.compute(live, name: name, wal: position, progress: progress)
     }
@@ -131,8 +134,10 @@ public struct Comparer {
         .init(description: description, pageSize: d.pageSize, pageCount: d.pageCount, sha256: d.sha256, checksum: d.checksum)
     }
 
-    static func judge(replicaDigest r: DatabaseDigest, liveDigest l: DatabaseDigest, position: String,
-                      replicaSource: PageSource, liveSource: PageSource?, listLimit: Int) throws -> CompareReport {
+    static func judge(
+        replicaDigest r: DatabaseDigest, liveDigest l: DatabaseDigest, position: String,
+        replicaSource: PageSource, liveSource: PageSource?, listLimit: Int
+    ) throws -> CompareReport {
         var report = CompareReport(
             verdict: .differs, replica: side(r, "replica at \(position)"), live: side(l, l.source), position: position,
             lag: nil, differingPageCount: 0, differingPages: [], tables: [], canaries: nil, notes: [], seconds: 0)
@@ -172,11 +177,13 @@ public struct Comparer {
             return Int(p) < owners.count ? owners[Int(p)].description : "unknown"
         }
         report.differingPages = differing.prefix(listLimit).map {
-            .init(page: $0, replicaOwner: owner(replicaOwners, $0, size: r.pageCount),
-                  liveOwner: liveSource == nil ? "unknown (digest only)" : owner(liveOwners, $0, size: l.pageCount))
+            .init(
+                page: $0, replicaOwner: owner(replicaOwners, $0, size: r.pageCount),
+                liveOwner: liveSource == nil ? "unknown (digest only)" : owner(liveOwners, $0, size: l.pageCount))
         }
         if differing.count > listLimit { report.notes.append("\(differing.count - listLimit) more differing pages not listed") }
-        report.tables = tableDifferences(replicaSource, liveSource, differing: differing, replicaOwners: replicaOwners, liveOwners: liveOwners, listLimit: listLimit)
+        report.tables = tableDifferences(
+            replicaSource, liveSource, differing: differing, replicaOwners: replicaOwners, liveOwners: liveOwners, listLimit: listLimit)
         if l.wal?.history == nil {
             report.notes.append("the live digest carries no WAL history, so an earlier state could not be matched")
         }
@@ -184,8 +191,10 @@ public struct Comparer {
     }
 
     /// Per table and index: entries on each side and rowids on one side only (like `sqldiff --summary`).
-    static func tableDifferences(_ replica: PageSource, _ live: PageSource?, differing: [UInt32],
-                                 replicaOwners: [BTreeReader.Owner], liveOwners: [BTreeReader.Owner], listLimit: Int) -> [CompareReport.TableDifference] {
+    static func tableDifferences(
+        _ replica: PageSource, _ live: PageSource?, differing: [UInt32],
+        replicaOwners: [BTreeReader.Owner], liveOwners: [BTreeReader.Owner], listLimit: Int
+    ) -> [CompareReport.TableDifference] {
         let rr = try? BTreeReader(replica)
         let lr = live.flatMap { try? BTreeReader($0) }
         let rs = (try? rr?.schema()) ?? []
@@ -215,8 +224,10 @@ public struct Comparer {
                 onlyR = sortedDifference(a, b, limit: listLimit)
                 onlyL = sortedDifference(b, a, limit: listLimit)
             }
-            out.append(.init(type: (re ?? le)!.type, name: name, replicaRows: rk?.count, liveRows: lk?.count,
-                             onlyInReplica: onlyR, onlyInLive: onlyL, differingPages: pagesByName[name] ?? 0))
+            out.append(
+                .init(
+                    type: (re ?? le)!.type, name: name, replicaRows: rk?.count, liveRows: lk?.count,
+                    onlyInReplica: onlyR, onlyInLive: onlyL, differingPages: pagesByName[name] ?? 0))
         }
         return out
     }

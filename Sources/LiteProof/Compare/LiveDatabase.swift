@@ -83,8 +83,10 @@ public final class LiveDatabase: PageSource {
             let decoder = WALDecoder { frame in
                 frames.append(FrameRef(pgno: frame.pageNumber, offset: frame.walOffset + 24, frame: frames.count))
                 if frame.commitSize != 0 {
-                    commits.append(Commit(walEnd: frame.walOffset + 24 + Int64(frame.page.count), pageCount: frame.commitSize,
-                                          frame: frames.count - 1, checksum1: frame.checksum.0, checksum2: frame.checksum.1))
+                    commits.append(
+                        Commit(
+                            walEnd: frame.walOffset + 24 + Int64(frame.page.count), pageCount: frame.commitSize,
+                            frame: frames.count - 1, checksum1: frame.checksum.0, checksum2: frame.checksum.1))
                 }
             }
             do {

@@ -52,8 +52,9 @@ public struct ProofOfPersistence {
 
     public func run() throws -> Report {
         var steps: [Step] = []
-        var report = Report(verdict: .notProven, failedStep: nil, database: database, replica: replicaLocation,
-                            canary: nil, replicationLag: nil, restoreSeconds: nil, compareVerdict: nil, steps: [])
+        var report = Report(
+            verdict: .notProven, failedStep: nil, database: database, replica: replicaLocation,
+            canary: nil, replicationLag: nil, restoreSeconds: nil, compareVerdict: nil, steps: [])
         func step(_ name: String, _ body: () throws -> (Bool, String)) -> Bool {
             progress?(name)
             let t = Date()
@@ -63,24 +64,36 @@ public struct ProofOfPersistence {
             if !ok && report.failedStep == nil { report.failedStep = name }
             return ok
         }
-        defer { }
+        defer {}
         // 1. The replica can be read and planned, and Litestream has written to it recently.
         var before: [StoredFile] = []
-        guard step("replica-readable", {
-            let replica = try Replica.open(replicaLocation)
-            let plan = try RestorePlanner(replica: replica).plan()
-            before = Self.fingerprint(replica.storage)
-            let newest = before.compactMap(\.modified).max()
-            let age = newest.map { Date().timeIntervalSince1970 - $0 }
-            return (true, "\(replica.format.rawValue) replica, latest position \(plan.position)" + (age.map { String(format: ", newest file written %.1f s ago", $0) } ?? ""))
-        }) else { report.steps = steps; return report }
+        guard
+            step(
+                "replica-readable",
+                {
+                    let replica = try Replica.open(replicaLocation)
+                    let plan = try RestorePlanner(replica: replica).plan()
+                    before = Self.fingerprint(replica.storage)
+                    let newest = before.compactMap(\.modified).max()
+                    let age = newest.map { Date().timeIntervalSince1970 - $0 }
+                    return (
+                        true,
+                        "\(replica.format.rawValue) replica, latest position \(plan.position)"
+                            + (age.map { String(format: ", newest file written %.1f s ago", $0) } ?? "")
+                    )
+                })
+        else { report.steps = steps; return report }
 
         // 2. Write a canary to the live database.
         var canary: Canary?
-        guard step("write-canary", {
-            canary = try Canary.write(to: database, label: label ?? "liteproof prove")
-            return (true, "token \(canary!.token) written at \(canary!.createdAtText)")
-        }) else { report.steps = steps; return report }
+        guard
+            step(
+                "write-canary",
+                {
+                    canary = try Canary.write(to: database, label: label ?? "liteproof prove")
+                    return (true, "token \(canary!.token) written at \(canary!.createdAtText)")
+                })
+        else { report.steps = steps; return report }
         report.canary = canary
 
         // 3. Wait until the replica holds it: restore (own code) whenever its files change.
@@ -88,63 +101,86 @@ public struct ProofOfPersistence {
         let scratch = try FS.makeScratchDirectory(prefix: "liteproof-prove")
         defer { FS.removeTree(scratch) }
         var attempt = 0
-        guard step("wait-for-replication", {
-            let deadline = Date().addingTimeInterval(timeout)
-            var last: [StoredFile] = []
-            while true {
-                let replica = try Replica.open(replicaLocation)
-                let now = Self.fingerprint(replica.storage)
-                if now != last {
-                    last = now
-                    attempt += 1
-                    let path = scratch + "/attempt-\(attempt).db"
-                    let t = Date()
-                    do {
-                        let plan = try RestorePlanner(replica: replica).plan()
-                        let out = try OutputFile(creating: path)
-                        _ = try Restorer(replica: replica).apply(plan, to: out, scratch: scratch)
-                        let seconds = Date().timeIntervalSince(t)
-                        if let all = try Canary.all(in: try FilePageSource(path: path)), all.contains(where: { $0.token == canary!.token }) {
-                            restoredPath = path
-                            report.restoreSeconds = seconds
-                            report.replicationLag = Date().timeIntervalSince1970 - canary!.createdAt - seconds
-                            return (true, String(format: "the replica held the canary after %.2f s (%d look%@ at the replica)", report.replicationLag!, attempt, attempt == 1 ? "" : "s"))
+        guard
+            step(
+                "wait-for-replication",
+                {
+                    let deadline = Date().addingTimeInterval(timeout)
+                    var last: [StoredFile] = []
+                    while true {
+                        let replica = try Replica.open(replicaLocation)
+                        let now = Self.fingerprint(replica.storage)
+                        if now != last {
+                            last = now
+                            attempt += 1
+                            let path = scratch + "/attempt-\(attempt).db"
+                            let t = Date()
+                            do {
+                                let plan = try RestorePlanner(replica: replica).plan()
+                                let out = try OutputFile(creating: path)
+                                _ = try Restorer(replica: replica).apply(plan, to: out, scratch: scratch)
+                                let seconds = Date().timeIntervalSince(t)
+                                if let all = try Canary.all(in: try FilePageSource(path: path)), all.contains(where: { $0.token == canary!.token }) {
+                                    restoredPath = path
+                                    report.restoreSeconds = seconds
+                                    report.replicationLag = Date().timeIntervalSince1970 - canary!.createdAt - seconds
+                                    return (
+                                        true,
+                                        String(
+                                            format: "the replica held the canary after %.2f s (%d look%@ at the replica)", report.replicationLag!, attempt,
+                                            attempt == 1 ? "" : "s")
+                                    )
+                                }
+                            } catch {
+                                // A replica caught mid-upload can fail to plan; look again on the next change.
+                            }
+                            FS.remove(path)
                         }
-                    } catch {
-                        // A replica caught mid-upload can fail to plan; look again on the next change.
+                        if Date() > deadline {
+                            let changed = now != before
+                            return (
+                                false,
+                                String(format: "the canary did not reach the replica within %.0f s; ", timeout)
+                                    + (changed
+                                        ? "the replica changed meanwhile but does not hold it"
+                                        : "the replica's files did not change at all: is Litestream running and replicating this database?")
+                            )
+                        }
+                        Thread.sleep(forTimeInterval: poll)
                     }
-                    FS.remove(path)
-                }
-                if Date() > deadline {
-                    let changed = now != before
-                    return (false, String(format: "the canary did not reach the replica within %.0f s; ", timeout)
-                            + (changed ? "the replica changed meanwhile but does not hold it" : "the replica's files did not change at all: is Litestream running and replicating this database?"))
-                }
-                Thread.sleep(forTimeInterval: poll)
-            }
-        }) else { report.steps = steps; return report }
+                })
+        else { report.steps = steps; return report }
 
         // 4. Restore check: the restored database passes SQLite's quick_check.
-        guard step("restore-and-check", {
-            let problems = try SQLiteDatabase(path: restoredPath!, mode: .immutable).integrityCheck(full: false)
-            return (problems.isEmpty, problems.isEmpty
-                    ? String(format: "restored with LiteProof's own code in %.3f s; quick_check ok; canary present", report.restoreSeconds ?? 0)
-                    : "quick_check: " + problems.prefix(3).joined(separator: "; "))
-        }) else { report.steps = steps; return report }
+        guard
+            step(
+                "restore-and-check",
+                {
+                    let problems = try SQLiteDatabase(path: restoredPath!, mode: .immutable).integrityCheck(full: false)
+                    return (
+                        problems.isEmpty,
+                        problems.isEmpty
+                            ? String(format: "restored with LiteProof's own code in %.3f s; quick_check ok; canary present", report.restoreSeconds ?? 0)
+                            : "quick_check: " + problems.prefix(3).joined(separator: "; ")
+                    )
+                })
+        else { report.steps = steps; return report }
 
         // 5. Compare with the live database (which may have moved on: lagging is fine).
-        _ = step("compare-with-live", {
-            let replica = try Replica.open(replicaLocation)
-            let r = try Comparer(replica: replica).compare(live: database)
-            report.compareVerdict = r.verdict.rawValue
-            let detail: String
-            switch r.verdict {
-            case .identical: detail = "the live database equals the replica"
-            case .lagging: detail = "the replica equals the live database \(r.lag?.commitsBehind ?? 0) commit(s) ago"
-            case .differs: detail = "no state of the live database matches the replica: \(r.differingPageCount) pages differ"
-            }
-            return (r.verdict != .differs, detail)
-        })
+        _ = step(
+            "compare-with-live",
+            {
+                let replica = try Replica.open(replicaLocation)
+                let r = try Comparer(replica: replica).compare(live: database)
+                report.compareVerdict = r.verdict.rawValue
+                let detail: String
+                switch r.verdict {
+                case .identical: detail = "the live database equals the replica"
+                case .lagging: detail = "the replica equals the live database \(r.lag?.commitsBehind ?? 0) commit(s) ago"
+                case .differs: detail = "no state of the live database matches the replica: \(r.differingPageCount) pages differ"
+                }
+                return (r.verdict != .differs, detail)
+            })
         report.steps = steps
         report.verdict = report.failedStep == nil ? .proven : .notProven
         return report
@@ -153,9 +189,11 @@ public struct ProofOfPersistence {
 
 extension ProofOfPersistence.Report {
     public func renderText() -> String {
-        var lines = [verdict == .proven
-                     ? "PROVEN: a write to \(database) reached the replica and restores with LiteProof's own code"
-                     : "NOT PROVEN: failed at \(failedStep ?? "?")"]
+        var lines = [
+            verdict == .proven
+                ? "PROVEN: a write to \(database) reached the replica and restores with LiteProof's own code"
+                : "NOT PROVEN: failed at \(failedStep ?? "?")"
+        ]
         for s in steps {
             lines.append("  [\(s.ok ? "ok" : "FAILED")] \(s.name) (\(Units.seconds(s.seconds))): \(s.detail)")
         }

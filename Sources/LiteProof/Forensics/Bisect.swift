@@ -43,8 +43,9 @@ public struct Bisect {
         }
         let first = try eval()
         let baseline = expect ?? first
-        var report = Report(query: sql, history: r.description, points: r.points.count, probes: 0, baseline: baseline,
-                            found: false, point: nil, time: nil, before: nil, after: nil, previousPoint: nil, seconds: 0)
+        var report = Report(
+            query: sql, history: r.description, points: r.points.count, probes: 0, baseline: baseline,
+            found: false, point: nil, time: nil, before: nil, after: nil, previousPoint: nil, seconds: 0)
         if first != baseline {
             report.found = true
             report.point = r.points[0]
@@ -90,7 +91,9 @@ extension Bisect.Report {
         if found, let p = point {
             lines.append("CHANGED at \(p.position)\(time.map { " (\($0))" } ?? "")")
             lines.append("  file holding the change: \(p.file)")
-            if let prev = previousPoint { lines.append("  last point with the baseline result: \(prev.position)\(prev.time.map { " (\(formatTime($0)))" } ?? "")") }
+            if let prev = previousPoint {
+                lines.append("  last point with the baseline result: \(prev.position)\(prev.time.map { " (\(formatTime($0)))" } ?? "")")
+            }
             lines.append("  result before: \(before ?? baseline)")
             lines.append("  result after:  \(after ?? "")")
         } else {

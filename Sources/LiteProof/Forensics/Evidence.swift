@@ -139,19 +139,27 @@ public enum Evidence {
             guard let b = before[f.path] else { continue }
             if b.sha256 != f.sha256 || b.size != f.size { changed.append(.init(path: f.path, before: b, now: f)) } else { same += 1 }
         }
-        return CheckReport(bundle: bundle, replica: replicaLocation, createdAt: manifest.createdAt,
-                           matches: added.isEmpty && removed.isEmpty && changed.isEmpty, added: added, removed: removed,
-                           changed: changed, unchanged: same, bundleIntact: problems.isEmpty, bundleProblems: problems)
+        return CheckReport(
+            bundle: bundle, replica: replicaLocation, createdAt: manifest.createdAt,
+            matches: added.isEmpty && removed.isEmpty && changed.isEmpty, added: added, removed: removed,
+            changed: changed, unchanged: same, bundleIntact: problems.isEmpty, bundleProblems: problems)
     }
 }
 
 extension Evidence.CheckReport {
     public func renderText() -> String {
-        var lines = [matches ? "MATCHES: the replica holds exactly the \(unchanged) files recorded at \(createdAt)"
-                             : "CHANGED since \(createdAt): \(added.count) added, \(removed.count) removed, \(changed.count) changed, \(unchanged) unchanged"]
+        var lines = [
+            matches
+                ? "MATCHES: the replica holds exactly the \(unchanged) files recorded at \(createdAt)"
+                : "CHANGED since \(createdAt): \(added.count) added, \(removed.count) removed, \(changed.count) changed, \(unchanged) unchanged"
+        ]
         for f in added { lines.append("  added    \(f.path) (\(Units.bytes(f.size)))") }
         for f in removed { lines.append("  removed  \(f.path) (\(Units.bytes(f.size)))") }
-        for c in changed { lines.append("  changed  \(c.path): \(Units.bytes(c.before.size)) sha256 \(c.before.sha256.prefix(16))… → \(Units.bytes(c.now.size)) sha256 \(c.now.sha256.prefix(16))…") }
+        for c in changed {
+            lines.append(
+                "  changed  \(c.path): \(Units.bytes(c.before.size)) sha256 \(c.before.sha256.prefix(16))… → \(Units.bytes(c.now.size)) sha256 \(c.now.sha256.prefix(16))…"
+            )
+        }
         for p in bundleProblems { lines.append("bundle: \(p)") }
         return lines.joined(separator: "\n")
     }

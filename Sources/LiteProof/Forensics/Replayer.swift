@@ -80,8 +80,10 @@ public final class Replayer {
         let r = V03Readers.readSnapshot(replica, snapshot) { chunk, offset in try self.out.write(chunk, at: offset) }
         if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
         pageSize = r.header!.pageSize
-        points.append(ReplayPoint(position: "\(gen.id)/\(snapshot.index.hex(width: 8)):0", time: snapshot.modified, file: snapshot.path,
-                                  pageCount: UInt32(r.size / Int64(pageSize)), step: -1, walEnd: 0))
+        points.append(
+            ReplayPoint(
+                position: "\(gen.id)/\(snapshot.index.hex(width: 8)):0", time: snapshot.modified, file: snapshot.path,
+                pageCount: UInt32(r.size / Int64(pageSize)), step: -1, walEnd: 0))
         let frameSize = Int64(24 + pageSize)
         for index in gen.indexes where index >= snapshot.index {
             let segs = gen.segments(of: index)
@@ -94,8 +96,10 @@ public final class Replayer {
             for (end, size) in commits {
                 // The segment holding the commit frame.
                 let seg = segs.last { $0.offset < end } ?? segs[0]
-                points.append(ReplayPoint(position: "\(gen.id)/\(index.hex(width: 8)):\(end)", time: seg.modified, file: seg.path,
-                                          pageCount: size, step: steps.count - 1, walEnd: end))
+                points.append(
+                    ReplayPoint(
+                        position: "\(gen.id)/\(index.hex(width: 8)):\(end)", time: seg.modified, file: seg.path,
+                        pageCount: size, step: steps.count - 1, walEnd: end))
             }
         }
     }
@@ -112,8 +116,10 @@ public final class Replayer {
         let snapHeader = try LTX.readHeader(try replica.open(snapshot.path), name: snapshot.path)
         pageSize = snapHeader.pageSize
         try applyLTX(snapshot)
-        points.append(ReplayPoint(position: snapshot.maxTXID.hex(width: 16), time: Double(snapHeader.timestamp) / 1000, file: snapshot.path,
-                                  pageCount: snapHeader.commit, step: -1, walEnd: 0))
+        points.append(
+            ReplayPoint(
+                position: snapshot.maxTXID.hex(width: 16), time: Double(snapHeader.timestamp) / 1000, file: snapshot.path,
+                pageCount: snapHeader.commit, step: -1, walEnd: 0))
         // The finest chain: each time, the file that extends the range by the least.
         let incremental = layout.files.filter { $0.level != LTXLayout.snapshotLevel }
         var have = snapshot.maxTXID
@@ -123,8 +129,10 @@ public final class Replayer {
             guard let next else { break }
             let h = try LTX.readHeader(try replica.open(next.path), name: next.path)
             steps.append(.ltx(next, h))
-            points.append(ReplayPoint(position: next.maxTXID.hex(width: 16), time: Double(h.timestamp) / 1000, file: next.path,
-                                      pageCount: h.commit, step: steps.count - 1, walEnd: 0))
+            points.append(
+                ReplayPoint(
+                    position: next.maxTXID.hex(width: 16), time: Double(h.timestamp) / 1000, file: next.path,
+                    pageCount: h.commit, step: steps.count - 1, walEnd: 0))
             have = next.maxTXID
         }
     }

@@ -41,7 +41,9 @@ extension Timeline {
             // 0.3: index:offset large, the generation below; 0.5: the TXID.
             if let slash = r.position.firstIndex(of: "/") {
                 let gen = String(r.position[..<slash].prefix(8))
-                return card(key, String(r.position[r.position.index(after: slash)...]), cls: cls, sub: r.time ?? "no time", sub2: "generation \(gen)…", title: r.position)
+                return card(
+                    key, String(r.position[r.position.index(after: slash)...]), cls: cls, sub: r.time ?? "no time", sub2: "generation \(gen)…",
+                    title: r.position)
             }
             return card(key, short(r.position), cls: cls, sub: r.time ?? "no time", title: r.position)
         }
@@ -63,41 +65,50 @@ extension Timeline {
         h.out += "</section>\n"
 
         if !gaps.isEmpty {
-            h.out += "<section class=\"panel\">\n<h2>Gaps</h2>\n<table>\n<thead><tr><th>lane</th><th>missing</th><th>between</th><th>time</th><th>what it means</th></tr></thead>\n<tbody>\n"
+            h.out +=
+                "<section class=\"panel\">\n<h2>Gaps</h2>\n<table>\n<thead><tr><th>lane</th><th>missing</th><th>between</th><th>time</th><th>what it means</th></tr></thead>\n<tbody>\n"
             for g in gaps {
                 let between = [g.after.map(fileName), g.before.map(fileName)].map { esc($0 ?? "—") }.joined(separator: "<br>→ ")
                 let time = [g.startTime, g.endTime].map { esc($0 ?? "?") }.joined(separator: "<br>→ ")
                 let missing = g.from == g.to ? esc(short(g.from)) : "\(esc(short(g.from)))<br>… \(esc(short(g.to)))"
-                h.out += "<tr class=\"bad\"><td>\(esc(short(g.lane)))</td><td class=\"mono\">\(missing)</td><td class=\"mono\">\(between)</td><td class=\"mono\">\(time)</td><td>\(esc(g.description))</td></tr>\n"
+                h.out +=
+                    "<tr class=\"bad\"><td>\(esc(short(g.lane)))</td><td class=\"mono\">\(missing)</td><td class=\"mono\">\(between)</td><td class=\"mono\">\(time)</td><td>\(esc(g.description))</td></tr>\n"
             }
             h.out += "</tbody>\n</table>\n</section>\n"
         }
         if !damaged.isEmpty {
-            h.out += "<section class=\"panel\">\n<h2>Damaged files</h2>\n<table>\n<thead><tr><th>file</th><th>findings</th><th>points in it</th><th>unrestorable because of it</th><th>first finding</th></tr></thead>\n<tbody>\n"
+            h.out +=
+                "<section class=\"panel\">\n<h2>Damaged files</h2>\n<table>\n<thead><tr><th>file</th><th>findings</th><th>points in it</th><th>unrestorable because of it</th><th>first finding</th></tr></thead>\n<tbody>\n"
             for d in damaged {
-                h.out += "<tr class=\"bad\"><td class=\"mono\" title=\"\(esc(d.file))\">\(esc(fileName(d.file)))</td><td class=\"mono\">\(esc(d.codes.joined(separator: ", ")))</td><td>\(d.points)</td><td>\(d.unrestorablePoints)</td><td>\(esc(d.findings.first?.message ?? ""))</td></tr>\n"
+                h.out +=
+                    "<tr class=\"bad\"><td class=\"mono\" title=\"\(esc(d.file))\">\(esc(fileName(d.file)))</td><td class=\"mono\">\(esc(d.codes.joined(separator: ", ")))</td><td>\(d.points)</td><td>\(d.unrestorablePoints)</td><td>\(esc(d.findings.first?.message ?? ""))</td></tr>\n"
             }
             h.out += "</tbody>\n</table>\n</section>\n"
         }
 
-        h.out += "<section class=\"panel\">\n<h2>Stretches</h2>\n<table>\n<thead><tr><th>lane</th><th>from</th><th>to</th><th>points</th><th>time</th><th>restores</th></tr></thead>\n<tbody>\n"
+        h.out +=
+            "<section class=\"panel\">\n<h2>Stretches</h2>\n<table>\n<thead><tr><th>lane</th><th>from</th><th>to</th><th>points</th><th>time</th><th>restores</th></tr></thead>\n<tbody>\n"
         for st in stretches {
             let time = [st.first.time, st.last.time].map { $0 ?? "?" }.joined(separator: " → ")
-            h.out += "<tr\(st.restorable ? "" : " class=\"bad\"")><td>\(esc(short(st.lane)))</td><td class=\"mono\">\(esc(short(st.first.position)))</td><td class=\"mono\">\(esc(short(st.last.position)))</td><td>\(st.count)</td><td class=\"mono\">\(esc(time))</td><td>\(st.restorable ? "<span class=\"tag ok\">restorable</span>" : "<span class=\"tag no\">no</span> \(esc(st.reason ?? ""))")</td></tr>\n"
+            h.out +=
+                "<tr\(st.restorable ? "" : " class=\"bad\"")><td>\(esc(short(st.lane)))</td><td class=\"mono\">\(esc(short(st.first.position)))</td><td class=\"mono\">\(esc(short(st.last.position)))</td><td>\(st.count)</td><td class=\"mono\">\(esc(time))</td><td>\(st.restorable ? "<span class=\"tag ok\">restorable</span>" : "<span class=\"tag no\">no</span> \(esc(st.reason ?? ""))")</td></tr>\n"
         }
         h.out += "</tbody>\n</table>\n</section>\n"
 
-        h.out += "<section class=\"panel\">\n<h2>Points <span class=\"count\">\(points.count)</span></h2>\n<div class=\"scroll\">\n<table>\n<thead><tr><th>#</th><th>position</th><th>kind</th><th>time</th><th>file</th><th>restores</th><th>notes</th></tr></thead>\n<tbody>\n"
+        h.out +=
+            "<section class=\"panel\">\n<h2>Points <span class=\"count\">\(points.count)</span></h2>\n<div class=\"scroll\">\n<table>\n<thead><tr><th>#</th><th>position</th><th>kind</th><th>time</th><th>file</th><th>restores</th><th>notes</th></tr></thead>\n<tbody>\n"
         // A huge replica: the first and last rows, and every unrestorable point (--json has all).
         let rowLimit = 4000
-        let shown: [Int] = points.count <= rowLimit
+        let shown: [Int] =
+            points.count <= rowLimit
             ? Array(points.indices)
             : points.indices.filter { $0 < rowLimit / 2 || $0 >= points.count - rowLimit / 2 || !points[$0].restorable }
         var previous = -1
         for n in shown {
             let p = points[n]
             if n != previous + 1 {
-                h.out += "<tr><td colspan=\"7\" class=\"note\">… \(n - previous - 1) restorable points left out here (<code>liteproof timeline --json</code> lists every one) …</td></tr>\n"
+                h.out +=
+                    "<tr><td colspan=\"7\" class=\"note\">… \(n - previous - 1) restorable points left out here (<code>liteproof timeline --json</code> lists every one) …</td></tr>\n"
             }
             previous = n
             var tag = p.restorable ? "<span class=\"tag ok\">yes</span>" : "<span class=\"tag no\">no</span>"
@@ -105,10 +116,12 @@ extension Timeline {
             let notes = [p.reason, p.note].compactMap { $0 }.joined(separator: " · ")
             var pos = p.position
             if let from = p.fromTXID, let t = p.txid, from < t { pos = "\(from.hex(width: 16))–\(t.hex(width: 16))" }
-            h.out += "<tr\(p.restorable ? "" : " class=\"bad\"")><td>\(n + 1)</td><td class=\"mono\">\(esc(pos))</td><td>\(p.kind.rawValue)</td><td class=\"mono\">\(esc(p.time ?? "—"))</td><td class=\"mono\" title=\"\(esc(p.file))\">\(esc(fileName(p.file)))</td><td>\(tag)</td><td class=\"note\">\(esc(notes))</td></tr>\n"
+            h.out +=
+                "<tr\(p.restorable ? "" : " class=\"bad\"")><td>\(n + 1)</td><td class=\"mono\">\(esc(pos))</td><td>\(p.kind.rawValue)</td><td class=\"mono\">\(esc(p.time ?? "—"))</td><td class=\"mono\" title=\"\(esc(p.file))\">\(esc(fileName(p.file)))</td><td>\(tag)</td><td class=\"note\">\(esc(notes))</td></tr>\n"
         }
         h.out += "</tbody>\n</table>\n</div>\n</section>\n"
-        h.out += "<footer>Made by <b>liteproof timeline</b> from the replica's files alone. A point restores when Litestream's restore plan to it exists and reads no damaged file; check one with <code>liteproof restore REPLICA -o out.db</code> and the point's target.</footer>\n"
+        h.out +=
+            "<footer>Made by <b>liteproof timeline</b> from the replica's files alone. A point restores when Litestream's restore plan to it exists and reads no damaged file; check one with <code>liteproof restore REPLICA -o out.db</code> and the point's target.</footer>\n"
         h.out += "</main>\n</body>\n</html>\n"
         return h.out
     }
@@ -122,17 +135,25 @@ extension Timeline {
             "<span class=\"li\"><svg width=\"34\" height=\"16\" viewBox=\"0 0 34 16\" aria-hidden=\"true\">\(svg)</svg>\(esc(label))</span>"
         }
         var items = [
-            item("<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.blue)\"/>", format == .v03 ? "WAL segment" : "L0 file"),
+            item("<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.blue)\"/>", format == .v03 ? "WAL segment" : "L0 file")
         ]
         if format == .ltx {
             items.append(item("<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.teal)\"/>", "compacted file (L1–L8)"))
         }
         items += [
             item("<path d=\"M17 1 L24 8 L17 15 L10 8 Z\" fill=\"\(TimelinePicture.purple)\"/>", "snapshot"),
-            item("<line x1=\"10\" y1=\"3\" x2=\"10\" y2=\"13\" stroke=\"\(TimelinePicture.ink)\" stroke-width=\"1.5\"/><line x1=\"17\" y1=\"3\" x2=\"17\" y2=\"13\" stroke=\"\(TimelinePicture.ink)\" stroke-width=\"1.5\"/><line x1=\"24\" y1=\"3\" x2=\"24\" y2=\"13\" stroke=\"\(TimelinePicture.red)\" stroke-width=\"1.5\"/>", format == .v03 ? "commit (red: unrestorable)" : "TXID point (red: unrestorable)"),
-            item("<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.red)\" stroke=\"\(TimelinePicture.darkRed)\"/>", "damaged file"),
-            item("<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.grey)\" stroke=\"\(TimelinePicture.red)\" stroke-dasharray=\"3 2\"/>", "sound file, points unrestorable"),
-            item("<rect x=\"2\" y=\"1\" width=\"30\" height=\"14\" fill=\"url(#lp-hatch)\" stroke=\"\(TimelinePicture.red)\" stroke-dasharray=\"3 2\"/>", "gap (missing files)"),
+            item(
+                "<line x1=\"10\" y1=\"3\" x2=\"10\" y2=\"13\" stroke=\"\(TimelinePicture.ink)\" stroke-width=\"1.5\"/><line x1=\"17\" y1=\"3\" x2=\"17\" y2=\"13\" stroke=\"\(TimelinePicture.ink)\" stroke-width=\"1.5\"/><line x1=\"24\" y1=\"3\" x2=\"24\" y2=\"13\" stroke=\"\(TimelinePicture.red)\" stroke-width=\"1.5\"/>",
+                format == .v03 ? "commit (red: unrestorable)" : "TXID point (red: unrestorable)"),
+            item(
+                "<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.red)\" stroke=\"\(TimelinePicture.darkRed)\"/>",
+                "damaged file"),
+            item(
+                "<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.grey)\" stroke=\"\(TimelinePicture.red)\" stroke-dasharray=\"3 2\"/>",
+                "sound file, points unrestorable"),
+            item(
+                "<rect x=\"2\" y=\"1\" width=\"30\" height=\"14\" fill=\"url(#lp-hatch)\" stroke=\"\(TimelinePicture.red)\" stroke-dasharray=\"3 2\"/>",
+                "gap (missing files)"),
             item("<rect x=\"2\" y=\"5\" width=\"30\" height=\"6\" rx=\"3\" fill=\"\(TimelinePicture.green)\"/>", "restorable stretch"),
             item("<rect x=\"2\" y=\"5\" width=\"30\" height=\"6\" rx=\"3\" fill=\"\(TimelinePicture.red)\"/>", "unrestorable stretch"),
             item("<rect x=\"2\" y=\"5\" width=\"30\" height=\"6\" rx=\"3\" fill=\"\(TimelinePicture.early)\"/>", "before the first restorable point"),
@@ -368,7 +389,8 @@ struct TimelinePicture {
         let lanesBottom = lanesTop + laneHeight * Double(t.lanes.count)
         let height = lanesBottom + 46
         var o = ""
-        o += "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(f(width)) \(f(height))\" width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\" aria-label=\"Timeline of the replica\" font-family=\"system-ui, 'DejaVu Sans', sans-serif\">\n"
+        o +=
+            "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(f(width)) \(f(height))\" width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\" aria-label=\"Timeline of the replica\" font-family=\"system-ui, 'DejaVu Sans', sans-serif\">\n"
         o += """
             <defs><pattern id="lp-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fde2e2"/><line x1="0" y1="0" x2="0" y2="6" stroke="\(Self.red)" stroke-width="2.2"/></pattern></defs>
 
@@ -401,15 +423,20 @@ struct TimelinePicture {
             let coarse = idxs.contains { t.points[$0].coarse == true }
             let color = !st.restorable ? (idxs.upperBound <= firstOK ? Self.early : Self.red) : (coarse ? Self.amber : Self.green)
             let x0 = x(a) - 2, w = max(4, x(b) - x(a) + 4)
-            let tip = "\(st.first.position) … \(st.last.position): \(st.count) point\(st.count == 1 ? "" : "s"), " + (st.restorable ? "restorable" : "unrestorable: \(st.reason ?? "")")
+            let tip =
+                "\(st.first.position) … \(st.last.position): \(st.count) point\(st.count == 1 ? "" : "s"), "
+                + (st.restorable ? "restorable" : "unrestorable: \(st.reason ?? "")")
             o += "<rect x=\"\(f(x0))\" y=\"\(f(bandTop + 14))\" width=\"\(f(w))\" height=\"10\" rx=\"5\" fill=\"\(color)\"><title>\(esc(tip))</title></rect>\n"
         }
-        if let clean = t.summary.lastClean, let i = t.points.firstIndex(where: { $0.position == clean.position && $0.kind == clean.kind }), let px = l.points[i] {
+        if let clean = t.summary.lastClean, let i = t.points.firstIndex(where: { $0.position == clean.position && $0.kind == clean.kind }), let px = l.points[i]
+        {
             let xv = x(px)
-            o += "<path d=\"M\(f(xv)) \(f(bandTop + 12)) l-5 -8 h10 z\" fill=\"\(Self.green)\" stroke=\"#fff\" stroke-width=\"1\"><title>\(esc("last clean restore: \(clean.position) \(clean.time ?? "")"))</title></path>\n"
+            o +=
+                "<path d=\"M\(f(xv)) \(f(bandTop + 12)) l-5 -8 h10 z\" fill=\"\(Self.green)\" stroke=\"#fff\" stroke-width=\"1\"><title>\(esc("last clean restore: \(clean.position) \(clean.time ?? "")"))</title></path>\n"
             let label = "last clean: \(short(clean.position))"
             let anchor = xv > plotLeft + plotWidth - 160 ? "end" : (xv < plotLeft + 80 ? "start" : "middle")
-            o += "<text x=\"\(f(xv))\" y=\"\(f(bandTop + 1))\" font-size=\"10.5\" fill=\"\(Self.green)\" font-weight=\"600\" text-anchor=\"\(anchor)\">\(esc(label))</text>\n"
+            o +=
+                "<text x=\"\(f(xv))\" y=\"\(f(bandTop + 1))\" font-size=\"10.5\" fill=\"\(Self.green)\" font-weight=\"600\" text-anchor=\"\(anchor)\">\(esc(label))</text>\n"
         }
 
         // Lanes.
@@ -419,7 +446,8 @@ struct TimelinePicture {
             o += "<rect x=\"0\" y=\"\(f(top))\" width=\"\(f(width))\" height=\"\(f(laneHeight))\" fill=\"\(li % 2 == 0 ? "#f8f9fb" : "#ffffff")\"/>\n"
             o += "<line x1=\"0\" y1=\"\(f(top))\" x2=\"\(f(width))\" y2=\"\(f(top))\" stroke=\"#e4e7eb\"/>\n"
             let (title, sub) = laneLabel(lane)
-            o += "<text x=\"12\" y=\"\(f(top + laneHeight / 2 - 2))\" font-size=\"12.5\" font-weight=\"600\" fill=\"\(Self.ink)\">\(esc(title))<title>\(esc(lane.id))</title></text>\n"
+            o +=
+                "<text x=\"12\" y=\"\(f(top + laneHeight / 2 - 2))\" font-size=\"12.5\" font-weight=\"600\" fill=\"\(Self.ink)\">\(esc(title))<title>\(esc(lane.id))</title></text>\n"
             o += "<text x=\"12\" y=\"\(f(top + laneHeight / 2 + 12))\" font-size=\"10.5\" fill=\"#7b8794\">\(esc(sub))</text>\n"
             let snapRowY = v03 ? top + 17 : top + laneHeight / 2
             let barY = v03 ? top + 32 : top + laneHeight / 2 - 9
@@ -429,10 +457,13 @@ struct TimelinePicture {
                 let inLane = v03 ? g.lane == lane.id : lane.level != LTXLayout.snapshotLevel
                 guard inLane, let span = l.gaps[gi] else { continue }
                 let x0 = x(span.0), w = max(8, x(span.1) - x(span.0))
-                o += "<rect class=\"gap\" x=\"\(f(x0))\" y=\"\(f(top + 4))\" width=\"\(f(w))\" height=\"\(f(laneHeight - 8))\" fill=\"url(#lp-hatch)\" stroke=\"\(Self.red)\" stroke-dasharray=\"4 2\" stroke-width=\"1.2\"><title>\(esc("gap: " + g.description))</title></rect>\n"
+                o +=
+                    "<rect class=\"gap\" x=\"\(f(x0))\" y=\"\(f(top + 4))\" width=\"\(f(w))\" height=\"\(f(laneHeight - 8))\" fill=\"url(#lp-hatch)\" stroke=\"\(Self.red)\" stroke-dasharray=\"4 2\" stroke-width=\"1.2\"><title>\(esc("gap: " + g.description))</title></rect>\n"
                 if li == 0 || v03 || lane.level == 0 {
-                    o += "<rect x=\"\(f(x0 + w / 2 - 15))\" y=\"\(f(top + 5))\" width=\"30\" height=\"12\" rx=\"2\" fill=\"#ffffff\" stroke=\"\(Self.red)\" stroke-width=\"0.8\"/>\n"
-                    o += "<text x=\"\(f(x0 + w / 2))\" y=\"\(f(top + 13))\" font-size=\"10\" font-weight=\"700\" fill=\"\(Self.darkRed)\" text-anchor=\"middle\">GAP</text>\n"
+                    o +=
+                        "<rect x=\"\(f(x0 + w / 2 - 15))\" y=\"\(f(top + 5))\" width=\"30\" height=\"12\" rx=\"2\" fill=\"#ffffff\" stroke=\"\(Self.red)\" stroke-width=\"0.8\"/>\n"
+                    o +=
+                        "<text x=\"\(f(x0 + w / 2))\" y=\"\(f(top + 13))\" font-size=\"10\" font-weight=\"700\" fill=\"\(Self.darkRed)\" text-anchor=\"middle\">GAP</text>\n"
                 }
             }
             for bar in lane.files where bar.kind != .snapshot {
@@ -449,13 +480,16 @@ struct TimelinePicture {
                 case .unreachable: attrs = "fill=\"\(Self.grey)\" stroke=\"\(earlyFiles.contains(bar.path) ? Self.early : Self.red)\" stroke-dasharray=\"3 2\""
                 }
                 if bar.status == .partial { attrs += " stroke=\"\(Self.red)\" stroke-width=\"1.5\"" }
-                o += "<rect class=\"bar \(bar.status.rawValue)\" data-file=\"\(esc(bar.path))\" x=\"\(f(x0))\" y=\"\(f(barY))\" width=\"\(f(w))\" height=\"\(f(barH))\" rx=\"3\" \(attrs)><title>\(esc(tooltip(bar)))</title></rect>\n"
+                o +=
+                    "<rect class=\"bar \(bar.status.rawValue)\" data-file=\"\(esc(bar.path))\" x=\"\(f(x0))\" y=\"\(f(barY))\" width=\"\(f(w))\" height=\"\(f(barH))\" rx=\"3\" \(attrs)><title>\(esc(tooltip(bar)))</title></rect>\n"
                 if bar.status == .damaged && w >= 12 {
-                    o += "<text x=\"\(f(x0 + w / 2))\" y=\"\(f(barY + barH / 2 + 4))\" font-size=\"11\" font-weight=\"700\" fill=\"#fff\" text-anchor=\"middle\">✕</text>\n"
+                    o +=
+                        "<text x=\"\(f(x0 + w / 2))\" y=\"\(f(barY + barH / 2 + 4))\" font-size=\"11\" font-weight=\"700\" fill=\"#fff\" text-anchor=\"middle\">✕</text>\n"
                 }
                 let label = barLabel(bar)
                 if bar.status != .damaged, Double(label.count) * 6.2 + 6 < w {
-                    o += "<text x=\"\(f(x0 + w / 2))\" y=\"\(f(barY + barH / 2 + 3.5))\" font-size=\"10\" fill=\"\(bar.status == .unreachable ? "#52606d" : "#fff")\" text-anchor=\"middle\">\(esc(label))</text>\n"
+                    o +=
+                        "<text x=\"\(f(x0 + w / 2))\" y=\"\(f(barY + barH / 2 + 3.5))\" font-size=\"10\" fill=\"\(bar.status == .unreachable ? "#52606d" : "#fff")\" text-anchor=\"middle\">\(esc(label))</text>\n"
                 }
             }
             // Snapshots as diamonds.
@@ -464,9 +498,11 @@ struct TimelinePicture {
                 let cx = x(span.1), r = 7.0
                 let fill = bar.status == .damaged ? Self.red : (bar.status == .unreachable ? Self.grey : Self.purple)
                 let stroke = bar.status == .damaged ? Self.darkRed : "#ffffff"
-                o += "<path class=\"snapshot \(bar.status.rawValue)\" data-file=\"\(esc(bar.path))\" d=\"M\(f(cx)) \(f(snapRowY - r)) L\(f(cx + r)) \(f(snapRowY)) L\(f(cx)) \(f(snapRowY + r)) L\(f(cx - r)) \(f(snapRowY)) Z\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"1.2\"><title>\(esc(tooltip(bar)))</title></path>\n"
+                o +=
+                    "<path class=\"snapshot \(bar.status.rawValue)\" data-file=\"\(esc(bar.path))\" d=\"M\(f(cx)) \(f(snapRowY - r)) L\(f(cx + r)) \(f(snapRowY)) L\(f(cx)) \(f(snapRowY + r)) L\(f(cx - r)) \(f(snapRowY)) Z\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"1.2\"><title>\(esc(tooltip(bar)))</title></path>\n"
                 if !v03 {
-                    o += "<text x=\"\(f(cx))\" y=\"\(f(snapRowY - r - 3))\" font-size=\"9.5\" fill=\"#52606d\" text-anchor=\"middle\">\(esc(short((bar.maxTXID ?? 0).hex(width: 16))))</text>\n"
+                    o +=
+                        "<text x=\"\(f(cx))\" y=\"\(f(snapRowY - r - 3))\" font-size=\"9.5\" fill=\"#52606d\" text-anchor=\"middle\">\(esc(short((bar.maxTXID ?? 0).hex(width: 16))))</text>\n"
                 }
             }
             // Ticks: the points held by this lane's files.
@@ -476,7 +512,8 @@ struct TimelinePicture {
                 guard let px = l.points[i] else { continue }
                 let color = p.restorable ? Self.ink : (i < firstOK ? Self.early : Self.red)
                 guard drawn.insert("\(Int(x(px) * 2))\(color)").inserted else { continue }
-                o += "<line class=\"tick\(p.restorable ? "" : " unrestorable")\" x1=\"\(f(x(px)))\" y1=\"\(f(tickTop))\" x2=\"\(f(x(px)))\" y2=\"\(f(tickTop + 7))\" stroke=\"\(color)\" stroke-width=\"1.2\"><title>\(esc(p.position + (p.restorable ? " restorable" : " unrestorable: \(p.reason ?? "")")))</title></line>\n"
+                o +=
+                    "<line class=\"tick\(p.restorable ? "" : " unrestorable")\" x1=\"\(f(x(px)))\" y1=\"\(f(tickTop))\" x2=\"\(f(x(px)))\" y2=\"\(f(tickTop + 7))\" stroke=\"\(color)\" stroke-width=\"1.2\"><title>\(esc(p.position + (p.restorable ? " restorable" : " unrestorable: \(p.reason ?? "")")))</title></line>\n"
             }
             o += "</g>\n"
         }
@@ -518,7 +555,8 @@ struct TimelinePicture {
     func axisCaption(_ l: Layout) -> String {
         switch l.axis {
         case .time:
-            let day = ISO8601DateFormatter.string(from: Date(timeIntervalSince1970: l.lo + (l.hi - l.lo) / 2), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+            let day = ISO8601DateFormatter.string(
+                from: Date(timeIntervalSince1970: l.lo + (l.hi - l.lo) / 2), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
             return "time (UTC, \(day)) — " + (timeline.format == .v03 ? "0.3 files carry no times: file modification times" : "LTX header timestamps")
         case .sequence: return "files in position order (file times are missing or all equal)"
         case .txid: return "TXID"
@@ -538,7 +576,10 @@ struct TimelinePicture {
             while v <= l.hi { if v >= 0 { out.append((v, "0x" + String(UInt64(v), radix: 16))) }; v += step }
             return out
         case .time:
-            let steps: [Double] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000]
+            let steps: [Double] = [
+                0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+                172800, 604800, 2592000,
+            ]
             let want = span / 8
             let step = steps.first { $0 >= want } ?? (want / 86400).rounded(.up) * 86400
             var v = (l.lo / step).rounded(.up) * step

@@ -81,7 +81,9 @@ extension Timeline {
                             lines.append("    GAP  \(gap.description)")
                         }
                         let range = "@\(bar.walStart ?? 0)" + (bar.walEnd.map { "–\($0)" } ?? "–?")
-                        lines.append("    \(range.padding(toLength: max(range.count, 16), withPad: " ", startingAt: 0))  \(bar.time ?? "-")  \(bar.points) commit\(bar.points == 1 ? "" : "s")  \(status(bar))")
+                        lines.append(
+                            "    \(range.padding(toLength: max(range.count, 16), withPad: " ", startingAt: 0))  \(bar.time ?? "-")  \(bar.points) commit\(bar.points == 1 ? "" : "s")  \(status(bar))"
+                        )
                         if commits {
                             for p in pointsByFile[bar.path] ?? [] where p.kind == .commit {
                                 lines.append(pointLine(p, indent: "      "))
@@ -91,7 +93,8 @@ extension Timeline {
                 }
             case .ltx:
                 let level = lane.level ?? 0
-                lines.append("level \(level)\(level == LTXLayout.snapshotLevel ? " (snapshots)" : ""): \(lane.files.count) file\(lane.files.count == 1 ? "" : "s")")
+                lines.append(
+                    "level \(level)\(level == LTXLayout.snapshotLevel ? " (snapshots)" : ""): \(lane.files.count) file\(lane.files.count == 1 ? "" : "s")")
                 for bar in lane.files {
                     let txids = bar.minTXID == bar.maxTXID ? (bar.maxTXID ?? 0).hex(width: 16) : bar.position
                     lines.append("  \(txids.padding(toLength: 33, withPad: " ", startingAt: 0))  \(bar.time ?? "-")  \(status(bar))")
@@ -119,7 +122,9 @@ extension Timeline {
             lines.append("")
             lines.append("damaged files:")
             for d in damaged {
-                lines.append("  \(d.file)  \(d.codes.joined(separator: ", "))  (\(d.points) point\(d.points == 1 ? "" : "s") in it, \(d.unrestorablePoints) unrestorable because of it)")
+                lines.append(
+                    "  \(d.file)  \(d.codes.joined(separator: ", "))  (\(d.points) point\(d.points == 1 ? "" : "s") in it, \(d.unrestorablePoints) unrestorable because of it)"
+                )
                 if let f = d.findings.first { lines.append("      \(f.message)") }
             }
         }

@@ -406,13 +406,15 @@ struct TimelineBuilder {
                     if i == hi && snapshotIndexes.contains(i) { continue }
                     let before = g.segments.last { $0.index < i }
                     let after = g.segments.first { $0.index > i }
-                    laneGaps.append(Timeline.Gap(
-                        kind: .missingIndex, lane: laneID,
-                        from: "\(g.id)/\(i.hex(width: 8)):0", to: "\(g.id)/\(i.hex(width: 8)):end",
-                        description: "WAL index \(i.hex(width: 8)) of generation \(g.id) has no segments: every commit of it is missing, and restores past it need a snapshot after it",
-                        after: before?.path, before: after?.path ?? g.snapshots.first { $0.index > i }?.path,
-                        startTime: Self.time(before?.modified), endTime: Self.time(after?.modified),
-                        startSeconds: before?.modified, endSeconds: after?.modified, index: i))
+                    laneGaps.append(
+                        Timeline.Gap(
+                            kind: .missingIndex, lane: laneID,
+                            from: "\(g.id)/\(i.hex(width: 8)):0", to: "\(g.id)/\(i.hex(width: 8)):end",
+                            description:
+                                "WAL index \(i.hex(width: 8)) of generation \(g.id) has no segments: every commit of it is missing, and restores past it need a snapshot after it",
+                            after: before?.path, before: after?.path ?? g.snapshots.first { $0.index > i }?.path,
+                            startTime: Self.time(before?.modified), endTime: Self.time(after?.modified),
+                            startSeconds: before?.modified, endSeconds: after?.modified, index: i))
                 }
             }
             for i in g.indexes {
@@ -420,23 +422,27 @@ struct TimelineBuilder {
                 let sizes = readsByKey["\(g.id)/\(i)"]?.result?.segmentSizes ?? [:]
                 if let first = segs.first, first.offset != 0 {
                     let prev = g.segments.last { $0.index < i }
-                    laneGaps.append(Timeline.Gap(
-                        kind: .missingInitialSegment, lane: laneID,
-                        from: "\(g.id)/\(i.hex(width: 8)):0", to: "\(g.id)/\(i.hex(width: 8)):\(first.offset)",
-                        description: "WAL offsets 0–\(first.offset) of index \(i.hex(width: 8)) are missing (the first segment, with the WAL header): no commit of this index restores",
-                        after: prev?.path, before: first.path,
-                        startTime: Self.time(prev?.modified), endTime: Self.time(first.modified),
-                        startSeconds: prev?.modified, endSeconds: first.modified, index: i, walStart: 0, walEnd: first.offset))
+                    laneGaps.append(
+                        Timeline.Gap(
+                            kind: .missingInitialSegment, lane: laneID,
+                            from: "\(g.id)/\(i.hex(width: 8)):0", to: "\(g.id)/\(i.hex(width: 8)):\(first.offset)",
+                            description:
+                                "WAL offsets 0–\(first.offset) of index \(i.hex(width: 8)) are missing (the first segment, with the WAL header): no commit of this index restores",
+                            after: prev?.path, before: first.path,
+                            startTime: Self.time(prev?.modified), endTime: Self.time(first.modified),
+                            startSeconds: prev?.modified, endSeconds: first.modified, index: i, walStart: 0, walEnd: first.offset))
                 }
                 for (a, b) in zip(segs, segs.dropFirst()) {
                     guard let size = sizes[a.path], a.offset + size < b.offset else { continue }
-                    laneGaps.append(Timeline.Gap(
-                        kind: .walHole, lane: laneID,
-                        from: "\(g.id)/\(i.hex(width: 8)):\(a.offset + size)", to: "\(g.id)/\(i.hex(width: 8)):\(b.offset)",
-                        description: "WAL offsets \(a.offset + size)–\(b.offset) of index \(i.hex(width: 8)) are missing (\(b.offset - a.offset - size) bytes between \(a.path) and \(b.path)): commits from there on do not restore",
-                        after: a.path, before: b.path,
-                        startTime: Self.time(a.modified), endTime: Self.time(b.modified),
-                        startSeconds: a.modified, endSeconds: b.modified, index: i, walStart: a.offset + size, walEnd: b.offset))
+                    laneGaps.append(
+                        Timeline.Gap(
+                            kind: .walHole, lane: laneID,
+                            from: "\(g.id)/\(i.hex(width: 8)):\(a.offset + size)", to: "\(g.id)/\(i.hex(width: 8)):\(b.offset)",
+                            description:
+                                "WAL offsets \(a.offset + size)–\(b.offset) of index \(i.hex(width: 8)) are missing (\(b.offset - a.offset - size) bytes between \(a.path) and \(b.path)): commits from there on do not restore",
+                            after: a.path, before: b.path,
+                            startTime: Self.time(a.modified), endTime: Self.time(b.modified),
+                            startSeconds: a.modified, endSeconds: b.modified, index: i, walStart: a.offset + size, walEnd: b.offset))
                 }
             }
             laneGaps.sort { ($0.index ?? 0, $0.walStart ?? 0) < ($1.index ?? 0, $1.walStart ?? 0) }
@@ -487,9 +493,10 @@ struct TimelineBuilder {
                 bars.append(bar)
             }
             let bounds = g.timeBounds
-            lanes.append(Timeline.Lane(
-                id: laneID, kind: "generation", generation: g.id, level: nil,
-                firstTime: Self.time(bounds?.0), lastTime: Self.time(bounds?.1), files: bars))
+            lanes.append(
+                Timeline.Lane(
+                    id: laneID, kind: "generation", generation: g.id, level: nil,
+                    firstTime: Self.time(bounds?.0), lastTime: Self.time(bounds?.1), files: bars))
         }
     }
 
@@ -610,9 +617,11 @@ struct TimelineBuilder {
                 p.coarse = true
                 let holder = incremental.filter { $0.minTXID <= lo && $0.maxTXID >= t - 1 }.min { $0.maxTXID - $0.minTXID < $1.maxTXID - $1.minTXID }
                 if rep == nil {
-                    p.note = "TXIDs \(lo.hex(width: 16))–\((t - 1).hex(width: 16)) are only in snapshot \(file.path) and \(holder.map { "compacted file \($0.path)" } ?? "no incremental file")"
+                    p.note =
+                        "TXIDs \(lo.hex(width: 16))–\((t - 1).hex(width: 16)) are only in snapshot \(file.path) and \(holder.map { "compacted file \($0.path)" } ?? "no incremental file")"
                 } else {
-                    p.note = "TXIDs \(lo.hex(width: 16))–\((t - 1).hex(width: 16)) are only inside \(holder.map { "compacted file \($0.path)" } ?? "compacted files") (their L0 files expired): a restore can stop only at \(t.hex(width: 16))"
+                    p.note =
+                        "TXIDs \(lo.hex(width: 16))–\((t - 1).hex(width: 16)) are only inside \(holder.map { "compacted file \($0.path)" } ?? "compacted files") (their L0 files expired): a restore can stop only at \(t.hex(width: 16))"
                 }
             }
             if rep == nil { p.note = [p.note, "only a snapshot ends at this TXID"].compactMap { $0 }.joined(separator: "; ") }
@@ -648,15 +657,16 @@ struct TimelineBuilder {
         for (a, b) in pendingGaps {
             let before = incremental.filter { $0.maxTXID < a }.max { $0.maxTXID < $1.maxTXID }
             let after = incremental.filter { $0.minTXID > b }.min { $0.minTXID < $1.minTXID }
-            gaps.append(Timeline.Gap(
-                kind: .missingTXIDs, lane: "L0",
-                from: a.hex(width: 16), to: b.hex(width: 16),
-                description: a == b
-                    ? "TXID \(a.hex(width: 16)) is in no LTX file of levels 0–8: no restore can stop there, and a restore past it needs a snapshot after it"
-                    : "TXIDs \(a.hex(width: 16))–\(b.hex(width: 16)) (\(b - a + 1)) are in no LTX file of levels 0–8: no restore can stop there, and a restore past them needs a snapshot after them",
-                after: before?.path, before: after?.path,
-                startTime: Self.time(stateTime(atOrBefore: a - 1)), endTime: Self.time(stateTime(after: b)),
-                startSeconds: stateTime(atOrBefore: a - 1), endSeconds: stateTime(after: b), fromTXID: a, toTXID: b))
+            gaps.append(
+                Timeline.Gap(
+                    kind: .missingTXIDs, lane: "L0",
+                    from: a.hex(width: 16), to: b.hex(width: 16),
+                    description: a == b
+                        ? "TXID \(a.hex(width: 16)) is in no LTX file of levels 0–8: no restore can stop there, and a restore past it needs a snapshot after it"
+                        : "TXIDs \(a.hex(width: 16))–\(b.hex(width: 16)) (\(b - a + 1)) are in no LTX file of levels 0–8: no restore can stop there, and a restore past them needs a snapshot after them",
+                    after: before?.path, before: after?.path,
+                    startTime: Self.time(stateTime(atOrBefore: a - 1)), endTime: Self.time(stateTime(after: b)),
+                    startSeconds: stateTime(atOrBefore: a - 1), endSeconds: stateTime(after: b), fromTXID: a, toTXID: b))
         }
 
         var levels = layout.levels.filter { $0 != LTXLayout.snapshotLevel }
@@ -689,9 +699,10 @@ struct TimelineBuilder {
                 bars.append(bar)
             }
             let times = bars.compactMap(\.seconds)
-            lanes.append(Timeline.Lane(
-                id: lane(level), kind: "level", generation: nil, level: level,
-                firstTime: Self.time(times.min()), lastTime: Self.time(times.max()), files: bars))
+            lanes.append(
+                Timeline.Lane(
+                    id: lane(level), kind: "level", generation: nil, level: level,
+                    firstTime: Self.time(times.min()), lastTime: Self.time(times.max()), files: bars))
         }
     }
 
@@ -702,10 +713,11 @@ struct TimelineBuilder {
         let known = Set(lanes.flatMap { l in l.files.map { ($0.path) } })
         let laneOf = Dictionary(lanes.flatMap { l in l.files.map { ($0.path, l.id) } }, uniquingKeysWith: { a, _ in a })
         for (path, list) in errors.sorted(by: { $0.key < $1.key }) where known.contains(path) && isDamaged(path) {
-            damaged.append(Timeline.Damaged(
-                file: path, lane: laneOf[path] ?? "", codes: Array(Set(list.map(\.code.rawValue))).sorted(), findings: list,
-                points: points.filter { $0.file == path }.count,
-                unrestorablePoints: points.filter { !$0.restorable && ($0.reason?.hasPrefix("needs \(path),") ?? false) }.count))
+            damaged.append(
+                Timeline.Damaged(
+                    file: path, lane: laneOf[path] ?? "", codes: Array(Set(list.map(\.code.rawValue))).sorted(), findings: list,
+                    points: points.filter { $0.file == path }.count,
+                    unrestorablePoints: points.filter { !$0.restorable && ($0.reason?.hasPrefix("needs \(path),") ?? false) }.count))
         }
         let restorable = points.filter(\.restorable)
         var firstBroken: Timeline.Point?
@@ -738,8 +750,10 @@ struct TimelineBuilder {
             lastClean: restorable.last.map(Timeline.PointRef.init), firstBroken: firstBroken.map(Timeline.PointRef.init),
             newest: points.last.map(Timeline.PointRef.init), latest: latest, latestError: latestError, latestRestores: latestRestores,
             clean: firstBroken == nil && gaps.isEmpty && damaged.isEmpty && !restorable.isEmpty)
-        let timeSource = replica.format == .v03
-            ? "file modification times: Litestream 0.3 files carry no times, so a point's time is that of the file holding it" + (timesTrusted ? "" : " (here missing or all equal: a copy lost them, so files are ordered by position)")
+        let timeSource =
+            replica.format == .v03
+            ? "file modification times: Litestream 0.3 files carry no times, so a point's time is that of the file holding it"
+                + (timesTrusted ? "" : " (here missing or all equal: a copy lost them, so files are ordered by position)")
             : "LTX header timestamps (milliseconds)"
         return Timeline(
             replica: replica.root, format: replica.format, timeSource: timeSource, timesTrusted: timesTrusted,

@@ -26,9 +26,10 @@ public struct DatabaseHeader: Equatable, Sendable {
         guard let pageSize = validPageSize(raw) else {
             return .failure(.init(code: .snapshotHeader, offset: 16, "page size field is \(raw); expected a power of two from 512 to 32768, or 1 for 65536"))
         }
-        return .success(DatabaseHeader(
-            pageSize: pageSize, changeCounter: b.u32BE(at: 24), pageCount: b.u32BE(at: 28),
-            versionValidFor: b.u32BE(at: 92), freelistTrunk: b.u32BE(at: 32), freelistCount: b.u32BE(at: 36),
-            autoVacuumLargestRoot: b.u32BE(at: 52)))
+        return .success(
+            DatabaseHeader(
+                pageSize: pageSize, changeCounter: b.u32BE(at: 24), pageCount: b.u32BE(at: 28),
+                versionValidFor: b.u32BE(at: 92), freelistTrunk: b.u32BE(at: 32), freelistCount: b.u32BE(at: 36),
+                autoVacuumLargestRoot: b.u32BE(at: 52)))
     }
 }

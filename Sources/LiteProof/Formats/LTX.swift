@@ -31,8 +31,10 @@ public struct LTXHeader: Equatable, Sendable, Codable {
             .damaged(.error(.ltxHeader, file: file, offset: offset, message))
         }
         guard b.count >= size else {
-            throw LiteProofError.damaged(.error(.ltxTruncated, file: file, offset: Int64(b.count),
-                                                "the file has \(b.count) bytes; an LTX header needs 100"))
+            throw LiteProofError.damaged(
+                .error(
+                    .ltxTruncated, file: file, offset: Int64(b.count),
+                    "the file has \(b.count) bytes; an LTX header needs 100"))
         }
         guard Array(b[0..<4]) == magic else {
             throw bad(0, "magic is \(Array(b[0..<4]).map { $0.hex(width: 2) }.joined(separator: " ")); expected \"LTX1\" (4c 54 58 31)")
@@ -47,7 +49,10 @@ public struct LTXHeader: Equatable, Sendable, Codable {
         }
         let commit = b.u32BE(at: 12)
         guard commit <= Limits.maxPages(pageSize: pageSize) else {
-            throw bad(12, "commit size \(commit) pages of \(pageSize) bytes is beyond the limit of \(Limits.maxDatabaseBytes) bytes (LITEPROOF_MAX_DATABASE_BYTES raises it)")
+            throw bad(
+                12,
+                "commit size \(commit) pages of \(pageSize) bytes is beyond the limit of \(Limits.maxDatabaseBytes) bytes (LITEPROOF_MAX_DATABASE_BYTES raises it)"
+            )
         }
         let minTXID = b.u64BE(at: 16), maxTXID = b.u64BE(at: 24)
         guard minTXID >= 1, minTXID <= maxTXID else {
@@ -114,14 +119,18 @@ public enum LTX {
     public static func readIndex(_ file: ReadOnlyFile, name: String, header: LTXHeader) throws -> [LTXIndexEntry] {
         let minSize = Int64(LTXHeader.size + pageHeaderSize + 1 + 8 + trailerSize)
         guard file.size >= minSize else {
-            throw LiteProofError.damaged(.error(.ltxTruncated, file: name, offset: file.size,
-                                                "the file has \(file.size) bytes; an LTX file needs at least \(minSize)"))
+            throw LiteProofError.damaged(
+                .error(
+                    .ltxTruncated, file: name, offset: file.size,
+                    "the file has \(file.size) bytes; an LTX file needs at least \(minSize)"))
         }
         let sizeAt = file.size - Int64(trailerSize) - 8
         let indexSize = try file.read(count: 8, at: sizeAt).u64BE(at: 0)
         guard indexSize >= 1, indexSize <= UInt64(sizeAt - Int64(LTXHeader.size)) else {
-            throw LiteProofError.damaged(.error(.ltxPageIndex, file: name, offset: sizeAt,
-                                                "page index size is \(indexSize); the file leaves room for at most \(sizeAt - Int64(LTXHeader.size))"))
+            throw LiteProofError.damaged(
+                .error(
+                    .ltxPageIndex, file: name, offset: sizeAt,
+                    "page index size is \(indexSize); the file leaves room for at most \(sizeAt - Int64(LTXHeader.size))"))
         }
         let indexAt = sizeAt - Int64(indexSize)
         let bytes = try file.read(count: Int(indexSize), at: indexAt)
@@ -224,7 +233,8 @@ public enum LTX {
                 let size = Int(sb.u32BE(at: 0))
                 crc.update(sb)
                 guard size >= 1, size <= maxBlock else {
-                    throw damaged(.ltxPageHeader, at + 6, "page \(pgno) says its LZ4 block is \(size) bytes; a \(pageSize)-byte page compresses to 1...\(maxBlock)")
+                    throw damaged(
+                        .ltxPageHeader, at + 6, "page \(pgno) says its LZ4 block is \(size) bytes; a \(pageSize)-byte page compresses to 1...\(maxBlock)")
                 }
                 guard let block = try reader.take(size) else { throw truncated("the data of page \(pgno)") }
                 guard LZ4Block.decompress(block, into: page) == pageSize else {
@@ -270,7 +280,9 @@ public enum LTX {
         }
         if index != seen {
             let i = zip(index, seen).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(index.count, seen.count)
-            let what = i < index.count ? "index entry \(i + 1) is page \(index[i].pageNumber) at \(index[i].offset) (\(index[i].size) bytes)" : "the index lists \(index.count) pages"
+            let what =
+                i < index.count
+                ? "index entry \(i + 1) is page \(index[i].pageNumber) at \(index[i].offset) (\(index[i].size) bytes)" : "the index lists \(index.count) pages"
             let actual = i < seen.count ? "page \(seen[i].pageNumber) at \(seen[i].offset) (\(seen[i].size) bytes)" : "\(seen.count) pages"
             throw damaged(.ltxPageIndex, indexAt, "\(what); the page block has \(actual)")
         }
@@ -306,15 +318,18 @@ public enum LTX {
             var src = input.count
             let hint = LZ4F_decompress(ctx, page.baseAddress! + produced, &dst, input.baseAddress, &src, nil)
             if LZ4F_isError(hint) != 0 || (dst == 0 && src == 0 && produced == page.count) {
-                throw LiteProofError.damaged(.error(.ltxPageData, file: name, offset: at,
-                                                    "page \(pgno)'s LZ4 frame does not decode to one \(page.count)-byte page (\(String(cString: LZ4F_getErrorName(hint))))"))
+                throw LiteProofError.damaged(
+                    .error(
+                        .ltxPageData, file: name, offset: at,
+                        "page \(pgno)'s LZ4 frame does not decode to one \(page.count)-byte page (\(String(cString: LZ4F_getErrorName(hint))))"))
             }
             reader.skip(src)
             produced += dst
             if hint == 0 { break }
         }
         guard produced == page.count else {
-            throw LiteProofError.damaged(.error(.ltxPageData, file: name, offset: at, "page \(pgno)'s LZ4 frame decodes to \(produced) bytes; expected \(page.count)"))
+            throw LiteProofError.damaged(
+                .error(.ltxPageData, file: name, offset: at, "page \(pgno)'s LZ4 frame decodes to \(produced) bytes; expected \(page.count)"))
         }
     }
 }

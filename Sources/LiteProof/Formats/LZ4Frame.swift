@@ -42,11 +42,12 @@ public final class LZ4FrameStream {
             if inputStart == inputEnd {
                 let n = try file.read(into: input, at: fileOffset)
                 if n == 0 {
-                    throw LiteProofError.damaged(.error(
-                        .lz4Truncated, file: name, offset: file.size,
-                        file.size == 0
-                            ? "the file is empty; expected an LZ4 frame (magic 04 22 4D 18)"
-                            : "the LZ4 frame ends early: the file stops at \(file.size) bytes before the frame's end mark"))
+                    throw LiteProofError.damaged(
+                        .error(
+                            .lz4Truncated, file: name, offset: file.size,
+                            file.size == 0
+                                ? "the file is empty; expected an LZ4 frame (magic 04 22 4D 18)"
+                                : "the LZ4 frame ends early: the file stops at \(file.size) bytes before the frame's end mark"))
                 }
                 inputStart = 0
                 inputEnd = n
@@ -68,8 +69,10 @@ public final class LZ4FrameStream {
                 finished = true
                 let end = position
                 if end < file.size {
-                    throw LiteProofError.damaged(.error(.lz4TrailingData, file: name, offset: end,
-                                                        "\(file.size - end) bytes follow the end of the LZ4 frame"))
+                    throw LiteProofError.damaged(
+                        .error(
+                            .lz4TrailingData, file: name, offset: end,
+                            "\(file.size - end) bytes follow the end of the LZ4 frame"))
                 }
             }
             if dstSize > 0 {
@@ -84,12 +87,15 @@ public final class LZ4FrameStream {
         let name = String(cString: LZ4F_getErrorName(code))
         switch name {
         case let n where n.contains("contentChecksum"):
-            return .error(.lz4ContentChecksum, file: file, offset: offset,
-                          "LZ4 content checksum does not match the decompressed data (\(name))")
-        case let n where n.contains("frameType") || n.contains("header") || n.contains("Header")
+            return .error(
+                .lz4ContentChecksum, file: file, offset: offset,
+                "LZ4 content checksum does not match the decompressed data (\(name))")
+        case let n
+        where n.contains("frameType") || n.contains("header") || n.contains("Header")
             || n.contains("maxBlockSize") || n.contains("parameter") || n.contains("version"):
-            return .error(.lz4Header, file: file, offset: offset,
-                          "not a valid LZ4 frame header; expected magic 04 22 4D 18 and a sound descriptor (\(name))")
+            return .error(
+                .lz4Header, file: file, offset: offset,
+                "not a valid LZ4 frame header; expected magic 04 22 4D 18 and a sound descriptor (\(name))")
         default:
             return .error(.lz4Data, file: file, offset: offset, "LZ4 data cannot be decoded (\(name))")
         }

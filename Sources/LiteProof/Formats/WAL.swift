@@ -41,9 +41,10 @@ public struct WALHeader: Equatable, Sendable {
         var s0: UInt32 = 0, s1: UInt32 = 0
         WALChecksum.update(UnsafeRawBufferPointer(rebasing: b[0..<24]), bigEndian: h.bigEndianChecksums, &s0, &s1)
         guard s0 == h.checksum1 && s1 == h.checksum2 else {
-            return .failure(.init(
-                code: .walHeaderChecksum, offset: 24,
-                "WAL header checksum is \(h.checksum1.hex(width: 8))/\(h.checksum2.hex(width: 8)); computed \(s0.hex(width: 8))/\(s1.hex(width: 8))"))
+            return .failure(
+                .init(
+                    code: .walHeaderChecksum, offset: 24,
+                    "WAL header checksum is \(h.checksum1.hex(width: 8))/\(h.checksum2.hex(width: 8)); computed \(s0.hex(width: 8))/\(s1.hex(width: 8))"))
         }
         return .success(h)
     }
@@ -196,8 +197,10 @@ public final class WALDecoder {
         let commit = unit.u32BE(at: 4)
         let salt1 = unit.u32BE(at: 8), salt2 = unit.u32BE(at: 12)
         if salt1 != h.salt1 || salt2 != h.salt2 {
-            stop(.init(code: .walSaltMismatch,
-                       "frame salts are \(salt1.hex(width: 8))/\(salt2.hex(width: 8)); the WAL header's are \(h.salt1.hex(width: 8))/\(h.salt2.hex(width: 8))"))
+            stop(
+                .init(
+                    code: .walSaltMismatch,
+                    "frame salts are \(salt1.hex(width: 8))/\(salt2.hex(width: 8)); the WAL header's are \(h.salt1.hex(width: 8))/\(h.salt2.hex(width: 8))"))
             offset += Int64(unit.count)
             return
         }
@@ -206,8 +209,11 @@ public final class WALDecoder {
         WALChecksum.update(UnsafeRawBufferPointer(rebasing: unit[24...]), bigEndian: h.bigEndianChecksums, &s0, &s1)
         let want1 = unit.u32BE(at: 16), want2 = unit.u32BE(at: 20)
         if s0 != want1 || s1 != want2 {
-            stop(.init(code: .walChecksumMismatch,
-                       "frame \(frameCount + 1) (page \(pgno)) checksum is \(want1.hex(width: 8))/\(want2.hex(width: 8)); the chain gives \(s0.hex(width: 8))/\(s1.hex(width: 8))"))
+            stop(
+                .init(
+                    code: .walChecksumMismatch,
+                    "frame \(frameCount + 1) (page \(pgno)) checksum is \(want1.hex(width: 8))/\(want2.hex(width: 8)); the chain gives \(s0.hex(width: 8))/\(s1.hex(width: 8))"
+                ))
             offset += Int64(unit.count)
             return
         }
@@ -218,7 +224,11 @@ public final class WALDecoder {
         }
         let maxPages = Limits.maxPages(pageSize: h.pageSize)
         if pgno > maxPages || commit > maxPages {
-            stop(.init(code: .walBadFrame, "frame \(frameCount + 1) names page \(pgno) with database size \(commit) pages: beyond the limit of \(maxPages) pages (\(Limits.maxDatabaseBytes) bytes; LITEPROOF_MAX_DATABASE_BYTES raises it)"))
+            stop(
+                .init(
+                    code: .walBadFrame,
+                    "frame \(frameCount + 1) names page \(pgno) with database size \(commit) pages: beyond the limit of \(maxPages) pages (\(Limits.maxDatabaseBytes) bytes; LITEPROOF_MAX_DATABASE_BYTES raises it)"
+                ))
             offset += Int64(unit.count)
             return
         }
@@ -231,7 +241,8 @@ public final class WALDecoder {
             lastCommitEnd = offset
             lastCommitSize = commit
         }
-        try onFrame(WALFrame(pageNumber: pgno, commitSize: commit, page: UnsafeRawBufferPointer(rebasing: unit[24...]), walOffset: frameOffset, checksum: (s0, s1)))
+        try onFrame(
+            WALFrame(pageNumber: pgno, commitSize: commit, page: UnsafeRawBufferPointer(rebasing: unit[24...]), walOffset: frameOffset, checksum: (s0, s1)))
     }
 
     private func stop(_ problem: WALHeaderProblem) {

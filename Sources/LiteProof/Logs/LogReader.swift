@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How Litestream laid out a line it printed.
@@ -171,9 +171,9 @@ public enum LogReader {
     /// `read(2)`, named apart from ``read(_:)``.
     static func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
         #if canImport(Glibc)
-        return Glibc.read(fd, buffer, count)
+            return Glibc.read(fd, buffer, count)
         #else
-        return Darwin.read(fd, buffer, count)
+            return Darwin.read(fd, buffer, count)
         #endif
     }
 
@@ -238,7 +238,9 @@ public enum LogReader {
     /// Attribute keys Litestream puts on its lines; an application's WARN/ERROR lines rarely have them.
     static let litestreamKeys: Set<String> = ["db", "replica", "generation", "position", "system", "txid", "db_txid", "replica_txid", "subsystem"]
     /// Words in Litestream's WARN/ERROR messages (matched as whole words, plural allowed).
-    static let litestreamWords = ["litestream", "replica", "snapshot", "wal", "ltx", "generation", "compaction", "retention", "sync", "restore", "monitor", "checkpoint"]
+    static let litestreamWords = [
+        "litestream", "replica", "snapshot", "wal", "ltx", "generation", "compaction", "retention", "sync", "restore", "monitor", "checkpoint",
+    ]
 
     static func classify(_ raw: RawLogLine, line: Int) -> LogEvent? {
         let level = raw.level.map(normalizeLevel)
@@ -254,7 +256,8 @@ public enum LogReader {
         }
         guard level == "ERROR" || level == "WARN" else { return nil }
         let lower = raw.message.lowercased()
-        let ours = raw.message == "failed to run"
+        let ours =
+            raw.message == "failed to run"
             || lower.hasPrefix("cannot ")
             || raw.fields.contains(where: { litestreamKeys.contains($0.key) })
             || litestreamWords.contains(where: { containsWord(lower, $0) })
@@ -488,10 +491,15 @@ public enum LogReader {
             var time: String?, level: String?, message: String?
             var fields: [(key: String, value: String)] = []
             for pair in pairs {
-                if pair.key == "time" && time == nil { time = pair.value }
-                else if pair.key == "level" && level == nil { level = pair.value }
-                else if pair.key == "msg" && message == nil { message = pair.value }
-                else { fields.append(pair) }
+                if pair.key == "time" && time == nil {
+                    time = pair.value
+                } else if pair.key == "level" && level == nil {
+                    level = pair.value
+                } else if pair.key == "msg" && message == nil {
+                    message = pair.value
+                } else {
+                    fields.append(pair)
+                }
             }
             guard let level, let message else { continue }
             return RawLogLine(time: time, level: level, message: message, fields: fields, format: .json)
@@ -582,7 +590,8 @@ public enum LogReader {
                     guard p + 4 <= b.count, var v = UInt32(LogReader.string(b[p..<(p + 4)]), radix: 16) else { return nil }
                     p += 4
                     if (0xD800..<0xDC00).contains(v), p + 6 <= b.count, b[p] == UInt8(ascii: "\\"), b[p + 1] == UInt8(ascii: "u"),
-                       let low = UInt32(LogReader.string(b[(p + 2)..<(p + 6)]), radix: 16), (0xDC00..<0xE000).contains(low) {
+                        let low = UInt32(LogReader.string(b[(p + 2)..<(p + 6)]), radix: 16), (0xDC00..<0xE000).contains(low)
+                    {
                         v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
                         p += 6
                     }

@@ -107,7 +107,10 @@ public struct LogReport: Codable, Sendable {
     /// `strict` keeps to words an application is unlikely to print.
     static func restoreRelated(_ text: String, strict: Bool) -> Bool {
         let lower = text.lowercased()
-        let strictWords = ["restore", "ltx", "backup", "snapshot", "txid", "generation", "replica", "litestream", "config file", "decode database", "decode page", "wal segment", "checksum"]
+        let strictWords = [
+            "restore", "ltx", "backup", "snapshot", "txid", "generation", "replica", "litestream", "config file", "decode database", "decode page",
+            "wal segment", "checksum",
+        ]
         let words = strict ? strictWords : strictWords + ["wal ", "wal:", "decode", "page"]
         return words.contains { lower.contains($0) }
     }
@@ -209,7 +212,8 @@ public struct LogReport: Codable, Sendable {
                 if restorePending != nil || (e.isFatal && beforeReplication) {
                     failure = e
                     let sawVersion = events[..<i].contains { $0.kind == .version }
-                    failureDuringRestore = restorePending != nil || e.errorText.lowercased().contains("restore")
+                    failureDuringRestore =
+                        restorePending != nil || e.errorText.lowercased().contains("restore")
                         || (!sawVersion && restoreRelated(e.errorText, strict: false))
                     restorePending = nil
                 }
@@ -237,10 +241,13 @@ public struct LogReport: Codable, Sendable {
         if let f = failure {
             boot.verdict = .failed
             boot.evidenceLine = f.line
-            boot.reason = (failureDuringRestore ? "the restore failed: " : "Litestream stopped with an error before replicating: ")
+            boot.reason =
+                (failureDuringRestore ? "the restore failed: " : "Litestream stopped with an error before replicating: ")
                 + "line \(f.line)\(at(f)) \(quote(f))"
             if let r = firstReplication, events[r].line > f.line {
-                warnings.append("Litestream replicated anyway after the failed restore (line \(events[r].line)): the database it replicates did not come from the replica, and its snapshots will become the replica's newest state")
+                warnings.append(
+                    "Litestream replicated anyway after the failed restore (line \(events[r].line)): the database it replicates did not come from the replica, and its snapshots will become the replica's newest state"
+                )
             }
         } else if let f = finished {
             boot.verdict = .restored
@@ -279,29 +286,41 @@ public struct LogReport: Codable, Sendable {
         for g in events where g.kind == .generation {
             let reason = g.fields["reason"] ?? ""
             if reason != "no generation exists" {
-                warnings.append("new generation \(g.fields["generation"] ?? "?") at line \(g.line) because \"\(reason)\": Litestream lost track of the WAL (another process checkpointed, truncated or rewrote it), so the replica's history continues in a new generation")
+                warnings.append(
+                    "new generation \(g.fields["generation"] ?? "?") at line \(g.line) because \"\(reason)\": Litestream lost track of the WAL (another process checkpointed, truncated or rewrote it), so the replica's history continues in a new generation"
+                )
             }
         }
         if finished == nil, let b = events.first(where: { $0.kind == .behindReplica && $0.message == "detected database behind replica" }) {
             let dbTXID = b.fields["db_txid"] ?? "?"
-            let found = "line \(b.line): Litestream found the database behind the replica (db_txid=\(dbTXID), replica_txid=\(b.fields["replica_txid"] ?? "?")) "
+            let found =
+                "line \(b.line): Litestream found the database behind the replica (db_txid=\(dbTXID), replica_txid=\(b.fields["replica_txid"] ?? "?")) "
                 + "and took the replica's position as its base. "
             if dbTXID.allSatisfy({ $0 == "0" }) {
-                warnings.append(found + "The log shows no restore: either a `litestream restore` ran and, as 0.5 does, printed nothing, "
-                    + "or the database was created without restoring and its next snapshot becomes the replica's newest state")
+                warnings.append(
+                    found + "The log shows no restore: either a `litestream restore` ran and, as 0.5 does, printed nothing, "
+                        + "or the database was created without restoring and its next snapshot becomes the replica's newest state")
             } else {
-                warnings.append(found + "The database went back to an earlier state (an older copy or a volume snapshot?): "
-                    + "its next snapshot makes that state the replica's newest")
+                warnings.append(
+                    found + "The database went back to an earlier state (an older copy or a volume snapshot?): "
+                        + "its next snapshot makes that state the replica's newest")
             }
         }
-        let replicationErrors = events.enumerated().filter { i, e in e.kind == .error && e.line != failure?.line && (firstReplication.map { i > $0 } ?? false) }.map(\.1)
+        let replicationErrors = events.enumerated().filter { i, e in e.kind == .error && e.line != failure?.line && (firstReplication.map { i > $0 } ?? false) }
+            .map(\.1)
         if let first = replicationErrors.first {
-            warnings.append("\(replicationErrors.count) error\(replicationErrors.count == 1 ? "" : "s") while replicating; first at line \(first.line)\(at(first)): \(first.errorText)")
+            warnings.append(
+                "\(replicationErrors.count) error\(replicationErrors.count == 1 ? "" : "s") while replicating; first at line \(first.line)\(at(first)): \(first.errorText)"
+            )
         }
         if boot.verdict == .fresh {
             let targets = Set(boot.replicatingTo)
-            if let prior = earlier.last(where: { !targets.isDisjoint(with: $0.replicatingTo) && ($0.snapshots + $0.walSegments + $0.ltxFiles + $0.compactions) > 0 }) {
-                warnings.append("no backup was found, although boot \(prior.number) replicated to the same place (\(targets.intersection(prior.replicatingTo).sorted().joined(separator: ", "))): check the replica's path, bucket, credentials and retention")
+            if let prior = earlier.last(where: {
+                !targets.isDisjoint(with: $0.replicatingTo) && ($0.snapshots + $0.walSegments + $0.ltxFiles + $0.compactions) > 0
+            }) {
+                warnings.append(
+                    "no backup was found, although boot \(prior.number) replicated to the same place (\(targets.intersection(prior.replicatingTo).sorted().joined(separator: ", "))): check the replica's path, bucket, credentials and retention"
+                )
             }
         }
         return (boot, warnings)
@@ -347,10 +366,14 @@ extension LogReport {
         let last = lastBoot
         var head = LogReport.headline[verdict]!
         if verdict == .failed && !reason.hasPrefix("the restore failed") { head = "FAILED: Litestream stopped with an error before replicating" }
-        if verdict == .replicatingOnly && reason.hasPrefix("the database already existed") { head = "REPLICATING ONLY: the database already existed, so no restore ran" }
+        if verdict == .replicatingOnly && reason.hasPrefix("the database already existed") {
+            head = "REPLICATING ONLY: the database already existed, so no restore ran"
+        }
         lines.append(head)
         lines.append("why: \(reason)")
-        lines.append("input: \(input == "-" ? "standard input" : input) (\(linesRead) line\(linesRead == 1 ? "" : "s"), \(litestreamLines) from Litestream; \(formats.map(\.rawValue).joined(separator: ", ")))")
+        lines.append(
+            "input: \(input == "-" ? "standard input" : input) (\(linesRead) line\(linesRead == 1 ? "" : "s"), \(litestreamLines) from Litestream; \(formats.map(\.rawValue).joined(separator: ", ")))"
+        )
         lines.append("")
         lines.append("boot \(last.number) of \(boots.count), the last: " + LogReport.summary(last))
         lines.append(contentsOf: LogReport.renderEvents(events.filter { $0.boot == last.number }))
@@ -408,7 +431,9 @@ extension LogReport {
             let run = j - i + 1
             if run >= 4 {
                 out.append(line(events[i]))
-                out.append("  \(String(repeating: " ", count: 5))  \(String(repeating: " ", count: timeWidth))  \(String(repeating: " ", count: kindWidth))  … \(run - 2) more \(events[i].kind.rawValue) lines …")
+                out.append(
+                    "  \(String(repeating: " ", count: 5))  \(String(repeating: " ", count: timeWidth))  \(String(repeating: " ", count: kindWidth))  … \(run - 2) more \(events[i].kind.rawValue) lines …"
+                )
                 out.append(line(events[j]))
             } else {
                 for k in i...j { out.append(line(events[k])) }

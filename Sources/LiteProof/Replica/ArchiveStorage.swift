@@ -2,7 +2,7 @@ import CZstd
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Replicas inside archives: a `.tar` is read in place (each member is a window onto the archive);
@@ -739,7 +739,8 @@ struct TarScanner {
                 throw refuse("claims \(size) bytes, more than the \(Units.bytes(limits.maxMemberSize)) a member may have", member: display(name), at: at)
             }
             if let total = source.knownSize, size > total - (at + 512) {
-                throw refuse("claims \(size) bytes, larger than the \(max(0, total - at - 512)) bytes left in the archive (truncated or forged)",
+                throw refuse(
+                    "claims \(size) bytes, larger than the \(max(0, total - at - 512)) bytes left in the archive (truncated or forged)",
                     member: display(name), at: at)
             }
 

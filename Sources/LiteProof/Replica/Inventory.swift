@@ -68,20 +68,24 @@ public struct Inventory: Codable, Sendable {
             inv.generations = (replica.v03?.generations ?? []).map { g in
                 let indexes = g.indexes.map { i -> Index in
                     let segs = g.segments(of: i)
-                    return Index(index: i.hex(width: 8), segments: segs.enumerated().map { n, s in
-                        var size: Int64?
-                        if n + 1 < segs.count {
-                            size = segs[n + 1].offset - s.offset
-                        } else if let f = try? replica.open(s.path) {
-                            size = try? LZ4Frame.decompress(f, name: s.path) { _ in }
-                        }
-                        return Segment(path: s.path, offset: s.offset, storedSize: s.size, size: size, time: s.modified.map(formatTime))
-                    })
+                    return Index(
+                        index: i.hex(width: 8),
+                        segments: segs.enumerated().map { n, s in
+                            var size: Int64?
+                            if n + 1 < segs.count {
+                                size = segs[n + 1].offset - s.offset
+                            } else if let f = try? replica.open(s.path) {
+                                size = try? LZ4Frame.decompress(f, name: s.path) { _ in }
+                            }
+                            return Segment(path: s.path, offset: s.offset, storedSize: s.size, size: size, time: s.modified.map(formatTime))
+                        })
                 }
                 let lastPos = indexes.last.flatMap { i in i.segments.last.map { "\(i.index):\($0.offset + ($0.size ?? 0))" } }
                 return Generation(
                     id: g.id, firstTime: g.timeBounds.map { formatTime($0.0) }, lastTime: g.timeBounds.map { formatTime($0.1) },
-                    snapshots: g.snapshots.map { Snapshot(path: $0.path, index: $0.index.hex(width: 8), storedSize: $0.size, time: $0.modified.map(formatTime)) },
+                    snapshots: g.snapshots.map {
+                        Snapshot(path: $0.path, index: $0.index.hex(width: 8), storedSize: $0.size, time: $0.modified.map(formatTime))
+                    },
                     indexes: indexes,
                     restorableFrom: g.snapshots.first.map { "\($0.index.hex(width: 8)):0" },
                     restorableTo: g.snapshots.isEmpty ? nil : lastPos)
@@ -90,18 +94,20 @@ public struct Inventory: Codable, Sendable {
             guard let layout = replica.ltx else { break }
             inv.layout = layout.style == .file ? "ltx/<level>/" : "<level %04x>/ (S3)"
             inv.levels = layout.levels.map { level in
-                Level(level: level, files: layout.files(atLevel: level).map { ref in
-                    var file = LTXFile(path: ref.path, minTXID: ref.minTXID.hex(width: 16), maxTXID: ref.maxTXID.hex(width: 16), size: ref.size)
-                    do {
-                        let h = try LTX.readHeader(try replica.open(ref.path), name: ref.path)
-                        file.time = formatTime(Double(h.timestamp) / 1000)
-                        file.pageSize = h.pageSize
-                        file.commit = h.commit
-                    } catch {
-                        file.error = "\(error)"
-                    }
-                    return file
-                })
+                Level(
+                    level: level,
+                    files: layout.files(atLevel: level).map { ref in
+                        var file = LTXFile(path: ref.path, minTXID: ref.minTXID.hex(width: 16), maxTXID: ref.maxTXID.hex(width: 16), size: ref.size)
+                        do {
+                            let h = try LTX.readHeader(try replica.open(ref.path), name: ref.path)
+                            file.time = formatTime(Double(h.timestamp) / 1000)
+                            file.pageSize = h.pageSize
+                            file.commit = h.commit
+                        } catch {
+                            file.error = "\(error)"
+                        }
+                        return file
+                    })
             }
             inv.restorableFromTXID = layout.files(atLevel: LTXLayout.snapshotLevel).map(\.maxTXID).min()?.hex(width: 16)
         }

@@ -54,7 +54,9 @@ public final class Replica: Sendable {
             return Replica(storage: storage, format: .ltx, v03: nil, ltx: layout, strays: strays)
         }
         let location = location ?? storage.location
-        let hint = files.isEmpty ? "the folder is empty" : "found \(files.count) files, none in a replica layout (e.g. \(files.prefix(3).map(\.path).joined(separator: ", ")))"
+        let hint =
+            files.isEmpty
+            ? "the folder is empty" : "found \(files.count) files, none in a replica layout (e.g. \(files.prefix(3).map(\.path).joined(separator: ", ")))"
         throw LiteProofError(
             .usage,
             "\(location) holds no Litestream replica: expected generations/<id>/… (Litestream 0.3), ltx/<level>/… (0.5) or <level %04x>/… (0.5 on S3); \(hint)")
@@ -71,7 +73,8 @@ public final class Replica: Sendable {
             let name = location[..<scheme.lowerBound]
             throw LiteProofError(
                 .usage,
-                "\(name):// replicas are read from a local copy: download the bucket prefix first (e.g. `aws s3 sync s3://bucket/prefix ./replica`) and pass the folder")
+                "\(name):// replicas are read from a local copy: download the bucket prefix first (e.g. `aws s3 sync s3://bucket/prefix ./replica`) and pass the folder"
+            )
         }
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         guard FS.exists(path) else { throw LiteProofError(.usage, "no such folder or archive: \(path)") }

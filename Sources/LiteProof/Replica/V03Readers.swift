@@ -36,25 +36,35 @@ public enum V03Readers {
                 }
                 // A snapshot may not decompress to more than its header declares (or the limit):
                 // a decompression bomb is stopped here, before it is written anywhere.
-                let allowed = result.header.map { $0.pageCountIsValid ? Int64($0.pageCount) * Int64($0.pageSize) : Limits.maxDatabaseBytes } ?? Limits.maxDatabaseBytes
+                let allowed =
+                    result.header.map { $0.pageCountIsValid ? Int64($0.pageCount) * Int64($0.pageSize) : Limits.maxDatabaseBytes } ?? Limits.maxDatabaseBytes
                 if position + Int64(chunk.count) > allowed {
-                    throw LiteProofError.damaged(.error(.snapshotSize, file: file.path, offset: allowed,
-                                                        "snapshot decompresses past \(allowed) bytes, the size its header declares (or the limit)"))
+                    throw LiteProofError.damaged(
+                        .error(
+                            .snapshotSize, file: file.path, offset: allowed,
+                            "snapshot decompresses past \(allowed) bytes, the size its header declares (or the limit)"))
                 }
                 try sink?(chunk, position)
                 position += Int64(chunk.count)
             }
             if let h = result.header {
                 if result.size % Int64(h.pageSize) != 0 {
-                    result.findings.append(.error(.snapshotSize, file: file.path, offset: result.size,
-                                                  "snapshot decompresses to \(result.size) bytes, not a whole number of \(h.pageSize)-byte pages"))
+                    result.findings.append(
+                        .error(
+                            .snapshotSize, file: file.path, offset: result.size,
+                            "snapshot decompresses to \(result.size) bytes, not a whole number of \(h.pageSize)-byte pages"))
                 } else if h.pageCountIsValid, Int64(h.pageCount) * Int64(h.pageSize) != result.size {
-                    result.findings.append(.error(.snapshotSize, file: file.path, offset: result.size,
-                                                  "snapshot decompresses to \(result.size) bytes; its header says \(h.pageCount) pages of \(h.pageSize) bytes (\(Int64(h.pageCount) * Int64(h.pageSize)))"))
+                    result.findings.append(
+                        .error(
+                            .snapshotSize, file: file.path, offset: result.size,
+                            "snapshot decompresses to \(result.size) bytes; its header says \(h.pageCount) pages of \(h.pageSize) bytes (\(Int64(h.pageCount) * Int64(h.pageSize)))"
+                        ))
                 }
             } else {
-                result.findings.append(.error(.snapshotHeader, file: file.path, offset: 0,
-                                              "snapshot decompresses to \(result.size) bytes; a database needs at least a 100-byte header"))
+                result.findings.append(
+                    .error(
+                        .snapshotHeader, file: file.path, offset: 0,
+                        "snapshot decompresses to \(result.size) bytes; a database needs at least a 100-byte header"))
             }
         } catch let e as LiteProofError {
             result.findings.append(e.finding ?? .error(.fileUnreadable, file: file.path, e.message))
@@ -101,18 +111,25 @@ public enum V03Readers {
             if failFast && f.severity == .error { throw LiteProofError.damaged(f) }
         }
         if let first = segments.first, first.offset != 0 {
-            try add(.error(.chainMissingInitialSegment, file: first.path, offset: 0,
-                           "WAL index \(index.hex(width: 8)) starts at offset \(first.offset); the segment at offset 0 (with the WAL header) is missing"))
+            try add(
+                .error(
+                    .chainMissingInitialSegment, file: first.path, offset: 0,
+                    "WAL index \(index.hex(width: 8)) starts at offset \(first.offset); the segment at offset 0 (with the WAL header) is missing"))
             streamOK = false
         }
         for seg in segments {
             if streamOK && seg.offset != expected {
                 if seg.offset > expected {
-                    try add(.error(.chainGap, file: seg.path, offset: 0,
-                                   "segment starts at WAL offset \(seg.offset) but the segments before it end at \(expected): \(seg.offset - expected) bytes of WAL are missing"))
+                    try add(
+                        .error(
+                            .chainGap, file: seg.path, offset: 0,
+                            "segment starts at WAL offset \(seg.offset) but the segments before it end at \(expected): \(seg.offset - expected) bytes of WAL are missing"
+                        ))
                 } else {
-                    try add(.error(.chainOverlap, file: seg.path, offset: 0,
-                                   "segment starts at WAL offset \(seg.offset) but the segments before it end at \(expected): \(expected - seg.offset) bytes overlap"))
+                    try add(
+                        .error(
+                            .chainOverlap, file: seg.path, offset: 0,
+                            "segment starts at WAL offset \(seg.offset) but the segments before it end at \(expected): \(expected - seg.offset) bytes overlap"))
                 }
                 streamOK = false
             }
@@ -136,11 +153,14 @@ public enum V03Readers {
                     fed += Int64(bytes.count)
                     if let stop = decoder.stopped, walProblem == nil {
                         let at = decoder.stoppedAt - segmentStart
-                        walProblem = .error(stop.code, file: seg.path, offset: at,
-                                            stop.message + " (decompressed offset \(at) in this segment, WAL offset \(decoder.stoppedAt)); SQLite ignores every frame from here on")
+                        walProblem = .error(
+                            stop.code, file: seg.path, offset: at,
+                            stop.message
+                                + " (decompressed offset \(at) in this segment, WAL offset \(decoder.stoppedAt)); SQLite ignores every frame from here on")
                     }
                 }
-                let size = try prefetcher?.decompress(seg, consume)
+                let size =
+                    try prefetcher?.decompress(seg, consume)
                     ?? LZ4Frame.decompress(try replica.open(seg.path), name: seg.path, consume)
                 result.segmentSizes[seg.path] = size
                 expected = seg.offset + size
@@ -161,13 +181,17 @@ public enum V03Readers {
             try add(.error(.walHeader, file: segments[0].path, offset: 0, "WAL index \(index.hex(width: 8)) holds fewer than 32 bytes; no WAL header"))
         }
         if streamOK && decoder.partialBytes > 0, let last = segments.last {
-            try add(.error(.walPartialFrame, file: last.path, offset: (result.segmentSizes[last.path] ?? 0) - Int64(decoder.partialBytes),
-                           "the WAL ends with \(decoder.partialBytes) bytes that do not make a whole frame"))
+            try add(
+                .error(
+                    .walPartialFrame, file: last.path, offset: (result.segmentSizes[last.path] ?? 0) - Int64(decoder.partialBytes),
+                    "the WAL ends with \(decoder.partialBytes) bytes that do not make a whole frame"))
         }
         if streamOK && decoder.header != nil && decoder.lastCommitEnd < decoder.offset - Int64(decoder.partialBytes), let last = segments.last {
             let tail = decoder.offset - Int64(decoder.partialBytes) - decoder.lastCommitEnd
-            result.findings.append(.warning(.walUncommittedTail, file: last.path, offset: decoder.lastCommitEnd - last.offset,
-                                            "\(tail) bytes of valid frames follow the last commit frame; a restore ignores them"))
+            result.findings.append(
+                .warning(
+                    .walUncommittedTail, file: last.path, offset: decoder.lastCommitEnd - last.offset,
+                    "\(tail) bytes of valid frames follow the last commit frame; a restore ignores them"))
         }
         result.header = decoder.header
         result.frames = decoder.frameCount

@@ -4,13 +4,16 @@ extension CompareReport {
         switch verdict {
         case .identical: lines.append("IDENTICAL: the live database equals the replica at \(position)")
         case .lagging: lines.append("LAGGING: the replica is \(lag?.commitsBehind ?? 0) commit\(lag?.commitsBehind == 1 ? "" : "s") behind the live database")
-        case .differs: lines.append("DIFFERS: no state of the live database matches the replica (\(differingPageCount) page\(differingPageCount == 1 ? "" : "s") differ)")
+        case .differs:
+            lines.append("DIFFERS: no state of the live database matches the replica (\(differingPageCount) page\(differingPageCount == 1 ? "" : "s") differ)")
         }
         if let lag { lines.append("  \(lag.description)") }
         lines.append("")
         lines.append("           pages × size      sha256                                                            checksum")
         for (name, s) in [("replica", replica), ("live", live)] {
-            lines.append("  \(name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(String(s.pageCount).leftPad(7)) × \(String(s.pageSize).padding(toLength: 6, withPad: " ", startingAt: 0))  \(s.sha256)  \(s.checksum)")
+            lines.append(
+                "  \(name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(String(s.pageCount).leftPad(7)) × \(String(s.pageSize).padding(toLength: 6, withPad: " ", startingAt: 0))  \(s.sha256)  \(s.checksum)"
+            )
         }
         if !differingPages.isEmpty {
             lines.append("")
@@ -49,7 +52,9 @@ extension CanaryReport {
             if missing.isEmpty {
                 lines.append("every live canary is in the replica")
             } else {
-                lines.append("\(missing.count) live canar\(missing.count == 1 ? "y is" : "ies are") not in the replica yet; the oldest was written \(Units.seconds(lagSeconds ?? 0)) ago")
+                lines.append(
+                    "\(missing.count) live canar\(missing.count == 1 ? "y is" : "ies are") not in the replica yet; the oldest was written \(Units.seconds(lagSeconds ?? 0)) ago"
+                )
                 for m in missing.prefix(5) { lines.append("  \(m.token) written \(m.createdAt)") }
             }
         }

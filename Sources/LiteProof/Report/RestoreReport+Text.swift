@@ -7,7 +7,9 @@ extension RestoreReport {
         case .none: lines.append("integrity check: not run")
         default: lines.append("integrity check (\(integrityCheck.rawValue)): " + (integrityProblems.isEmpty ? "ok" : "FAILED"))
         }
-        lines.append("time: \(Units.seconds(seconds)) (plan \(Units.seconds(phases.plan)), apply \(Units.seconds(phases.apply)), sync \(Units.seconds(phases.sync)), check \(Units.seconds(phases.integrityCheck)))")
+        lines.append(
+            "time: \(Units.seconds(seconds)) (plan \(Units.seconds(phases.plan)), apply \(Units.seconds(phases.apply)), sync \(Units.seconds(phases.sync)), check \(Units.seconds(phases.integrityCheck)))"
+        )
         for w in warnings { lines.append("warning: \(w.message)") }
         return lines.joined(separator: "\n")
     }
@@ -42,12 +44,17 @@ public struct PlanView: Codable, Sendable {
                 return [Step(kind: "snapshot", path: f.path, range: "index \(f.index.hex(width: 8))", size: f.size, time: f.modified.map(formatTime))]
             case .walIndex(let i, let segs, let limit):
                 return segs.map { s in
-                    Step(kind: "wal", path: s.path, range: "index \(i.hex(width: 8)) offset \(s.offset)" + (limit.map { " (up to \($0))" } ?? ""), size: s.size, time: s.modified.map(formatTime))
+                    Step(
+                        kind: "wal", path: s.path, range: "index \(i.hex(width: 8)) offset \(s.offset)" + (limit.map { " (up to \($0))" } ?? ""), size: s.size,
+                        time: s.modified.map(formatTime))
                 }
             case .ltx(let r):
                 let t = (try? LTX.readHeader(try replica.open(r.path), name: r.path)).map { formatTime(Double($0.timestamp) / 1000) }
-                return [Step(kind: r.level == LTXLayout.snapshotLevel ? "snapshot" : "ltx L\(r.level)", path: r.path,
-                             range: "TXID \(r.minTXID.hex(width: 16))-\(r.maxTXID.hex(width: 16))", size: r.size, time: t)]
+                return [
+                    Step(
+                        kind: r.level == LTXLayout.snapshotLevel ? "snapshot" : "ltx L\(r.level)", path: r.path,
+                        range: "TXID \(r.minTXID.hex(width: 16))-\(r.maxTXID.hex(width: 16))", size: r.size, time: t)
+                ]
             }
         }
     }
@@ -57,7 +64,9 @@ public struct PlanView: Codable, Sendable {
         for r in reasons { lines.append("  because \(r)") }
         for w in warnings { lines.append("  warning: \(w.message)") }
         for (n, s) in steps.enumerated() {
-            lines.append("\(String(n + 1).leftPad(4)). \(s.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(s.path)  \(s.range)  \(Units.bytes(s.size))  \(s.time ?? "")")
+            lines.append(
+                "\(String(n + 1).leftPad(4)). \(s.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(s.path)  \(s.range)  \(Units.bytes(s.size))  \(s.time ?? "")"
+            )
         }
         return lines.joined(separator: "\n")
     }

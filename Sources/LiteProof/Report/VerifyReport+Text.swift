@@ -2,7 +2,8 @@ extension VerifyReport {
     /// The report as a person reads it: verdict first, then each finding.
     public func renderText() -> String {
         var lines: [String] = []
-        let verdictLine = verdict == .ok
+        let verdictLine =
+            verdict == .ok
             ? "OK: the replica is sound" + (warningCount > 0 ? " (\(warningCount) warning\(warningCount == 1 ? "" : "s"))" : "")
             : "DAMAGED: \(errorCount) error\(errorCount == 1 ? "" : "s")" + (warningCount > 0 ? ", \(warningCount) warning\(warningCount == 1 ? "" : "s")" : "")
         lines.append(verdictLine)

@@ -108,5 +108,5 @@ final class PendingPages {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

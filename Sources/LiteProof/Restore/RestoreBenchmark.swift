@@ -94,8 +94,12 @@ public struct RestoreBenchmark {
             // The whole restore, as a user runs it: `liteproof restore` in its own process, so
             // its wall time and peak memory are measured like litestream's.
             let out = scratch + "/liteproof-\(i).db"
-            let run = try ChildProcess.run(executable, ["restore", replica.root, "-o", out, "--json", "--quiet",
-                                                        "--integrity-check", integrityCheck.rawValue], scratch: scratch)
+            let run = try ChildProcess.run(
+                executable,
+                [
+                    "restore", replica.root, "-o", out, "--json", "--quiet",
+                    "--integrity-check", integrityCheck.rawValue,
+                ], scratch: scratch)
             guard run.status == 0, let data = run.stdout.data(using: .utf8),
                 let report = try? JSONDecoder().decode(RestoreReport.self, from: data)
             else {
@@ -130,8 +134,9 @@ public struct RestoreBenchmark {
         var ls: LitestreamRuns?
         if let bin = litestream {
             let lsStats = lsTotals.isEmpty ? nil : Stats(lsTotals)
-            ls = LitestreamRuns(binary: bin, version: lsVersion, total: lsStats, peakMemory: lsError == nil ? lsPeak : nil,
-                                ratio: lsStats.map { total.median / $0.median }, identicalOutput: identical, error: lsError)
+            ls = LitestreamRuns(
+                binary: bin, version: lsVersion, total: lsStats, peakMemory: lsError == nil ? lsPeak : nil,
+                ratio: lsStats.map { total.median / $0.median }, identicalOutput: identical, error: lsError)
         }
         let apply = Stats(samples["apply"] ?? []).median
         return Report(
@@ -178,9 +183,11 @@ public struct RestoreBenchmark {
 extension RestoreBenchmark.Report {
     public func renderText() -> String {
         func s(_ x: Double) -> String { String(format: "%8.3f", x) }
-        var lines = ["restore benchmark: \(replica) (\(format.rawValue)) to \(position)",
-                     "replica \(Units.bytes(replicaBytes)) → database \(Units.bytes(databaseBytes)), \(runs) runs after a warm-up", "",
-                     "phase                 median      min      max   (seconds)"]
+        var lines = [
+            "restore benchmark: \(replica) (\(format.rawValue)) to \(position)",
+            "replica \(Units.bytes(replicaBytes)) → database \(Units.bytes(databaseBytes)), \(runs) runs after a warm-up", "",
+            "phase                 median      min      max   (seconds)",
+        ]
         for name in ["plan", "read", "read+decompress", "apply", "sync", "integrity-check"] {
             if let p = phases[name] { lines.append("\(name.padding(toLength: 18, withPad: " ", startingAt: 0))  \(s(p.median)) \(s(p.min)) \(s(p.max))") }
         }
@@ -197,7 +204,9 @@ extension RestoreBenchmark.Report {
             if let e = ls.error {
                 lines.append("litestream: \(e)")
             } else if let r = ls.ratio {
-                lines.append(String(format: "LiteProof takes %.2f× litestream's time (%.1f× faster)", r, 1 / r) + "; outputs " + (ls.identicalOutput == true ? "byte-identical" : "DIFFER"))
+                lines.append(
+                    String(format: "LiteProof takes %.2f× litestream's time (%.1f× faster)", r, 1 / r) + "; outputs "
+                        + (ls.identicalOutput == true ? "byte-identical" : "DIFFER"))
                 if let m = ls.peakMemory { lines.append("litestream peak memory: \(Units.bytes(m))") }
             }
         }

@@ -39,20 +39,27 @@ public struct RestorePlanner {
                 return ts >= lo && ts <= hi
             }
             guard !candidates.isEmpty else {
-                throw LiteProofError.damaged(.error(.chainEmpty, file: "generations",
-                                                    "no generation's time bounds contain \(formatTime(ts))"))
+                throw LiteProofError.damaged(
+                    .error(
+                        .chainEmpty, file: "generations",
+                        "no generation's time bounds contain \(formatTime(ts))"))
             }
         }
         var best = candidates[0]
         for g in candidates.dropFirst() where (g.timeBounds?.1 ?? 0) > (best.timeBounds?.1 ?? 0) { best = g }
-        var reasons = ["generation \(best.id) was updated most recently" + (candidates.count > 1 ? " of \(candidates.count) generations" : "")
-                       + (best.timeBounds.map { " (newest file \(formatTime($0.1)))" } ?? "")]
+        var reasons = [
+            "generation \(best.id) was updated most recently" + (candidates.count > 1 ? " of \(candidates.count) generations" : "")
+                + (best.timeBounds.map { " (newest file \(formatTime($0.1)))" } ?? "")
+        ]
         if target.timestamp != nil { reasons.append("its time bounds contain the target time") }
         var warnings: [Finding] = []
         let ties = candidates.filter { $0.timeBounds?.1 == best.timeBounds?.1 }
         if ties.count > 1 {
-            warnings.append(.warning(.timeUntrusted, file: "generations",
-                                     "generations \(ties.map(\.id).joined(separator: ", ")) have the same newest file time; chose \(best.id), the first by name, as Litestream does. File times may have been lost in a copy: pass --generation to choose"))
+            warnings.append(
+                .warning(
+                    .timeUntrusted, file: "generations",
+                    "generations \(ties.map(\.id).joined(separator: ", ")) have the same newest file time; chose \(best.id), the first by name, as Litestream does. File times may have been lost in a copy: pass --generation to choose"
+                ))
         }
         return (best, reasons, warnings)
     }
@@ -69,22 +76,29 @@ public struct RestorePlanner {
             throw LiteProofError.damaged(.error(.chainNoSnapshot, file: genDir, "generation \(gen.id) has no snapshot to start a restore from"))
         }
         if !timesTrustworthy(gen.allFiles.compactMap(\.modified), count: gen.allFiles.count) {
-            warnings.append(.warning(.timeUntrusted, file: genDir,
-                                     "file times in generation \(gen.id) are missing or all equal (a copy that lost them?): the choice of snapshot and any --timestamp target rely on them"))
+            warnings.append(
+                .warning(
+                    .timeUntrusted, file: genDir,
+                    "file times in generation \(gen.id) are missing or all equal (a copy that lost them?): the choice of snapshot and any --timestamp target rely on them"
+                ))
         }
         let snapshot: V03File
         if let idx = target.index {
             guard let s = gen.snapshots.last(where: { $0.index <= idx }) else {
-                throw LiteProofError.damaged(.error(.chainNoSnapshot, file: genDir + "/snapshots",
-                                                    "no snapshot at or before index \(idx.hex(width: 8)) in generation \(gen.id)"))
+                throw LiteProofError.damaged(
+                    .error(
+                        .chainNoSnapshot, file: genDir + "/snapshots",
+                        "no snapshot at or before index \(idx.hex(width: 8)) in generation \(gen.id)"))
             }
             snapshot = s
             reasons.append("snapshot \(s.index.hex(width: 8)) has the highest index at or before \(idx.hex(width: 8))")
         } else {
             let eligible = gen.snapshots.filter { s in target.timestamp.map { (s.modified ?? .infinity) <= $0 } ?? true }
             guard var s = eligible.first else {
-                throw LiteProofError.damaged(.error(.chainNoSnapshot, file: genDir + "/snapshots",
-                                                    "no snapshot written at or before \(formatTime(target.timestamp ?? 0)) in generation \(gen.id)"))
+                throw LiteProofError.damaged(
+                    .error(
+                        .chainNoSnapshot, file: genDir + "/snapshots",
+                        "no snapshot written at or before \(formatTime(target.timestamp ?? 0)) in generation \(gen.id)"))
             }
             for c in eligible.dropFirst() where (c.modified ?? 0) > (s.modified ?? 0) { s = c }
             snapshot = s
@@ -111,13 +125,17 @@ public struct RestorePlanner {
                 }
                 guard let first = segs.first else {
                     if index == snapshot.index && maxIndex == index { break }  // snapshot only
-                    throw LiteProofError.damaged(.error(
-                        .chainMissingIndex, file: genDir + "/wal",
-                        "missing WAL index \(index.hex(width: 8)): the restore from snapshot \(snapshot.index.hex(width: 8)) to index \(maxIndex.hex(width: 8)) needs it"))
+                    throw LiteProofError.damaged(
+                        .error(
+                            .chainMissingIndex, file: genDir + "/wal",
+                            "missing WAL index \(index.hex(width: 8)): the restore from snapshot \(snapshot.index.hex(width: 8)) to index \(maxIndex.hex(width: 8)) needs it"
+                        ))
                 }
                 guard first.offset == 0 else {
-                    throw LiteProofError.damaged(.error(.chainMissingInitialSegment, file: first.path,
-                                                        "WAL index \(index.hex(width: 8)) starts at offset \(first.offset); the segment at offset 0 (with the WAL header) is missing"))
+                    throw LiteProofError.damaged(
+                        .error(
+                            .chainMissingInitialSegment, file: first.path,
+                            "WAL index \(index.hex(width: 8)) starts at offset \(first.offset); the segment at offset 0 (with the WAL header) is missing"))
                 }
                 steps.append(.walIndex(index: index, segments: segs, limit: limit))
                 position = "\(gen.id)/\(index.hex(width: 8)):\(segs.last!.offset)"
@@ -146,7 +164,8 @@ public struct RestorePlanner {
         var stamps: [String: Int64] = [:]
         func stamp(_ ref: LTXFileRef) -> Int64 {
             if let s = stamps[ref.path] { return s }
-            let s = (try? LTX.readHeader(try replica.open(ref.path), name: ref.path).timestamp)
+            let s =
+                (try? LTX.readHeader(try replica.open(ref.path), name: ref.path).timestamp)
                 ?? Int64((ref.modified ?? 0) * 1000)
             stamps[ref.path] = s
             return s
@@ -164,9 +183,11 @@ public struct RestorePlanner {
         let snapshot = snapshots.max { ($0.maxTXID, $1.minTXID) < ($1.maxTXID, $0.minTXID) }
         guard let snapshot else {
             let where_ = layout.style == .file ? "ltx/9" : "0009"
-            throw LiteProofError.damaged(.error(
-                .chainNoSnapshot, file: where_,
-                files.isEmpty ? "no LTX files at or before the target" : "no snapshot (level 9) at or before the target; a restore needs one to start from"))
+            throw LiteProofError.damaged(
+                .error(
+                    .chainNoSnapshot, file: where_,
+                    files.isEmpty ? "no LTX files at or before the target" : "no snapshot (level 9) at or before the target; a restore needs one to start from")
+            )
         }
         reasons.append("snapshot \(snapshot.path) is the newest" + (target.isLatest ? "" : " at or before the target"))
         var steps: [RestorePlan.Step] = [.ltx(snapshot)]
@@ -186,14 +207,17 @@ public struct RestorePlanner {
             have = next.maxTXID
         }
         if target.timestamp == nil, let after = incremental.filter({ $0.minTXID > have + 1 }).map(\.minTXID).min() {
-            throw LiteProofError.damaged(.error(
-                .chainGap, file: layout.style == .file ? "ltx" : "",
-                "non-contiguous ltx files: have up to \(have.hex(width: 16)) but next file starts at \(after.hex(width: 16))"))
+            throw LiteProofError.damaged(
+                .error(
+                    .chainGap, file: layout.style == .file ? "ltx" : "",
+                    "non-contiguous ltx files: have up to \(have.hex(width: 16)) but next file starts at \(after.hex(width: 16))"))
         }
         if let t = target.txid, have != t {
-            throw LiteProofError.damaged(.error(
-                .chainGap, file: layout.style == .file ? "ltx" : "",
-                "TXID \(t.hex(width: 16)) cannot be reached: the files chain from the snapshot to \(have.hex(width: 16)) and no file ends exactly at the target"))
+            throw LiteProofError.damaged(
+                .error(
+                    .chainGap, file: layout.style == .file ? "ltx" : "",
+                    "TXID \(t.hex(width: 16)) cannot be reached: the files chain from the snapshot to \(have.hex(width: 16)) and no file ends exactly at the target"
+                ))
         }
         let last: LTXFileRef
         if case .ltx(let l) = steps.last! { last = l } else { last = snapshot }

@@ -95,7 +95,10 @@ public struct Restorer {
             phases.integrityCheck = Date().timeIntervalSince(t)
         }
         if !problems.isEmpty && !options.keepFailed {
-            throw LiteProofError(.checkFailed, "the restored database fails SQLite's \(options.integrityCheck == .full ? "integrity_check" : "quick_check"): \(problems.prefix(5).joined(separator: "; "))\(problems.count > 5 ? " (+\(problems.count - 5) more)" : ""); nothing was written (use --keep-failed to keep it)")
+            throw LiteProofError(
+                .checkFailed,
+                "the restored database fails SQLite's \(options.integrityCheck == .full ? "integrity_check" : "quick_check"): \(problems.prefix(5).joined(separator: "; "))\(problems.count > 5 ? " (+\(problems.count - 5) more)" : ""); nothing was written (use --keep-failed to keep it)"
+            )
         }
         if options.force {
             for suffix in ["-wal", "-shm", "-journal"] { FS.remove(output + suffix) }
@@ -110,7 +113,8 @@ public struct Restorer {
             integrityCheck: options.integrityCheck, integrityProblems: problems, phases: phases,
             seconds: Date().timeIntervalSince(started), warnings: plan.warnings)
         if !problems.isEmpty {
-            throw LiteProofError(.checkFailed, "the restored database fails SQLite's check (kept at \(output) as asked): \(problems.prefix(5).joined(separator: "; "))")
+            throw LiteProofError(
+                .checkFailed, "the restored database fails SQLite's check (kept at \(output) as asked): \(problems.prefix(5).joined(separator: "; "))")
         }
         return report
     }
@@ -238,9 +242,10 @@ public struct Restorer {
         }
         let lockPage = LTX.lockPage(pageSize: pageSize)
         if commit > 0, let missing = (1...commit).first(where: { $0 != lockPage && owner[Int($0)] == .max }) {
-            throw LiteProofError.damaged(.error(
-                .ltxCommit, file: refs.last!.path, offset: 12,
-                "the database has \(commit) pages but no file of the plan holds page \(missing)"))
+            throw LiteProofError.damaged(
+                .error(
+                    .ltxCommit, file: refs.last!.path, offset: 12,
+                    "the database has \(commit) pages but no file of the plan holds page \(missing)"))
         }
         let meter = ProgressMeter(phase: "restore", total: plan.totalBytes, handler: progress)
         let ownerRef = owner

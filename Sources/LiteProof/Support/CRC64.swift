@@ -36,7 +36,8 @@ public struct CRC64: Sendable {
             let t = tp.baseAddress!
             while n >= 8 {
                 let word = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)) ^ crc
-                crc = t[7 * 256 + Int(word & 0xFF)]
+                crc =
+                    t[7 * 256 + Int(word & 0xFF)]
                     ^ t[6 * 256 + Int((word >> 8) & 0xFF)]
                     ^ t[5 * 256 + Int((word >> 16) & 0xFF)]
                     ^ t[4 * 256 + Int((word >> 24) & 0xFF)]

@@ -2,7 +2,7 @@ import CPlatform
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file opened read-only with `open(2)`; closed in `deinit`.

@@ -114,7 +114,9 @@ public final class SQLiteDatabase {
                 case SQLITE_TEXT: row.append(.text(String(cString: sqlite3_column_text(stmt, c))))
                 case SQLITE_BLOB:
                     let count = Int(sqlite3_column_bytes(stmt, c))
-                    if count == 0 { row.append(.blob([])) } else {
+                    if count == 0 {
+                        row.append(.blob([]))
+                    } else {
                         let p = sqlite3_column_blob(stmt, c)!
                         row.append(.blob(Array(UnsafeRawBufferPointer(start: p, count: count))))
                     }
@@ -131,7 +133,8 @@ public final class SQLiteDatabase {
     }
 
     func error(_ what: String, _ sql: String) -> LiteProofError {
-        LiteProofError(.io, "SQLite could not \(what) `\(sql)` on \(path): \(String(cString: sqlite3_errmsg(handle))) (code \(sqlite3_extended_errcode(handle)))")
+        LiteProofError(
+            .io, "SQLite could not \(what) `\(sql)` on \(path): \(String(cString: sqlite3_errmsg(handle))) (code \(sqlite3_extended_errcode(handle)))")
     }
 
     /// `PRAGMA quick_check` or `integrity_check`; returns the problems (empty when "ok").

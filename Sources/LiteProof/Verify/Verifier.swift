@@ -93,7 +93,8 @@ public struct Verifier {
             // 0.3: the plan names the last segment; the WAL just read tells where its last commit ends.
             var exact: String?
             if case .walIndex(let index, let segs, _) = plan.steps.last, let g = plan.generation,
-                let end = lastCommitEnds["\(g)/\(index)"], end > Int64(WALHeader.size), segs.count == (replica.v03?.generations.first { $0.id == g }?.segments(of: index).count ?? -1)
+                let end = lastCommitEnds["\(g)/\(index)"], end > Int64(WALHeader.size),
+                segs.count == (replica.v03?.generations.first { $0.id == g }?.segments(of: index).count ?? -1)
             {
                 exact = "\(g)/\(index.hex(width: 8)):\(end)"
             }
@@ -117,7 +118,11 @@ public struct Verifier {
                     let problems = try SQLiteDatabase(path: path, mode: .immutable).integrityCheck(full: restoreCheck == .full)
                     restoreCheckResult = problems.isEmpty ? "ok" : problems.prefix(5).joined(separator: "; ")
                     if !problems.isEmpty {
-                        findings.append(.error(.restoreIntegrity, file: "", "the latest position restores, but SQLite's \(restoreCheck == .full ? "integrity_check" : "quick_check") of the result fails: \(restoreCheckResult!)"))
+                        findings.append(
+                            .error(
+                                .restoreIntegrity, file: "",
+                                "the latest position restores, but SQLite's \(restoreCheck == .full ? "integrity_check" : "quick_check") of the result fails: \(restoreCheckResult!)"
+                            ))
                     }
                 }
                 let liveSource = try live.map { try LiveDatabase.open($0) }
@@ -165,7 +170,8 @@ public struct Verifier {
                 meter.add(f.size)
                 return .snapshot(r)
             case .index(let g, let i, let segs):
-                let r = (try? V03Readers.readIndex(replica, index: i, segments: segs, expectedPageSize: nil))
+                let r =
+                    (try? V03Readers.readIndex(replica, index: i, segments: segs, expectedPageSize: nil))
                     ?? V03Readers.IndexResult(index: i)
                 meter.add(segs.reduce(0) { $0 + $1.size })
                 return .index(generation: g, r)
@@ -189,8 +195,10 @@ public struct Verifier {
                 if let h = r.header, let ps = snapshotPageSize[g], ps != h.pageSize,
                     let first = gens.first(where: { $0.id == g })?.segments(of: r.index).first
                 {
-                    findings.append(.error(.walPageSize, file: first.path, offset: 8,
-                                           "WAL page size is \(h.pageSize); the generation's snapshot has \(ps)-byte pages"))
+                    findings.append(
+                        .error(
+                            .walPageSize, file: first.path, offset: 8,
+                            "WAL page size is \(h.pageSize); the generation's snapshot has \(ps)-byte pages"))
                 }
             }
         }
@@ -204,8 +212,11 @@ public struct Verifier {
             let present = Set(g.indexes)
             if let maxIndex = g.maxIndex, firstSnap.index < maxIndex {
                 for i in firstSnap.index...maxIndex where !present.contains(i) {
-                    findings.append(.error(.chainMissingIndex, file: dir + "/wal",
-                                           "WAL index \(i.hex(width: 8)) has no segments; restores past it are impossible (indexes \(firstSnap.index.hex(width: 8))…\(maxIndex.hex(width: 8)) expected)"))
+                    findings.append(
+                        .error(
+                            .chainMissingIndex, file: dir + "/wal",
+                            "WAL index \(i.hex(width: 8)) has no segments; restores past it are impossible (indexes \(firstSnap.index.hex(width: 8))…\(maxIndex.hex(width: 8)) expected)"
+                        ))
                 }
             }
         }
@@ -243,8 +254,11 @@ public struct Verifier {
             guard let h = summary?.header else { continue }
             pageSizes[h.pageSize, default: 0] += 1
             if h.minTXID != ref.minTXID || h.maxTXID != ref.maxTXID {
-                findings.append(.error(.ltxNameMismatch, file: ref.path, offset: 16,
-                                       "header TXIDs are \(h.minTXID.hex(width: 16))-\(h.maxTXID.hex(width: 16)); the file name says \(ref.minTXID.hex(width: 16))-\(ref.maxTXID.hex(width: 16))"))
+                findings.append(
+                    .error(
+                        .ltxNameMismatch, file: ref.path, offset: 16,
+                        "header TXIDs are \(h.minTXID.hex(width: 16))-\(h.maxTXID.hex(width: 16)); the file name says \(ref.minTXID.hex(width: 16))-\(ref.maxTXID.hex(width: 16))"
+                    ))
             }
             if ref.level == LTXLayout.snapshotLevel && !h.isSnapshot {
                 findings.append(.error(.ltxHeader, file: ref.path, offset: 16, "a level-9 file must be a snapshot (min TXID 1); found min TXID \(h.minTXID)"))
@@ -261,8 +275,10 @@ public struct Verifier {
         for level in replica.ltx?.levels ?? [] where level != LTXLayout.snapshotLevel {
             let files = refs.filter { $0.level == level }
             for (a, b) in zip(files, files.dropFirst()) where b.minTXID <= a.maxTXID {
-                findings.append(.warning(.chainOverlap, file: b.path,
-                                         "TXIDs \(b.minTXID.hex(width: 16))-\(b.maxTXID.hex(width: 16)) overlap \(a.path) on level \(level)"))
+                findings.append(
+                    .warning(
+                        .chainOverlap, file: b.path,
+                        "TXIDs \(b.minTXID.hex(width: 16))-\(b.maxTXID.hex(width: 16)) overlap \(a.path) on level \(level)"))
             }
         }
         return (findings, refs.count, total)

