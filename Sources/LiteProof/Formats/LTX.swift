@@ -117,6 +117,14 @@ public enum LTX {
 
     /// Reads the page index from the end of the file (without reading pages).
     public static func readIndex(_ file: ReadOnlyFile, name: String, header: LTXHeader) throws -> [LTXIndexEntry] {
+        var out: [LTXIndexEntry] = []
+        try forEachIndexEntry(file, name: name, header: header) { out.append($0) }
+        return out
+    }
+
+    /// Streams the page index from the end of the file (without reading pages): memory stays
+    /// fixed however many pages the file holds.
+    public static func forEachIndexEntry(_ file: ReadOnlyFile, name: String, header: LTXHeader, _ body: (LTXIndexEntry) throws -> Void) throws {
         let minSize = Int64(LTXHeader.size + pageHeaderSize + 1 + 8 + trailerSize)
         guard file.size >= minSize else {
             throw LiteProofError.damaged(
@@ -133,23 +141,29 @@ public enum LTX {
                     "page index size is \(indexSize); the file leaves room for at most \(sizeAt - Int64(LTXHeader.size))"))
         }
         let indexAt = sizeAt - Int64(indexSize)
-        let bytes = try file.read(count: Int(indexSize), at: indexAt)
-        return try bytes.withUnsafeBytes { try parseIndex($0, at: indexAt, file: name, header: header) }
+        let reader = BufferedReader(file, at: indexAt, capacity: 256 << 10)
+        try streamIndex(reader, length: Int64(indexSize), base: indexAt, file: name, onBytes: { _ in }, body)
     }
 
-    static func parseIndex(_ b: UnsafeRawBufferPointer, at base: Int64, file: String, header: LTXHeader) throws -> [LTXIndexEntry] {
-        var pos = 0
-        var out: [LTXIndexEntry] = []
+    /// Parses a page index from `reader` (positioned at its start, `length` bytes long): unsigned
+    /// varints (page number, offset, size) per page, ascending, then a zero page number.
+    /// `onBytes` sees every byte consumed (for the file checksum).
+    static func streamIndex(
+        _ reader: BufferedReader, length: Int64, base: Int64, file: String,
+        onBytes: (UnsafeRawBufferPointer) -> Void, _ body: (LTXIndexEntry) throws -> Void
+    ) throws {
+        var pos: Int64 = 0
         func bad(_ message: String) -> LiteProofError {
-            .damaged(.error(.ltxPageIndex, file: file, offset: base + Int64(pos), message))
+            .damaged(.error(.ltxPageIndex, file: file, offset: base + pos, message))
         }
         func uvarint() throws -> UInt64 {
             var x: UInt64 = 0
             var shift: UInt64 = 0
             while true {
-                guard pos < b.count else { throw bad("page index ends inside a varint") }
-                let byte = b[pos]
+                guard pos < length, let b = try reader.take(1) else { throw bad("page index ends inside a varint") }
+                onBytes(b)
                 pos += 1
+                let byte = b[0]
                 if shift == 63 && byte > 1 { throw bad("varint overflows 64 bits") }
                 x |= UInt64(byte & 0x7F) << shift
                 if byte < 0x80 { return x }
@@ -168,12 +182,22 @@ public enum LTX {
             guard offset <= UInt64(base), size <= UInt64(base), offset + size <= UInt64(base) else {
                 throw bad("page index entry for page \(pgno) points outside the page block (offset \(offset), size \(size))")
             }
-            out.append(LTXIndexEntry(pageNumber: UInt32(pgno), offset: Int64(offset), size: Int64(size)))
+            try body(LTXIndexEntry(pageNumber: UInt32(pgno), offset: Int64(offset), size: Int64(size)))
             last = pgno
         }
-        guard pos == b.count else { throw bad("\(b.count - pos) bytes follow the page index's end mark") }
-        _ = header
-        return out
+        guard pos == length else { throw bad("\(length - pos) bytes follow the page index's end mark") }
+    }
+
+    /// Folds an index entry into a running hash, to compare the page block with the index
+    /// without keeping either in memory.
+    @inline(__always)
+    static func hashEntry(_ h: inout CRC64, _ e: LTXIndexEntry) {
+        withUnsafeTemporaryAllocation(byteCount: 20, alignment: 8) { b in
+            b.storeBytes(of: e.pageNumber.bigEndian, toByteOffset: 0, as: UInt32.self)
+            b.storeBytes(of: UInt64(bitPattern: e.offset).bigEndian, toByteOffset: 4, as: UInt64.self)
+            b.storeBytes(of: UInt64(bitPattern: e.size).bigEndian, toByteOffset: 12, as: UInt64.self)
+            h.update(UnsafeRawBufferPointer(b))
+        }
     }
 
     /// Decodes the whole file, checking everything, and calls `onPage` with each page in order.
@@ -200,7 +224,11 @@ public enum LTX {
         let page = UnsafeMutableRawBufferPointer.allocate(byteCount: pageSize, alignment: 64)
         defer { page.deallocate() }
         let maxBlock = Int(LZ4_compressBound(Int32(pageSize)))
-        var seen: [LTXIndexEntry] = []
+        // The page block as the index should describe it: a count, a running hash, and the first
+        // entries (for a precise message) — nothing that grows with the file.
+        var pageCount = 0
+        var blockHash = CRC64()
+        var firstSeen: [LTXIndexEntry] = []
         var lastPgno: UInt32 = 0
         var frameCtx: OpaquePointer?
 
@@ -252,13 +280,16 @@ public enum LTX {
             }
             crc.update(UnsafeRawBufferPointer(page))
             try onPage(pgno, UnsafeRawBufferPointer(page))
-            seen.append(LTXIndexEntry(pageNumber: pgno, offset: at, size: reader.position - at))
+            let entry = LTXIndexEntry(pageNumber: pgno, offset: at, size: reader.position - at)
+            hashEntry(&blockHash, entry)
+            if firstSeen.count < 64 { firstSeen.append(entry) }
+            pageCount += 1
             lastPgno = pgno
         }
         if header.isSnapshot {
             let expected = Int(header.commit) - (header.commit >= lockPage ? 1 : 0)
-            guard seen.count == expected else {
-                throw damaged(.ltxCommit, 12, "a snapshot of \(header.commit) pages must hold \(expected) pages; it holds \(seen.count)")
+            guard pageCount == expected else {
+                throw damaged(.ltxCommit, 12, "a snapshot of \(header.commit) pages must hold \(expected) pages; it holds \(pageCount)")
             }
         }
 
@@ -266,25 +297,27 @@ public enum LTX {
         let indexAt = reader.position
         let tailSize = file.size - indexAt
         guard tailSize >= Int64(1 + 8 + trailerSize) else { throw truncated("the page index") }
-        let indexSize = Int(tailSize) - 8 - trailerSize
-        guard indexSize <= reader.capacity, let ib = try reader.take(indexSize) else {
-            throw damaged(.ltxPageIndex, indexAt, "page index would be \(indexSize) bytes; too large for \(seen.count) pages")
+        let indexSize = tailSize - 8 - Int64(trailerSize)
+        var indexHash = CRC64()
+        var indexCount = 0
+        try streamIndex(reader, length: indexSize, base: indexAt, file: name, onBytes: { crc.update($0) }) { e in
+            if indexCount < firstSeen.count, e != firstSeen[indexCount] {
+                let s = firstSeen[indexCount]
+                throw damaged(
+                    .ltxPageIndex, indexAt,
+                    "index entry \(indexCount + 1) is page \(e.pageNumber) at \(e.offset) (\(e.size) bytes); the page block has page \(s.pageNumber) at \(s.offset) (\(s.size) bytes)")
+            }
+            hashEntry(&indexHash, e)
+            indexCount += 1
         }
-        crc.update(ib)
-        let index = try parseIndex(ib, at: indexAt, file: name, header: header)
         guard let lb = try reader.take(8) else { throw truncated("the page index size") }
         crc.update(lb)
         let storedIndexSize = lb.u64BE(at: 0)
         guard storedIndexSize == UInt64(indexSize) else {
-            throw damaged(.ltxPageIndex, indexAt + Int64(indexSize), "page index size field says \(storedIndexSize) bytes; the index is \(indexSize)")
+            throw damaged(.ltxPageIndex, indexAt + indexSize, "page index size field says \(storedIndexSize) bytes; the index is \(indexSize)")
         }
-        if index != seen {
-            let i = zip(index, seen).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(index.count, seen.count)
-            let what =
-                i < index.count
-                ? "index entry \(i + 1) is page \(index[i].pageNumber) at \(index[i].offset) (\(index[i].size) bytes)" : "the index lists \(index.count) pages"
-            let actual = i < seen.count ? "page \(seen[i].pageNumber) at \(seen[i].offset) (\(seen[i].size) bytes)" : "\(seen.count) pages"
-            throw damaged(.ltxPageIndex, indexAt, "\(what); the page block has \(actual)")
+        guard indexCount == pageCount, indexHash.value == blockHash.value else {
+            throw damaged(.ltxPageIndex, indexAt, "the page index (\(indexCount) entries) does not describe the page block (\(pageCount) pages)")
         }
 
         let trailerAt = reader.position
@@ -298,7 +331,7 @@ public enum LTX {
         guard stored == computed else {
             throw damaged(.ltxFileChecksum, trailerAt + 8, "file checksum is \(stored.hex(width: 16)); the file's bytes give \(computed.hex(width: 16))")
         }
-        return LTXSummary(header: header, pageCount: seen.count, fileChecksum: stored, postApplyChecksum: post)
+        return LTXSummary(header: header, pageCount: pageCount, fileChecksum: stored, postApplyChecksum: post)
     }
 
     /// Decodes a page stored as one LZ4 frame (older writers: no size prefix; the frame's own end

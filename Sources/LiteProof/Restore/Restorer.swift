@@ -236,8 +236,8 @@ public struct Restorer {
         // Owner of each page: the last file in plan order whose page index lists it.
         var owner = [UInt32](repeating: .max, count: Int(commit) + 1)
         for (i, (f, r)) in zip(files, refs).enumerated() {
-            for e in try LTX.readIndex(f, name: r.path, header: headers[i]) where e.pageNumber <= commit {
-                owner[Int(e.pageNumber)] = UInt32(i)
+            try LTX.forEachIndexEntry(f, name: r.path, header: headers[i]) { e in
+                if e.pageNumber <= commit { owner[Int(e.pageNumber)] = UInt32(i) }
             }
         }
         let lockPage = LTX.lockPage(pageSize: pageSize)
