@@ -95,3 +95,43 @@ import Testing
         #expect(try bytes(of: latest) == atB, "replaying every point ends where a restore does")
     }
 }
+
+/// An LTX file with more pages than fit one read buffer of page index (150,000 pages of 512
+/// bytes: a page index over 1 MiB), written by real Litestream 0.5.17.
+@Suite struct ManyPagesTests {
+    @Test func ltxFileWithALargePageIndex() throws {
+        let dir = try rigTempDir("manypages")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dir + "/many.db", replicaDir = dir + "/replica"
+        let writer = try RigDB(db)
+        try writer.exec("PRAGMA page_size=512; PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB);")
+        let ls = try startLitestream(.v05, db: db, replica: replicaDir, in: dir)
+        defer { ls.stop(); writer.close() }
+        usleep(500_000)
+        try writer.exec("INSERT INTO t(b) SELECT randomblob(400) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<140000) SELECT i FROM n)")
+        // Wait for a level-9 snapshot that holds every page.
+        let pages = Int(try writer.query("PRAGMA page_count")[0][0])!
+        try #require(pages > 140_000)
+        try waitUntil("a snapshot of every page", timeout: 90) {
+            let replica = try Replica.open(replicaDir)
+            return try replica.ltx?.files(atLevel: 9).contains { f in
+                try LTX.readHeader(try replica.open(f.path), name: f.path).commit >= UInt32(pages)
+            } ?? false
+        }
+        ls.stop()
+        let replica = try Replica.open(replicaDir)
+        let big = try #require(replica.ltx?.files(atLevel: 9).last)
+        let file = try replica.open(big.path)
+        let indexSize = try file.read(count: 8, at: file.size - 24).u64BE(at: 0)
+        #expect(indexSize > 1 << 20, "the page index should exceed 1 MiB, is \(indexSize)")
+        #expect(try verify(replicaDir).verdict == .ok)
+        let ours = dir + "/ours.db", theirs = dir + "/theirs.db"
+        try Restorer(replica: replica).restore(to: ours, options: RestoreOptions(integrityCheck: .none))
+        #expect(try litestreamRestore(.v05, replicaDir: replicaDir, output: theirs, timeout: 300).status == 0)
+        #expect(FileManager.default.contentsEqual(atPath: ours, andPath: theirs))
+    }
+}
+
+extension Array where Element == UInt8 {
+    fileprivate func u64BE(at offset: Int) -> UInt64 { self[offset..<(offset + 8)].reduce(0) { $0 << 8 | UInt64($1) } }
+}
