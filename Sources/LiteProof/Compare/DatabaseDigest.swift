@@ -93,28 +93,39 @@ public struct DatabaseDigest: Codable, Sendable {
         return c.value | (1 << 63)
     }
 
-    /// Reads every page of `source` once.
+    /// Reads every page of `source` once, in runs of pages: the SHA-256 of each run is computed
+    /// on another core while this one computes the page hashes.
     public static func compute(_ source: PageSource, name: String, wal: WALPosition? = nil, progress: ProgressHandler? = nil) throws -> DatabaseDigest {
         let n = Int(source.pageCount), ps = source.pageSize
         var hashes = [UInt64](repeating: 0, count: n)
-        var sha = SHA256()
+        final class Box: @unchecked Sendable { var sha = SHA256() }
+        let box = Box()
         var xor: UInt64 = 0
         let lock = LTX.lockPage(pageSize: ps)
         let meter = ProgressMeter(phase: "hashing \(name)", total: Int64(n) * Int64(ps), handler: progress)
-        let page = UnsafeMutableRawBufferPointer.allocate(byteCount: ps, alignment: 64)
-        defer { page.deallocate() }
-        for i in 0..<n {
-            let pgno = UInt32(i + 1)
-            try source.read(page: pgno, into: page)
-            let r = UnsafeRawBufferPointer(page)
-            let h = pageHash(pgno, r)
-            hashes[i] = h
-            if pgno != lock { xor ^= h }
-            sha.update(r)
-            if i % 256 == 255 { meter.add(Int64(256 * ps)) }
+        let runPages = max(1, (4 << 20) / ps)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: runPages * ps, alignment: 64)
+        defer { buffer.deallocate() }
+        let group = DispatchGroup()
+        let queue = DispatchQueue(label: "liteproof.sha256")
+        var first = 0
+        while first < n {
+            let count = min(runPages, n - first)
+            try source.read(pages: UInt32(first + 1), count: count, into: buffer)
+            let run = UnsafeRawBufferPointer(rebasing: buffer[0..<(count * ps)])
+            queue.async(group: group) { box.sha.update(run) }
+            for i in 0..<count {
+                let pgno = UInt32(first + i + 1)
+                let h = pageHash(pgno, UnsafeRawBufferPointer(rebasing: run[(i * ps)..<((i + 1) * ps)]))
+                hashes[first + i] = h
+                if pgno != lock { xor ^= h }
+            }
+            group.wait()
+            meter.add(Int64(count * ps))
+            first += count
         }
         return DatabaseDigest(
-            source: name, pageSize: ps, pageCount: source.pageCount, sha256: SHA256.hex(sha.finalize()),
+            source: name, pageSize: ps, pageCount: source.pageCount, sha256: SHA256.hex(box.sha.finalize()),
             checksum: (xor | (1 << 63)).hex(width: 16), pageHashes: hashes, wal: wal)
     }
 

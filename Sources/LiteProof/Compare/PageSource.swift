@@ -6,9 +6,17 @@ public protocol PageSource {
     var pageCount: UInt32 { get }
     /// Copies page `pgno` (1...pageCount) into `buffer` (pageSize bytes).
     func read(page pgno: UInt32, into buffer: UnsafeMutableRawBufferPointer) throws
+    /// Copies `count` pages from `first` into `buffer` (count × pageSize bytes).
+    func read(pages first: UInt32, count: Int, into buffer: UnsafeMutableRawBufferPointer) throws
 }
 
 extension PageSource {
+    public func read(pages first: UInt32, count: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
+        for i in 0..<count {
+            try read(page: first + UInt32(i), into: UnsafeMutableRawBufferPointer(rebasing: buffer[(i * pageSize)..<((i + 1) * pageSize)]))
+        }
+    }
+
     public func page(_ pgno: UInt32) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: pageSize)
         try out.withUnsafeMutableBytes { try read(page: pgno, into: $0) }
@@ -33,7 +41,13 @@ public final class FilePageSource: PageSource {
     }
 
     public func read(page pgno: UInt32, into buffer: UnsafeMutableRawBufferPointer) throws {
-        let n = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<pageSize]), at: Int64(pgno - 1) * Int64(pageSize))
-        if n < pageSize { (buffer.baseAddress! + n).initializeMemory(as: UInt8.self, repeating: 0, count: pageSize - n) }
+        try read(pages: pgno, count: 1, into: buffer)
+    }
+
+    /// One `pread` for the whole run.
+    public func read(pages first: UInt32, count: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let want = count * pageSize
+        let n = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: Int64(first - 1) * Int64(pageSize))
+        if n < want { (buffer.baseAddress! + n).initializeMemory(as: UInt8.self, repeating: 0, count: want - n) }
     }
 }
