@@ -83,10 +83,17 @@ final class PendingPages {
         pages.append(pgno)
     }
 
-    /// Writes every pending page, in order, then empties.
+    /// Writes every pending page, in order, then empties. Runs of consecutive page numbers go
+    /// straight from the arena to the file, one `pwrite` each, without another copy.
     func flush(to writer: PageWriter) throws {
-        for i in 0..<inMemory {
-            try writer.write(page: pages[i], UnsafeRawBufferPointer(rebasing: arena[(i * pageSize)..<((i + 1) * pageSize)]))
+        try writer.flush()
+        var i = 0
+        while i < inMemory {
+            var j = i + 1
+            while j < inMemory && pages[j] == pages[j - 1] + 1 { j += 1 }
+            try writer.out.write(
+                UnsafeRawBufferPointer(rebasing: arena[(i * pageSize)..<(j * pageSize)]), at: Int64(pages[i] - 1) * Int64(pageSize))
+            i = j
         }
         if spilled > 0, let reader = spillReader {
             var page = [UInt8](repeating: 0, count: pageSize)
