@@ -10,10 +10,15 @@ extension VerifyReport {
         lines.append("replica: \(replica) (\(format.rawValue))")
         lines.append("checked: \(filesChecked) files, \(Units.bytes(bytesRead)) in \(Units.seconds(seconds))")
         if let latest {
-            var s = "latest restorable position: \(latest.position)"
-            if let t = latest.time { s += " at \(t)" }
-            s += " (\(latest.files) files, \(Units.bytes(latest.bytes)))"
-            lines.append(s)
+            if let broken = latestBrokenBy {
+                lines.append("latest position: \(latest.position) — NOT restorable: it needs \(broken.file) (\(broken.code.rawValue))")
+                lines.append("  (`liteproof timeline` finds the last point that restores cleanly)")
+            } else {
+                var s = "latest restorable position: \(latest.position)"
+                if let t = latest.time { s += " at \(t)" }
+                s += " (\(latest.files) files, \(Units.bytes(latest.bytes)))"
+                lines.append(s)
+            }
         } else {
             lines.append("latest restorable position: none — a restore would fail")
         }

@@ -18,6 +18,9 @@ public struct VerifyReport: Codable, Sendable {
     public var seconds: Double
     /// The latest restorable position, when a restore plan could be made.
     public var latest: PlanSummary?
+    /// When the latest position is planned but a file it needs is damaged: the first such finding
+    /// (a restore to it fails; `liteproof timeline` finds the last point that restores cleanly).
+    public var latestBrokenBy: Finding?
     /// SQLite's check of a trial restore of the latest position ("ok", the problems, or nil when not run).
     public var restoreCheck: String?
     /// Canaries in the restored replica (and, with a live database, those not replicated yet).
@@ -88,6 +91,7 @@ public struct Verifier {
             bytes = r.bytes
         }
         var latest: PlanSummary?
+        var latestBrokenBy: Finding?
         do {
             let plan = try RestorePlanner(replica: replica).plan(.latest)
             // 0.3: the plan names the last segment; the WAL just read tells where its last commit ends.
@@ -100,6 +104,10 @@ public struct Verifier {
             }
             latest = PlanSummary(plan, position: exact)
             findings += plan.warnings
+            let needed = Set(plan.files)
+            latestBrokenBy = findings.first { f in
+                f.severity == .error && (needed.contains(f.file) || (!f.file.isEmpty && needed.contains { $0.hasPrefix(f.file + "/") }))
+            }
         } catch let e as LiteProofError {
             let f = e.finding ?? .error(.chainEmpty, file: "", e.message)
             if !findings.contains(where: { $0.code == f.code && $0.file == f.file }) { findings.append(f) }
@@ -138,7 +146,8 @@ public struct Verifier {
             replica: replica.root, format: replica.format,
             verdict: findings.contains { $0.severity == .error } ? .damaged : .ok,
             findings: findings, filesChecked: files, bytesRead: bytes,
-            seconds: Date().timeIntervalSince(started), latest: latest, restoreCheck: restoreCheckResult, canaries: canaries)
+            seconds: Date().timeIntervalSince(started), latest: latest, latestBrokenBy: latestBrokenBy, restoreCheck: restoreCheckResult,
+            canaries: canaries)
     }
 
     // MARK: v0.3
