@@ -93,8 +93,7 @@ struct DigestCommand: ParsableCommand {
     func run() throws {
         do {
             if FS.exists(output) && !force { throw LiteProofError(.usage, "\(output) already exists; use --force to replace it") }
-            let live = try LiveDatabase.open(database)
-            let d = try Comparer.liveDigest(live, name: database)
+            let d = try LiveDatabase.read(database) { try Comparer.liveDigest($0, name: database) }
             try d.write(to: output)
             struct Summary: Encodable {
                 var output: String; var pageSize: Int; var pageCount: UInt32; var sha256: String; var checksum: String; var walCommits: Int

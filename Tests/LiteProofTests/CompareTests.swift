@@ -44,8 +44,7 @@ import Testing
         #expect(report.live.sha256 == SHA256.hex(sha.finalize()))
         // digest gives the same verdict offline, and neither touched the live files
         let digestPath = try rigTempDir("digest") + "/live.digest"
-        let live = try LiveDatabase.open(r.liveDB)
-        try Comparer.liveDigest(live, name: r.liveDB).write(to: digestPath)
+        try LiveDatabase.read(r.liveDB) { try Comparer.liveDigest($0, name: r.liveDB) }.write(to: digestPath)
         let offline = try Comparer(replica: try Replica.open(r.replicaDir)).compare(digest: try DatabaseDigest.read(from: digestPath))
         #expect(offline.verdict == .identical)
         #expect(try fingerprint(r.liveDB) == before)
@@ -126,6 +125,35 @@ import Testing
         #expect(t.onlyInLive.isEmpty)
         #expect(t.replicaRows == count)
         #expect(t.liveRows == count - 1)
+    }
+
+    @Test func aWriteDuringTheReadStartsItOver() async throws {
+        // The application checkpoints (TRUNCATE) and commits after LiveDatabase has read the WAL
+        // but before the pages are read: the torn state must be detected and the read redone.
+        let r = try await ReplicaFactory.shared.replica(.v05Basic)
+        let db = try liveCopy(r)
+        let writer = try RigDB(db)
+        defer { writer.close() }
+        try writer.exec("PRAGMA wal_autocheckpoint=0")
+        var calls = 0
+        var retriesSeen: [Int] = []
+        let digest = try LiveDatabase.read(db) { live -> DatabaseDigest in
+            calls += 1
+            retriesSeen.append(live.retries)
+            if calls == 1 {
+                _ = try writer.query("PRAGMA wal_checkpoint(TRUNCATE)")
+                try writer.exec("BEGIN; " + (0..<300).map { "UPDATE t SET v = 'changed \($0)' WHERE rowid = \($0 + 1);" }.joined() + " COMMIT;")
+            }
+            return try Comparer.liveDigest(live, name: db)
+        }
+        #expect(calls >= 2, "the change went unnoticed")
+        #expect(retriesSeen.last ?? 0 >= 1)
+        // The result is the state after the write, as a fresh read (and SQLite) sees it.
+        let fresh = try LiveDatabase.read(db) { try Comparer.liveDigest($0, name: db) }
+        #expect(digest.sha256 == fresh.sha256)
+        var sha = SHA256()
+        sha.update(try bytes(of: try checkpointCopy(of: db)))
+        #expect(digest.sha256 == SHA256.hex(sha.finalize()))
     }
 
     @Test func btreeReaderAgreesWithSQLite() async throws {

@@ -90,13 +90,19 @@ public struct Comparer {
         return try withRestored { restoredPath, plan in
             let restored = try FilePageSource(path: restoredPath)
             let replicaDigest = try DatabaseDigest.compute(restored, name: "replica", progress: progress)
-            let live = try LiveDatabase.open(livePath)
-            let liveDigest = try Self.liveDigest(live, name: livePath, progress: progress)
-            var report = try Self.judge(
-                replicaDigest: replicaDigest, liveDigest: liveDigest, position: plan.position,
-                replicaSource: restored, liveSource: live, listLimit: listLimit)
-            report.canaries = try? CanaryReport.make(replica: restored, live: live)
-            if live.retries > 0 { report.notes.append("the live database changed during the read; read again \(live.retries) time(s) for a consistent state") }
+            // Everything read from the live database happens inside one consistent read: pages
+            // read lazily (digest, history, owners, canaries) are checked after the fact too.
+            var report = try LiveDatabase.read(livePath) { live in
+                let liveDigest = try Self.liveDigest(live, name: livePath, progress: progress)
+                var report = try Self.judge(
+                    replicaDigest: replicaDigest, liveDigest: liveDigest, position: plan.position,
+                    replicaSource: restored, liveSource: live, listLimit: listLimit)
+                report.canaries = try? CanaryReport.make(replica: restored, live: live)
+                if live.retries > 0 {
+                    report.notes.append("the live database changed during the read; read again \(live.retries) time(s) for a consistent state")
+                }
+                return report
+            }
             report.seconds = Date().timeIntervalSince(started)
             return report
         }

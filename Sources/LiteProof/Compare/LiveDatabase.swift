@@ -47,12 +47,22 @@ public final class LiveDatabase: PageSource {
     /// How many times the read started over because the application wrote meanwhile.
     public let retries: Int
 
-    /// Opens `path` read-only and reads its WAL (`path-wal`) if present.
-    public static func open(_ path: String, maxRetries: Int = 50) throws -> LiveDatabase {
+    /// The live database changed under a read (a short WAL read, a reset): start over.
+    struct Changed: Error {}
+
+    /// Reads `path` consistently: opens it (read-only, its WAL too), runs `body` — every page
+    /// read the caller needs (digests, history, canaries, owners) happens inside — and only then
+    /// checks that nothing the reads relied on changed; if something did, everything starts over.
+    public static func read<T>(_ path: String, maxRetries: Int = 50, _ body: (LiveDatabase) throws -> T) throws -> T {
         var attempt = 0
         while true {
             let db = try LiveDatabase(path: path, retries: attempt)
-            if try db.isStillConsistent() { return db }
+            do {
+                let result = try body(db)
+                if try db.isStillConsistent() { return result }
+            } catch is Changed {
+                // fall through to a retry
+            }
             attempt += 1
             if attempt > maxRetries {
                 throw LiteProofError(.io, "\(path) kept changing during \(maxRetries) attempts at a consistent read; try again when writes are quieter")
@@ -121,7 +131,8 @@ public final class LiveDatabase: PageSource {
     public func read(page pgno: UInt32, atCommit commit: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
         let out = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<pageSize])
         if let wal = walFile, let ref = frameFor(pgno, atCommit: commit) {
-            _ = try wal.read(into: out, at: ref.offset)
+            // A short read means the WAL was truncated or reset after it was read: start over.
+            guard try wal.read(into: out, at: ref.offset) == pageSize else { throw Changed() }
             return
         }
         let n = try dbFile.read(into: out, at: Int64(pgno - 1) * Int64(pageSize))

@@ -133,8 +133,12 @@ public struct Verifier {
                             ))
                     }
                 }
-                let liveSource = try live.map { try LiveDatabase.open($0) }
-                canaries = try CanaryReport.make(replica: try FilePageSource(path: path), live: liveSource)
+                let replicaSource = try FilePageSource(path: path)
+                if let live {
+                    canaries = try LiveDatabase.read(live) { try CanaryReport.make(replica: replicaSource, live: $0) }
+                } else {
+                    canaries = try CanaryReport.make(replica: replicaSource, live: nil)
+                }
             } catch let e as LiteProofError {
                 findings.append(e.finding ?? .error(.restoreIntegrity, file: "", "the trial restore failed: \(e.message)"))
             } catch {
