@@ -132,12 +132,30 @@ import Testing
         #expect(gap?.message.contains("have up to 0000000000000005 but next file starts at 0000000000000007") == true, "\(r.findings)")
     }
 
-    @Test func noSnapshot() throws {
+    @Test func noSnapshotAndNothingFromTXIDOne() throws {
         let dir = try copy()
         try FileManager.default.removeItem(atPath: dir + "/ltx/9")
+        for level in ["0", "1"] {
+            try FileManager.default.removeItem(atPath: dir + "/ltx/\(level)/0000000000000001-0000000000000001.ltx")
+        }
         let r = try verify(dir)
         #expect(r.verdict == .damaged)
         #expect(r.findings(.chainNoSnapshot).first?.file == "ltx/9")
+    }
+
+    @Test func withoutSnapshotsTheChainStartsAtTXIDOneAsLitestreamDoes() throws {
+        // Litestream's plan does not need a level-9 snapshot: files of levels 0–8 from TXID 1 will do.
+        let dir = try copy()
+        try FileManager.default.removeItem(atPath: dir + "/ltx/9")
+        #expect(try verify(dir).verdict == .ok)
+        let out = try rigTempDir("nosnap")
+        for (name, args, target) in [("latest", [String](), RestoreTarget.latest), ("txid1", ["-txid", "0000000000000001"], RestoreTarget(txid: 1))] {
+            try Restorer(replica: try Replica.open(dir)).restore(target, to: out + "/\(name)-ours.db")
+            let ls = try litestreamRestore(.v05, replicaDir: dir, output: out + "/\(name)-theirs.db", args: args)
+            #expect(ls.status == 0, "\(ls.output)")
+            #expect(try bytes(of: out + "/\(name)-ours.db") == (try bytes(of: out + "/\(name)-theirs.db")), "\(name)")
+        }
+        #expect(try bytes(of: out + "/latest-ours.db") == (try bytes(of: Fixtures.example("0.5").live)))
     }
 
     @Test func overlapWithinALevel() throws {

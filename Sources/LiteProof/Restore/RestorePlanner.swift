@@ -181,17 +181,17 @@ public struct RestorePlanner {
         let limit = target.txid ?? UInt64.max
         let snapshots = files.filter { $0.level == LTXLayout.snapshotLevel && $0.maxTXID <= limit }
         let snapshot = snapshots.max { ($0.maxTXID, $1.minTXID) < ($1.maxTXID, $0.minTXID) }
-        guard let snapshot else {
-            let where_ = layout.style == .file ? "ltx/9" : "0009"
-            throw LiteProofError.damaged(
-                .error(
-                    .chainNoSnapshot, file: where_,
-                    files.isEmpty ? "no LTX files at or before the target" : "no snapshot (level 9) at or before the target; a restore needs one to start from")
-            )
+        // The snapshot is optional, as in Litestream: without one the chain starts from the files
+        // of levels 0–8 that begin at TXID 1 (a file starting at TXID 1 holds every page).
+        var steps: [RestorePlan.Step] = []
+        var have: UInt64 = 0
+        if let snapshot {
+            reasons.append("snapshot \(snapshot.path) is the newest" + (target.isLatest ? "" : " at or before the target"))
+            steps.append(.ltx(snapshot))
+            have = snapshot.maxTXID
+        } else {
+            reasons.append("no level-9 snapshot at or before the target: the chain starts with the files that begin at TXID 1")
         }
-        reasons.append("snapshot \(snapshot.path) is the newest" + (target.isLatest ? "" : " at or before the target"))
-        var steps: [RestorePlan.Step] = [.ltx(snapshot)]
-        var have = snapshot.maxTXID
         let incremental = files.filter { $0.level != LTXLayout.snapshotLevel && $0.maxTXID <= limit }
         while have < limit {
             var best: LTXFileRef?
@@ -206,6 +206,15 @@ public struct RestorePlanner {
             steps.append(.ltx(next))
             have = next.maxTXID
         }
+        if steps.isEmpty {
+            let where_ = layout.style == .file ? "ltx/9" : "0009"
+            throw LiteProofError.damaged(
+                .error(
+                    .chainNoSnapshot, file: where_,
+                    files.isEmpty
+                        ? "no LTX files at or before the target"
+                        : "no snapshot (level 9) and no file starting at TXID 1 at or before the target; a restore needs one to start from"))
+        }
         if target.timestamp == nil, let after = incremental.filter({ $0.minTXID > have + 1 }).map(\.minTXID).min() {
             throw LiteProofError.damaged(
                 .error(
@@ -219,8 +228,7 @@ public struct RestorePlanner {
                     "TXID \(t.hex(width: 16)) cannot be reached: the files chain from the snapshot to \(have.hex(width: 16)) and no file ends exactly at the target"
                 ))
         }
-        let last: LTXFileRef
-        if case .ltx(let l) = steps.last! { last = l } else { last = snapshot }
+        guard case .ltx(let last) = steps.last! else { preconditionFailure("an LTX plan holds LTX steps") }
         return RestorePlan(
             format: .ltx, steps: steps, generation: nil, reasons: reasons, warnings: [],
             position: have.hex(width: 16), txid: have, time: Double(stamp(last)) / 1000)
