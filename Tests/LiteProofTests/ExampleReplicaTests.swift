@@ -31,6 +31,22 @@ import Testing
         }
     }
 
+    @Test func anOffsetInsideAFrameMeansTheWholeFramesBeforeIt() throws {
+        // Offsets are WAL bytes; frames are 32 + k × (24 + 4096). A mid-frame offset is the user's
+        // choice, not damage: it restores the commits that end at or before it.
+        let replica = try Replica.open(Fixtures.example("0.3").replica)
+        let dir = try rigTempDir("offset")
+        func restore(_ offset: Int64) throws -> [UInt8] {
+            let out = dir + "/\(offset).db"
+            try Restorer(replica: replica).restore(RestoreTarget(index: 0, offset: offset), to: out, options: RestoreOptions(force: true))
+            return try bytes(of: out)
+        }
+        let frame: Int64 = 24 + 4096
+        #expect(try restore(32 + 4 * frame + 100) == (try restore(32 + 4 * frame)))
+        #expect(try restore(5000) == (try restore(32)))
+        #expect(try restore(32 + 8 * frame) != (try restore(32)))
+    }
+
     @Test func restoreRefusesToOverwrite() throws {
         let ex = Fixtures.example("0.5")
         let out = try rigTempDir("ow") + "/db"

@@ -181,7 +181,13 @@ public struct Restorer {
                 pageSize = h.pageSize
                 size = r.size
                 meter.add(file.size)
-            case .walIndex(_, let segments, let limit):
+            case .walIndex(_, let segments, var limit):
+                // An --offset inside a frame means the frames that end at or before it.
+                if let l = limit {
+                    let frameSize = Int64(24 + pageSize)
+                    limit = l < Int64(WALHeader.size) ? 0 : Int64(WALHeader.size) + (l - Int64(WALHeader.size)) / frameSize * frameSize
+                    if limit! <= Int64(WALHeader.size) { continue }  // not one whole frame: nothing of this index
+                }
                 // A transaction's pages are applied at its commit frame: frames before it wait in
                 // `pending` (memory up to a limit, then an unlinked scratch file), so a huge
                 // transaction cannot exhaust memory; trailing uncommitted frames are dropped.
