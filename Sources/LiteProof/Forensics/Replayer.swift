@@ -33,7 +33,7 @@ public final class Replayer {
     public private(set) var description = ""
 
     enum Step {
-        case walIndex(index: UInt32, segments: [V03File], finalSize: UInt32)
+        case walIndex(index: UInt32, segments: [V03File], finalSize: UInt32, lastCommitEnd: Int64)
         case ltx(LTXFileRef, LTXHeader)
     }
 
@@ -92,7 +92,7 @@ public final class Replayer {
                 if frame.commitSize != 0 { commits.append((frame.walOffset + frameSize, frame.commitSize)) }
             }
             guard !commits.isEmpty else { continue }
-            steps.append(.walIndex(index: index, segments: segs, finalSize: result.lastCommitSize))
+            steps.append(.walIndex(index: index, segments: segs, finalSize: result.lastCommitSize, lastCommitEnd: result.lastCommitEnd))
             for (end, size) in commits {
                 // The segment holding the commit frame.
                 let seg = segs.last { $0.offset < end } ?? segs[0]
@@ -156,9 +156,10 @@ public final class Replayer {
             let firstStep = from.step < 0 ? 0 : from.step
             for s in firstStep...to.step {
                 switch steps[s] {
-                case .walIndex(let index, let segs, let finalSize):
+                case .walIndex(let index, let segs, let finalSize, let lastCommitEnd):
                     let start = s == from.step ? from.walEnd : Int64(WALHeader.size)
-                    let end = s == to.step ? to.walEnd : Int64.max
+                    // Frames after the index's last commit are never applied (SQLite ignores them).
+                    let end = s == to.step ? to.walEnd : lastCommitEnd
                     if start >= end { continue }
                     var lastSize: UInt32 = 0
                     _ = try V03Readers.readIndex(replica, index: index, segments: segs, expectedPageSize: pageSize, failFast: true) { frame in

@@ -115,12 +115,16 @@ public final class OutputFile: @unchecked Sendable {
     /// to do and disk time overlaps the restore's CPU time.
     public var writebackEvery = 64 << 20
 
+    private let unsyncedLock = NSLock()
+
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        // Several threads write one output (0.5 restores): the counter is shared.
+        unsyncedLock.lock()
         unsynced += bytes.count
-        if unsynced >= writebackEvery {
-            unsynced = 0
-            startWriteback()
-        }
+        let start = unsynced >= writebackEvery
+        if start { unsynced = 0 }
+        unsyncedLock.unlock()
+        if start { startWriteback() }
         var done = 0
         while done < bytes.count {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
