@@ -8,14 +8,6 @@ import Testing
 
     func copy() throws -> String { try exampleCopy("0.5") }
 
-    func only(_ r: VerifyReport, _ code: FindingCode, file: String, offset: Int64?, sourceLocation: SourceLocation = #_sourceLocation) {
-        let hits = r.findings(code)
-        #expect(hits.count >= 1, "expected \(code.rawValue); got \(r.findings)", sourceLocation: sourceLocation)
-        #expect(
-            hits.contains { $0.file == file && $0.offset == offset }, "expected \(code.rawValue) at \(file) @\(offset.map(String.init) ?? "nil"); got \(hits)",
-            sourceLocation: sourceLocation)
-    }
-
     func index(_ path: String) throws -> [LTXIndexEntry] {
         let f = try ReadOnlyFile(path)
         return try LTX.readIndex(f, name: path, header: try LTX.readHeader(f, name: path))
@@ -32,7 +24,7 @@ import Testing
     @Test func badMagic() throws {
         let dir = try copy()
         try flipByte(dir + "/" + Self.snapshot, at: 0)
-        only(try verify(dir), .ltxHeader, file: Self.snapshot, offset: 0)
+        expectFinding(try verify(dir), .ltxHeader, file: Self.snapshot, offset: 0)
     }
 
     @Test func unknownPageFlags() throws {
@@ -41,7 +33,7 @@ import Testing
         b[104] = 0x01
         b[105] = 0x00
         try write(b, to: path)
-        only(try verify(dir), .ltxPageHeader, file: Self.snapshot, offset: 100)
+        expectFinding(try verify(dir), .ltxPageHeader, file: Self.snapshot, offset: 100)
     }
 
     @Test func pagesOutOfOrder() throws {
@@ -51,7 +43,7 @@ import Testing
         let second = Int(idx[1].offset)
         for k in 0..<4 { b[second + k] = b[Int(idx[0].offset) + k] }
         try write(b, to: path)
-        only(try verify(dir), .ltxPageOrder, file: Self.snapshot, offset: idx[1].offset)
+        expectFinding(try verify(dir), .ltxPageOrder, file: Self.snapshot, offset: idx[1].offset)
     }
 
     @Test func shortenedPageBlock() throws {
@@ -59,7 +51,7 @@ import Testing
         var b = try bytes(of: path)
         b[109] &-= 1  // compressed size (u32 at 106) one less: the block no longer decodes to a page
         try write(b, to: path)
-        only(try verify(dir), .ltxPageData, file: Self.snapshot, offset: 110)
+        expectFinding(try verify(dir), .ltxPageData, file: Self.snapshot, offset: 110)
     }
 
     @Test func damagedPageIndex() throws {
@@ -78,14 +70,14 @@ import Testing
         let dir = try copy(), path = dir + "/" + Self.snapshot
         let size = fileSize(path)
         try flipByte(path, at: size - 16)
-        only(try verify(dir), .ltxTrailer, file: Self.snapshot, offset: Int64(size - 16))
+        expectFinding(try verify(dir), .ltxTrailer, file: Self.snapshot, offset: Int64(size - 16))
     }
 
     @Test func fileChecksum() throws {
         let dir = try copy(), path = dir + "/" + Self.snapshot
         let size = fileSize(path)
         try flipByte(path, at: size - 1)
-        only(try verify(dir), .ltxFileChecksum, file: Self.snapshot, offset: Int64(size - 8))
+        expectFinding(try verify(dir), .ltxFileChecksum, file: Self.snapshot, offset: Int64(size - 8))
     }
 
     @Test func flippedPageByteIsCaughtByTheFileChecksum() throws {
@@ -103,14 +95,14 @@ import Testing
     @Test func truncatedFile() throws {
         let dir = try copy()
         try truncate(dir + "/" + Self.snapshot, to: 60)
-        only(try verify(dir), .ltxTruncated, file: Self.snapshot, offset: 60)
+        expectFinding(try verify(dir), .ltxTruncated, file: Self.snapshot, offset: 60)
     }
 
     @Test func nameDisagreesWithHeader() throws {
         let dir = try copy()
         let stray = "ltx/0/0000000000000008-0000000000000008.ltx"
         try FileManager.default.copyItem(atPath: dir + "/ltx/0/0000000000000003-0000000000000003.ltx", toPath: dir + "/" + stray)
-        only(try verify(dir), .ltxNameMismatch, file: stray, offset: 16)
+        expectFinding(try verify(dir), .ltxNameMismatch, file: stray, offset: 16)
     }
 
     @Test func snapshotMissingPages() throws {
@@ -118,7 +110,7 @@ import Testing
         var b = try bytes(of: path)
         b[15] &+= 1  // commit size + 1: the snapshot now lacks its last page
         try write(b, to: path)
-        only(try verify(dir), .ltxCommit, file: Self.snapshot, offset: 12)
+        expectFinding(try verify(dir), .ltxCommit, file: Self.snapshot, offset: 12)
     }
 
     @Test func gapInTheChain() throws {

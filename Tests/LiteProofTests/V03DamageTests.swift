@@ -9,14 +9,6 @@ import Testing
 
     func copy() throws -> String { try exampleCopy("0.3") }
 
-    func only(_ r: VerifyReport, _ code: FindingCode, file: String, offset: Int64?, sourceLocation: SourceLocation = #_sourceLocation) {
-        let hits = r.findings(code)
-        #expect(hits.count >= 1, "expected \(code.rawValue); got \(r.findings)", sourceLocation: sourceLocation)
-        #expect(
-            hits.contains { $0.file == file && $0.offset == offset }, "expected \(code.rawValue) at \(file) @\(offset.map(String.init) ?? "nil"); got \(hits)",
-            sourceLocation: sourceLocation)
-    }
-
     @Test func cleanExampleVerifies() throws {
         let r = try verify(Fixtures.example("0.3").replica)
         #expect(r.verdict == .ok, "\(r.findings)")
@@ -29,7 +21,7 @@ import Testing
         try write(Array("hello".utf8), to: dir + "/notes.txt")
         let r = try verify(dir)
         #expect(r.verdict == .ok)
-        only(r, .layoutStray, file: "notes.txt", offset: nil)
+        expectFinding(r, .layoutStray, file: "notes.txt", offset: nil)
     }
 
     @Test func flippedFrameMagic() throws {
@@ -37,28 +29,28 @@ import Testing
         try flipByte(dir + "/" + seg, at: 0)
         let r = try verify(dir)
         #expect(r.verdict == .damaged)
-        only(r, .lz4Header, file: seg, offset: 0)
+        expectFinding(r, .lz4Header, file: seg, offset: 0)
     }
 
     @Test func corruptBlockData() throws {
         // Byte 600 of this segment sits in a sequence header; flipping it makes the block undecodable.
         let dir = try copy(), seg = Fixtures.v03Segment("00004080")
         try flipByte(dir + "/" + seg, at: 600)
-        only(try verify(dir), .lz4Data, file: seg, offset: 11)
+        expectFinding(try verify(dir), .lz4Data, file: seg, offset: 11)
     }
 
     @Test func contentChecksum() throws {
         let dir = try copy(), seg = Fixtures.v03Segment("00004080")
         let size = fileSize(dir + "/" + seg)
         try flipByte(dir + "/" + seg, at: size - 2)
-        only(try verify(dir), .lz4ContentChecksum, file: seg, offset: Int64(size - 4))
+        expectFinding(try verify(dir), .lz4ContentChecksum, file: seg, offset: Int64(size - 4))
     }
 
     @Test func truncatedSegment() throws {
         let dir = try copy(), seg = Fixtures.v03Segment("000080e0")
         let half = fileSize(dir + "/" + seg) / 2
         try truncate(dir + "/" + seg, to: half)
-        only(try verify(dir), .lz4Truncated, file: seg, offset: Int64(half))
+        expectFinding(try verify(dir), .lz4Truncated, file: seg, offset: Int64(half))
     }
 
     @Test func trailingBytesAfterFrame() throws {
@@ -66,13 +58,13 @@ import Testing
         let path = dir + "/" + seg
         let size = fileSize(path)
         try write(try bytes(of: path) + [1, 2, 3, 4, 5], to: path)
-        only(try verify(dir), .lz4TrailingData, file: seg, offset: Int64(size))
+        expectFinding(try verify(dir), .lz4TrailingData, file: seg, offset: Int64(size))
     }
 
     @Test func snapshotWithBadHeader() throws {
         let dir = try copy()
         try recompressLZ4(dir + "/" + Fixtures.v03Snapshot) { $0[0] ^= 0xFF }
-        only(try verify(dir), .snapshotHeader, file: Fixtures.v03Snapshot, offset: 0)
+        expectFinding(try verify(dir), .snapshotHeader, file: Fixtures.v03Snapshot, offset: 0)
     }
 
     @Test func snapshotMissingItsLastPage() throws {
@@ -82,25 +74,25 @@ import Testing
             b.removeLast(4096)
             newSize = b.count
         }
-        only(try verify(dir), .snapshotSize, file: Fixtures.v03Snapshot, offset: Int64(newSize))
+        expectFinding(try verify(dir), .snapshotSize, file: Fixtures.v03Snapshot, offset: Int64(newSize))
     }
 
     @Test func walHeaderWithBadMagic() throws {
         let dir = try copy(), seg = Fixtures.v03Segment("00000000")
         try recompressLZ4(dir + "/" + seg) { $0[0] ^= 0xFF }
-        only(try verify(dir), .walHeader, file: seg, offset: 0)
+        expectFinding(try verify(dir), .walHeader, file: seg, offset: 0)
     }
 
     @Test func walHeaderChecksum() throws {
         let dir = try copy(), seg = Fixtures.v03Segment("00000000")
         try recompressLZ4(dir + "/" + seg) { $0[12] ^= 0x01 }  // checkpoint sequence, covered by the header checksum
-        only(try verify(dir), .walHeaderChecksum, file: seg, offset: 24)
+        expectFinding(try verify(dir), .walHeaderChecksum, file: seg, offset: 24)
     }
 
     @Test func frameWithForeignSalt() throws {
         let dir = try copy(), seg = Fixtures.v03Segment("00004080")
         try recompressLZ4(dir + "/" + seg) { $0[8] ^= 0x01 }
-        only(try verify(dir), .walSaltMismatch, file: seg, offset: 0)
+        expectFinding(try verify(dir), .walSaltMismatch, file: seg, offset: 0)
     }
 
     @Test func changedPageBytesBreakTheChecksumChain() throws {
@@ -109,7 +101,7 @@ import Testing
         try recompressLZ4(dir + "/" + seg) { $0[frame + 24 + 7] ^= 0x01 }  // second frame's page
         let r = try verify(dir)
         #expect(r.findings(.lz4ContentChecksum).isEmpty)
-        only(r, .walChecksumMismatch, file: seg, offset: Int64(frame))
+        expectFinding(r, .walChecksumMismatch, file: seg, offset: Int64(frame))
         // and the restore refuses it, leaving nothing behind
         let out = try rigTempDir("restore") + "/out.db"
         #expect(throws: LiteProofError.self) { try Restorer(replica: try Replica.open(dir)).restore(to: out) }
@@ -124,7 +116,7 @@ import Testing
             original = b.count
             b.removeLast(100)
         }
-        only(try verify(dir), .walPartialFrame, file: seg, offset: Int64(original - frame))
+        expectFinding(try verify(dir), .walPartialFrame, file: seg, offset: Int64(original - frame))
     }
 
     @Test func uncommittedTailIsAWarning() throws {
@@ -183,14 +175,14 @@ import Testing
             for k in 0..<4 { b[k] = 0 }
             resealFrame(&b, at: 0, pageSize: 4096, seed: (u32(first, lastFrame + 16), u32(first, lastFrame + 20)), bigEndian: false)
         }
-        only(try verify(dir), .walBadFrame, file: seg, offset: 0)
+        expectFinding(try verify(dir), .walBadFrame, file: seg, offset: 0)
     }
 
     @Test func missingMiddleSegmentIsAGap() throws {
         let dir = try copy()
         try FileManager.default.removeItem(atPath: dir + "/" + Fixtures.v03Segment("0000c140"))
         let r = try verify(dir)
-        only(r, .chainGap, file: Fixtures.v03Segment("000101a0"), offset: 0)
+        expectFinding(r, .chainGap, file: Fixtures.v03Segment("000101a0"), offset: 0)
         // The latest position is planned (Litestream would try it) but named as not restorable.
         #expect(r.latestBrokenBy?.code == .chainGap)
         #expect(try verify(Fixtures.example("0.3").replica).latestBrokenBy == nil)
@@ -199,19 +191,19 @@ import Testing
     @Test func overlappingSegment() throws {
         let dir = try copy()
         try FileManager.default.moveItem(atPath: dir + "/" + Fixtures.v03Segment("0000c140"), toPath: dir + "/" + Fixtures.v03Segment("0000c000"))
-        only(try verify(dir), .chainOverlap, file: Fixtures.v03Segment("0000c000"), offset: 0)
+        expectFinding(try verify(dir), .chainOverlap, file: Fixtures.v03Segment("0000c000"), offset: 0)
     }
 
     @Test func missingInitialSegment() throws {
         let dir = try copy()
         try FileManager.default.removeItem(atPath: dir + "/" + Fixtures.v03Segment("00000000"))
-        only(try verify(dir), .chainMissingInitialSegment, file: Fixtures.v03Segment("00004080"), offset: 0)
+        expectFinding(try verify(dir), .chainMissingInitialSegment, file: Fixtures.v03Segment("00004080"), offset: 0)
     }
 
     @Test func noSnapshot() throws {
         let dir = try copy()
         try FileManager.default.removeItem(atPath: dir + "/" + Fixtures.v03Snapshot)
-        only(try verify(dir), .chainNoSnapshot, file: "generations/\(Fixtures.v03Generation)", offset: nil)
+        expectFinding(try verify(dir), .chainNoSnapshot, file: "generations/\(Fixtures.v03Generation)", offset: nil)
     }
 
     @Test func noGenerations() throws {
@@ -227,7 +219,7 @@ import Testing
         let dir = try copy(), seg = Fixtures.v03Segment("000080e0")
         try FileManager.default.removeItem(atPath: dir + "/" + seg)
         try FileManager.default.createSymbolicLink(atPath: dir + "/" + seg, withDestinationPath: dir + "/nowhere")
-        only(try verify(dir), .fileUnreadable, file: seg, offset: nil)
+        expectFinding(try verify(dir), .fileUnreadable, file: seg, offset: nil)
     }
 
     @Test func lostFileTimesAreFlagged() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import LiteProof
+import Testing
 
 /// Paths of the package and of the example replicas committed under Tests/Fixtures (made by real
 /// Litestream with Tests/Fixtures/make-examples.sh).
@@ -119,4 +120,13 @@ func resealFrame(_ wal: inout [UInt8], at frameOffset: Int, pageSize: Int, seed:
 
 func u32(_ b: [UInt8], _ at: Int) -> UInt32 {
     UInt32(b[at]) << 24 | UInt32(b[at + 1]) << 16 | UInt32(b[at + 2]) << 8 | UInt32(b[at + 3])
+}
+
+/// Expects a finding with `code` at `file` and `offset` in the report.
+func expectFinding(_ r: VerifyReport, _ code: FindingCode, file: String, offset: Int64?, sourceLocation: SourceLocation = #_sourceLocation) {
+    let hits = r.findings(code)
+    #expect(hits.count >= 1, "expected \(code.rawValue); got \(r.findings)", sourceLocation: sourceLocation)
+    #expect(
+        hits.contains { $0.file == file && $0.offset == offset },
+        "expected \(code.rawValue) at \(file) @\(offset.map(String.init) ?? "nil"); got \(hits)", sourceLocation: sourceLocation)
 }
