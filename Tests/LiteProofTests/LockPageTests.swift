@@ -108,7 +108,8 @@ import Testing
         let ls = try startLitestream(.v05, db: db, replica: replicaDir, in: dir)
         defer { ls.stop(); writer.close() }
         usleep(500_000)
-        try writer.exec("INSERT INTO t(b) SELECT randomblob(400) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<140000) SELECT i FROM n)")
+        try writer.exec(
+            "INSERT INTO t(b) SELECT randomblob(400) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<140000) SELECT i FROM n)")
         // Wait for a level-9 snapshot that holds every page.
         let pages = Int(try writer.query("PRAGMA page_count")[0][0])!
         try #require(pages > 140_000)

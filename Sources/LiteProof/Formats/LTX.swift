@@ -305,7 +305,8 @@ public enum LTX {
                 let s = firstSeen[indexCount]
                 throw damaged(
                     .ltxPageIndex, indexAt,
-                    "index entry \(indexCount + 1) is page \(e.pageNumber) at \(e.offset) (\(e.size) bytes); the page block has page \(s.pageNumber) at \(s.offset) (\(s.size) bytes)")
+                    "index entry \(indexCount + 1) is page \(e.pageNumber) at \(e.offset) (\(e.size) bytes); the page block has page \(s.pageNumber) at \(s.offset) (\(s.size) bytes)"
+                )
             }
             hashEntry(&indexHash, e)
             indexCount += 1
