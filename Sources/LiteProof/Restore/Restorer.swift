@@ -163,10 +163,11 @@ public struct Restorer {
         var pageSize = 0
         var size: Int64 = 0
         // WAL segments decompress on another core, ahead of the apply loop.
-        let segments = plan.steps.flatMap { step -> [V03File] in
+        let allSegments = plan.steps.flatMap { step -> [V03File] in
             if case .walIndex(_, let segs, _) = step { return segs } else { return [] }
         }
-        let prefetcher = segments.isEmpty ? nil : SegmentPrefetcher(replica: replica, files: segments)
+        // Started once the snapshot is written, so the two decoders' buffers never coexist.
+        var prefetcher: SegmentPrefetcher?
         defer { prefetcher?.cancel() }
         var pending: PendingPages?
         var position: String?
@@ -193,6 +194,7 @@ public struct Restorer {
                 // transaction cannot exhaust memory; trailing uncommitted frames are dropped.
                 let writer = PageWriter(out, pageSize: pageSize)
                 if pending == nil { pending = PendingPages(pageSize: pageSize, spillDirectory: scratch) }
+                if prefetcher == nil { prefetcher = SegmentPrefetcher(replica: replica, files: allSegments) }
                 let pending = pending!
                 var committed: UInt32 = 0
                 var lastEnd: Int64 = 0
