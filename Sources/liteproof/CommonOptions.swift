@@ -6,7 +6,7 @@ import LiteProof
 struct ReplicaOptions: ParsableArguments {
     @Argument(
         help: ArgumentHelp(
-            "The replica: a folder (file replica or a bucket prefix downloaded from S3) or a file:// URL.",
+            "The replica: a folder (file replica or a bucket prefix downloaded from S3), a file:// URL, or a .tar / .tar.zst of one.",
             valueName: "replica"))
     var replica: String
 
