@@ -86,26 +86,29 @@ public struct Comparer {
 
     /// Against the live database at `livePath`.
     public func compare(live livePath: String) throws -> CompareReport {
+        try withRestored { restoredPath, plan in try compare(live: livePath, restored: restoredPath, plan: plan) }
+    }
+
+    /// Against the live database, with the replica already restored (by `plan`) at `restoredPath`.
+    public func compare(live livePath: String, restored restoredPath: String, plan: RestorePlan) throws -> CompareReport {
         let started = Date()
-        return try withRestored { restoredPath, plan in
-            let restored = try FilePageSource(path: restoredPath)
-            let replicaDigest = try DatabaseDigest.compute(restored, name: "replica", progress: progress)
-            // Everything read from the live database happens inside one consistent read: pages
-            // read lazily (digest, history, owners, canaries) are checked after the fact too.
-            var report = try LiveDatabase.read(livePath) { live in
-                let liveDigest = try Self.liveDigest(live, name: livePath, progress: progress)
-                var report = try Self.judge(
-                    replicaDigest: replicaDigest, liveDigest: liveDigest, position: plan.position,
-                    replicaSource: restored, liveSource: live, listLimit: listLimit)
-                report.canaries = try? CanaryReport.make(replica: restored, live: live)
-                if live.retries > 0 {
-                    report.notes.append("the live database changed during the read; read again \(live.retries) time(s) for a consistent state")
-                }
-                return report
+        let restored = try FilePageSource(path: restoredPath)
+        let replicaDigest = try DatabaseDigest.compute(restored, name: "replica", progress: progress)
+        // Everything read from the live database happens inside one consistent read: pages
+        // read lazily (digest, history, owners, canaries) are checked after the fact too.
+        var report = try LiveDatabase.read(livePath) { live in
+            let liveDigest = try Self.liveDigest(live, name: livePath, progress: progress)
+            var report = try Self.judge(
+                replicaDigest: replicaDigest, liveDigest: liveDigest, position: plan.position,
+                replicaSource: restored, liveSource: live, listLimit: listLimit)
+            report.canaries = try? CanaryReport.make(replica: restored, live: live)
+            if live.retries > 0 {
+                report.notes.append("the live database changed during the read; read again \(live.retries) time(s) for a consistent state")
             }
-            report.seconds = Date().timeIntervalSince(started)
             return report
         }
+        report.seconds = Date().timeIntervalSince(started)
+        return report
     }
 
     /// Against a digest written by `liteproof digest` where the live database is.

@@ -56,6 +56,7 @@ public enum Evidence {
         var restoreError: String?
         var restoredPath: String?
         var position: String?
+        var compare: CompareReport?
         do {
             let plan = try RestorePlanner(replica: replica).plan()
             position = plan.position
@@ -63,11 +64,11 @@ public enum Evidence {
             restoredPath = path
             let f = try ReadOnlyFile(path)
             restoredEntry = FileEntry(path: "restored.db", size: f.size, sha256: try sha256(f), modified: nil)
+            // The bundled database is the one compared: one restore serves both.
+            if let live { compare = try Comparer(replica: replica).compare(live: live, restored: path, plan: plan) }
         } catch {
             restoreError = "\(error)"
         }
-        var compare: CompareReport?
-        if let live { compare = try Comparer(replica: replica).compare(live: live) }
         var members = [manifestName, "verify.json"]
         if compare != nil { members.append("compare.json") }
         if restoredEntry != nil { members.append("restored.db") }

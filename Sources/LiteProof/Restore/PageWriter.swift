@@ -58,8 +58,6 @@ final class PendingPages {
 
     deinit { arena.deallocate() }
 
-    var isEmpty: Bool { pages.isEmpty }
-
     func append(_ pgno: UInt32, _ page: UnsafeRawBufferPointer) throws {
         if spilled == 0 && (inMemory + 1) * pageSize <= memoryLimit {
             if (inMemory + 1) * pageSize > arena.count {

@@ -22,9 +22,6 @@ final class BufferedReader {
     /// File offset of the next unread byte.
     var position: Int64 { fileOffset - Int64(end - start) }
 
-    /// Bytes left in the file from `position`.
-    var remaining: Int64 { file.size - position }
-
     /// Makes at least `n` bytes available (fewer at end of file); returns how many are.
     @discardableResult
     func fill(_ n: Int) throws -> Int {
