@@ -80,8 +80,10 @@ public struct Comparer {
         let plan = try RestorePlanner(replica: replica).plan(target)
         let scratch = try FS.makeScratchDirectory(prefix: "liteproof-compare")
         defer { FS.removeTree(scratch) }
-        let path = try Restorer(replica: replica, progress: progress).restoreToScratch(plan, in: scratch)
-        return try body(path, plan)
+        let (path, exact) = try Restorer(replica: replica, progress: progress).restoreToScratchExact(plan, in: scratch)
+        var restored = plan
+        restored.position = exact
+        return try body(path, restored)
     }
 
     /// Against the live database at `livePath`.

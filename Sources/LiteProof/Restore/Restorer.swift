@@ -150,10 +150,16 @@ public struct Restorer {
     /// Restores into a fresh file inside `folder` without sync or integrity check (for compare,
     /// bisect and benchmarks); returns the file's path.
     public func restoreToScratch(_ plan: RestorePlan, in folder: String) throws -> String {
+        try restoreToScratchExact(plan, in: folder).path
+    }
+
+    /// As ``restoreToScratch(_:in:)``, also giving the exact position restored (0.3: after the
+    /// last commit, where the plan only knows the last segment's start).
+    func restoreToScratchExact(_ plan: RestorePlan, in folder: String) throws -> (path: String, position: String) {
         let path = folder + "/restored.db"
         let out = try OutputFile(creating: path)
-        _ = try apply(plan, to: out, scratch: folder)
-        return path
+        let applied = try apply(plan, to: out, scratch: folder)
+        return (path, applied.position ?? plan.position)
     }
 
     // MARK: v0.3
