@@ -30,8 +30,7 @@ let package = Package(
             dependencies: [
                 "CSQLite", "CLZ4", "CZstd", "CPlatform",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+            ]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
@@ -40,7 +39,8 @@ let package = Package(
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "CSQLite"]),
+            dependencies: ["LiteProof", "CSQLite"],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

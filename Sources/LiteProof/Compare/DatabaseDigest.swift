@@ -113,7 +113,8 @@ public struct DatabaseDigest: Codable, Sendable {
             let count = min(runPages, n - first)
             try source.read(pages: UInt32(first + 1), count: count, into: buffer)
             let run = UnsafeRawBufferPointer(rebasing: buffer[0..<(count * ps)])
-            queue.async(group: group) { box.sha.update(run) }
+            let sendableRun = UncheckedSendable(run)  // the buffer is not reused until group.wait()
+            queue.async(group: group) { box.sha.update(sendableRun.value) }
             for i in 0..<count {
                 let pgno = UInt32(first + i + 1)
                 let h = pageHash(pgno, UnsafeRawBufferPointer(rebasing: run[(i * ps)..<((i + 1) * ps)]))

@@ -265,7 +265,7 @@ public struct Restorer {
         let ownerRef = owner
         _ = try parallelMap(Array(refs.indices)) { i in
             let writer = PageWriter(out, pageSize: pageSize)
-            try ownerRef.withUnsafeBufferPointer { owners in
+            _ = try ownerRef.withUnsafeBufferPointer { owners in
                 try LTX.decode(files[i], name: refs[i].path) { pgno, page in
                     if pgno <= commit && owners[Int(pgno)] == UInt32(i) {
                         try writer.write(page: pgno, page)

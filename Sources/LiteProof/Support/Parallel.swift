@@ -7,9 +7,13 @@ func parallelMap<T, R>(_ items: [T], _ body: (T) throws -> R) rethrows -> [R] {
     results.initialize(repeating: nil)
     defer { results.deinitialize(); results.deallocate() }
     try withoutActuallyEscaping(body) { body in
+        // The workers share the inputs, the body and the result slots; each slot is written by
+        // exactly one worker (the counter hands out each index once) and read after all finish.
+        let shared = UncheckedSendable((items: items, body: body, results: results))
         let next = Counter()
         let workers = min(items.count, ProcessInfo.processInfo.activeProcessorCount)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            let (items, body, results) = shared.value
             while true {
                 let i = next.increment()
                 if i >= items.count { break }
@@ -19,6 +23,13 @@ func parallelMap<T, R>(_ items: [T], _ body: (T) throws -> R) rethrows -> [R] {
         _ = try results.map { try $0!.get() }
     }
     return try results.map { try $0!.get() }
+}
+
+/// Carries a value across a concurrency boundary where the caller guarantees exclusive use
+/// (each worker touches disjoint parts, and the owner waits for all of them).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// A lock-protected counter handing out work indexes.

@@ -3,7 +3,7 @@ import Crypto
 /// SHA-256, streaming, over swift-crypto (BoringSSL, with the processor's SHA extensions where
 /// present). Used for whole-database digests that must equal `sha256sum` of a quiesced database
 /// file, and for evidence manifests.
-public struct SHA256: Sendable {
+public struct SHA256: @unchecked Sendable {  // Crypto.SHA256 is a plain value (a context struct)
     private var hasher = Crypto.SHA256()
 
     public init() {}

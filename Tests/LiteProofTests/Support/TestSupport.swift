@@ -77,8 +77,8 @@ struct CommandResult {
 func runLiteProof(_ args: [String], timeout: TimeInterval = 120) throws -> CommandResult {
     let dir = try rigTempDir("cli")
     let outPath = dir + "/stdout", errPath = dir + "/stderr"
-    FileManager.default.createFile(atPath: outPath, contents: nil)
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
     let p = Process()
     p.executableURL = URL(fileURLWithPath: liteproofBinary())
     p.arguments = args
