@@ -124,4 +124,14 @@ public struct LogScan: Sendable {
     public var events: [LogEvent]
     /// Lines read (all of them, the application's included).
     public var lineCount: Int
+    /// Lines longer than ``LogReader/maxLineLength``, counted but not read.
+    public var skippedLines: [SkippedLine] = []
+
+    /// A line too long to be Litestream's, skipped without being held in memory.
+    public struct SkippedLine: Codable, Hashable, Sendable {
+        /// Line number in the input (1-based).
+        public var line: Int
+        /// Its length in bytes, without the line break.
+        public var bytes: Int
+    }
 }

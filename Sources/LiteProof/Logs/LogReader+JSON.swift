@@ -3,15 +3,18 @@ import Foundation
 extension LogReader {
     // MARK: - JSON lines
 
-    /// A JSON object with `level` and `msg`, starting anywhere in the line. Parsed by hand: Litestream's
-    /// JSON can repeat a key (0.5's version line has two `level`s), which JSONSerialization would merge.
+    /// A JSON object with `level` and `msg`, starting anywhere in the line (at one of its first
+    /// ``maxStarts`` `{"`s). Parsed by hand: Litestream's JSON can repeat a key (0.5's version line
+    /// has two `level`s), which JSONSerialization would merge.
     static func parseJSONLine(_ b: [UInt8]) -> RawLogLine? {
         var from = 0
-        while let i = find(b, jsonStart, from: from) {
+        var tried = 0
+        while tried < maxStarts, let i = find(b, jsonStart, from: from) {
             from = i + 1
+            tried += 1
             var parser = FlatJSON(b: b, p: i)
             var pairs: [(key: String, value: String)] = []
-            guard parser.object(prefix: "", into: &pairs) else { continue }
+            guard parser.object(prefix: "", depth: 1, into: &pairs) else { continue }
             var time: String?, level: String?, message: String?
             var fields: [(key: String, value: String)] = []
             for pair in pairs {
@@ -32,14 +35,25 @@ extension LogReader {
     }
 
     /// A JSON reader that flattens an object into ordered (key, value) pairs, nested objects as `a.b`.
+    ///
+    /// Litestream's objects are shallow and their keys short, so an object nested deeper than
+    /// ``maxDepth`` (objects and arrays together), a flattened key longer than ``maxKeyLength``, or
+    /// flattened keys adding up to more than twice the line end the reading: the line is not
+    /// Litestream's. This keeps the recursion shallow, and the work and memory one line costs
+    /// proportional to its length.
     struct FlatJSON {
+        static let maxDepth = 32
+        static let maxKeyLength = 128
+
         let b: [UInt8]
         var p: Int
+        /// Bytes of flattened keys made so far.
+        var keyBytes = 0
 
         mutating func skipSpace() { while p < b.count && isSpace(b[p]) { p += 1 } }
 
-        mutating func object(prefix: String, into pairs: inout [(key: String, value: String)]) -> Bool {
-            guard p < b.count, b[p] == UInt8(ascii: "{") else { return false }
+        mutating func object(prefix: String, depth: Int, into pairs: inout [(key: String, value: String)]) -> Bool {
+            guard depth <= Self.maxDepth, p < b.count, b[p] == UInt8(ascii: "{") else { return false }
             p += 1
             skipSpace()
             if p < b.count && b[p] == UInt8(ascii: "}") { p += 1; return true }
@@ -51,15 +65,17 @@ extension LogReader {
                 p += 1
                 skipSpace()
                 let full = prefix.isEmpty ? key : prefix + "." + key
+                keyBytes += full.utf8.count
+                guard full.utf8.count <= Self.maxKeyLength, keyBytes <= 2 * b.count + 4096 else { return false }
                 guard p < b.count else { return false }
                 if b[p] == UInt8(ascii: "{") {
-                    guard object(prefix: full, into: &pairs) else { return false }
+                    guard object(prefix: full, depth: depth + 1, into: &pairs) else { return false }
                 } else if b[p] == UInt8(ascii: "\"") {
                     guard let s = string() else { return false }
                     pairs.append((full, s))
                 } else {
                     let start = p
-                    guard skipScalarOrArray() else { return false }
+                    guard skipScalarOrArray(depth: depth) else { return false }
                     pairs.append((full, LogReader.string(b[start..<p])))
                 }
                 skipSpace()
@@ -70,8 +86,9 @@ extension LogReader {
             }
         }
 
-        /// Numbers, true/false/null, or an array kept as its text.
-        mutating func skipScalarOrArray() -> Bool {
+        /// Numbers, true/false/null, or an array kept as its text; `outer` is the depth of the
+        /// object holding it.
+        mutating func skipScalarOrArray(depth outer: Int) -> Bool {
             if b[p] == UInt8(ascii: "[") {
                 var depth = 0
                 while p < b.count {
@@ -80,7 +97,10 @@ extension LogReader {
                         guard string() != nil else { return false }
                         continue
                     }
-                    if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") { depth += 1 }
+                    if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
+                        depth += 1
+                        guard outer + depth <= Self.maxDepth else { return false }
+                    }
                     if c == UInt8(ascii: "]") || c == UInt8(ascii: "}") { depth -= 1 }
                     p += 1
                     if depth == 0 { return true }

@@ -21,15 +21,23 @@ extension LogReader {
         return parseErrorLine(b)
     }
 
-    /// `time=… level=… msg=… k=v…`, starting anywhere in the line.
+    /// Places tried in one line for a shape that may start anywhere (`time=`, `{"`). Litestream's
+    /// text comes after at most a platform's prefix; trying every place would make a hostile line
+    /// (`time=x ` a million times) cost the square of its length.
+    static let maxStarts = 16
+
+    /// `time=… level=… msg=… k=v…`, starting anywhere in the line (at one of its first
+    /// ``maxStarts`` `time=`s).
     static func parseKeyValueLine(_ b: [UInt8]) -> RawLogLine? {
         var from = 0
-        while let i = find(b, timeKey, from: from) {
+        var tried = 0
+        while tried < maxStarts, let i = find(b, timeKey, from: from) {
             from = i + 1
             guard atBoundary(b, i) else { continue }
-            let pairs = parsePairs(b, from: i)
-            guard pairs.count >= 3, pairs[0].key == "time", pairs[1].key == "level", pairs[2].key == "msg" else { continue }
-            return RawLogLine(time: pairs[0].value, level: pairs[1].value, message: pairs[2].value, fields: Array(pairs.dropFirst(3)), format: .keyValue)
+            tried += 1
+            let (head, end) = pairs(b, from: i, limit: 3)
+            guard head.count == 3, head[0].key == "time", head[1].key == "level", head[2].key == "msg" else { continue }
+            return RawLogLine(time: head[0].value, level: head[1].value, message: head[2].value, fields: parsePairs(b, from: end), format: .keyValue)
         }
         return nil
     }
@@ -120,9 +128,14 @@ extension LogReader {
 
     /// `k=v k="quoted v"…` from `start` until a token that is not a pair.
     static func parsePairs(_ b: [UInt8], from start: Int) -> [(key: String, value: String)] {
+        pairs(b, from: start, limit: .max).pairs
+    }
+
+    /// At most `limit` pairs from `start`, and the index after the last one read.
+    static func pairs(_ b: [UInt8], from start: Int, limit: Int) -> (pairs: [(key: String, value: String)], end: Int) {
         var pairs: [(key: String, value: String)] = []
         var p = start
-        while p < b.count {
+        while p < b.count && pairs.count < limit {
             while p < b.count && b[p] == 0x20 { p += 1 }
             guard p < b.count else { break }
             var key: String
@@ -148,7 +161,7 @@ extension LogReader {
             }
             pairs.append((key, value))
         }
-        return pairs
+        return (pairs, p)
     }
 
     /// A Go-quoted string (`strconv.Quote`) starting at the quote; returns it and the index after it.

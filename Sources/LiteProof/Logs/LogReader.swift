@@ -13,9 +13,14 @@ import Foundation
 /// an application's own lines do not count as evidence. `Error: …` lines are all kept here;
 /// ``LogReport`` drops those Litestream cannot have printed.
 public enum LogReader {
-    /// The bytes of `path`, or of standard input for `-`.
-    public static func read(_ path: String) throws -> [UInt8] {
-        if path == "-" { return try readAll(fd: 0, name: "standard input") }
+    /// The longest line read, in bytes: Litestream's lines are a few hundred bytes. A longer line is
+    /// counted and skipped (``LogScan/skippedLines``) without being held in memory.
+    public static let maxLineLength = 1 << 20
+
+    /// Reads `path`, or standard input for `-`, a chunk at a time, and keeps Litestream's lines.
+    /// Memory follows the longest line kept, never the size of the input.
+    public static func scan(path: String) throws -> LogScan {
+        if path == "-" { return try scan(fd: 0, name: "standard input") }
         if FS.isDirectory(path) { throw LiteProofError(.usage, "\(path) is a folder, not a log file") }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -24,11 +29,11 @@ public enum LogReader {
             throw posixError("cannot open", path: path, errno: e)
         }
         defer { close(fd) }
-        return try readAll(fd: fd, name: path)
+        return try scan(fd: fd, name: path)
     }
 
-    static func readAll(fd: Int32, name: String) throws -> [UInt8] {
-        var out: [UInt8] = []
+    static func scan(fd: Int32, name: String) throws -> LogScan {
+        var scanner = Scanner()
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = chunk.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
@@ -37,12 +42,12 @@ public enum LogReader {
                 throw posixError("cannot read", path: name)
             }
             if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
+            scanner.feed(chunk[0..<n])
         }
-        return out
+        return scanner.finish()
     }
 
-    /// `read(2)`, named apart from ``read(_:)``.
+    /// `read(2)`, named apart from the module's other `read`s.
     static func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
         #if canImport(Glibc)
             return Glibc.read(fd, buffer, count)
@@ -55,22 +60,59 @@ public enum LogReader {
 
     /// Splits `bytes` into lines (LF or CRLF) and keeps Litestream's.
     public static func scan(_ bytes: [UInt8]) -> LogScan {
+        var scanner = Scanner()
+        scanner.feed(bytes[...])
+        return scanner.finish()
+    }
+
+    /// Cuts bytes, fed in chunks, into lines (LF or CRLF) and classifies each. A line longer than
+    /// ``maxLineLength`` is dropped as soon as it passes the limit, and only its length is kept.
+    struct Scanner {
         var events: [LogEvent] = []
+        var skipped: [LogScan.SkippedLine] = []
         var lineNumber = 0
-        var start = 0
-        let n = bytes.count
-        while start < n {
-            var end = start
-            while end < n && bytes[end] != 0x0A { end += 1 }
-            lineNumber += 1
-            var stop = end
-            if stop > start && bytes[stop - 1] == 0x0D { stop -= 1 }
-            var line = Array(bytes[start..<stop])
-            if line.contains(0x1B) { line = stripANSI(line) }
-            if let raw = parseLine(line), let e = classify(raw, line: lineNumber) { events.append(e) }
-            start = end + 1
+        /// The current line's bytes so far, while it is within the limit.
+        var pending: [UInt8] = []
+        /// The current line's length so far, once it is over the limit.
+        var skippedLength: Int?
+
+        mutating func feed(_ chunk: ArraySlice<UInt8>) {
+            var rest = chunk
+            while !rest.isEmpty {
+                let newline = rest.firstIndex(of: 0x0A)
+                let piece = rest[..<(newline ?? rest.endIndex)]
+                if let n = skippedLength {
+                    skippedLength = n + piece.count
+                } else if pending.count + piece.count > LogReader.maxLineLength {
+                    skippedLength = pending.count + piece.count
+                    pending = []
+                } else {
+                    pending.append(contentsOf: piece)
+                }
+                guard let newline else { return }
+                endLine()
+                rest = rest[(newline + 1)...]
+            }
         }
-        return LogScan(events: events, lineCount: lineNumber)
+
+        mutating func endLine() {
+            lineNumber += 1
+            if let n = skippedLength {
+                skipped.append(LogScan.SkippedLine(line: lineNumber, bytes: n))
+                skippedLength = nil
+                return
+            }
+            if pending.last == 0x0D { pending.removeLast() }
+            if pending.contains(0x1B) { pending = stripANSI(pending) }
+            if let raw = parseLine(pending), let e = classify(raw, line: lineNumber) { events.append(e) }
+            pending.removeAll(keepingCapacity: pending.capacity <= 1 << 16)
+        }
+
+        /// Ends the last line (which may lack its line break) and returns what was found.
+        mutating func finish() -> LogScan {
+            if !pending.isEmpty || skippedLength != nil { endLine() }
+            return LogScan(events: events, lineCount: lineNumber, skippedLines: skipped)
+        }
     }
 
     // MARK: - Classification

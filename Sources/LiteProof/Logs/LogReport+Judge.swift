@@ -4,7 +4,9 @@ import Foundation
 
 extension LogReport {
     /// The verdict of one boot and its warnings.
-    static func judge(_ events: [LogEvent], number: Int, earlier: [Boot]) -> (Boot, [String]) {
+    ///
+    /// `lastWriter` maps a replica target to the index in `earlier` of the last boot that wrote to it.
+    static func judge(_ events: [LogEvent], number: Int, earlier: [Boot], lastWriter: [String: Int]) -> (Boot, [String]) {
         var warnings: [String] = []
         let firstReplication = events.firstIndex { replicationKinds.contains($0.kind) }
         var restorePending: LogEvent?
@@ -133,9 +135,8 @@ extension LogReport {
         }
         if boot.verdict == .fresh {
             let targets = Set(boot.replicatingTo)
-            if let prior = earlier.last(where: {
-                !targets.isDisjoint(with: $0.replicatingTo) && ($0.snapshots + $0.walSegments + $0.ltxFiles + $0.compactions) > 0
-            }) {
+            if let index = targets.compactMap({ lastWriter[$0] }).max() {
+                let prior = earlier[index]
                 warnings.append(
                     "no backup was found, although boot \(prior.number) replicated to the same place (\(targets.intersection(prior.replicatingTo).sorted().joined(separator: ", "))): check the replica's path, bucket, credentials and retention"
                 )

@@ -39,7 +39,7 @@ extension LogReport {
             lines.append("warnings:")
             for w in warnings { lines.append("  - \(w)") }
         }
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 
     /// Lines, time span, version, targets and what was written.
@@ -63,10 +63,12 @@ extension LogReport {
     /// One line per event; runs of four or more writes of one kind show their first and last.
     static func renderEvents(_ events: [LogEvent]) -> [String] {
         let collapsible: Set<LogEvent.Kind> = [.walSegment, .ltxFile, .compaction, .snapshot, .restoreProgress]
-        let timeWidth = events.map { ($0.time ?? "-").count }.max() ?? 1
+        // A time as long as a line must not widen every other line: the column stops at 40.
+        let timeWidth = min(events.map { ($0.time ?? "-").count }.max() ?? 1, 40)
         let kindWidth = events.map(\.kind.rawValue.count).max() ?? 1
         func line(_ e: LogEvent) -> String {
-            let time = (e.time ?? "-").padding(toLength: timeWidth, withPad: " ", startingAt: 0)
+            let t = e.time ?? "-"
+            let time = t.count >= timeWidth ? t : t + String(repeating: " ", count: timeWidth - t.count)
             let kind = e.kind.rawValue.padding(toLength: kindWidth, withPad: " ", startingAt: 0)
             var text = e.message
             for k in e.fieldOrder { text += " \(k)=\(quoteValue(e.fields[k] ?? ""))" }

@@ -62,41 +62,62 @@ public struct LogReport: Codable, Sendable {
     public var linesRead: Int
     public var litestreamLines: Int
     public var formats: [LogLineFormat]
+    /// Lines longer than ``LogReader/maxLineLength``, not read.
+    public var skippedLines: [LogScan.SkippedLine]
 
     /// The last boot.
     public var lastBoot: Boot { boots[boots.count - 1] }
 
     /// Reads `path` ("-" for standard input) and judges it.
     public static func make(path: String) throws -> LogReport {
-        try LogReport(scan: LogReader.scan(LogReader.read(path)), input: path)
+        try LogReport(scan: LogReader.scan(path: path), input: path)
     }
 
     /// Judges the Litestream lines of `scan`; throws when there are none.
     public init(scan: LogScan, input: String) throws {
         self.input = input
         linesRead = scan.lineCount
+        skippedLines = scan.skippedLines
         let events = LogReport.assignBoots(scan.events)
         let bootCount = events.last?.boot ?? 0
         guard bootCount > 0 else {
-            throw LiteProofError(.usage, "no Litestream log lines found in \(input == "-" ? "standard input" : input) (\(scan.lineCount) lines read)")
+            let skipped = LogReport.describeSkipped(scan.skippedLines).map { "; \($0)" } ?? ""
+            throw LiteProofError(
+                .usage, "no Litestream log lines found in \(input == "-" ? "standard input" : input) (\(scan.lineCount) lines read\(skipped))")
         }
         litestreamLines = events.count
         self.events = events
         var formats: [LogLineFormat] = []
         for e in events where !formats.contains(e.format) { formats.append(e.format) }
         self.formats = formats
+        var byBoot = [[LogEvent]](repeating: [], count: bootCount)
+        for e in events { byBoot[e.boot - 1].append(e) }
         var boots: [Boot] = []
         var warnings: [String] = []
+        var lastWriter: [String: Int] = [:]
         for n in 1...bootCount {
-            let mine = events.filter { $0.boot == n }
-            let (boot, bootWarnings) = LogReport.judge(mine, number: n, earlier: boots)
+            let (boot, bootWarnings) = LogReport.judge(byBoot[n - 1], number: n, earlier: boots, lastWriter: lastWriter)
             boots.append(boot)
+            if boot.snapshots + boot.walSegments + boot.ltxFiles + boot.compactions > 0 {
+                for target in boot.replicatingTo { lastWriter[target] = n - 1 }
+            }
             warnings += bootWarnings.map { bootCount > 1 ? "boot \(n): \($0)" : $0 }
         }
+        if let skipped = LogReport.describeSkipped(scan.skippedLines) { warnings.append(skipped) }
         self.boots = boots
         self.warnings = warnings
         verdict = boots[boots.count - 1].verdict
         reason = boots[boots.count - 1].reason
+    }
+
+    /// "line 3 (1572864 bytes) is longer than 1 MiB and was not read", or nil when none was skipped.
+    static func describeSkipped(_ skipped: [LogScan.SkippedLine]) -> String? {
+        guard let first = skipped.first else { return nil }
+        let limit = "\(LogReader.maxLineLength >> 20) MiB"
+        if skipped.count == 1 { return "line \(first.line) (\(first.bytes) bytes) is longer than \(limit) and was not read" }
+        let listed = skipped.prefix(10).map { String($0.line) }.joined(separator: ", ") + (skipped.count > 10 ? ", …" : "")
+        let longest = skipped.map(\.bytes).max() ?? 0
+        return "\(skipped.count) lines are longer than \(limit) and were not read (lines \(listed); the longest \(longest) bytes)"
     }
 
     // MARK: - Boots
