@@ -33,7 +33,7 @@ public enum LogReader {
     }
 
     static func scan(fd: Int32, name: String) throws -> LogScan {
-        var scanner = Scanner()
+        var scanner = LineScanner()
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = chunk.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
@@ -60,14 +60,14 @@ public enum LogReader {
 
     /// Splits `bytes` into lines (LF or CRLF) and keeps Litestream's.
     public static func scan(_ bytes: [UInt8]) -> LogScan {
-        var scanner = Scanner()
+        var scanner = LineScanner()
         scanner.feed(bytes[...])
         return scanner.finish()
     }
 
     /// Cuts bytes, fed in chunks, into lines (LF or CRLF) and classifies each. A line longer than
     /// ``maxLineLength`` is dropped as soon as it passes the limit, and only its length is kept.
-    struct Scanner {
+    struct LineScanner {
         var events: [LogEvent] = []
         var skipped: [LogScan.SkippedLine] = []
         var lineNumber = 0
