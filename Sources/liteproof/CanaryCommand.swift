@@ -73,7 +73,7 @@ struct CanaryCommand: ParsableCommand {
                 print("FOUND: canary \(token) (written \(c.createdAtText)) is in the replica at \(result.position)")
             } else {
                 print("NOT FOUND: canary \(token) is not in the replica at \(result.position)")
-                if let n = result.newest { print("  newest canary there: \(n.token) written \(n.createdAtText)") }
+                if let n = result.newest { print("  newest canary there: \(n.token.escapedForText) written \(n.createdAtText.escapedForText)") }
             }
             if !result.found { throw ExitCode(1) }
         }

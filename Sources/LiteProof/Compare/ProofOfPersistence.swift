@@ -199,6 +199,6 @@ extension ProofOfPersistence.Report {
         }
         if let lag = replicationLag { lines.append(String(format: "replication lag: %.2f s", lag)) }
         if let r = restoreSeconds { lines.append(String(format: "restore time: %.3f s", r)) }
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }

@@ -162,6 +162,6 @@ extension Evidence.CheckReport {
             )
         }
         for p in bundleProblems { lines.append("bundle: \(p)") }
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }

@@ -39,7 +39,7 @@ public struct Finding: Codable, Hashable, Sendable, CustomStringConvertible {
         var s = "\(severity.rawValue) \(code.rawValue)"
         if !file.isEmpty { s += " \(file)" }
         if let offset { s += " @\(offset)" }
-        return s + ": " + message
+        return (s + ": " + message).escapedForText
     }
 }
 
