@@ -92,9 +92,9 @@ struct DigestCommand: ParsableCommand {
 
     func run() throws {
         do {
-            if FS.exists(output) && !force { throw LiteProofError(.usage, "\(output) already exists; use --force to replace it") }
+            try FS.checkOutput(output, force: force)
             let d = try LiveDatabase.read(database) { try Comparer.liveDigest($0, name: database) }
-            try d.write(to: output)
+            try d.write(to: output, force: force)
             struct Summary: Encodable {
                 var output: String; var pageSize: Int; var pageCount: UInt32; var sha256: String; var checksum: String; var walCommits: Int
             }
