@@ -50,19 +50,20 @@ struct TarScanner {
                 return
             }
 
-            let rawName = Self.field(block, 0, 100)
-            let ustarName = isPOSIXUstar(block) ? joinPrefix(Self.field(block, 345, 155), rawName) : rawName
-            guard let stored = Self.number(block, 148, 8), stored == checksum(block, signed: false) || stored == checksum(block, signed: true) else {
+            let header: TarHeader
+            do { header = try TarHeader(UnsafeRawBufferPointer(block), at: at) } catch { throw refuse("has a malformed header: \(error.message)", at: at) }
+            let ustarName = header.path
+            guard header.checksumMatches else {
                 throw refuse("has a bad header checksum (not a tar archive, or a damaged one)", member: display(ustarName), at: at)
             }
-            let type = block[156]
+            let type = header.type
             let isExtended = [UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K")].contains(type)
             let name = isExtended ? ustarName : (pending.path ?? pending.longName ?? ustarName)
             var size: Int64
             if !isExtended, let s = pending.size {
                 size = s
             } else {
-                guard let s = Self.number(block, 124, 12), s >= 0 else {
+                guard let s = header.size, s >= 0 else {
                     throw refuse("has an unreadable size field", member: display(name), at: at)
                 }
                 size = s
@@ -90,7 +91,7 @@ struct TarScanner {
                 try skipPadding(source, size: size, at: at, member: nil)
                 switch type {
                 case UInt8(ascii: "x"): try applyPax(data, to: &pending, at: at)
-                case UInt8(ascii: "g"): _ = try paxRecords(data, at: at)  // global: checked, not applied
+                case UInt8(ascii: "g"): _ = try records(data, at: at)  // global: checked, not applied
                 case UInt8(ascii: "L"):
                     var long = data
                     while long.last == 0 { long.removeLast() }
@@ -100,7 +101,7 @@ struct TarScanner {
                 continue
             }
             extendedInARow = 0
-            let mtime = pending.mtime ?? Self.number(block, 136, 12).map { TarTime(seconds: $0, nanoseconds: 0) }
+            let mtime = pending.mtime ?? header.mtime.map { TarTime(seconds: $0, nanoseconds: 0) }
             pending = Pending()
 
             // The name: no NUL, UTF-8, relative, no `..`.
@@ -199,7 +200,7 @@ struct TarScanner {
     }
 
     private func applyPax(_ data: [UInt8], to pending: inout Pending, at: Int64) throws {
-        for (key, value) in try paxRecords(data, at: at) {
+        for (key, value) in try records(data, at: at) {
             switch key {
             case "path":
                 pending.path = value
@@ -219,84 +220,14 @@ struct TarScanner {
         }
     }
 
-    /// Pax records, `"<length> <key>=<value>\n"`, in order.
-    private func paxRecords(_ data: [UInt8], at: Int64) throws -> [(String, [UInt8])] {
-        var records: [(String, [UInt8])] = []
-        var i = 0
-        while i < data.count {
-            if data[i...].allSatisfy({ $0 == 0 }) { break }
-            var length = 0
-            var j = i
-            while j < data.count, (48...57).contains(data[j]), length < data.count {
-                length = length * 10 + Int(data[j] - 48)
-                j += 1
-            }
-            guard j > i, j < data.count, data[j] == 32, length > j - i + 1, i + length <= data.count, data[i + length - 1] == 10 else {
-                throw refuse("has a malformed pax extended header", at: at)
-            }
-            let record = data[(j + 1)..<(i + length - 1)]
-            guard let eq = record.firstIndex(of: UInt8(ascii: "=")), let key = String(bytes: record[..<eq], encoding: .utf8) else {
-                throw refuse("has a malformed pax extended header", at: at)
-            }
-            records.append((key, Array(record[(eq + 1)...])))
-            i += length
+    /// The pax records of the extended header at `at`, or the refusal naming what is wrong.
+    private func records(_ data: [UInt8], at: Int64) throws -> [(key: String, value: [UInt8])] {
+        do { return try paxRecords(data, base: at + 512) } catch let error as FormatError {
+            throw refuse("has a malformed pax extended header: \(error.message) (byte \(error.offset))", at: at)
         }
-        return records
-    }
-
-    private func isPOSIXUstar(_ block: UnsafeMutableRawBufferPointer) -> Bool {
-        Array(block[257..<263]) == Array("ustar\0".utf8)
-    }
-
-    private func joinPrefix(_ prefix: [UInt8], _ name: [UInt8]) -> [UInt8] {
-        prefix.isEmpty ? name : prefix + [UInt8(ascii: "/")] + name
     }
 
     private func display(_ name: [UInt8]) -> String {
         String(decoding: name.map { $0 == 0 ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
-    }
-
-    /// Sum of the header's bytes with the checksum field read as spaces (unsigned, or signed as
-    /// some old tars computed it).
-    private func checksum(_ block: UnsafeMutableRawBufferPointer, signed: Bool) -> Int64 {
-        var sum: Int64 = 0
-        for i in 0..<512 {
-            let b = (148..<156).contains(i) ? 32 : block[i]
-            sum += signed ? Int64(Int8(bitPattern: b)) : Int64(b)
-        }
-        return sum
-    }
-
-    /// A NUL-terminated text field.
-    static func field(_ block: UnsafeMutableRawBufferPointer, _ offset: Int, _ count: Int) -> [UInt8] {
-        let bytes = block[offset..<(offset + count)]
-        return Array(bytes.prefix { $0 != 0 })
-    }
-
-    /// A numeric field: octal digits (leading spaces, then NUL or space), or GNU base-256 (top bit
-    /// of the first byte set; `0xff` first means negative). nil when unreadable or past `Int64`.
-    static func number(_ block: UnsafeMutableRawBufferPointer, _ offset: Int, _ count: Int) -> Int64? {
-        let bytes = Array(block[offset..<(offset + count)])
-        if bytes[0] & 0x80 != 0 {
-            var value: Int64 = bytes[0] == 0xFF ? -1 : Int64(bytes[0] & 0x7F)
-            for b in bytes.dropFirst() {
-                guard value <= Int64.max >> 8, value >= Int64.min >> 8 else { return nil }
-                value = value << 8 | Int64(b)
-            }
-            return value
-        }
-        var i = 0
-        while i < count && bytes[i] == 32 { i += 1 }
-        var value: Int64 = 0
-        while i < count, (48...55).contains(bytes[i]) {
-            guard value <= Int64.max >> 3 else { return nil }
-            value = value << 3 | Int64(bytes[i] - 48)
-            i += 1
-        }
-        while i < count {
-            guard bytes[i] == 0 || bytes[i] == 32 else { return nil }
-            i += 1
-        }
-        return value
     }
 }
