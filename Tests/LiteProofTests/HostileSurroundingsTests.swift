@@ -111,7 +111,11 @@ import Testing
             #expect(lstat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG)
         }
         #expect(try bytes(of: target) == [9])
-        #expect(Set(FS.list(dir) ?? []) == ["null", "fifo", "link", "target"])
+        // A sidecar SQLite would read (removed under --force when it is a file) is left alone too.
+        #expect(mkfifo(dir + "/out.db-wal", 0o644) == 0)
+        let r = try runLiteProof(["restore", Fixtures.example("0.5").replica, "-o", dir + "/out.db", "--force"], timeout: 20)
+        #expect(r.status == 2 && r.stderr.contains("\(dir)/out.db-wal is a FIFO"), "\(r.stderr)")
+        #expect(Set(FS.list(dir) ?? []) == ["null", "fifo", "link", "target", "out.db-wal"])
     }
 
     /// `timeline --html FILE` and `digest -o FILE` refuse an existing file unless given --force.

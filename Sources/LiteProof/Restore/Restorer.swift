@@ -125,11 +125,8 @@ public struct Restorer {
         if FS.isDirectory(output) { throw LiteProofError(.usage, "\(output) is a folder; give a file path for the restored database") }
         let parent = (output as NSString).deletingLastPathComponent
         if !parent.isEmpty && !FS.isDirectory(parent) { throw LiteProofError(.usage, "no such folder: \(parent)") }
-        try FS.checkOutput(output, force: true)  // only a regular file is ever replaced, even with --force
-        guard !force else { return }
-        for p in [output, output + "-wal", output + "-shm", output + "-journal"] where FS.exists(p) {
-            throw LiteProofError(.usage, "\(p) already exists; LiteProof never overwrites a file unless given --force")
-        }
+        // Nothing is overwritten without --force, and only regular files are ever replaced.
+        for p in [output, output + "-wal", output + "-shm", output + "-journal"] { try FS.checkOutput(p, force: force) }
     }
 
     struct Applied {
