@@ -46,6 +46,7 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         let report: CompareReport
         do {
+            for input in [live, digest].compactMap({ $0 }) { try FS.checkInput(input) }
             var comparer = Comparer(replica: try options.open(), progress: options.progressHandler())
             comparer.listLimit = limit
             if let live {

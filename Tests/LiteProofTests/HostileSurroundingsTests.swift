@@ -78,6 +78,7 @@ import Testing
             (["verify", example.replica, "--live", fifo], 2, "\(fifo) is not a regular file"),
             (["compare", example.replica, "--live", fifo], 2, "\(fifo) is not a regular file"),
             (["digest", fifo, "-o", out + "/d.json"], 2, "\(fifo) is not a regular file"),
+            (["compare", example.replica, "--digest", fifo], 2, "\(fifo) is not a regular file"),
         ]
         for run in runs {
             let started = Date()
