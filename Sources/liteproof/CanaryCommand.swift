@@ -58,8 +58,8 @@ struct CanaryCommand: ParsableCommand {
             do {
                 let replica = try options.open()
                 let plan = try RestorePlanner(replica: replica).plan()
-                let scratch = try FS.makeScratchDirectory(prefix: "liteproof-canary")
-                defer { FS.removeTree(scratch) }
+                let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-canary")
+                defer { ScratchSpace.release(scratch) }
                 let path = try Restorer(replica: replica, progress: options.progressHandler()).restoreToScratch(plan, in: scratch)
                 let all = try Canary.all(in: try FilePageSource(path: path)) ?? []
                 let hit = all.first { $0.token == token }

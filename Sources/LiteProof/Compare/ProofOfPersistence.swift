@@ -98,8 +98,8 @@ public struct ProofOfPersistence {
 
         // 3. Wait until the replica holds it: restore (own code) whenever its files change.
         var restoredPath: String?
-        let scratch = try FS.makeScratchDirectory(prefix: "liteproof-prove")
-        defer { FS.removeTree(scratch) }
+        let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-prove")
+        defer { ScratchSpace.release(scratch) }
         var attempt = 0
         guard
             step(
