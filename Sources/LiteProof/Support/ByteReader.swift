@@ -156,6 +156,7 @@ public struct ByteReader {
     }
 
     /// Runs `body` with a reader over `array`.
+    @discardableResult
     public static func reading<R>(
         _ array: [UInt8], base: Int64 = 0, file: String? = nil, truncation: FindingCode,
         _ body: (inout ByteReader) throws -> R
