@@ -45,6 +45,7 @@ struct LiteProofCommand: ParsableCommand {
 
 /// Maps library errors to the documented exit codes, printing the message on stderr.
 func exitCode(for error: Error) -> ExitCode {
+    if error is FormatError { return ExitCode(1) }  // damage in the replica
     if let e = error as? LiteProofError {
         switch e.kind {
         case .damaged, .checkFailed: return ExitCode(1)
@@ -56,7 +57,7 @@ func exitCode(for error: Error) -> ExitCode {
 
 func fail(_ error: Error, json: Bool) -> ExitCode {
     let code = exitCode(for: error)
-    if json, let e = error as? LiteProofError {
+    if json, let e = (error as? LiteProofError) ?? (error as? FormatError).map({ LiteProofError.damaged($0.finding) }) {
         print(JSONOutput.encode(ErrorReport(e)))
     } else {
         FileHandle.standardError.write(Data("liteproof: \(String(describing: error).escapedForText)\n".utf8))

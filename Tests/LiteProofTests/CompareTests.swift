@@ -257,3 +257,68 @@ final class Flag: @unchecked Sendable {
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
     func set() { lock.lock(); value = true; lock.unlock() }
 }
+
+/// Damage that stops a B-tree walk, and digests that lie: said clearly, never dropped or crashed on.
+@Suite struct CompareDamageTests {
+    @Test func btreeDamageWhileAttributingPagesIsANote() async throws {
+        let r = try await ReplicaFactory.shared.replica(.v05Basic)
+        let db = try checkpointCopy(of: r.liveDB)
+        let owners = try BTreeReader(try FilePageSource(path: db)).owners()
+        let victim = try #require(owners.indices.last { owners[$0] == .object(type: "table", name: "t") })
+        #expect(victim > 1)
+        // The page type byte of a leaf of table t: 0x0D → 0x00, so the walk stops there.
+        try flipByte(db, at: (victim - 1) * r.pageSize, mask: 0x0D)
+        let expected = "cannot read the live database's page owners: page \(victim) is not a b-tree page (type byte 0)"
+        let report = try Comparer(replica: try Replica.open(r.replicaDir)).compare(live: db)
+        #expect(report.verdict == .differs)
+        #expect(report.differingPages.first { $0.page == UInt32(victim) }?.liveOwner == "unknown")
+        #expect(report.notes.contains(expected), "\(report.notes)")
+        #expect(report.notes.contains { $0.hasPrefix("cannot read the live database's table t:") }, "\(report.notes)")
+        let text = try runLiteProof(["compare", r.replicaDir, "--live", db])
+        #expect(text.status == 1)
+        #expect(text.stdout.contains("note: " + expected), "\(text.stdout)")
+        let js = try runLiteProof(["compare", r.replicaDir, "--live", db, "--json"])
+        #expect(js.status == 1)
+        #expect((try json(js.stdout)["notes"] as? [String])?.contains(expected) == true)
+    }
+
+    @Test func aDigestWhoseWALHistoryNamesPage0IsRefused() async throws {
+        let r = try await ReplicaFactory.shared.replica(.v05Basic)
+        let db = try checkpointCopy(of: r.liveDB)
+        let writer = try RigDB(db)
+        try writer.exec("PRAGMA wal_autocheckpoint=0")
+        try writer.exec("INSERT INTO t(v) VALUES('one more')")
+        let digestPath = try rigTempDir("page0") + "/live.digest"
+        let d = try runLiteProof(["digest", db, "-o", digestPath])
+        writer.close()
+        #expect(d.status == 0, "\(d.stderr)")
+        // Name page 0 in the first commit of the history.
+        var obj = try json(String(decoding: try bytes(of: digestPath), as: UTF8.self))
+        var wal = try #require(obj["wal"] as? [String: Any])
+        var history = try #require(wal["history"] as? [String: Any])
+        var commits = try #require(history["commits"] as? [[String: Any]])
+        var pages = try #require(commits.first?["pages"] as? [Int])
+        pages[0] = 0
+        commits[0]["pages"] = pages
+        history["commits"] = commits
+        wal["history"] = history
+        obj["wal"] = wal
+        try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: digestPath))
+
+        do {
+            _ = try DatabaseDigest.read(from: digestPath)
+            Issue.record("a digest naming page 0 was accepted")
+        } catch let e as LiteProofError {
+            #expect(e.kind == .usage)
+            #expect(e.message.contains("commit 1 of the WAL history names page 0"), "\(e.message)")
+        }
+        let cli = try runLiteProof(["compare", r.replicaDir, "--digest", digestPath])
+        #expect(cli.status == 2)
+        #expect(cli.stderr.contains("names page 0"), "\(cli.stderr)")
+        // The matcher itself skips page 0 instead of indexing page -1 (no 3-page state exists).
+        let lone = try JSONSerialization.data(withJSONObject: history)
+        let h = try JSONDecoder().decode(LiveHistory.self, from: lone)
+        #expect(h.commits[0].pages[0] == 0)
+        #expect(h.matchingState(latest: [1, 2, 3], replica: [1, 2, 3]) == nil)
+    }
+}

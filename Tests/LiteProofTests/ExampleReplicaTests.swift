@@ -99,11 +99,12 @@ import Testing
     @Test func walHeaderOfARealSegmentParses() throws {
         let seg = Fixtures.example("0.3").replica + "/" + Fixtures.v03Segment("00000000")
         let wal = try lz4DecompressFile(seg)
-        let h = try wal.withUnsafeBytes { try WALHeader.parse($0).get() }
+        let h = try wal.withUnsafeBytes { try WALHeader.parse($0) }
         #expect(h.pageSize == 4096)
         #expect(h.magic == WALHeader.magicLE)
         var bad = wal
         bad[20] ^= 1
-        #expect(bad.withUnsafeBytes { b -> Bool in if case .failure(let p) = WALHeader.parse(b) { return p.code == .walHeaderChecksum } else { return false } })
+        #expect(throws: FormatError.self) { try bad.withUnsafeBytes { try WALHeader.parse($0) } }
+        do { _ = try bad.withUnsafeBytes { try WALHeader.parse($0) } } catch let e as FormatError { #expect(e.code == .walHeaderChecksum && e.offset == 24) }
     }
 }

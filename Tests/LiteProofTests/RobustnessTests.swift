@@ -90,7 +90,7 @@ import Testing
         let r = try verify(dir)
         #expect(r.findings(.ltxPageHeader).first?.offset == 106)
         let f = try ReadOnlyFile(path)
-        #expect(throws: LiteProofError.self) { try LTX.readIndex(f, name: "x", header: try LTX.readHeader(f, name: "x")) }
+        #expect(throws: FormatError.self) { try LTX.readIndex(f, name: "x", header: try LTX.readHeader(f, name: "x")) }
     }
 
     @Test func hugePageNumbersAndSizesAreRefused() throws {

@@ -46,7 +46,7 @@ public final class BTreeReader {
         buffer = [UInt8](repeating: 0, count: source.pageSize)
         guard source.pageCount >= 1 else { throw BTreeError("the database has no pages") }
         let p1 = try source.page(1)
-        guard case .success(let h) = p1.withUnsafeBytes({ DatabaseHeader.parse($0) }) else {
+        guard let h = try? p1.withUnsafeBytes({ try DatabaseHeader.parse($0) }) else {
             throw BTreeError("page 1 has no valid SQLite header")
         }
         header = h

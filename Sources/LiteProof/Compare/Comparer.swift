@@ -181,8 +181,9 @@ public struct Comparer {
             if a != b { differing.append(UInt32(i + 1)) }
         }
         report.differingPageCount = differing.count
-        let replicaOwners = (try? BTreeReader(replicaSource).owners()) ?? []
-        let liveOwners = liveSource.flatMap { try? BTreeReader($0).owners() } ?? []
+        // Damage that stops a b-tree walk is reported as a note: the verdict stands without owners.
+        let replicaOwners = attempt("the replica's page owners", &report.notes) { try BTreeReader(replicaSource).owners() } ?? []
+        let liveOwners = liveSource.flatMap { l in attempt("the live database's page owners", &report.notes) { try BTreeReader(l).owners() } } ?? []
         func owner(_ owners: [BTreeReader.Owner], _ p: UInt32, size: UInt32) -> String {
             if p > size { return "beyond the end of the database" }
             return Int(p) < owners.count ? owners[Int(p)].description : "unknown"
@@ -194,7 +195,8 @@ public struct Comparer {
         }
         if differing.count > listLimit { report.notes.append("\(differing.count - listLimit) more differing pages not listed") }
         report.tables = tableDifferences(
-            replicaSource, liveSource, differing: differing, replicaOwners: replicaOwners, liveOwners: liveOwners, listLimit: listLimit)
+            replicaSource, liveSource, differing: differing, replicaOwners: replicaOwners, liveOwners: liveOwners, listLimit: listLimit,
+            notes: &report.notes)
         if l.wal?.history == nil {
             report.notes.append("the live digest carries no WAL history, so an earlier state could not be matched")
         }
@@ -204,12 +206,12 @@ public struct Comparer {
     /// Per table and index: entries on each side and rowids on one side only (like `sqldiff --summary`).
     static func tableDifferences(
         _ replica: PageSource, _ live: PageSource?, differing: [UInt32],
-        replicaOwners: [BTreeReader.Owner], liveOwners: [BTreeReader.Owner], listLimit: Int
+        replicaOwners: [BTreeReader.Owner], liveOwners: [BTreeReader.Owner], listLimit: Int, notes: inout [String]
     ) -> [CompareReport.TableDifference] {
-        let rr = try? BTreeReader(replica)
-        let lr = live.flatMap { try? BTreeReader($0) }
-        let rs = (try? rr?.schema()) ?? []
-        let ls = (try? lr?.schema()) ?? []
+        let rr = attempt("the replica's schema", &notes) { try BTreeReader(replica) }
+        let lr = live.flatMap { l in attempt("the live database's schema", &notes) { try BTreeReader(l) } }
+        let rs = rr.flatMap { r in attempt("the replica's schema", &notes) { try r.schema() } } ?? []
+        let ls = lr.flatMap { l in attempt("the live database's schema", &notes) { try l.schema() } } ?? []
         var byName: [String: (BTreeReader.SchemaEntry?, BTreeReader.SchemaEntry?)] = [:]
         for e in rs where e.rootPage > 0 { byName[e.name, default: (nil, nil)].0 = e }
         for e in ls where e.rootPage > 0 { byName[e.name, default: (nil, nil)].1 = e }
@@ -226,8 +228,8 @@ public struct Comparer {
         }
         var out: [CompareReport.TableDifference] = []
         for (name, (re, le)) in byName.sorted(by: { $0.key < $1.key }) {
-            let rk = re.flatMap { try? rr?.keys(of: $0) }
-            let lk = le.flatMap { try? lr?.keys(of: $0) }
+            let rk = re.flatMap { e in rr.flatMap { r in attempt("the replica's \(e.type) \(name)", &notes) { try r.keys(of: e) } } }
+            let lk = le.flatMap { e in lr.flatMap { l in attempt("the live database's \(e.type) \(name)", &notes) { try l.keys(of: e) } } }
             let changed = rk?.count != lk?.count || rk?.rowids != lk?.rowids || (pagesByName[name] ?? 0) > 0
             guard changed else { continue }
             var onlyR: [Int64] = [], onlyL: [Int64] = []
@@ -241,6 +243,18 @@ public struct Comparer {
                     onlyInReplica: onlyR, onlyInLive: onlyL, differingPages: pagesByName[name] ?? 0))
         }
         return out
+    }
+
+    /// Runs a b-tree read; when damage stops it, says so in `notes` ("cannot read WHAT: why") and
+    /// returns nil.
+    static func attempt<T>(_ what: String, _ notes: inout [String], _ body: () throws -> T) -> T? {
+        do {
+            return try body()
+        } catch {
+            let note = "cannot read \(what): \(error)"
+            if !notes.contains(note) { notes.append(note) }
+            return nil
+        }
     }
 
     static func sortedDifference(_ a: [Int64], _ b: [Int64], limit: Int) -> [Int64] {

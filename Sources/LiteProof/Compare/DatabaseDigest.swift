@@ -51,22 +51,31 @@ public struct DatabaseDigest: Codable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         format = try c.decode(Int.self, forKey: .format)
         guard format == DatabaseDigest.formatVersion else {
-            throw LiteProofError(.usage, "digest format \(format) is not supported (this LiteProof reads format \(DatabaseDigest.formatVersion))")
+            throw FormatError(
+                .digestFormat, offset: 0, "digest format \(format) is not supported (this LiteProof reads format \(DatabaseDigest.formatVersion))")
         }
         source = try c.decode(String.self, forKey: .source)
         createdAt = try c.decode(String.self, forKey: .createdAt)
         pageSize = try c.decode(Int.self, forKey: .pageSize)
+        guard pageSize <= 65536, validPageSize(UInt32(clamping: pageSize)) == pageSize else {
+            throw FormatError(.digestFormat, offset: 0, "page size is \(pageSize); expected a power of two from 512 to 65536")
+        }
         pageCount = try c.decode(UInt32.self, forKey: .pageCount)
         sha256 = try c.decode(String.self, forKey: .sha256)
         checksum = try c.decode(String.self, forKey: .checksum)
         wal = try c.decodeIfPresent(WALPosition.self, forKey: .wal)
+        try wal?.history?.validate("the digest's WAL history")
         // Page hashes travel as base64 of big-endian u64s: compact for large databases.
         let b64 = try c.decode(String.self, forKey: .pageHashes)
-        guard let data = Data(base64Encoded: b64), data.count == Int(pageCount) * 8 else {
-            throw LiteProofError(.usage, "digest's page hashes do not match its page count")
-        }
+        guard let data = Data(base64Encoded: b64) else { throw FormatError(.digestFormat, offset: 0, "the page hashes are not valid base64") }
         let count = Int(pageCount)
-        pageHashes = Array(data).withUnsafeBytes { b in (0..<count).map { b.u64BE(at: $0 * 8) } }
+        guard data.count == count * 8 else {
+            throw FormatError(
+                .digestFormat, offset: Int64(data.count), "the page hashes are \(data.count) bytes; \(pageCount) pages need \(count * 8)")
+        }
+        pageHashes = try ByteReader.reading(Array(data), truncation: .digestFormat) { r in
+            try (0..<count).map { i throws(FormatError) in try r.readUInt64(.big, "the hash of page \(i + 1)") }
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -143,6 +152,8 @@ public struct DatabaseDigest: Codable, Sendable {
             return try JSONDecoder().decode(DatabaseDigest.self, from: data)
         } catch let e as LiteProofError {
             throw e
+        } catch let e as FormatError {
+            throw LiteProofError(.usage, "\(path) is not a usable LiteProof digest: \(e.message)")
         } catch {
             throw LiteProofError(.usage, "\(path) is not a LiteProof digest: \(error)")
         }

@@ -78,7 +78,7 @@ public final class LiveDatabase: PageSource {
         dbFile = try ReadOnlyFile(path)
         let headerBytes = try dbFile.read(count: DatabaseHeader.size, at: 0)
         var dbHeader: DatabaseHeader?
-        if headerBytes.count == DatabaseHeader.size, case .success(let h) = headerBytes.withUnsafeBytes({ DatabaseHeader.parse($0) }) {
+        if headerBytes.count == DatabaseHeader.size, let h = try? headerBytes.withUnsafeBytes({ try DatabaseHeader.parse($0) }) {
             dbHeader = h
         }
         let walPath = path + "-wal"
@@ -101,7 +101,7 @@ public final class LiveDatabase: PageSource {
             }
             do {
                 try wal.forEachChunk { chunk, _ in try decoder.feed(chunk) }
-            } catch is WALHeaderProblem {
+            } catch is FormatError {
                 // A WAL with a bad header holds nothing SQLite would read.
             }
             header = decoder.header
@@ -171,12 +171,12 @@ public final class LiveDatabase: PageSource {
             // No WAL was read: consistent if there still is none with commits.
             guard FS.exists(walPath), let f = try? ReadOnlyFile(walPath), f.size > Int64(WALHeader.size) else { return true }
             let hb = try f.read(count: WALHeader.size, at: 0)
-            guard case .success = hb.withUnsafeBytes({ WALHeader.parse($0) }) else { return true }
+            guard (try? hb.withUnsafeBytes({ try WALHeader.parse($0) })) != nil else { return true }
             return false  // a WAL appeared meanwhile: read again with it
         }
         guard let f = try? ReadOnlyFile(walPath) else { return false }
         let hb = try f.read(count: WALHeader.size, at: 0)
-        guard case .success(let now) = hb.withUnsafeBytes({ WALHeader.parse($0) }), now == header else { return false }
+        guard let now = try? hb.withUnsafeBytes({ try WALHeader.parse($0) }), now == header else { return false }
         let end = commits.last?.walEnd ?? Int64(WALHeader.size)
         guard f.size > end else { return true }
         // Newer frames: do any of them touch pages we would read from the database file?

@@ -53,6 +53,19 @@ public struct LiveHistory: Codable, Sendable {
         return LiveHistory(filePageCount: live.filePageCount, baseHashes: base, commits: commits)
     }
 
+    /// Checks what a digest file says before anything indexes by it: page numbers start at 1, and
+    /// each commit lists as many hashes as pages. `where` names the history in messages.
+    func validate(_ where: String) throws(FormatError) {
+        func bad(_ message: String) -> FormatError { FormatError(.digestFormat, offset: 0, "\(`where`): \(message)") }
+        if baseHashes[0] != nil { throw bad("the WAL history has a base hash for page 0; pages are numbered from 1") }
+        for (i, c) in commits.enumerated() {
+            guard c.pages.count == c.hashes.count else {
+                throw bad("commit \(i + 1) of the WAL history lists \(c.pages.count) pages but \(c.hashes.count) hashes")
+            }
+            if c.pages.contains(0) { throw bad("commit \(i + 1) of the WAL history names page 0; pages are numbered from 1") }
+        }
+    }
+
     /// The newest state (number of commits applied, 0 = database file alone) whose pages equal
     /// `replica`'s, given the latest state's hashes.
     public func matchingState(latest: [UInt64], replica: [UInt64]) -> Int? {
@@ -77,7 +90,7 @@ public struct LiveHistory: Codable, Sendable {
             let size = k == 0 ? filePageCount : commits[k - 1].pageCount
             if Int(size) == n && diff == 0 { return k }
             if k == 0 { return nil }
-            for p in commits[k - 1].pages where Int(p) <= n {
+            for p in commits[k - 1].pages where p >= 1 && Int(p) <= n {
                 let previous = versions[p]!.last { $0.commit < k }?.hash ?? baseHashes[p] ?? 0
                 let i = Int(p) - 1
                 let was = current[i] != replica[i]

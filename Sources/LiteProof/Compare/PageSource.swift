@@ -33,7 +33,7 @@ public final class FilePageSource: PageSource {
     public init(path: String) throws {
         file = try ReadOnlyFile(path)
         let header = try file.read(count: DatabaseHeader.size, at: 0)
-        guard case .success(let h) = header.withUnsafeBytes({ DatabaseHeader.parse($0) }) else {
+        guard let h = try? header.withUnsafeBytes({ try DatabaseHeader.parse($0) }) else {
             throw LiteProofError(.usage, "\(path) is not a SQLite database")
         }
         pageSize = h.pageSize

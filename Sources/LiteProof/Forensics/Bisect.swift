@@ -39,6 +39,8 @@ public struct Bisect {
             progress?("probe \(probes) at \(r.points[r.current].position)")
             do { return try r.evaluate(sql) } catch let e as LiteProofError {
                 throw LiteProofError(.usage, "the query fails at \(r.points[r.current].position): \(e.message)")
+            } catch let e as FormatError {
+                throw LiteProofError(.usage, "the query fails at \(r.points[r.current].position): \(e.description)")
             }
         }
         let first = try eval()

@@ -351,6 +351,8 @@ struct TimelineBuilder {
                     base = plan.files.filter { !segPaths.contains($0) }
                 } catch let e as LiteProofError {
                     planError = e.finding?.message ?? e.message
+                } catch let e as FormatError {
+                    planError = e.message
                 } catch {
                     planError = "\(error)"
                 }
@@ -552,7 +554,7 @@ struct TimelineBuilder {
             _ = try? LZ4Frame.decompress(file, name: first.path) { chunk in
                 if head.count < WALHeader.size { head += chunk.prefix(WALHeader.size - head.count) }
             }
-            if head.count == WALHeader.size, case .success(let h) = head.withUnsafeBytes({ WALHeader.parse($0) }) { return h.pageSize }
+            if head.count == WALHeader.size, let h = try? head.withUnsafeBytes({ try WALHeader.parse($0) }) { return h.pageSize }
         }
         return nil
     }
@@ -636,6 +638,10 @@ struct TimelineBuilder {
                 p.restorable = false
                 p.planned = false
                 p.reason = e.finding?.message ?? e.message
+            } catch let e as FormatError {
+                p.restorable = false
+                p.planned = false
+                p.reason = e.message
             } catch {
                 p.restorable = false
                 p.planned = false
@@ -737,6 +743,8 @@ struct TimelineBuilder {
             }
         } catch let e as LiteProofError {
             latestError = e.finding?.message ?? e.message
+        } catch let e as FormatError {
+            latestError = e.message
         } catch {
             latestError = "\(error)"
         }

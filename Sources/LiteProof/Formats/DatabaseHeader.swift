@@ -15,21 +15,31 @@ public struct DatabaseHeader: Equatable, Sendable {
 
     public var pageCountIsValid: Bool { versionValidFor == changeCounter && pageCount > 0 }
 
-    public static func parse(_ b: UnsafeRawBufferPointer) -> Result<DatabaseHeader, WALHeaderProblem> {
+    /// Parses the header at the start of `b`. Errors are `snapshot.bad-header` with offsets from
+    /// the start of the database image.
+    public static func parse(_ b: UnsafeRawBufferPointer) throws(FormatError) -> DatabaseHeader {
+        var r = ByteReader(b, truncation: .snapshotHeader)
         guard b.count >= size else {
-            return .failure(.init(code: .snapshotHeader, "a SQLite header needs 100 bytes; found \(b.count)"))
+            throw r.error(.snapshotHeader, at: 0, "a SQLite header needs 100 bytes; found \(b.count)")
         }
-        guard Array(b[0..<16]) == magic else {
-            return .failure(.init(code: .snapshotHeader, "does not start with \"SQLite format 3\\0\""))
+        guard try r.readBytes(16, "the magic").elementsEqual(magic) else {
+            throw r.error(.snapshotHeader, at: 0, "does not start with \"SQLite format 3\\0\"")
         }
-        let raw = UInt32(b.u16BE(at: 16))
+        let raw = UInt32(try r.readUInt16(.big, "the page size"))
         guard let pageSize = validPageSize(raw) else {
-            return .failure(.init(code: .snapshotHeader, offset: 16, "page size field is \(raw); expected a power of two from 512 to 32768, or 1 for 65536"))
+            throw r.error(.snapshotHeader, at: 16, "page size field is \(raw); expected a power of two from 512 to 32768, or 1 for 65536")
         }
-        return .success(
-            DatabaseHeader(
-                pageSize: pageSize, changeCounter: b.u32BE(at: 24), pageCount: b.u32BE(at: 28),
-                versionValidFor: b.u32BE(at: 92), freelistTrunk: b.u32BE(at: 32), freelistCount: b.u32BE(at: 36),
-                autoVacuumLargestRoot: b.u32BE(at: 52)))
+        try r.seek(to: 24)
+        let changeCounter = try r.readUInt32(.big, "the change counter")
+        let pageCount = try r.readUInt32(.big, "the page count")
+        let freelistTrunk = try r.readUInt32(.big, "the first freelist trunk page")
+        let freelistCount = try r.readUInt32(.big, "the freelist page count")
+        try r.seek(to: 52)
+        let largestRoot = try r.readUInt32(.big, "the largest root page")
+        try r.seek(to: 92)
+        let versionValidFor = try r.readUInt32(.big, "the version-valid-for number")
+        return DatabaseHeader(
+            pageSize: pageSize, changeCounter: changeCounter, pageCount: pageCount, versionValidFor: versionValidFor,
+            freelistTrunk: freelistTrunk, freelistCount: freelistCount, autoVacuumLargestRoot: largestRoot)
     }
 }

@@ -26,45 +26,47 @@ public struct LTXHeader: Equatable, Sendable, Codable {
     public var isSnapshot: Bool { minTXID == 1 }
     public var hasChecksums: Bool { flags & LTXHeader.flagNoChecksum == 0 }
 
-    static func parse(_ b: UnsafeRawBufferPointer, file: String) throws -> LTXHeader {
-        func bad(_ offset: Int64, _ message: String) -> LiteProofError {
-            .damaged(.error(.ltxHeader, file: file, offset: offset, message))
-        }
+    /// Parses and checks a header; errors are `ltx.bad-header` (or `ltx.truncated`) in `file`.
+    static func parse(_ b: UnsafeRawBufferPointer, file: String) throws(FormatError) -> LTXHeader {
+        var r = ByteReader(b, file: file, truncation: .ltxTruncated)
+        func bad(_ offset: Int, _ message: String) -> FormatError { r.error(.ltxHeader, at: offset, message) }
         guard b.count >= size else {
-            throw LiteProofError.damaged(
-                .error(
-                    .ltxTruncated, file: file, offset: Int64(b.count),
-                    "the file has \(b.count) bytes; an LTX header needs 100"))
+            throw r.error(.ltxTruncated, at: b.count, "the file has \(b.count) bytes; an LTX header needs 100")
         }
-        guard Array(b[0..<4]) == magic else {
-            throw bad(0, "magic is \(Array(b[0..<4]).map { $0.hex(width: 2) }.joined(separator: " ")); expected \"LTX1\" (4c 54 58 31)")
+        let magicBytes = try r.readBytes(4, "the magic")
+        guard magicBytes.elementsEqual(magic) else {
+            throw bad(0, "magic is \(magicBytes.map { $0.hex(width: 2) }.joined(separator: " ")); expected \"LTX1\" (4c 54 58 31)")
         }
-        let flags = b.u32BE(at: 4)
+        let flags = try r.readUInt32(.big, "the flags")
         guard flags & ~flagNoChecksum == 0 else {
             throw bad(4, "unknown header flags 0x\(flags.hex(width: 8)); the only header flag is 0x2 (no checksums)")
         }
-        let rawPageSize = b.u32BE(at: 8)
+        let rawPageSize = try r.readUInt32(.big, "the page size")
         guard let pageSize = validPageSize(rawPageSize), rawPageSize != 1 else {
             throw bad(8, "page size is \(rawPageSize); expected a power of two from 512 to 65536")
         }
-        let commit = b.u32BE(at: 12)
+        let commit = try r.readUInt32(.big, "the commit size")
         guard commit <= Limits.maxPages(pageSize: pageSize) else {
             throw bad(
                 12,
                 "commit size \(commit) pages of \(pageSize) bytes is beyond the limit of \(Limits.maxDatabaseBytes) bytes (LITEPROOF_MAX_DATABASE_BYTES raises it)"
             )
         }
-        let minTXID = b.u64BE(at: 16), maxTXID = b.u64BE(at: 24)
+        let minTXID = try r.readUInt64(.big, "the minimum TXID"), maxTXID = try r.readUInt64(.big, "the maximum TXID")
         guard minTXID >= 1, minTXID <= maxTXID else {
             throw bad(16, "TXID range \(minTXID)-\(maxTXID) is not valid; expected 1 <= min <= max")
         }
-        let ts = b.u64BE(at: 32)
+        let ts = try r.readUInt64(.big, "the timestamp")
         guard ts <= UInt64(Int64.max) else { throw bad(32, "timestamp \(ts) is out of range") }
+        let preApply = try r.readUInt64(.big, "the pre-apply checksum")
+        let walOffset = try r.readUInt64(.big, "the WAL offset"), walSize = try r.readUInt64(.big, "the WAL size")
+        let walSalt1 = try r.readUInt32(.big, "WAL salt 1"), walSalt2 = try r.readUInt32(.big, "WAL salt 2")
+        let nodeID = try r.readUInt64(.big, "the node ID")
         let h = LTXHeader(
             flags: flags, pageSize: pageSize, commit: commit, minTXID: minTXID, maxTXID: maxTXID,
-            timestamp: Int64(ts), preApplyChecksum: b.u64BE(at: 40),
-            walOffset: Int64(bitPattern: b.u64BE(at: 48)), walSize: Int64(bitPattern: b.u64BE(at: 56)),
-            walSalt1: b.u32BE(at: 64), walSalt2: b.u32BE(at: 68), nodeID: b.u64BE(at: 72))
+            timestamp: Int64(ts), preApplyChecksum: preApply,
+            walOffset: Int64(bitPattern: walOffset), walSize: Int64(bitPattern: walSize),
+            walSalt1: walSalt1, walSalt2: walSalt2, nodeID: nodeID)
         if h.walOffset < 0 || h.walSize < 0 {
             throw bad(48, "WAL offset \(h.walOffset) and size \(h.walSize) must not be negative")
         }
@@ -127,18 +129,16 @@ public enum LTX {
     public static func forEachIndexEntry(_ file: ReadOnlyFile, name: String, header: LTXHeader, _ body: (LTXIndexEntry) throws -> Void) throws {
         let minSize = Int64(LTXHeader.size + pageHeaderSize + 1 + 8 + trailerSize)
         guard file.size >= minSize else {
-            throw LiteProofError.damaged(
-                .error(
-                    .ltxTruncated, file: name, offset: file.size,
-                    "the file has \(file.size) bytes; an LTX file needs at least \(minSize)"))
+            throw FormatError(.ltxTruncated, file: name, offset: file.size, "the file has \(file.size) bytes; an LTX file needs at least \(minSize)")
         }
         let sizeAt = file.size - Int64(trailerSize) - 8
-        let indexSize = try file.read(count: 8, at: sizeAt).u64BE(at: 0)
+        let indexSize = try ByteReader.reading(try file.read(count: 8, at: sizeAt), base: sizeAt, file: name, truncation: .ltxTruncated) { r in
+            try r.readUInt64(.big, "the page index size")
+        }
         guard indexSize >= 1, indexSize <= UInt64(sizeAt - Int64(LTXHeader.size)) else {
-            throw LiteProofError.damaged(
-                .error(
-                    .ltxPageIndex, file: name, offset: sizeAt,
-                    "page index size is \(indexSize); the file leaves room for at most \(sizeAt - Int64(LTXHeader.size))"))
+            throw FormatError(
+                .ltxPageIndex, file: name, offset: sizeAt,
+                "page index size is \(indexSize); the file leaves room for at most \(sizeAt - Int64(LTXHeader.size))")
         }
         let indexAt = sizeAt - Int64(indexSize)
         let reader = BufferedReader(file, at: indexAt, capacity: 256 << 10)
@@ -153,9 +153,7 @@ public enum LTX {
         onBytes: (UnsafeRawBufferPointer) -> Void, _ body: (LTXIndexEntry) throws -> Void
     ) throws {
         var pos: Int64 = 0
-        func bad(_ message: String) -> LiteProofError {
-            .damaged(.error(.ltxPageIndex, file: file, offset: base + pos, message))
-        }
+        func bad(_ message: String) -> FormatError { FormatError(.ltxPageIndex, file: file, offset: base + pos, message) }
         func uvarint() throws -> UInt64 {
             var x: UInt64 = 0
             var shift: UInt64 = 0
@@ -209,10 +207,10 @@ public enum LTX {
     ) throws -> LTXSummary {
         let reader = BufferedReader(file)
         var crc = CRC64()
-        func damaged(_ code: FindingCode, _ offset: Int64, _ message: String) -> LiteProofError {
-            .damaged(.error(code, file: name, offset: offset, message))
+        func damaged(_ code: FindingCode, _ offset: Int64, _ message: String) -> FormatError {
+            FormatError(code, file: name, offset: offset, message)
         }
-        func truncated(_ what: String) -> LiteProofError {
+        func truncated(_ what: String) -> FormatError {
             damaged(.ltxTruncated, file.size, "the file ends (at \(file.size) bytes) inside \(what)")
         }
         guard let hb = try reader.take(LTXHeader.size) else { throw truncated("the 100-byte header") }
@@ -346,24 +344,22 @@ public enum LTX {
         while true {
             let input = try reader.peek()
             guard !input.isEmpty else {
-                throw LiteProofError.damaged(.error(.ltxTruncated, file: name, offset: reader.position, "the file ends inside page \(pgno)'s LZ4 frame"))
+                throw FormatError(.ltxTruncated, file: name, offset: reader.position, "the file ends inside page \(pgno)'s LZ4 frame")
             }
             var dst = page.count - produced
             var src = input.count
             let hint = LZ4F_decompress(ctx, page.baseAddress! + produced, &dst, input.baseAddress, &src, nil)
             if LZ4F_isError(hint) != 0 || (dst == 0 && src == 0 && produced == page.count) {
-                throw LiteProofError.damaged(
-                    .error(
-                        .ltxPageData, file: name, offset: at,
-                        "page \(pgno)'s LZ4 frame does not decode to one \(page.count)-byte page (\(String(cString: LZ4F_getErrorName(hint))))"))
+                throw FormatError(
+                    .ltxPageData, file: name, offset: at,
+                    "page \(pgno)'s LZ4 frame does not decode to one \(page.count)-byte page (\(String(cString: LZ4F_getErrorName(hint))))")
             }
             reader.skip(src)
             produced += dst
             if hint == 0 { break }
         }
         guard produced == page.count else {
-            throw LiteProofError.damaged(
-                .error(.ltxPageData, file: name, offset: at, "page \(pgno)'s LZ4 frame decodes to \(produced) bytes; expected \(page.count)"))
+            throw FormatError(.ltxPageData, file: name, offset: at, "page \(pgno)'s LZ4 frame decodes to \(produced) bytes; expected \(page.count)")
         }
     }
 }

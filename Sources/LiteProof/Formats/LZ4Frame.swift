@@ -35,19 +35,18 @@ public final class LZ4FrameStream {
     var position: Int64 { fileOffset - Int64(inputEnd - inputStart) }
 
     /// Decompresses into `dst`; returns the byte count, 0 once the frame has ended. Damage is
-    /// thrown as ``LiteProofError`` with a finding whose offset is the compressed offset of the
-    /// block that failed (the checksum's offset for a content-checksum mismatch).
+    /// thrown as ``FormatError`` whose offset is the compressed offset of the block that failed
+    /// (the checksum's offset for a content-checksum mismatch).
     public func read(into dst: UnsafeMutableRawBufferPointer) throws -> Int {
         while !finished {
             if inputStart == inputEnd {
                 let n = try file.read(into: input, at: fileOffset)
                 if n == 0 {
-                    throw LiteProofError.damaged(
-                        .error(
-                            .lz4Truncated, file: name, offset: file.size,
-                            file.size == 0
-                                ? "the file is empty; expected an LZ4 frame (magic 04 22 4D 18)"
-                                : "the LZ4 frame ends early: the file stops at \(file.size) bytes before the frame's end mark"))
+                    throw FormatError(
+                        .lz4Truncated, file: name, offset: file.size,
+                        file.size == 0
+                            ? "the file is empty; expected an LZ4 frame (magic 04 22 4D 18)"
+                            : "the LZ4 frame ends early: the file stops at \(file.size) bytes before the frame's end mark")
                 }
                 inputStart = 0
                 inputEnd = n
@@ -58,10 +57,10 @@ public final class LZ4FrameStream {
             var srcSize = min(inputEnd - inputStart, nextHint)
             let hint = LZ4F_decompress(ctx, dst.baseAddress, &dstSize, input.baseAddress! + inputStart, &srcSize, nil)
             if LZ4F_isError(hint) != 0 {
-                var f = LZ4FrameStream.finding(for: hint, file: name, offset: at)
+                var f = LZ4FrameStream.error(for: hint, file: name, offset: at)
                 if at < 7 { f.code = .lz4Header }  // failed while reading the frame descriptor
                 if f.code == .lz4ContentChecksum { f.offset = file.size - 4 }  // the checksum is the frame's last 4 bytes
-                throw LiteProofError.damaged(f)
+                throw f
             }
             inputStart += srcSize
             nextHint = hint > 0 ? hint : Self.inputChunk
@@ -69,10 +68,7 @@ public final class LZ4FrameStream {
                 finished = true
                 let end = position
                 if end < file.size {
-                    throw LiteProofError.damaged(
-                        .error(
-                            .lz4TrailingData, file: name, offset: end,
-                            "\(file.size - end) bytes follow the end of the LZ4 frame"))
+                    throw FormatError(.lz4TrailingData, file: name, offset: end, "\(file.size - end) bytes follow the end of the LZ4 frame")
                 }
             }
             if dstSize > 0 {
@@ -83,21 +79,22 @@ public final class LZ4FrameStream {
         return 0
     }
 
-    static func finding(for code: Int, file: String, offset: Int64) -> Finding {
+    /// The error for liblz4's error `code` (from `LZ4F_getErrorName`).
+    static func error(for code: Int, file: String, offset: Int64) -> FormatError {
         let name = String(cString: LZ4F_getErrorName(code))
         switch name {
         case let n where n.contains("contentChecksum"):
-            return .error(
+            return FormatError(
                 .lz4ContentChecksum, file: file, offset: offset,
                 "LZ4 content checksum does not match the decompressed data (\(name))")
         case let n
         where n.contains("frameType") || n.contains("header") || n.contains("Header")
             || n.contains("maxBlockSize") || n.contains("parameter") || n.contains("version"):
-            return .error(
+            return FormatError(
                 .lz4Header, file: file, offset: offset,
                 "not a valid LZ4 frame header; expected magic 04 22 4D 18 and a sound descriptor (\(name))")
         default:
-            return .error(.lz4Data, file: file, offset: offset, "LZ4 data cannot be decoded (\(name))")
+            return FormatError(.lz4Data, file: file, offset: offset, "LZ4 data cannot be decoded (\(name))")
         }
     }
 }

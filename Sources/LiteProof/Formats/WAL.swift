@@ -18,47 +18,35 @@ public struct WALHeader: Equatable, Sendable {
     /// True when checksums are computed over big-endian words (magic `0x377f0683`).
     public var bigEndianChecksums: Bool { magic == WALHeader.magicBE }
 
-    /// Parses and validates a header. Returns a description of what is wrong instead of throwing,
-    /// so callers can attach their own file and offset.
-    public static func parse(_ b: UnsafeRawBufferPointer) -> Result<WALHeader, WALHeaderProblem> {
-        guard b.count >= size else { return .failure(.init(code: .walHeader, offset: Int64(b.count), "the WAL header needs 32 bytes, found \(b.count)")) }
-        let magic = b.u32BE(at: 0)
+    /// Parses and validates a header at WAL offset 0. Errors carry offsets in the WAL.
+    public static func parse(_ b: UnsafeRawBufferPointer) throws(FormatError) -> WALHeader {
+        var r = ByteReader(b, truncation: .walHeader)
+        guard b.count >= size else { throw r.error(.walHeader, at: b.count, "the WAL header needs 32 bytes, found \(b.count)") }
+        let magic = try r.readUInt32(.big, "the WAL magic")
         guard magic == magicLE || magic == magicBE else {
-            return .failure(.init(code: .walHeader, "WAL magic is 0x\(magic.hex(width: 8)); expected 0x377f0682 or 0x377f0683"))
+            throw r.error(.walHeader, at: 0, "WAL magic is 0x\(magic.hex(width: 8)); expected 0x377f0682 or 0x377f0683")
         }
-        let version = b.u32BE(at: 4)
+        let version = try r.readUInt32(.big, "the WAL format version")
         guard version == WALHeader.version else {
-            return .failure(.init(code: .walHeader, offset: 4, "WAL format version is \(version); expected 3007000"))
+            throw r.error(.walHeader, at: 4, "WAL format version is \(version); expected 3007000")
         }
-        let rawPageSize = b.u32BE(at: 8)
+        let rawPageSize = try r.readUInt32(.big, "the WAL page size")
         guard let pageSize = validPageSize(rawPageSize) else {
-            return .failure(.init(code: .walHeader, offset: 8, "WAL page size is \(rawPageSize); expected a power of two from 512 to 65536"))
+            throw r.error(.walHeader, at: 8, "WAL page size is \(rawPageSize); expected a power of two from 512 to 65536")
         }
         let h = WALHeader(
             magic: magic, formatVersion: version, pageSize: pageSize,
-            checkpointSequence: b.u32BE(at: 12), salt1: b.u32BE(at: 16), salt2: b.u32BE(at: 20),
-            checksum1: b.u32BE(at: 24), checksum2: b.u32BE(at: 28))
+            checkpointSequence: try r.readUInt32(.big, "the checkpoint sequence"), salt1: try r.readUInt32(.big, "salt 1"),
+            salt2: try r.readUInt32(.big, "salt 2"), checksum1: try r.readUInt32(.big, "checksum 1"),
+            checksum2: try r.readUInt32(.big, "checksum 2"))
         var s0: UInt32 = 0, s1: UInt32 = 0
         WALChecksum.update(UnsafeRawBufferPointer(rebasing: b[0..<24]), bigEndian: h.bigEndianChecksums, &s0, &s1)
         guard s0 == h.checksum1 && s1 == h.checksum2 else {
-            return .failure(
-                .init(
-                    code: .walHeaderChecksum, offset: 24,
-                    "WAL header checksum is \(h.checksum1.hex(width: 8))/\(h.checksum2.hex(width: 8)); computed \(s0.hex(width: 8))/\(s1.hex(width: 8))"))
+            throw r.error(
+                .walHeaderChecksum, at: 24,
+                "WAL header checksum is \(h.checksum1.hex(width: 8))/\(h.checksum2.hex(width: 8)); computed \(s0.hex(width: 8))/\(s1.hex(width: 8))")
         }
-        return .success(h)
-    }
-}
-
-/// What is wrong with a header or frame, and where (relative to the header or frame start).
-public struct WALHeaderProblem: Error, Sendable {
-    public var code: FindingCode
-    public var offset: Int64
-    public var message: String
-    init(code: FindingCode, offset: Int64 = 0, _ message: String) {
-        self.code = code
-        self.offset = offset
-        self.message = message
+        return h
     }
 }
 
@@ -128,9 +116,11 @@ public final class WALDecoder {
     public private(set) var commitCount = 0
     /// Checksum after the last valid frame (the seed of the next one).
     public private(set) var checksum: (UInt32, UInt32) = (0, 0)
-    /// Set when a frame failed salts or checksum: SQLite stops reading there.
-    public private(set) var stopped: WALHeaderProblem?
-    public private(set) var stoppedAt: Int64 = 0
+    /// Set when a frame failed salts or checksum: SQLite stops reading there. Its offset is the
+    /// frame's offset in the WAL.
+    public private(set) var stopped: FormatError?
+    /// WAL offset of the frame where reading stopped.
+    public var stoppedAt: Int64 { stopped?.offset ?? 0 }
 
     let onFrame: (WALFrame) throws -> Void
     var pending: UnsafeMutableRawBufferPointer
@@ -148,7 +138,7 @@ public final class WALDecoder {
 
     var frameSize: Int { 24 + (header?.pageSize ?? 0) }
 
-    /// Feeds the next bytes of the stream. Throws ``WALHeaderProblem`` for a bad header; frame
+    /// Feeds the next bytes of the stream. Throws ``FormatError`` for a bad header; frame
     /// damage does not throw but sets ``stopped`` (later bytes are then only counted).
     public func feed(_ bytes: UnsafeRawBufferPointer) throws {
         var input = bytes
@@ -180,17 +170,14 @@ public final class WALDecoder {
 
     private func consume(_ unit: UnsafeRawBufferPointer) throws {
         guard let h = header else {
-            switch WALHeader.parse(unit) {
-            case .failure(let p): throw p
-            case .success(let h):
-                if let e = expectedPageSize, e != h.pageSize {
-                    throw WALHeaderProblem(code: .walPageSize, offset: 8, "WAL page size is \(h.pageSize); the database's page size is \(e)")
-                }
-                header = h
-                checksum = (h.checksum1, h.checksum2)
-                offset = Int64(WALHeader.size)
-                lastCommitEnd = offset
+            let h = try WALHeader.parse(unit)
+            if let e = expectedPageSize, e != h.pageSize {
+                throw FormatError(.walPageSize, offset: 8, "WAL page size is \(h.pageSize); the database's page size is \(e)")
             }
+            header = h
+            checksum = (h.checksum1, h.checksum2)
+            offset = Int64(WALHeader.size)
+            lastCommitEnd = offset
             return
         }
         let pgno = unit.u32BE(at: 0)
@@ -198,9 +185,8 @@ public final class WALDecoder {
         let salt1 = unit.u32BE(at: 8), salt2 = unit.u32BE(at: 12)
         if salt1 != h.salt1 || salt2 != h.salt2 {
             stop(
-                .init(
-                    code: .walSaltMismatch,
-                    "frame salts are \(salt1.hex(width: 8))/\(salt2.hex(width: 8)); the WAL header's are \(h.salt1.hex(width: 8))/\(h.salt2.hex(width: 8))"))
+                .walSaltMismatch,
+                "frame salts are \(salt1.hex(width: 8))/\(salt2.hex(width: 8)); the WAL header's are \(h.salt1.hex(width: 8))/\(h.salt2.hex(width: 8))")
             offset += Int64(unit.count)
             return
         }
@@ -210,25 +196,23 @@ public final class WALDecoder {
         let want1 = unit.u32BE(at: 16), want2 = unit.u32BE(at: 20)
         if s0 != want1 || s1 != want2 {
             stop(
-                .init(
-                    code: .walChecksumMismatch,
-                    "frame \(frameCount + 1) (page \(pgno)) checksum is \(want1.hex(width: 8))/\(want2.hex(width: 8)); the chain gives \(s0.hex(width: 8))/\(s1.hex(width: 8))"
-                ))
+                .walChecksumMismatch,
+                "frame \(frameCount + 1) (page \(pgno)) checksum is \(want1.hex(width: 8))/\(want2.hex(width: 8)); the chain gives \(s0.hex(width: 8))/\(s1.hex(width: 8))"
+            )
             offset += Int64(unit.count)
             return
         }
         if pgno == 0 {
-            stop(.init(code: .walBadFrame, "frame \(frameCount + 1) names page 0"))
+            stop(.walBadFrame, "frame \(frameCount + 1) names page 0")
             offset += Int64(unit.count)
             return
         }
         let maxPages = Limits.maxPages(pageSize: h.pageSize)
         if pgno > maxPages || commit > maxPages {
             stop(
-                .init(
-                    code: .walBadFrame,
-                    "frame \(frameCount + 1) names page \(pgno) with database size \(commit) pages: beyond the limit of \(maxPages) pages (\(Limits.maxDatabaseBytes) bytes; LITEPROOF_MAX_DATABASE_BYTES raises it)"
-                ))
+                .walBadFrame,
+                "frame \(frameCount + 1) names page \(pgno) with database size \(commit) pages: beyond the limit of \(maxPages) pages (\(Limits.maxDatabaseBytes) bytes; LITEPROOF_MAX_DATABASE_BYTES raises it)"
+            )
             offset += Int64(unit.count)
             return
         }
@@ -245,8 +229,8 @@ public final class WALDecoder {
             WALFrame(pageNumber: pgno, commitSize: commit, page: UnsafeRawBufferPointer(rebasing: unit[24...]), walOffset: frameOffset, checksum: (s0, s1)))
     }
 
-    private func stop(_ problem: WALHeaderProblem) {
-        stopped = problem
-        stoppedAt = offset
+    /// SQLite stops reading at this frame (at `offset`).
+    private func stop(_ code: FindingCode, _ message: String) {
+        stopped = FormatError(code, offset: offset, message)
     }
 }

@@ -30,9 +30,9 @@ public enum V03Readers {
                 if headerBytes.count < DatabaseHeader.size {
                     headerBytes += chunk.prefix(DatabaseHeader.size - headerBytes.count)
                     if headerBytes.count == DatabaseHeader.size {
-                        switch headerBytes.withUnsafeBytes({ DatabaseHeader.parse($0) }) {
-                        case .success(let h): result.header = h
-                        case .failure(let p):
+                        do {
+                            result.header = try headerBytes.withUnsafeBytes { try DatabaseHeader.parse($0) }
+                        } catch let p as FormatError {
                             throw LiteProofError.damaged(.error(p.code, file: file.path, offset: p.offset, p.message + " (in the decompressed database image)"))
                         }
                     }
@@ -73,6 +73,8 @@ public enum V03Readers {
             result.localFailure = e
         } catch let e as LiteProofError {
             result.findings.append(e.finding ?? .error(.fileUnreadable, file: file.path, e.message))
+        } catch let e as FormatError {
+            result.findings.append(e.located(in: file.path).finding)
         } catch {
             result.findings.append(.error(.fileUnreadable, file: file.path, "\(error)"))
         }
@@ -152,8 +154,8 @@ public enum V03Readers {
                     }
                     do {
                         try decoder.feed(bytes)
-                    } catch let p as WALHeaderProblem {
-                        walProblem = .error(p.code, file: seg.path, offset: p.offset, p.message)
+                    } catch let p as FormatError {
+                        walProblem = p.located(in: seg.path).finding
                     }
                     fed += Int64(bytes.count)
                     if let stop = decoder.stopped, walProblem == nil {
@@ -176,6 +178,9 @@ public enum V03Readers {
                 if streamOK { result.walSize = expected }
             } catch let e as LiteProofError where e.kind == .damaged && e.finding?.file == seg.path {
                 try add(e.finding!)
+                streamOK = false
+            } catch let e as FormatError where e.file == seg.path {
+                try add(e.finding)
                 streamOK = false
             } catch let e as LiteProofError where e.kind == .io && !e.isLocal {
                 try add(.error(.fileUnreadable, file: seg.path, e.message))

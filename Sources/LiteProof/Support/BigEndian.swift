@@ -1,5 +1,6 @@
-/// Big-endian integer reads from raw bytes. Every read states its width; callers check bounds
-/// (``ByteCursor`` does it for them).
+/// Unchecked integer reads at fixed offsets, for hot loops (WAL frames, B-tree pages) that check
+/// the bounds of the whole unit once. Every read states its width and byte order; parsers of
+/// headers and fields use ``ByteReader``, which checks every read.
 extension UnsafeRawBufferPointer {
     @inline(__always)
     func u16BE(at offset: Int) -> UInt16 {

@@ -102,4 +102,7 @@ public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, Expres
 
     // The trial restore
     public static let restoreIntegrity: FindingCode = "restore.integrity-check"
+
+    // Inputs other than the replica (a digest file): parse errors only, never a finding in a report
+    public static let digestFormat: FindingCode = "digest.bad-format"
 }

@@ -2,8 +2,10 @@ import Foundation
 
 /// A failure that stops a command: the input cannot be read or the request cannot be carried out.
 ///
-/// Damage found inside a replica is usually a ``Finding`` instead; this type is for the cases where
-/// there is nothing sensible left to do (no such folder, no replica in it, output already exists).
+/// Damage found inside a replica is usually a ``Finding`` instead, and a parser of outside bytes
+/// throws a ``FormatError`` (which becomes a finding where findings are collected); this type is
+/// for the cases where there is nothing sensible left to do (no such folder, no replica in it,
+/// output already exists) and for damage that stops a restore as a whole.
 public struct LiteProofError: Error, CustomStringConvertible, Sendable {
     public enum Kind: String, Sendable {
         /// A path or argument the user gave is unusable (exit code 2).

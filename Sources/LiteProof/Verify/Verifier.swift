@@ -123,6 +123,8 @@ public struct Verifier {
         } catch let e as LiteProofError {
             let f = e.finding ?? .error(.chainEmpty, file: "", e.message)
             if !findings.contains(where: { $0.code == f.code && $0.file == f.file }) { findings.append(f) }
+        } catch let e as FormatError {
+            if !findings.contains(where: { $0.code == e.code && $0.file == (e.file ?? "") }) { findings.append(e.finding) }
         } catch {
             findings.append(.error(.chainEmpty, file: "", "\(error)"))
         }
@@ -155,6 +157,8 @@ public struct Verifier {
                 throw e
             } catch let e as LiteProofError {
                 findings.append(e.finding ?? .error(.restoreIntegrity, file: "", "the trial restore failed: \(e.message)"))
+            } catch let e as FormatError {
+                findings.append(e.finding)
             } catch {
                 findings.append(.error(.restoreIntegrity, file: "", "the trial restore failed: \(error)"))
             }
@@ -270,6 +274,8 @@ public struct Verifier {
                 return (ref, s, nil)
             } catch let e as LiteProofError {
                 return (ref, nil, e.finding ?? .error(.fileUnreadable, file: ref.path, e.message))
+            } catch let e as FormatError {
+                return (ref, nil, e.located(in: ref.path).finding)
             } catch {
                 return (ref, nil, .error(.fileUnreadable, file: ref.path, "\(error)"))
             }
