@@ -67,11 +67,12 @@ struct GenerationChoice {
             filled += n
         }
         guard filled == bytes.count else {
-            throw LiteProofError.damaged(.error(.walHeader, file: segment.path, offset: Int64(filled), "the WAL header is cut short"))
+            throw FormatError(.walHeader, file: segment.path, offset: Int64(filled), "the WAL header is cut short: \(filled) of \(WALHeader.size) bytes")
         }
-        switch bytes.withUnsafeBytes({ WALHeader.parse($0) }) {
-        case .success(let h): return h
-        case .failure(let p): throw LiteProofError.damaged(.error(p.code, file: segment.path, offset: p.offset, p.message))
+        do {
+            return try bytes.withUnsafeBytes { try WALHeader.parse($0) }
+        } catch let e as FormatError {
+            throw e.located(in: segment.path)
         }
     }
 
