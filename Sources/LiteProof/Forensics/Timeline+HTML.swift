@@ -39,13 +39,13 @@ extension Timeline {
         func pointCard(_ key: String, _ r: PointRef?, cls: String, none: String) -> String {
             guard let r else { return card(key, "none", cls: cls, sub: none) }
             // 0.3: index:offset large, the generation below; 0.5: the TXID.
-            if let slash = r.position.firstIndex(of: "/") {
-                let gen = String(r.position[..<slash].prefix(8))
+            let text = r.position.description
+            if let gen = r.position.generation {
                 return card(
-                    key, String(r.position[r.position.index(after: slash)...]), cls: cls, sub: r.time ?? "no time", sub2: "generation \(gen)…",
-                    title: r.position)
+                    key, String(text.dropFirst(gen.count + 1)), cls: cls, sub: r.time ?? "no time", sub2: "generation \(gen.prefix(8))…",
+                    title: text)
             }
-            return card(key, short(r.position), cls: cls, sub: r.time ?? "no time", title: r.position)
+            return card(key, short(r.position), cls: cls, sub: r.time ?? "no time", title: text)
         }
         h.out += pointCard("last clean restore", s.lastClean, cls: s.lastClean == nil ? "bad wide" : "good wide", none: "no point restores")
         h.out += pointCard("first restorable", s.firstRestorable, cls: "wide", none: "no plan exists")
@@ -53,7 +53,7 @@ extension Timeline {
         h.out += "</section>\n"
         if let b = s.firstBroken {
             let reason = points.first { $0.position == b.position }?.reason ?? ""
-            h.out += "<p class=\"alert\"><b>History breaks at \(esc(b.position))</b> (\(esc(b.time ?? "no time"))): \(esc(reason))</p>\n"
+            h.out += "<p class=\"alert\"><b>History breaks at \(esc(b.position.description))</b> (\(esc(b.time ?? "no time"))): \(esc(reason))</p>\n"
         }
         if let e = s.latestError {
             h.out += "<p class=\"alert\"><b>Litestream's default restore fails:</b> \(esc(e))</p>\n"
@@ -114,7 +114,7 @@ extension Timeline {
             var tag = p.restorable ? "<span class=\"tag ok\">yes</span>" : "<span class=\"tag no\">no</span>"
             if p.coarse == true { tag += " <span class=\"tag coarse\">coarse</span>" }
             let notes = [p.reason, p.note].compactMap { $0 }.joined(separator: " · ")
-            var pos = p.position
+            var pos = p.position.description
             if let from = p.fromTXID, let t = p.txid, from < t { pos = "\(from.hex(width: 16))–\(t.hex(width: 16))" }
             h.out +=
                 "<tr\(p.restorable ? "" : " class=\"bad\"")><td>\(n + 1)</td><td class=\"mono\">\(esc(pos))</td><td>\(p.kind.rawValue)</td><td class=\"mono\">\(esc(p.time ?? "—"))</td><td class=\"mono\" title=\"\(esc(p.file))\">\(esc(fileName(p.file)))</td><td>\(tag)</td><td class=\"note\">\(esc(notes))</td></tr>\n"
@@ -229,16 +229,22 @@ fileprivate func fileName(_ path: String) -> String { path.split(separator: "/")
 
 /// Positions made shorter for display: a 0.3 generation id to its first 8 digits, 0.5 TXIDs
 /// without leading zeros.
-fileprivate func short(_ position: String) -> String {
-    if position.hasPrefix("generation "), position.count == 27 { return "gen " + position.dropFirst(11).prefix(8) + "…" }
-    if let slash = position.firstIndex(of: "/"), position.distance(from: position.startIndex, to: slash) == 16 {
-        return position.prefix(8) + "…" + position[slash...]
+fileprivate func short(_ position: Position) -> String {
+    switch position {
+    case .v03(let generation, _, _): return generation.prefix(8) + "…" + position.description.dropFirst(generation.count)
+    case .ltx(let txid): return "0x" + String(txid, radix: 16)
     }
-    if position.count == 16, position.allSatisfy(\.isHexDigit) {
-        let t = position.drop { $0 == "0" }
-        return "0x" + (t.isEmpty ? "0" : String(t))
+}
+
+/// A lane name or a gap bound made shorter for display (positions as ``short(_:)-(Position)``;
+/// a gap's `generation/index:end` as a 0.3 position).
+fileprivate func short(_ text: String) -> String {
+    if text.hasPrefix("generation "), text.count == 27 { return "gen " + text.dropFirst(11).prefix(8) + "…" }
+    if let position = Position(text) { return short(position) }
+    if let slash = text.firstIndex(of: "/"), text.distance(from: text.startIndex, to: slash) == 16 {
+        return text.prefix(8) + "…" + text[slash...]
     }
-    return position
+    return text
 }
 
 /// The SVG picture of a timeline.
@@ -513,7 +519,7 @@ struct TimelinePicture {
                 let color = p.restorable ? Self.ink : (i < firstOK ? Self.early : Self.red)
                 guard drawn.insert("\(Int(x(px) * 2))\(color)").inserted else { continue }
                 o +=
-                    "<line class=\"tick\(p.restorable ? "" : " unrestorable")\" x1=\"\(f(x(px)))\" y1=\"\(f(tickTop))\" x2=\"\(f(x(px)))\" y2=\"\(f(tickTop + 7))\" stroke=\"\(color)\" stroke-width=\"1.2\"><title>\(esc(p.position + (p.restorable ? " restorable" : " unrestorable: \(p.reason ?? "")")))</title></line>\n"
+                    "<line class=\"tick\(p.restorable ? "" : " unrestorable")\" x1=\"\(f(x(px)))\" y1=\"\(f(tickTop))\" x2=\"\(f(x(px)))\" y2=\"\(f(tickTop + 7))\" stroke=\"\(color)\" stroke-width=\"1.2\"><title>\(esc(p.position.description + (p.restorable ? " restorable" : " unrestorable: \(p.reason ?? "")")))</title></line>\n"
             }
             o += "</g>\n"
         }

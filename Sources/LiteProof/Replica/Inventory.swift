@@ -63,9 +63,9 @@ public struct Inventory: Codable, Sendable {
 
     public static func make(_ replica: Replica) throws -> Inventory {
         var inv = Inventory(replica: replica.root, format: replica.format, strays: replica.strays)
-        switch replica.format {
-        case .v03:
-            inv.generations = (replica.v03?.generations ?? []).map { g in
+        switch replica.layout {
+        case .v03(let layout):
+            inv.generations = layout.generations.map { g in
                 let indexes = g.indexes.map { i -> Index in
                     let segs = g.segments(of: i)
                     return Index(
@@ -90,8 +90,7 @@ public struct Inventory: Codable, Sendable {
                     restorableFrom: g.snapshots.first.map { "\($0.index.hex(width: 8)):0" },
                     restorableTo: g.snapshots.isEmpty ? nil : lastPos)
             }
-        case .ltx:
-            guard let layout = replica.ltx else { break }
+        case .ltx(let layout):
             inv.layout = layout.style == .file ? "ltx/<level>/" : "<level %04x>/ (S3)"
             inv.levels = layout.levels.map { level in
                 Level(
@@ -112,7 +111,7 @@ public struct Inventory: Codable, Sendable {
             inv.restorableFromTXID = layout.files(atLevel: LTXLayout.snapshotLevel).map(\.maxTXID).min()?.hex(width: 16)
         }
         do {
-            inv.latest = PlanSummary(try RestorePlanner(replica: replica).plan(.latest))
+            inv.latest = PlanSummary(try RestorePlanner(replica: replica).plan())
         } catch {
             inv.latestError = "\(error)"
         }
