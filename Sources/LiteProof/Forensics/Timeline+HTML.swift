@@ -115,7 +115,7 @@ extension Timeline {
             if p.coarse == true { tag += " <span class=\"tag coarse\">coarse</span>" }
             let notes = [p.reason, p.note].compactMap { $0 }.joined(separator: " · ")
             var pos = p.position.description
-            if let from = p.fromTXID, let t = p.txid, from < t { pos = "\(from.hex(width: 16))–\(t.hex(width: 16))" }
+            if let from = p.fromTXID, let t = p.txid, from < t { pos = "\(Position.ltx(txid: from))–\(p.position)" }
             h.out +=
                 "<tr\(p.restorable ? "" : " class=\"bad\"")><td>\(n + 1)</td><td class=\"mono\">\(esc(pos))</td><td>\(p.kind.rawValue)</td><td class=\"mono\">\(esc(p.time ?? "—"))</td><td class=\"mono\" title=\"\(esc(p.file))\">\(esc(fileName(p.file)))</td><td>\(tag)</td><td class=\"note\">\(esc(notes))</td></tr>\n"
         }

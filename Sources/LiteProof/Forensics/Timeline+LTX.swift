@@ -53,9 +53,8 @@ extension TimelineBuilder {
             var p = Timeline.Point(
                 position: .ltx(txid: t), kind: kind, time: Self.time(seconds[file.path]), seconds: seconds[file.path],
                 file: file.path, restorable: true, planned: true, lane: lane(file.level),
-                fromTXID: lo, level: file.level, snapshot: rep != nil ? snap?.path : nil)
+                detail: .ltx(fromTXID: lo, level: file.level, snapshot: rep != nil ? snap?.path : nil, coarse: lo < t))
             if lo < t {
-                p.coarse = true
                 let holder = incremental.filter { $0.minTXID <= lo && $0.maxTXID >= t - 1 }.min { $0.maxTXID - $0.minTXID < $1.maxTXID - $1.minTXID }
                 if rep == nil {
                     p.note =

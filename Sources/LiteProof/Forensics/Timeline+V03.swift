@@ -37,7 +37,7 @@ extension TimelineBuilder {
             for s in g.snapshots {
                 var p = Timeline.Point(
                     position: .v03(generation: g.id, index: s.index, offset: 0), kind: .snapshot, time: Self.time(s.modified),
-                    seconds: s.modified, file: s.path, restorable: true, planned: true, lane: laneID)
+                    seconds: s.modified, file: s.path, restorable: true, planned: true, lane: laneID, detail: .v03(pages: nil))
                 if let b = blocker([s.path]) {
                     p.restorable = false
                     p.planned = b.damage
@@ -67,7 +67,7 @@ extension TimelineBuilder {
                     let seg = holder(c.end)
                     var p = Timeline.Point(
                         position: .v03(generation: g.id, index: i, offset: c.end), kind: .commit, time: Self.time(seg.modified),
-                        seconds: seg.modified, file: seg.path, restorable: true, planned: true, lane: laneID, pages: c.pages)
+                        seconds: seg.modified, file: seg.path, restorable: true, planned: true, lane: laneID, detail: .v03(pages: c.pages))
                     if let planError {
                         p.restorable = false
                         p.planned = false
@@ -83,7 +83,7 @@ extension TimelineBuilder {
                     let seg = holder(c.end)
                     var p = Timeline.Point(
                         position: .v03(generation: g.id, index: i, offset: c.end), kind: .commit, time: Self.time(seg.modified),
-                        seconds: seg.modified, file: seg.path, restorable: false, planned: false, lane: laneID, pages: c.pages)
+                        seconds: seg.modified, file: seg.path, restorable: false, planned: false, lane: laneID, detail: .v03(pages: c.pages))
                     p.note = "found by reading frame headers after the WAL broke at offset \(read.validEnd); not verified"
                     if let planError {
                         p.reason = planError

@@ -67,17 +67,44 @@ public struct Timeline: Codable, Sendable {
         public var note: String?
         /// The lane (generation or level) that holds the point's file.
         public var lane: String
-        // 0.3
-        /// Database size in pages after the commit.
-        public var pages: UInt32?
-        // 0.5
-        /// First TXID the point stands for (below `txid` for a coarse range).
-        public var fromTXID: UInt64?
-        public var level: Int?
-        /// A snapshot that ends at this TXID as well.
-        public var snapshot: String?
-        /// The TXIDs before this one in the point's range cannot be restored to one by one.
-        public var coarse: Bool?
+        /// What the point is, by Litestream version.
+        public var detail: Detail
+
+        public enum Detail: Sendable, Hashable {
+            /// 0.3: the database size in pages after the commit (nil for a snapshot point).
+            case v03(pages: UInt32?)
+            /// 0.5: the first TXID the point stands for (below its TXID for a coarse range), the
+            /// level of the file holding it, a snapshot that ends at the same TXID, and whether
+            /// the TXIDs before it in its range cannot be restored to one by one.
+            case ltx(fromTXID: UInt64, level: Int, snapshot: String?, coarse: Bool)
+        }
+
+        /// 0.3: database size in pages after the commit.
+        public var pages: UInt32? {
+            if case .v03(let pages) = detail { return pages }
+            return nil
+        }
+        /// 0.5: first TXID the point stands for.
+        public var fromTXID: UInt64? {
+            if case .ltx(let from, _, _, _) = detail { return from }
+            return nil
+        }
+        /// 0.5: the level of the file holding the point.
+        public var level: Int? {
+            if case .ltx(_, let level, _, _) = detail { return level }
+            return nil
+        }
+        /// 0.5: a snapshot that ends at this TXID as well.
+        public var snapshot: String? {
+            if case .ltx(_, _, let snapshot, _) = detail { return snapshot }
+            return nil
+        }
+        /// 0.5: true when the TXIDs before this one in the point's range cannot be restored to
+        /// one by one (nil otherwise, as in JSON).
+        public var coarse: Bool? {
+            if case .ltx(_, _, _, true) = detail { return true }
+            return nil
+        }
 
         /// What to pass to `restore` to get this point.
         public var target: RestoreTarget { position.target }
@@ -281,11 +308,14 @@ extension Timeline.Point: Codable {
         reason = try c.decodeIfPresent(String.self, forKey: .reason)
         note = try c.decodeIfPresent(String.self, forKey: .note)
         lane = try c.decode(String.self, forKey: .lane)
-        pages = try c.decodeIfPresent(UInt32.self, forKey: .pages)
-        fromTXID = try c.decodeIfPresent(UInt64.self, forKey: .fromTXID)
-        level = try c.decodeIfPresent(Int.self, forKey: .level)
-        snapshot = try c.decodeIfPresent(String.self, forKey: .snapshot)
-        coarse = try c.decodeIfPresent(Bool.self, forKey: .coarse)
+        switch position {
+        case .v03:
+            detail = .v03(pages: try c.decodeIfPresent(UInt32.self, forKey: .pages))
+        case .ltx(let txid):
+            detail = .ltx(
+                fromTXID: try c.decodeIfPresent(UInt64.self, forKey: .fromTXID) ?? txid, level: try c.decodeIfPresent(Int.self, forKey: .level) ?? 0,
+                snapshot: try c.decodeIfPresent(String.self, forKey: .snapshot), coarse: try c.decodeIfPresent(Bool.self, forKey: .coarse) ?? false)
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
