@@ -50,7 +50,7 @@ extension RestorePlanner {
     /// The 0.3.13 plan (`Replica.Restore`): the snapshot with the newest file time (with an index
     /// target: the highest index at or below it), then every WAL index from the snapshot's to the
     /// last one whose segments precede the first segment past the target (a prefix cut).
-    func planV03(_ target: RestoreTarget, layout: V03Layout) throws -> RestorePlan {
+    func planV03(_ target: RestoreTarget) throws -> RestorePlan {
         let chain = try chainV03(target)
         return RestorePlan(
             steps: chain.steps, reasons: chain.reasons, warnings: chain.warnings,

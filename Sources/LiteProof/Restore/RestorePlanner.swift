@@ -13,7 +13,7 @@ public struct RestorePlanner {
 
     public func plan(_ target: RestoreTarget = .latest()) throws -> RestorePlan {
         switch replica.layout {
-        case .v03(let layout): return try planV03(target, layout: layout)
+        case .v03: return try planV03(target)
         case .ltx(let layout): return try planLTX(target, layout: layout)
         }
     }
