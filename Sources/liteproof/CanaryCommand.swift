@@ -53,7 +53,7 @@ struct CanaryCommand: ParsableCommand {
         var token: String
 
         func run() throws {
-            struct Result: Encodable { var token: String; var found: Bool; var canary: Canary?; var position: String; var newest: Canary? }
+            struct Result: Encodable { var token: String; var found: Bool; var canary: Canary?; var position: Position; var newest: Canary? }
             let result: Result
             do {
                 let replica = try options.open()

@@ -40,7 +40,7 @@ struct EvidenceCommand: ParsableCommand {
                     print(JSONOutput.encode(m))
                 } else {
                     print("evidence bundle written to \(output)")
-                    print("  \(m.files.count) replica files hashed; verify: \(m.verdict); position: \(m.position ?? "none")")
+                    print("  \(m.files.count) replica files hashed; verify: \(m.verdict); position: \(m.position?.description ?? "none")")
                     print("  members: \(m.members.joined(separator: ", "))")
                     if let e = m.restoreError { print("  restore failed: \(e.escapedForText)") }
                     if let c = m.compareVerdict { print("  compare with \(m.live ?? ""): \(c)") }

@@ -32,23 +32,10 @@ struct RestoreCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Where to write the restored database.")
     var output: String?
 
-    @Option(help: "0.3: restore from this generation (16 hex digits).")
-    var generation: String?
-
-    @Option(help: "0.3: restore up to this WAL index (hex).")
-    var index: String?
-
-    @Option(help: "0.3, with --index: apply that index's WAL only up to this byte offset (whole commits).")
-    var offset: Int64?
-
-    @Option(help: "0.5: restore up to this TXID (hex, as in file names).")
-    var txid: String?
-
-    @Option(help: "Restore the state as of this time (ISO 8601).")
-    var timestamp: String?
+    @OptionGroup var targetOptions: RestoreTargetOptions
 
     @Option(name: .customLong("integrity-check"), help: "SQLite check of the result: none, quick or full.")
-    var integrityCheck: String = "quick"
+    var integrityCheck: RestoreOptions.IntegrityCheck = .quick
 
     @Flag(help: "Replace an existing output file (and its -wal/-shm/-journal).")
     var force = false
@@ -61,36 +48,12 @@ struct RestoreCommand: ParsableCommand {
 
     func validate() throws {
         if output == nil && !dryRun { throw ValidationError("give -o PATH for the restored database (or --dry-run to see the plan)") }
-        if RestoreOptions.IntegrityCheck(rawValue: integrityCheck) == nil {
-            throw ValidationError("--integrity-check takes none, quick or full")
-        }
-        if offset != nil && index == nil { throw ValidationError("--offset goes with --index") }
-        if txid != nil && (generation != nil || index != nil) { throw ValidationError("--txid is for 0.5 replicas; --generation/--index are for 0.3") }
-        if txid != nil && timestamp != nil { throw ValidationError("give --txid or --timestamp, not both") }
-        if index != nil && timestamp != nil { throw ValidationError("give --index or --timestamp, not both") }
-    }
-
-    func target() throws -> RestoreTarget {
-        var t = RestoreTarget(generation: generation, offset: offset)
-        if let index {
-            guard let i = UInt32(index, radix: 16) else { throw ValidationError("--index takes a hex WAL index such as 0000000a") }
-            t.index = i
-        }
-        if let txid {
-            guard let x = UInt64(txid, radix: 16) else { throw ValidationError("--txid takes a hex TXID such as 000000000000002a") }
-            t.txid = x
-        }
-        if let timestamp {
-            guard let d = parseTime(timestamp) else { throw ValidationError("--timestamp takes ISO 8601, e.g. 2026-11-27T10:00:00Z") }
-            t.timestamp = d
-        }
-        return t
     }
 
     func run() throws {
         do {
             let replica = try options.open()
-            let target = try target()
+            let target = targetOptions.target
             if replica.format == .v03 && target.txid != nil {
                 throw LiteProofError(.usage, "--txid is for Litestream 0.5 replicas; this one is 0.3 (use --generation/--index)")
             }
@@ -104,7 +67,7 @@ struct RestoreCommand: ParsableCommand {
                 print(options.json ? JSONOutput.encode(view) : view.renderText())
                 return
             }
-            let opts = RestoreOptions(force: force, integrityCheck: RestoreOptions.IntegrityCheck(rawValue: integrityCheck)!, keepFailed: keepFailed)
+            let opts = RestoreOptions(force: force, integrityCheck: integrityCheck, keepFailed: keepFailed)
             let report = try restorer.restore(target, to: output!, options: opts)
             print(options.json ? JSONOutput.encode(report) : report.renderText())
         } catch let e as ValidationError {
@@ -115,13 +78,4 @@ struct RestoreCommand: ParsableCommand {
             throw fail(error, json: options.json)
         }
     }
-}
-
-/// ISO 8601 with or without fractional seconds.
-func parseTime(_ s: String) -> Double? {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let d = f.date(from: s) { return d.timeIntervalSince1970 }
-    f.formatOptions = [.withInternetDateTime]
-    return f.date(from: s)?.timeIntervalSince1970
 }

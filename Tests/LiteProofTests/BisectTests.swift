@@ -40,11 +40,8 @@ import Testing
 
     /// The restore target of a bisect point.
     func target(of p: ReplayPoint, _ v: LitestreamVersion) -> RestoreTarget {
-        if v == .v05 { return RestoreTarget(txid: UInt64(p.position, radix: 16)!) }
-        // generation/index:offset
-        let parts = p.position.split(separator: "/")
-        let io = parts[1].split(separator: ":")
-        return RestoreTarget(generation: String(parts[0]), index: UInt32(io[0], radix: 16)!, offset: Int64(io[1])!)
+        #expect(p.position.format == (v == .v05 ? .ltx : .v03))
+        return p.position.target
     }
 
     @Test(arguments: LitestreamVersion.allCases)
@@ -67,7 +64,7 @@ import Testing
         // Through the CLI, with --expect: the first point where the row count is not 1.
         let cli = try runLiteProof(["bisect", live.replica, "--sql", "SELECT count(*) FROM orders WHERE id = 42", "--expect", "1", "--json"])
         #expect(cli.status == 0, "\(cli.stderr)")
-        #expect((try json(cli.stdout)["point"] as? [String: Any])?["position"] as? String == point.position)
+        #expect((try json(cli.stdout)["point"] as? [String: Any])?["position"] as? String == point.position.description)
         // A query whose result never changes: exit 1.
         let none = try runLiteProof(["bisect", live.replica, "--sql", "SELECT count(*) FROM orders WHERE id = 1"])
         #expect(none.status == 1)

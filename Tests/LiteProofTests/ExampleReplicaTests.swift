@@ -38,7 +38,7 @@ import Testing
         let dir = try rigTempDir("offset")
         func restore(_ offset: Int64) throws -> [UInt8] {
             let out = dir + "/\(offset).db"
-            try Restorer(replica: replica).restore(RestoreTarget(index: 0, offset: offset), to: out, options: RestoreOptions(force: true))
+            try Restorer(replica: replica).restore(.walIndex(0, offset: offset), to: out, options: RestoreOptions(force: true))
             return try bytes(of: out)
         }
         let frame: Int64 = 24 + 4096

@@ -141,7 +141,7 @@ import Testing
         try FileManager.default.removeItem(atPath: dir + "/ltx/9")
         #expect(try verify(dir).verdict == .ok)
         let out = try rigTempDir("nosnap")
-        for (name, args, target) in [("latest", [String](), RestoreTarget.latest), ("txid1", ["-txid", "0000000000000001"], RestoreTarget(txid: 1))] {
+        for (name, args, target) in [("latest", [String](), RestoreTarget.latest()), ("txid1", ["-txid", "0000000000000001"], .txid(1))] {
             try Restorer(replica: try Replica.open(dir)).restore(target, to: out + "/\(name)-ours.db")
             let ls = try litestreamRestore(.v05, replicaDir: dir, output: out + "/\(name)-theirs.db", args: args)
             #expect(ls.status == 0, "\(ls.output)")

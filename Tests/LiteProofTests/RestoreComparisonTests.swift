@@ -26,7 +26,7 @@ import Testing
     @Test(arguments: Scenario.allCases)
     func latestMatchesLitestreamAndTheLiveDatabase(_ s: Scenario) async throws {
         let r = try await ReplicaFactory.shared.replica(s)
-        let ours = try compare(r, .latest, litestreamArgs: [], label: "latest")
+        let ours = try compare(r, .latest(), litestreamArgs: [], label: "latest")
         #expect(ours == (try bytes(of: try checkpointCopy(of: r.liveDB))), "\(s): latest restore differs from the live database")
         #expect(try verify(r.replicaDir).verdict == .ok)
     }
@@ -37,15 +37,15 @@ import Testing
         #expect(layout.generations.count >= 2)
         var targets = 0
         for g in layout.generations {
-            try compare(r, RestoreTarget(generation: g.id), litestreamArgs: ["-generation", g.id], label: "generation \(g.id)")
+            try compare(r, .latest(generation: g.id), litestreamArgs: ["-generation", g.id], label: "generation \(g.id)")
             targets += 1
         }
         // Every index of the generation a restore picks (litestream's -index applies to it).
-        let chosen = try RestorePlanner(replica: try Replica.open(r.replicaDir)).chooseGeneration(.latest).0
+        let chosen = try RestorePlanner(replica: try Replica.open(r.replicaDir)).chooseGeneration(.latest()).0
         #expect(chosen.indexes.count >= 3)
         var seen = Set<[UInt8]>()
         for i in chosen.indexes where chosen.snapshots.contains(where: { $0.index <= i }) {
-            seen.insert(try compare(r, RestoreTarget(index: i), litestreamArgs: ["-index", i.hex(width: 8)], label: "index \(i)"))
+            seen.insert(try compare(r, .walIndex(i), litestreamArgs: ["-index", i.hex(width: 8)], label: "index \(i)"))
             targets += 1
         }
         #expect(seen.count >= 2, "index targets should restore different states")
@@ -56,7 +56,7 @@ import Testing
     func v03Timestamps(_ s: Scenario) async throws {
         let r = try await ReplicaFactory.shared.replica(s)
         let replica = try Replica.open(r.replicaDir)
-        let gen = try RestorePlanner(replica: replica).chooseGeneration(.latest).0
+        let gen = try RestorePlanner(replica: replica).chooseGeneration(.latest()).0
         let times = gen.segments.compactMap(\.modified).sorted()
         // Midpoints between consecutive file times (after the first snapshot), so that both tools
         // see the same files whatever the rounding.
@@ -66,7 +66,7 @@ import Testing
         var states = Set<[UInt8]>()
         for t in [mids.first!, mids[mids.count / 2], mids.last!] {
             let stamp = formatTime(t)
-            states.insert(try compare(r, RestoreTarget(timestamp: parseISO(stamp)), litestreamArgs: ["-timestamp", stamp], label: "timestamp \(stamp)"))
+            states.insert(try compare(r, .time(parseISO(stamp)), litestreamArgs: ["-timestamp", stamp], label: "timestamp \(stamp)"))
         }
         #expect(states.count >= 2, "timestamps should restore different states")
     }
@@ -81,7 +81,7 @@ import Testing
         let picks = Set([txids[0], txids[txids.count / 3], txids[2 * txids.count / 3], txids.last!])
         var states = Set<[UInt8]>()
         for t in picks.sorted() {
-            states.insert(try compare(r, RestoreTarget(txid: t), litestreamArgs: ["-txid", t.hex(width: 16)], label: "txid \(t)"))
+            states.insert(try compare(r, .txid(t), litestreamArgs: ["-txid", t.hex(width: 16)], label: "txid \(t)"))
         }
         #expect(states.count >= 2)
     }
@@ -101,7 +101,7 @@ import Testing
         try #require(mids.count >= 2)
         for t in Set([mids.first!, mids[mids.count / 2], mids.last!]).sorted() {
             let stamp = formatTime(t)
-            try compare(r, RestoreTarget(timestamp: parseISO(stamp)), litestreamArgs: ["-timestamp", stamp], label: "timestamp \(stamp)")
+            try compare(r, .time(parseISO(stamp)), litestreamArgs: ["-timestamp", stamp], label: "timestamp \(stamp)")
         }
     }
 

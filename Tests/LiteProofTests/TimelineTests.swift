@@ -82,7 +82,7 @@ import Testing
         let path = Fixtures.example("0.3").replica
         let t = try timeline(path)
         let commits = t.points.filter { $0.kind == .commit }
-        #expect(commits.map(\.position) == (try commitPositions(path)))
+        #expect(commits.map(\.position.description) == (try commitPositions(path)))
         #expect(t.points.filter { $0.kind == .snapshot }.count == 1)
         #expect(t.points.allSatisfy { $0.restorable })
         #expect(t.summary.clean && t.gaps.isEmpty && t.damaged.isEmpty)
@@ -95,7 +95,7 @@ import Testing
         #expect(t.summary.lastClean?.position == commits.last?.position)
         try checkRestores(path, t)
         // The newest commit restores the same database as Litestream's latest.
-        #expect(try restore(path, t.summary.lastClean!.target) == (try restore(path, .latest)))
+        #expect(try restore(path, t.summary.lastClean!.target) == (try restore(path, .latest())))
     }
 
     @Test(arguments: [Scenario.v03Basic, .v03Multi, .v03Page64k])
@@ -104,7 +104,7 @@ import Testing
         let t = try timeline(r.replicaDir)
         let expected = try commitPositions(r.replicaDir)
         #expect(!expected.isEmpty)
-        #expect(Set(t.points.filter { $0.kind == .commit }.map(\.position)) == Set(expected))
+        #expect(Set(t.points.filter { $0.kind == .commit }.map(\.position.description)) == Set(expected))
         #expect(t.summary.commits == expected.count)
         #expect(t.lanes.count == r.generations.count)
         #expect(Set(t.lanes.compactMap(\.generation)) == Set(r.generations))
@@ -121,7 +121,7 @@ import Testing
         }
         try checkRestores(r.replicaDir, t)
         // The last clean point is the newest state: Litestream's latest restore.
-        #expect(try restore(r.replicaDir, t.summary.lastClean!.target) == (try restore(r.replicaDir, .latest)))
+        #expect(try restore(r.replicaDir, t.summary.lastClean!.target) == (try restore(r.replicaDir, .latest())))
         let html = t.renderHTML()
         expectSelfContained(html)
         #expect(laneCount(html) == r.generations.count)
@@ -144,7 +144,7 @@ import Testing
         #expect(before.count == 4 && after.count == 3)
         #expect(before.allSatisfy { $0.restorable })
         #expect(after.allSatisfy { !$0.restorable && !$0.planned && $0.reason != nil })
-        #expect(t.summary.lastClean?.position == "\(Fixtures.v03Generation)/00000000:\(0xc140)")
+        #expect(t.summary.lastClean?.position.description == "\(Fixtures.v03Generation)/00000000:\(0xc140)")
         #expect(t.summary.firstBroken?.position == after.first?.position)
         #expect(!t.summary.clean && !t.summary.latestRestores)
         #expect(t.damaged.isEmpty)
@@ -170,7 +170,7 @@ import Testing
             if needsIt { #expect(p.reason?.contains(seg) == true) }
         }
         #expect(t.damaged[0].unrestorablePoints == t.points.filter { !$0.restorable }.count)
-        #expect(t.summary.lastClean?.position == "\(Fixtures.v03Generation)/00000000:\(0x4080)")
+        #expect(t.summary.lastClean?.position.description == "\(Fixtures.v03Generation)/00000000:\(0x4080)")
         // Litestream's plan still reaches the end (it cannot know of the damage before reading).
         #expect(t.summary.lastRestorable?.position == t.points.last?.position)
         try checkRestores(dir, t)
@@ -300,8 +300,8 @@ import Testing
         // TXID 4 needs 3; from 5 on the snapshot 1-5 carries the restore again.
         #expect(t.points.first { $0.txid == 4 }?.restorable == false)
         #expect(t.points.filter { ($0.txid ?? 0) >= 5 }.allSatisfy { $0.restorable })
-        #expect(t.summary.firstBroken?.position == 4.hex(width: 16))
-        #expect(t.summary.lastClean?.position == 7.hex(width: 16))
+        #expect(t.summary.firstBroken?.position.description == 4.hex(width: 16))
+        #expect(t.summary.lastClean?.position.description == 7.hex(width: 16))
         try checkRestores(dir, t)
         #expect(t.renderHTML().contains("class=\"gap\""))
     }
@@ -333,7 +333,7 @@ import Testing
         #expect(!p3.restorable && p3.planned && p3.reason?.contains(victim) == true)
         #expect(t.points.first { $0.txid == 4 }?.restorable == true)
         #expect(t.damaged[0].unrestorablePoints == 1)
-        #expect(t.summary.lastClean?.position == 7.hex(width: 16))
+        #expect(t.summary.lastClean?.position.description == 7.hex(width: 16))
         try checkRestores(dir, t)
         let html = t.renderHTML()
         #expect(html.contains("class=\"bar damaged\" data-file=\"\(victim)\""))

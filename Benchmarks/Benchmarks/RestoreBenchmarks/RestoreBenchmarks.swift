@@ -25,7 +25,7 @@ let benchmarks: @Sendable () -> Void = {
                 do {
                     let replica = try Replica.open(state.replica.replicaPath)
                     let report = try Restorer(replica: replica).restore(
-                        .latest, to: output,
+                        .latest(), to: output,
                         options: RestoreOptions(force: true, integrityCheck: .none, sync: false))
                     blackHole(report)
                 } catch {

@@ -51,7 +51,7 @@ public struct CompareReport: Codable, Sendable {
     public var verdict: Verdict
     public var replica: Side
     public var live: Side
-    public var position: String
+    public var position: Position
     public var lag: Lag?
     public var differingPageCount: Int
     public var differingPages: [PageDifference]
@@ -65,11 +65,11 @@ public struct CompareReport: Codable, Sendable {
 /// or with a digest of one.
 public struct Comparer {
     public let replica: Replica
-    public var target: RestoreTarget = .latest
+    public var target: RestoreTarget = .latest()
     public var listLimit = 50
     public var progress: ProgressHandler?
 
-    public init(replica: Replica, target: RestoreTarget = .latest, progress: ProgressHandler? = nil) {
+    public init(replica: Replica, target: RestoreTarget = .latest(), progress: ProgressHandler? = nil) {
         self.replica = replica
         self.target = target
         self.progress = progress
@@ -80,10 +80,8 @@ public struct Comparer {
         let plan = try RestorePlanner(replica: replica).plan(target)
         let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-compare")
         defer { ScratchSpace.release(scratch) }
-        let (path, exact) = try Restorer(replica: replica, progress: progress).restoreToScratchExact(plan, in: scratch)
-        var restored = plan
-        restored.position = exact
-        return try body(path, restored)
+        let path = try Restorer(replica: replica, progress: progress).restoreToScratch(plan, in: scratch)
+        return try body(path, plan)
     }
 
     /// Against the live database at `livePath`.
@@ -146,7 +144,7 @@ public struct Comparer {
     }
 
     static func judge(
-        replicaDigest r: DatabaseDigest, liveDigest l: DatabaseDigest, position: String,
+        replicaDigest r: DatabaseDigest, liveDigest l: DatabaseDigest, position: Position,
         replicaSource: PageSource, liveSource: PageSource?, listLimit: Int
     ) throws -> CompareReport {
         var report = CompareReport(

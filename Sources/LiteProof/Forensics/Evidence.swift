@@ -22,7 +22,7 @@ public enum Evidence {
         public var replicaFormat: Replica.Format
         public var files: [FileEntry]
         public var verdict: String
-        public var position: String?
+        public var position: Position?
         /// The restored database in the bundle (nil when the replica could not be restored).
         public var restored: FileEntry?
         public var restoreError: String?
@@ -55,7 +55,7 @@ public enum Evidence {
         var restoredEntry: FileEntry?
         var restoreError: String?
         var restoredPath: String?
-        var position: String?
+        var position: Position?
         var compare: CompareReport?
         do {
             let plan = try RestorePlanner(replica: replica).plan()

@@ -2,8 +2,7 @@ import Foundation
 
 /// A restorable point on a replica's history: the state after one commit (0.3) or one LTX file (0.5).
 public struct ReplayPoint: Sendable, Codable {
-    /// "generation/index:offset" (0.3) or a TXID (0.5).
-    public var position: String
+    public var position: Position
     /// Seconds since the epoch: the file time (0.3) or the LTX header time (0.5).
     public var time: Double?
     /// The replica file holding the change that leads to this point.
@@ -56,9 +55,9 @@ public final class Replayer {
         workingPath = scratch + "/working.db"
         out = try OutputFile(creating: workingPath)
         do {
-            switch replica.format {
+            switch replica.layout {
             case .v03: try prepareV03(generation: generation)
-            case .ltx: try prepareLTX()
+            case .ltx(let layout): try prepareLTX(layout)
             }
         } catch {
             ScratchSpace.release(scratch)
@@ -72,7 +71,7 @@ public final class Replayer {
 
     func prepareV03(generation: String?) throws {
         let planner = RestorePlanner(replica: replica)
-        let (gen, _, _) = try planner.chooseGeneration(RestoreTarget(generation: generation))
+        let (gen, _, _) = try planner.chooseGeneration(.latest(generation: generation))
         guard let snapshot = gen.snapshots.first else {
             throw LiteProofError.damaged(.error(.chainNoSnapshot, file: "generations/\(gen.id)", "generation \(gen.id) has no snapshot"))
         }
@@ -83,32 +82,28 @@ public final class Replayer {
         pageSize = r.header!.pageSize
         points.append(
             ReplayPoint(
-                position: "\(gen.id)/\(snapshot.index.hex(width: 8)):0", time: snapshot.modified, file: snapshot.path,
+                position: .v03(generation: gen.id, index: snapshot.index, offset: 0), time: snapshot.modified, file: snapshot.path,
                 pageCount: UInt32(r.size / Int64(pageSize)), step: -1, walEnd: 0))
-        let frameSize = Int64(24 + pageSize)
         for index in gen.indexes where index >= snapshot.index {
             let segs = gen.segments(of: index)
-            var commits: [(Int64, UInt32)] = []
-            let result = try V03Readers.readIndex(replica, index: index, segments: segs, expectedPageSize: pageSize, failFast: true) { frame in
-                if frame.commitSize != 0 { commits.append((frame.walOffset + frameSize, frame.commitSize)) }
-            }
-            guard !commits.isEmpty else { continue }
-            steps.append(.walIndex(index: index, segments: segs, finalSize: result.lastCommitSize, lastCommitEnd: result.lastCommitEnd))
-            for (end, size) in commits {
+            let read = try V03Readers.commits(replica, index: index, segments: segs, expectedPageSize: pageSize, failFast: true)
+            guard !read.commits.isEmpty else { continue }
+            steps.append(.walIndex(index: index, segments: segs, finalSize: read.result.lastCommitSize, lastCommitEnd: read.result.lastCommitEnd))
+            for commit in read.commits {
+                let end = commit.end
                 // The segment holding the commit frame.
                 let seg = segs.last { $0.offset < end } ?? segs[0]
                 points.append(
                     ReplayPoint(
-                        position: "\(gen.id)/\(index.hex(width: 8)):\(end)", time: seg.modified, file: seg.path,
-                        pageCount: size, step: steps.count - 1, walEnd: end))
+                        position: .v03(generation: gen.id, index: index, offset: end), time: seg.modified, file: seg.path,
+                        pageCount: commit.pages, step: steps.count - 1, walEnd: end))
             }
         }
     }
 
     // MARK: 0.5
 
-    func prepareLTX() throws {
-        guard let layout = replica.ltx else { return }
+    func prepareLTX(_ layout: LTXLayout) throws {
         let snapshots = layout.files(atLevel: LTXLayout.snapshotLevel)
         guard let snapshot = snapshots.min(by: { $0.maxTXID < $1.maxTXID }) else {
             throw LiteProofError.damaged(.error(.chainNoSnapshot, file: "ltx/9", "no snapshot to start from"))
@@ -119,7 +114,7 @@ public final class Replayer {
         try applyLTX(snapshot)
         points.append(
             ReplayPoint(
-                position: snapshot.maxTXID.hex(width: 16), time: Double(snapHeader.timestamp) / 1000, file: snapshot.path,
+                position: .ltx(txid: snapshot.maxTXID), time: Double(snapHeader.timestamp) / 1000, file: snapshot.path,
                 pageCount: snapHeader.commit, step: -1, walEnd: 0))
         // The finest chain: each time, the file that extends the range by the least.
         let incremental = layout.files.filter { $0.level != LTXLayout.snapshotLevel }
@@ -132,7 +127,7 @@ public final class Replayer {
             steps.append(.ltx(next, h))
             points.append(
                 ReplayPoint(
-                    position: next.maxTXID.hex(width: 16), time: Double(h.timestamp) / 1000, file: next.path,
+                    position: .ltx(txid: next.maxTXID), time: Double(h.timestamp) / 1000, file: next.path,
                     pageCount: h.commit, step: steps.count - 1, walEnd: 0))
             have = next.maxTXID
         }

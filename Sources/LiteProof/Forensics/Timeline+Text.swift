@@ -48,7 +48,8 @@ extension Timeline {
             }
         }
         func pointLine(_ p: Point, indent: String) -> String {
-            var l = indent + p.position.padding(toLength: max(p.position.count, 18), withPad: " ", startingAt: 0)
+            let position = p.position.description
+            var l = indent + position.padding(toLength: max(position.count, 18), withPad: " ", startingAt: 0)
             l += "  " + (p.time ?? "-")
             if p.kind == .range, let from = p.fromTXID { l += "  range from \(from.hex(width: 16))" }
             if p.kind == .snapshot { l += "  snapshot" }
@@ -109,7 +110,7 @@ extension Timeline {
         lines.append("")
         lines.append("stretches:")
         for st in stretches {
-            let range = st.count == 1 ? st.first.position : "\(st.first.position) … \(st.last.position)"
+            let range = st.count == 1 ? st.first.position.description : "\(st.first.position) … \(st.last.position)"
             let what = st.restorable ? "restorable" : "UNRESTORABLE: \(st.reason ?? "")"
             lines.append("  \(range)  (\(st.count) point\(st.count == 1 ? "" : "s"))  \(what)")
         }

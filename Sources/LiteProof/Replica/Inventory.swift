@@ -29,7 +29,7 @@ public struct Inventory: Codable, Sendable {
         public var lastTime: String?
         public var snapshots: [Snapshot]
         public var indexes: [Index]
-        /// First and last restorable positions ("index:offset").
+        /// First and last restorable positions within the generation ("index:offset").
         public var restorableFrom: String?
         public var restorableTo: String?
     }
@@ -63,9 +63,9 @@ public struct Inventory: Codable, Sendable {
 
     public static func make(_ replica: Replica) throws -> Inventory {
         var inv = Inventory(replica: replica.root, format: replica.format, strays: replica.strays)
-        switch replica.format {
-        case .v03:
-            inv.generations = (replica.v03?.generations ?? []).map { g in
+        switch replica.layout {
+        case .v03(let layout):
+            inv.generations = layout.generations.map { g in
                 let indexes = g.indexes.map { i -> Index in
                     let segs = g.segments(of: i)
                     return Index(
@@ -80,18 +80,24 @@ public struct Inventory: Codable, Sendable {
                             return Segment(path: s.path, offset: s.offset, storedSize: s.size, size: size, time: s.modified.map(formatTime))
                         })
                 }
-                let lastPos = indexes.last.flatMap { i in i.segments.last.map { "\(i.index):\($0.offset + ($0.size ?? 0))" } }
+                // Within the generation: from its first snapshot to the position a restore of it
+                // reaches (after its last commit); when no restore of it can be planned, to the
+                // end of its WAL as the files stand.
+                func inGeneration(_ p: Position) -> String { String(p.description.drop { $0 != "/" }.dropFirst()) }
+                let planned = try? RestorePlanner(replica: replica).plan(.latest(generation: g.id)).position
+                let walEnd = Array(zip(g.indexes, indexes)).last.flatMap { i, index in
+                    index.segments.last.map { inGeneration(.v03(generation: g.id, index: i, offset: $0.offset + ($0.size ?? 0))) }
+                }
                 return Generation(
                     id: g.id, firstTime: g.timeBounds.map { formatTime($0.0) }, lastTime: g.timeBounds.map { formatTime($0.1) },
                     snapshots: g.snapshots.map {
                         Snapshot(path: $0.path, index: $0.index.hex(width: 8), storedSize: $0.size, time: $0.modified.map(formatTime))
                     },
                     indexes: indexes,
-                    restorableFrom: g.snapshots.first.map { "\($0.index.hex(width: 8)):0" },
-                    restorableTo: g.snapshots.isEmpty ? nil : lastPos)
+                    restorableFrom: g.snapshots.first.map { inGeneration(.v03(generation: g.id, index: $0.index, offset: 0)) },
+                    restorableTo: g.snapshots.isEmpty ? nil : planned.map(inGeneration) ?? walEnd)
             }
-        case .ltx:
-            guard let layout = replica.ltx else { break }
+        case .ltx(let layout):
             inv.layout = layout.style == .file ? "ltx/<level>/" : "<level %04x>/ (S3)"
             inv.levels = layout.levels.map { level in
                 Level(
@@ -112,7 +118,7 @@ public struct Inventory: Codable, Sendable {
             inv.restorableFromTXID = layout.files(atLevel: LTXLayout.snapshotLevel).map(\.maxTXID).min()?.hex(width: 16)
         }
         do {
-            inv.latest = PlanSummary(try RestorePlanner(replica: replica).plan(.latest))
+            inv.latest = PlanSummary(try RestorePlanner(replica: replica).plan())
         } catch {
             inv.latestError = "\(error)"
         }

@@ -15,19 +15,31 @@ public final class Replica: Sendable {
     public let root: String
     /// Lists and opens the replica's files.
     public let storage: any ReplicaStorage
-    public let format: Format
-    public let v03: V03Layout?
-    public let ltx: LTXLayout?
+    /// The files of the replica, by the Litestream version that wrote them.
+    public let layout: ReplicaLayout
     /// Files below the root that belong to no known layout (relative paths).
     public let strays: [String]
 
-    init(storage: any ReplicaStorage, format: Format, v03: V03Layout?, ltx: LTXLayout?, strays: [String]) {
+    init(storage: any ReplicaStorage, layout: ReplicaLayout, strays: [String]) {
         self.storage = storage
         self.root = storage.location
-        self.format = format
-        self.v03 = v03
-        self.ltx = ltx
+        self.layout = layout
         self.strays = strays
+    }
+
+    /// The Litestream version, as reports name it.
+    public var format: Format { layout.format }
+
+    /// The 0.3 layout, nil for a 0.5 replica.
+    public var v03: V03Layout? {
+        if case .v03(let l) = layout { return l }
+        return nil
+    }
+
+    /// The 0.5 layout, nil for a 0.3 replica.
+    public var ltx: LTXLayout? {
+        if case .ltx(let l) = layout { return l }
+        return nil
     }
 
     /// Opens a file of the replica, named relative to its root.
@@ -48,10 +60,10 @@ public final class Replica: Sendable {
         let files = storage.files().sorted { $0.path < $1.path }
         if files.contains(where: { $0.path.hasPrefix("generations/") }) {
             let (layout, strays) = V03Layout.scan(files: files)
-            return Replica(storage: storage, format: .v03, v03: layout, ltx: nil, strays: strays)
+            return Replica(storage: storage, layout: .v03(layout), strays: strays)
         }
         if let (layout, strays) = LTXLayout.scan(files: files) {
-            return Replica(storage: storage, format: .ltx, v03: nil, ltx: layout, strays: strays)
+            return Replica(storage: storage, layout: .ltx(layout), strays: strays)
         }
         let location = location ?? storage.location
         let hint =
@@ -87,6 +99,21 @@ public final class Replica: Sendable {
             path = FileManager.default.currentDirectoryPath + "/" + path
         }
         return path
+    }
+}
+
+/// A replica's files, by the Litestream version that wrote them.
+public enum ReplicaLayout: Sendable {
+    /// Litestream 0.3.x: generations of snapshots and WAL segments.
+    case v03(V03Layout)
+    /// Litestream 0.5.x: LTX files by compaction level.
+    case ltx(LTXLayout)
+
+    public var format: Replica.Format {
+        switch self {
+        case .v03: return .v03
+        case .ltx: return .ltx
+        }
     }
 }
 

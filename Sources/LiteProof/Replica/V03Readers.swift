@@ -212,3 +212,72 @@ public enum V03Readers {
         return result
     }
 }
+
+// MARK: - Commits
+
+extension V03Readers {
+    /// One commit of a WAL index: the state after its commit frame.
+    public struct Commit: Sendable, Hashable {
+        /// WAL offset just after the commit frame.
+        public var end: Int64
+        /// Database size in pages after the commit.
+        public var pages: UInt32
+    }
+
+    /// The commits of one WAL index, in order, as read and verified by ``readIndex``.
+    public struct IndexCommits: Sendable {
+        public var result: IndexResult
+        public var commits: [Commit]
+        /// WAL offset after the last valid frame (at least the header's end when there is one).
+        public var validEnd: Int64
+    }
+
+    /// Reads one WAL index and lists its commits: the one commit enumerator of 0.3 history,
+    /// shared by `timeline` and ``Replayer``. Throws only with `failFast`.
+    public static func commits(
+        _ replica: Replica, index: UInt32, segments: [V03File], expectedPageSize: Int?, failFast: Bool = false
+    ) throws -> IndexCommits {
+        final class Box: @unchecked Sendable {
+            var commits: [Commit] = []
+            var validEnd: Int64 = 0
+        }
+        let box = Box()
+        let result = try readIndex(replica, index: index, segments: segments, expectedPageSize: expectedPageSize, failFast: failFast) { frame in
+            let end = frame.walOffset + 24 + Int64(frame.page.count)
+            box.validEnd = end
+            if frame.commitSize != 0 { box.commits.append(Commit(end: end, pages: frame.commitSize)) }
+        }
+        return IndexCommits(result: result, commits: box.commits, validEnd: max(box.validEnd, result.header != nil ? Int64(WALHeader.size) : 0))
+    }
+
+    /// Commit frames found by reading frame headers in the segments after the WAL stream of an
+    /// index broke (hole, damage): frames whose salts match the index's header (when known) and
+    /// that mark a commit. Their checksums cannot be verified: they are clues, not points.
+    static func unverifiedCommits(
+        _ replica: Replica, segments: [V03File], after read: IndexCommits, pageSize: Int
+    ) -> [Commit] {
+        let result = read.result
+        let header = result.header
+        let frameSize = Int64(24 + pageSize)
+        var found: [Commit] = []
+        for seg in segments where (result.segmentSizes[seg.path].map { seg.offset + $0 } ?? .max) > read.validEnd && seg.offset >= result.walSize {
+            guard let file = try? replica.open(seg.path) else { continue }
+            var bytes: [UInt8] = []
+            guard (try? LZ4Frame.decompress(file, name: seg.path, { bytes += $0 })) != nil else { continue }
+            let segEnd = seg.offset + Int64(bytes.count)
+            // First frame start at or after max(segment start, end of the valid frames).
+            var pos = max(seg.offset, read.validEnd, Int64(WALHeader.size))
+            let rem = (pos - Int64(WALHeader.size)) % frameSize
+            if rem != 0 { pos += frameSize - rem }
+            while pos + frameSize <= segEnd {
+                let at = Int(pos - seg.offset)
+                let pgno = bytes.u32BE(at: at), commit = bytes.u32BE(at: at + 4)
+                let salt1 = bytes.u32BE(at: at + 8), salt2 = bytes.u32BE(at: at + 12)
+                let saltsMatch = header.map { $0.salt1 == salt1 && $0.salt2 == salt2 } ?? true
+                if pgno != 0 && commit != 0 && saltsMatch { found.append(Commit(end: pos + frameSize, pages: commit)) }
+                pos += frameSize
+            }
+        }
+        return found
+    }
+}

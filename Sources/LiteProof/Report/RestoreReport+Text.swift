@@ -25,7 +25,7 @@ public struct PlanView: Codable, Sendable {
         public var time: String?
     }
 
-    public var position: String
+    public var position: Position
     public var generation: String?
     public var reasons: [String]
     public var warnings: [Finding]

@@ -140,7 +140,7 @@ public struct RestoreBenchmark {
         }
         let apply = Stats(samples["apply"] ?? []).median
         return Report(
-            replica: replica.root, format: replica.format, position: plan.position, runs: runs,
+            replica: replica.root, format: replica.format, position: plan.position.description, runs: runs,
             replicaBytes: plan.totalBytes, databaseBytes: dbBytes,
             phases: samples.mapValues { Stats($0) }, total: total,
             readMBps: apply > 0 ? Double(plan.totalBytes) / apply / 1e6 : 0,

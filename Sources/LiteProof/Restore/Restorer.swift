@@ -65,7 +65,7 @@ public struct Restorer {
 
     /// Restores `target` into `output`.
     @discardableResult
-    public func restore(_ target: RestoreTarget = .latest, to output: String, options: RestoreOptions = RestoreOptions()) throws -> RestoreReport {
+    public func restore(_ target: RestoreTarget = .latest(), to output: String, options: RestoreOptions = RestoreOptions()) throws -> RestoreReport {
         let started = Date()
         var phases = RestoreReport.Phases()
         let plan = try self.plan(target)
@@ -108,7 +108,7 @@ public struct Restorer {
         if options.sync { FS.syncDirectory(dir.isEmpty ? "." : dir) }
 
         let report = RestoreReport(
-            output: output, plan: PlanSummary(plan, position: result.position), pageSize: result.pageSize, pageCount: result.pageCount,
+            output: output, plan: PlanSummary(plan), pageSize: result.pageSize, pageCount: result.pageCount,
             bytesWritten: result.pageCount * Int64(result.pageSize), bytesRead: plan.totalBytes,
             integrityCheck: options.integrityCheck, integrityProblems: problems, phases: phases,
             seconds: Date().timeIntervalSince(started), warnings: plan.warnings)
@@ -132,8 +132,6 @@ public struct Restorer {
     struct Applied {
         var pageSize: Int
         var pageCount: Int64
-        /// 0.3: the exact position restored ("generation/index:offset after the last commit").
-        var position: String?
     }
 
     /// Applies the plan's files to a fresh, empty file. Exposed to benchmarks and `compare` through
@@ -148,16 +146,10 @@ public struct Restorer {
     /// Restores into a fresh file inside `folder` without sync or integrity check (for compare,
     /// bisect and benchmarks); returns the file's path.
     public func restoreToScratch(_ plan: RestorePlan, in folder: String) throws -> String {
-        try restoreToScratchExact(plan, in: folder).path
-    }
-
-    /// As ``restoreToScratch(_:in:)``, also giving the exact position restored (0.3: after the
-    /// last commit, where the plan only knows the last segment's start).
-    func restoreToScratchExact(_ plan: RestorePlan, in folder: String) throws -> (path: String, position: String) {
         let path = folder + "/restored.db"
         let out = try OutputFile(creating: path)
-        let applied = try apply(plan, to: out, scratch: folder)
-        return (path, applied.position ?? plan.position)
+        _ = try apply(plan, to: out, scratch: folder)
+        return path
     }
 
     // MARK: v0.3
@@ -174,7 +166,6 @@ public struct Restorer {
         var prefetcher: SegmentPrefetcher?
         defer { prefetcher?.cancel() }
         var pending: PendingPages?
-        var position: String?
         for step in plan.steps {
             switch step {
             case .snapshot(let file):
@@ -202,7 +193,6 @@ public struct Restorer {
                 if prefetcher == nil { prefetcher = SegmentPrefetcher(replica: replica, files: allSegments) }
                 let pending = pending!
                 var committed: UInt32 = 0
-                var lastEnd: Int64 = 0
                 _ = try V03Readers.readIndex(
                     replica, index: segments[0].index, segments: segments, expectedPageSize: pageSize,
                     limit: limit, failFast: true, prefetcher: prefetcher
@@ -213,12 +203,10 @@ public struct Restorer {
                         try pending.flush(to: writer)
                         try writer.write(page: frame.pageNumber, frame.page)
                         committed = frame.commitSize
-                        lastEnd = frame.walOffset + 24 + Int64(frame.page.count)
                     }
                 }
                 pending.discard()
                 try writer.flush()
-                if let g = plan.generation, lastEnd > 0 { position = "\(g)/\(segments[0].index.hex(width: 8)):\(lastEnd)" }
                 // As SQLite's checkpoint: truncate to the last commit's size (when there was one).
                 if committed > 0 {
                     size = Int64(committed) * Int64(pageSize)
@@ -229,7 +217,7 @@ public struct Restorer {
                 preconditionFailure("LTX step in a 0.3 plan")
             }
         }
-        return Applied(pageSize: pageSize, pageCount: pageSize > 0 ? size / Int64(pageSize) : 0, position: position)
+        return Applied(pageSize: pageSize, pageCount: pageSize > 0 ? size / Int64(pageSize) : 0)
     }
 
     // MARK: v0.5

@@ -32,7 +32,7 @@ public struct VerifyReport: Codable, Sendable {
 
 /// A restore plan in a few facts, for reports.
 public struct PlanSummary: Codable, Sendable {
-    public var position: String
+    public var position: Position
     public var generation: String?
     public var txid: UInt64?
     public var time: String?
@@ -40,8 +40,8 @@ public struct PlanSummary: Codable, Sendable {
     public var bytes: Int64
     public var reasons: [String]
 
-    public init(_ plan: RestorePlan, position exact: String? = nil) {
-        position = exact ?? plan.position
+    public init(_ plan: RestorePlan) {
+        position = plan.position
         generation = plan.generation
         txid = plan.txid
         time = plan.time.map(formatTime)
@@ -52,7 +52,8 @@ public struct PlanSummary: Codable, Sendable {
 }
 
 /// Reads every file of a replica fully and checks everything: each file's format and checksums,
-/// then the chain of files (offsets, indexes, TXIDs, snapshots) and stray files.
+/// then the chain of files (offsets, indexes, TXIDs, snapshots) and stray files. The per-format
+/// checks are in `Verifier+V03.swift` and `Verifier+LTX.swift`.
 public struct Verifier {
     public let replica: Replica
     public var progress: ProgressHandler?
@@ -88,16 +89,14 @@ public struct Verifier {
         }
         var files = 0
         var bytes: Int64 = 0
-        var lastCommitEnds: [String: Int64] = [:]
-        switch replica.format {
-        case .v03:
-            let r = verifyV03()
+        switch replica.layout {
+        case .v03(let layout):
+            let r = verifyV03(layout)
             findings += r.findings
-            lastCommitEnds = r.lastCommitEnds
             files = r.files
             bytes = r.bytes
-        case .ltx:
-            let r = verifyLTX()
+        case .ltx(let layout):
+            let r = verifyLTX(layout)
             findings += r.findings
             files = r.files
             bytes = r.bytes
@@ -105,16 +104,8 @@ public struct Verifier {
         var latest: PlanSummary?
         var latestBrokenBy: Finding?
         do {
-            let plan = try RestorePlanner(replica: replica).plan(.latest)
-            // 0.3: the plan names the last segment; the WAL just read tells where its last commit ends.
-            var exact: String?
-            if case .walIndex(let index, let segs, _) = plan.steps.last, let g = plan.generation,
-                let end = lastCommitEnds["\(g)/\(index)"], end > Int64(WALHeader.size),
-                segs.count == (replica.v03?.generations.first { $0.id == g }?.segments(of: index).count ?? -1)
-            {
-                exact = "\(g)/\(index.hex(width: 8)):\(end)"
-            }
-            latest = PlanSummary(plan, position: exact)
+            let plan = try RestorePlanner(replica: replica).plan()
+            latest = PlanSummary(plan)
             findings += plan.warnings
             let needed = Set(plan.files)
             latestBrokenBy = findings.first { f in
@@ -132,7 +123,7 @@ public struct Verifier {
         var canaries: CanaryReport?
         if restoreCheck != .none || live != nil, !findings.contains(where: { $0.severity == .error }) {
             do {
-                let plan = try RestorePlanner(replica: replica).plan(.latest)
+                let plan = try RestorePlanner(replica: replica).plan()
                 let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-verify")
                 defer { ScratchSpace.release(scratch) }
                 let path = try Restorer(replica: replica).restoreToScratch(plan, in: scratch)
@@ -170,150 +161,5 @@ public struct Verifier {
             findings: findings, filesChecked: files, bytesRead: bytes,
             seconds: Date().timeIntervalSince(started), latest: latest, latestBrokenBy: latestBrokenBy, restoreCheck: restoreCheckResult,
             canaries: canaries)
-    }
-
-    // MARK: v0.3
-
-    enum V03Unit {
-        case snapshot(V03File)
-        case index(generation: String, index: UInt32, segments: [V03File])
-    }
-
-    enum V03Outcome {
-        case snapshot(V03Readers.SnapshotResult)
-        case index(generation: String, V03Readers.IndexResult)
-    }
-
-    func verifyV03() -> (findings: [Finding], files: Int, bytes: Int64, lastCommitEnds: [String: Int64]) {
-        let gens = replica.v03?.generations ?? []
-        var units: [V03Unit] = []
-        for g in gens {
-            units += g.snapshots.map { .snapshot($0) }
-            units += g.indexes.map { .index(generation: g.id, index: $0, segments: g.segments(of: $0)) }
-        }
-        let total = gens.reduce(Int64(0)) { $0 + $1.allFiles.reduce(0) { $0 + $1.size } }
-        let meter = ProgressMeter(phase: "verify", total: total, handler: progress)
-        let replica = self.replica
-        let outcomes: [V03Outcome] = parallelMap(units) { unit in
-            switch unit {
-            case .snapshot(let f):
-                let r = V03Readers.readSnapshot(replica, f)
-                meter.add(f.size)
-                return .snapshot(r)
-            case .index(let g, let i, let segs):
-                let r =
-                    (try? V03Readers.readIndex(replica, index: i, segments: segs, expectedPageSize: nil))
-                    ?? V03Readers.IndexResult(index: i)
-                meter.add(segs.reduce(0) { $0 + $1.size })
-                return .index(generation: g, r)
-            }
-        }
-        var findings: [Finding] = []
-        var snapshotPageSize: [String: Int] = [:]
-        var lastCommitEnds: [String: Int64] = [:]
-        for o in outcomes {
-            if case .snapshot(let r) = o {
-                findings += r.findings
-                if let h = r.header {
-                    snapshotPageSize[generationOf(r.file.path)] = h.pageSize
-                }
-            }
-        }
-        for o in outcomes {
-            if case .index(let g, let r) = o {
-                findings += r.findings
-                if !r.hasErrors { lastCommitEnds["\(g)/\(r.index)"] = r.lastCommitEnd }
-                if let h = r.header, let ps = snapshotPageSize[g], ps != h.pageSize,
-                    let first = gens.first(where: { $0.id == g })?.segments(of: r.index).first
-                {
-                    findings.append(
-                        .error(
-                            .walPageSize, file: first.path, offset: 8,
-                            "WAL page size is \(h.pageSize); the generation's snapshot has \(ps)-byte pages"))
-                }
-            }
-        }
-        // Chain: every index from the oldest snapshot on must be present.
-        for g in gens {
-            let dir = "generations/\(g.id)"
-            guard let firstSnap = g.snapshots.first else {
-                findings.append(.error(.chainNoSnapshot, file: dir, "generation \(g.id) has no snapshot: none of its WAL can be restored"))
-                continue
-            }
-            let present = Set(g.indexes)
-            if let maxIndex = g.maxIndex, firstSnap.index < maxIndex {
-                for i in firstSnap.index...maxIndex where !present.contains(i) {
-                    findings.append(
-                        .error(
-                            .chainMissingIndex, file: dir + "/wal",
-                            "WAL index \(i.hex(width: 8)) has no segments; restores past it are impossible (indexes \(firstSnap.index.hex(width: 8))…\(maxIndex.hex(width: 8)) expected)"
-                        ))
-                }
-            }
-        }
-        let files = gens.reduce(0) { $0 + $1.allFiles.count }
-        return (findings, files, total, lastCommitEnds)
-    }
-
-    func generationOf(_ path: String) -> String {
-        let parts = path.split(separator: "/")
-        return parts.count > 1 ? String(parts[1]) : ""
-    }
-
-    // MARK: v0.5
-
-    func verifyLTX() -> (findings: [Finding], files: Int, bytes: Int64) {
-        let refs = replica.ltx?.files ?? []
-        let total = refs.reduce(Int64(0)) { $0 + $1.size }
-        let meter = ProgressMeter(phase: "verify", total: total, handler: progress)
-        let replica = self.replica
-        let results: [(LTXFileRef, LTXSummary?, Finding?)] = parallelMap(refs) { ref in
-            defer { meter.add(ref.size) }
-            do {
-                let s = try LTX.decode(try replica.open(ref.path), name: ref.path)
-                return (ref, s, nil)
-            } catch let e as LiteProofError {
-                return (ref, nil, e.finding ?? .error(.fileUnreadable, file: ref.path, e.message))
-            } catch let e as FormatError {
-                return (ref, nil, e.located(in: ref.path).finding)
-            } catch {
-                return (ref, nil, .error(.fileUnreadable, file: ref.path, "\(error)"))
-            }
-        }
-        var findings: [Finding] = []
-        var pageSizes: [Int: Int] = [:]
-        for (ref, summary, finding) in results {
-            if let finding { findings.append(finding) }
-            guard let h = summary?.header else { continue }
-            pageSizes[h.pageSize, default: 0] += 1
-            if h.minTXID != ref.minTXID || h.maxTXID != ref.maxTXID {
-                findings.append(
-                    .error(
-                        .ltxNameMismatch, file: ref.path, offset: 16,
-                        "header TXIDs are \(h.minTXID.hex(width: 16))-\(h.maxTXID.hex(width: 16)); the file name says \(ref.minTXID.hex(width: 16))-\(ref.maxTXID.hex(width: 16))"
-                    ))
-            }
-            if ref.level == LTXLayout.snapshotLevel && !h.isSnapshot {
-                findings.append(.error(.ltxHeader, file: ref.path, offset: 16, "a level-9 file must be a snapshot (min TXID 1); found min TXID \(h.minTXID)"))
-            }
-        }
-        if pageSizes.count > 1, let common = pageSizes.max(by: { $0.value < $1.value })?.key {
-            for (ref, summary, _) in results {
-                if let h = summary?.header, h.pageSize != common {
-                    findings.append(.error(.ltxPageSize, file: ref.path, offset: 8, "page size is \(h.pageSize); the replica's other files have \(common)"))
-                }
-            }
-        }
-        // Files of one level should not overlap.
-        for level in replica.ltx?.levels ?? [] where level != LTXLayout.snapshotLevel {
-            let files = refs.filter { $0.level == level }
-            for (a, b) in zip(files, files.dropFirst()) where b.minTXID <= a.maxTXID {
-                findings.append(
-                    .warning(
-                        .chainOverlap, file: b.path,
-                        "TXIDs \(b.minTXID.hex(width: 16))-\(b.maxTXID.hex(width: 16)) overlap \(a.path) on level \(level)"))
-            }
-        }
-        return (findings, refs.count, total)
     }
 }

@@ -1,0 +1,100 @@
+import Foundation
+
+/// The state of one build.
+struct TimelineBuilder {
+    let replica: Replica
+    let findings: [Finding]
+    /// Error findings by file.
+    let errors: [String: [Finding]]
+    var lanes: [Timeline.Lane] = []
+    var points: [Timeline.Point] = []
+    var gaps: [Timeline.Gap] = []
+    var timesTrusted = true
+
+    init(replica: Replica, findings: [Finding]) {
+        self.replica = replica
+        self.findings = findings
+        var errors: [String: [Finding]] = [:]
+        for f in findings where f.severity == .error && !f.file.isEmpty {
+            errors[f.file, default: []].append(f)
+        }
+        self.errors = errors
+    }
+
+    /// A file is damaged when a finding about its own bytes is an error; `chain.*` findings are
+    /// about files missing around it (gaps), not about it.
+    func isDamaged(_ path: String) -> Bool {
+        (errors[path] ?? []).contains { !$0.code.rawValue.hasPrefix("chain.") }
+    }
+
+    /// Why a restore that reads `files` fails, if one of them has an error finding; and whether
+    /// that is damage (rather than a gap before the file).
+    func blocker(_ files: [String]) -> (reason: String, damage: Bool)? {
+        for path in files {
+            guard let list = errors[path], let first = list.first else { continue }
+            if let d = list.first(where: { !$0.code.rawValue.hasPrefix("chain.") }) {
+                return ("needs \(path), which is damaged (\(d.code.rawValue): \(d.message))", true)
+            }
+            return ("follows a gap: \(path) (\(first.code.rawValue)): \(first.message)", false)
+        }
+        return nil
+    }
+
+    static func time(_ seconds: Double?) -> String? { seconds.map(formatTime) }
+
+    // MARK: Summary
+
+    func finish() -> Timeline {
+        var damaged: [Timeline.Damaged] = []
+        let known = Set(lanes.flatMap { l in l.files.map { ($0.path) } })
+        let laneOf = Dictionary(lanes.flatMap { l in l.files.map { ($0.path, l.id) } }, uniquingKeysWith: { a, _ in a })
+        for (path, list) in errors.sorted(by: { $0.key < $1.key }) where known.contains(path) && isDamaged(path) {
+            damaged.append(
+                Timeline.Damaged(
+                    file: path, lane: laneOf[path] ?? "", codes: Array(Set(list.map(\.code.rawValue))).sorted(), findings: list,
+                    points: points.filter { $0.file == path }.count,
+                    unrestorablePoints: points.filter { !$0.restorable && ($0.reason?.hasPrefix("needs \(path),") ?? false) }.count))
+        }
+        let restorable = points.filter(\.restorable)
+        var firstBroken: Timeline.Point?
+        if let firstOK = points.firstIndex(where: \.restorable) {
+            firstBroken = points[firstOK...].first { !$0.restorable }
+        }
+        var latest: PlanSummary?
+        var latestError: String?
+        var latestRestores = false
+        do {
+            let plan = try RestorePlanner(replica: replica).plan()
+            latest = PlanSummary(plan)
+            if let b = blocker(plan.files) {
+                latestError = "the plan to \(plan.position) \(b.reason)"
+            } else {
+                latestRestores = true
+            }
+        } catch let e as LiteProofError {
+            latestError = e.finding?.message ?? e.message
+        } catch let e as FormatError {
+            latestError = e.message
+        } catch {
+            latestError = "\(error)"
+        }
+        let planned = points.filter(\.planned)
+        let summary = Timeline.Summary(
+            points: points.count, restorablePoints: restorable.count, unrestorablePoints: points.count - restorable.count,
+            commits: replica.format == .v03 ? points.filter { $0.kind == .commit }.count : nil,
+            txids: replica.format == .ltx ? points.reduce(0) { $0 + Int(($1.txid ?? 0) - ($1.fromTXID ?? 0) + 1) } : nil,
+            gaps: gaps.count, damaged: damaged.count,
+            firstRestorable: planned.first.map(Timeline.PointRef.init), lastRestorable: planned.last.map(Timeline.PointRef.init),
+            lastClean: restorable.last.map(Timeline.PointRef.init), firstBroken: firstBroken.map(Timeline.PointRef.init),
+            newest: points.last.map(Timeline.PointRef.init), latest: latest, latestError: latestError, latestRestores: latestRestores,
+            clean: firstBroken == nil && gaps.isEmpty && damaged.isEmpty && !restorable.isEmpty)
+        let timeSource =
+            replica.format == .v03
+            ? "file modification times: Litestream 0.3 files carry no times, so a point's time is that of the file holding it"
+                + (timesTrusted ? "" : " (here missing or all equal: a copy lost them, so files are ordered by position)")
+            : "LTX header timestamps (milliseconds)"
+        return Timeline(
+            replica: replica.root, format: replica.format, timeSource: timeSource, timesTrusted: timesTrusted,
+            lanes: lanes, points: points, gaps: gaps, damaged: damaged, summary: summary, findings: findings)
+    }
+}

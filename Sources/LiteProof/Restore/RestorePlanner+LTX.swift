@@ -1,0 +1,81 @@
+import Foundation
+
+extension RestorePlanner {
+    /// The 0.5 plan (`CalcRestorePlan`): the level-9 snapshot with the highest max TXID at or
+    /// before the target, then repeatedly the file of levels 8…0 that extends the contiguous range
+    /// furthest (ties: lower min TXID, then higher level, then older). Times come from LTX headers
+    /// and compare strictly (a file stamped exactly at the target time is excluded), as Litestream's.
+    func planLTX(_ target: RestoreTarget, layout: LTXLayout) throws -> RestorePlan {
+        var files = layout.files
+        var reasons: [String] = []
+        var stamps: [String: Int64] = [:]
+        func stamp(_ ref: LTXFileRef) -> Int64 {
+            if let s = stamps[ref.path] { return s }
+            let s =
+                (try? LTX.readHeader(try replica.open(ref.path), name: ref.path).timestamp)
+                ?? Int64((ref.modified ?? 0) * 1000)
+            stamps[ref.path] = s
+            return s
+        }
+        if let ts = target.timestamp {
+            files = files.filter { Double(stamp($0)) / 1000 < ts }
+            reasons.append("only files stamped before \(formatTime(ts)) (LTX header timestamps)")
+        }
+        let lastTXID = layout.files.map(\.maxTXID).max() ?? 0
+        if let t = target.txid, t > lastTXID || t == 0 {
+            throw LiteProofError(.usage, "TXID \(t.hex(width: 16)) is not in the replica; its TXIDs end at \(lastTXID.hex(width: 16))")
+        }
+        let limit = target.txid ?? UInt64.max
+        let snapshots = files.filter { $0.level == LTXLayout.snapshotLevel && $0.maxTXID <= limit }
+        let snapshot = snapshots.max { ($0.maxTXID, $1.minTXID) < ($1.maxTXID, $0.minTXID) }
+        // The snapshot is optional, as in Litestream: without one the chain starts from the files
+        // of levels 0–8 that begin at TXID 1 (a file starting at TXID 1 holds every page).
+        var steps: [RestorePlan.Step] = []
+        var have: UInt64 = 0
+        if let snapshot {
+            reasons.append("snapshot \(snapshot.path) is the newest" + (target.isLatest ? "" : " at or before the target"))
+            steps.append(.ltx(snapshot))
+            have = snapshot.maxTXID
+        } else {
+            reasons.append("no level-9 snapshot at or before the target: the chain starts with the files that begin at TXID 1")
+        }
+        let incremental = files.filter { $0.level != LTXLayout.snapshotLevel && $0.maxTXID <= limit }
+        while have < limit {
+            var best: LTXFileRef?
+            for f in incremental where f.minTXID <= have + 1 && f.maxTXID > have {
+                guard let b = best else { best = f; continue }
+                if f.maxTXID != b.maxTXID { if f.maxTXID > b.maxTXID { best = f }; continue }
+                if f.minTXID != b.minTXID { if f.minTXID < b.minTXID { best = f }; continue }
+                if f.level != b.level { if f.level > b.level { best = f }; continue }
+                if stamp(f) < stamp(b) { best = f }
+            }
+            guard let next = best else { break }
+            steps.append(.ltx(next))
+            have = next.maxTXID
+        }
+        if steps.isEmpty {
+            let where_ = layout.style == .file ? "ltx/9" : "0009"
+            throw LiteProofError.damaged(
+                .error(
+                    .chainNoSnapshot, file: where_,
+                    files.isEmpty
+                        ? "no LTX files at or before the target"
+                        : "no snapshot (level 9) and no file starting at TXID 1 at or before the target; a restore needs one to start from"))
+        }
+        if target.timestamp == nil, let after = incremental.filter({ $0.minTXID > have + 1 }).map(\.minTXID).min() {
+            throw LiteProofError.damaged(
+                .error(
+                    .chainGap, file: layout.style == .file ? "ltx" : "",
+                    "non-contiguous ltx files: have up to \(have.hex(width: 16)) but next file starts at \(after.hex(width: 16))"))
+        }
+        if let t = target.txid, have != t {
+            throw LiteProofError.damaged(
+                .error(
+                    .chainGap, file: layout.style == .file ? "ltx" : "",
+                    "TXID \(t.hex(width: 16)) cannot be reached: the files chain from the snapshot to \(have.hex(width: 16)) and no file ends exactly at the target"
+                ))
+        }
+        guard case .ltx(let last) = steps.last! else { preconditionFailure("an LTX plan holds LTX steps") }
+        return RestorePlan(steps: steps, reasons: reasons, warnings: [], position: .ltx(txid: have), time: Double(stamp(last)) / 1000)
+    }
+}

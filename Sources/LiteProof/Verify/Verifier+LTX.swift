@@ -1,0 +1,58 @@
+import Foundation
+
+extension Verifier {
+    func verifyLTX(_ layout: LTXLayout) -> (findings: [Finding], files: Int, bytes: Int64) {
+        let refs = layout.files
+        let total = refs.reduce(Int64(0)) { $0 + $1.size }
+        let meter = ProgressMeter(phase: "verify", total: total, handler: progress)
+        let replica = self.replica
+        let results: [(LTXFileRef, LTXSummary?, Finding?)] = parallelMap(refs) { ref in
+            defer { meter.add(ref.size) }
+            do {
+                let s = try LTX.decode(try replica.open(ref.path), name: ref.path)
+                return (ref, s, nil)
+            } catch let e as LiteProofError {
+                return (ref, nil, e.finding ?? .error(.fileUnreadable, file: ref.path, e.message))
+            } catch let e as FormatError {
+                return (ref, nil, e.located(in: ref.path).finding)
+            } catch {
+                return (ref, nil, .error(.fileUnreadable, file: ref.path, "\(error)"))
+            }
+        }
+        var findings: [Finding] = []
+        var pageSizes: [Int: Int] = [:]
+        for (ref, summary, finding) in results {
+            if let finding { findings.append(finding) }
+            guard let h = summary?.header else { continue }
+            pageSizes[h.pageSize, default: 0] += 1
+            if h.minTXID != ref.minTXID || h.maxTXID != ref.maxTXID {
+                findings.append(
+                    .error(
+                        .ltxNameMismatch, file: ref.path, offset: 16,
+                        "header TXIDs are \(h.minTXID.hex(width: 16))-\(h.maxTXID.hex(width: 16)); the file name says \(ref.minTXID.hex(width: 16))-\(ref.maxTXID.hex(width: 16))"
+                    ))
+            }
+            if ref.level == LTXLayout.snapshotLevel && !h.isSnapshot {
+                findings.append(.error(.ltxHeader, file: ref.path, offset: 16, "a level-9 file must be a snapshot (min TXID 1); found min TXID \(h.minTXID)"))
+            }
+        }
+        if pageSizes.count > 1, let common = pageSizes.max(by: { $0.value < $1.value })?.key {
+            for (ref, summary, _) in results {
+                if let h = summary?.header, h.pageSize != common {
+                    findings.append(.error(.ltxPageSize, file: ref.path, offset: 8, "page size is \(h.pageSize); the replica's other files have \(common)"))
+                }
+            }
+        }
+        // Files of one level should not overlap.
+        for level in layout.levels where level != LTXLayout.snapshotLevel {
+            let files = refs.filter { $0.level == level }
+            for (a, b) in zip(files, files.dropFirst()) where b.minTXID <= a.maxTXID {
+                findings.append(
+                    .warning(
+                        .chainOverlap, file: b.path,
+                        "TXIDs \(b.minTXID.hex(width: 16))-\(b.maxTXID.hex(width: 16)) overlap \(a.path) on level \(level)"))
+            }
+        }
+        return (findings, refs.count, total)
+    }
+}
