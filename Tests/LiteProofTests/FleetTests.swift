@@ -79,13 +79,13 @@ actor TestFleetFactory {
     }
 }
 
-/// The JSON Lines of `verify --all --json`: database objects, then the summary.
+/// The JSON Lines of `verify --all --json` (or `report --json`): database objects, then the summary.
 func jsonLines(_ text: String) throws -> (databases: [[String: Any]], summary: [String: Any]?) {
     var databases: [[String: Any]] = []
     var summary: [String: Any]?
     for line in text.split(separator: "\n") {
         let obj = try json(String(line))
-        if obj["type"] as? String == "summary" { summary = obj } else { databases.append(obj) }
+        if obj["type"] as? String == "database" { databases.append(obj) } else { summary = obj }
     }
     return (databases, summary)
 }
@@ -184,7 +184,10 @@ func verdicts(_ databases: [[String: Any]]) -> [String: String] {
         let merged = try runLiteProof(["report", "--json"] + files)
         #expect(merged.status == 1, "\(merged.stderr)")
         let mergedLines = try jsonLines(merged.stdout)
+        #expect(mergedLines.databases.count == 50)
         #expect(verdicts(mergedLines.databases) == verdicts(all.databases))
+        #expect(mergedLines.summary?["exitCode"] as? Int == 1)
+        #expect(mergedLines.summary?["damaged"] as? Int == 5)
 
         let whole = dir + "/all.jsonl"
         try concatenated.write(toFile: whole, atomically: true, encoding: .utf8)
