@@ -265,6 +265,34 @@ func verdicts(_ databases: [[String: Any]]) -> [String: String] {
     }
 }
 
+/// `prove --metrics` against real `litestream replicate` 0.5.17: the same gauges, for one database.
+@Suite struct ProveMetricsTests {
+    @Test func proveWritesTheSameGauges() throws {
+        let live = try startLiveReplication(.v05, seedRows: 10)
+        defer { live.litestream.stop(); live.writer.close() }
+        try waitUntil("the first replica files", timeout: 20) { (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
+        let metrics = try rigTempDir("prove-metrics") + "/prove.prom"
+        let r = try runLiteProof(["prove", "--db", live.db, "--replica", live.replica, "--timeout", "30", "--json", "--metrics", metrics])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let obj = try json(r.stdout)
+        let samples = try parsePrometheusText(try String(contentsOfFile: metrics, encoding: .utf8))
+        func value(_ name: String) -> Double? { samples.first { $0.name == name && $0.labels["database"] == live.db }?.value }
+        #expect(value("liteproof_verdict") == 0)
+        // The same measurements as the report (up to the last digit of their decimal forms).
+        func close(_ a: Double?, _ b: Any?) -> Bool {
+            guard let a, let b = b as? Double else { return false }
+            return abs(a - b) <= 1e-9 * max(1, abs(b))
+        }
+        #expect(close(value("liteproof_restore_seconds"), obj["restoreSeconds"]))
+        #expect(close(value("liteproof_canary_lag_seconds"), obj["replicationLag"]))
+        #expect((value("liteproof_replica_bytes") ?? 0) > 0)
+        #expect(abs((value("liteproof_last_check_timestamp_seconds") ?? 0) - Date().timeIntervalSince1970) < 600)
+        // No temporary file is left beside it.
+        let folder = (metrics as NSString).deletingLastPathComponent
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["prove.prom"])
+    }
+}
+
 @Suite struct FleetDiscoveryTests {
     func listing(_ paths: [String]) -> [StoredFile] { paths.map { StoredFile(path: $0, size: 1, modified: nil) } }
 
