@@ -4,13 +4,13 @@
 # the bytes it reads. One process verifies them all, several at once, so the time should follow
 # the bytes read (and the trial restores), not COUNT process start-ups.
 #   bash Benchmarks/fleet.sh [COUNT] [WORK_DIR]      (default 1000, a fresh temporary folder)
-# Build first: swift build -c release. Prints the time, the bytes read and the rate, and, for
+# Build first: swift build -c release (or set LITEPROOF to another binary). Prints the time, the bytes read and the rate, and, for
 # comparison, one `liteproof verify` process per replica over the first 50.
 set -euo pipefail
 count=${1:-1000}
 work=${2:-$(mktemp -d "${TMPDIR:-/tmp}/liteproof-fleet.XXXXXX")}
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin="$root/.build/release/liteproof"
+bin=${LITEPROOF:-"$root/.build/release/liteproof"}
 [ -x "$bin" ] || { echo "build first: swift build -c release" >&2; exit 2; }
 fleet="$work/fleet"
 rm -rf "$fleet"; mkdir -p "$fleet"

@@ -253,6 +253,23 @@ func verdicts(_ databases: [[String: Any]]) -> [String: String] {
         #expect(Set(v.filter { $0.value == "damaged" }.keys) == fleet.damaged)
     }
 
+    @Test func aFileThatCannotBeReadMakesTheDatabaseUnreadableAndExitsTwo() throws {
+        let root = try rigTempDir("fleet-unreadable")
+        for name in ["sound", "gone"] {
+            let (status, out) = try runProcess("/bin/cp", ["-a", Fixtures.example("0.5").replica, root + "/" + name], timeout: 60)
+            #expect(status == 0, "\(out)")
+        }
+        // A file listed but gone when read (as when a bucket changes under the check).
+        let file = root + "/gone/ltx/9/0000000000000001-0000000000000007.ltx"
+        FS.remove(file)
+        try FileManager.default.createSymbolicLink(atPath: file, withDestinationPath: root + "/nowhere")
+        let r = try runLiteProof(["verify", "--all", root, "--json"])
+        #expect(r.status == 2, "\(r.stderr)")
+        let v = verdicts(try jsonLines(r.stdout).databases)
+        #expect(v == ["sound": "ok", "gone": "unreadable"])
+        #expect(try jsonLines(r.stdout).summary?["unreadable"] as? Int == 1)
+    }
+
     @Test func verifyAllRefusesARootWithoutReplicas() throws {
         let empty = try rigTempDir("fleet-empty")
         try Data("x".utf8).write(to: URL(fileURLWithPath: empty + "/notes.txt"))

@@ -7,7 +7,7 @@ public struct FleetEntry: Codable, Sendable, Equatable {
         case ok
         /// At least one finding breaks a restore or the data.
         case damaged
-        /// The replica could not be listed or opened.
+        /// The replica, or one of its files, could not be opened or read (`file.unreadable`).
         case unreadable
 
         var rank: Int {

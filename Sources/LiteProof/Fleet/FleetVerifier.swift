@@ -99,11 +99,15 @@ public struct FleetVerifier: Sendable {
                 report.verdict = .damaged
             }
         }
-        let firstError = report.findings.first { $0.severity == .error }
+        // A file that could not be opened or read (gone since the listing, no permission, an I/O
+        // error) leaves the replica unjudged rather than damaged.
+        let unreadable = report.findings.first { $0.severity == .error && $0.code == .fileUnreadable }
+        let firstError = unreadable ?? report.findings.first { $0.severity == .error }
         let newest = trial.canaries?.newestInReplica
         let time = plan?.time
+        let verdict: FleetEntry.Verdict = unreadable != nil ? .unreadable : report.verdict == .ok ? .ok : .damaged
         return FleetEntry(
-            database: found.name, verdict: report.verdict == .ok ? .ok : .damaged, format: replica.format.rawValue,
+            database: found.name, verdict: verdict, format: replica.format.rawValue,
             position: report.latest?.position, latestTime: time.map(formatTime), ageSeconds: time.map { max(0, checkedAt - $0) },
             replicaBytes: found.bytes, files: report.filesChecked, bytesRead: report.bytesRead,
             seconds: Date().timeIntervalSince(started), restoreSeconds: trial.seconds, restoreCheck: trial.check,
