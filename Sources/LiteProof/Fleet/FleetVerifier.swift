@@ -21,7 +21,7 @@ public struct FleetVerifier: Sendable {
     public let storage: any ReplicaStorage
     /// Only this shard's replicas (nil: all).
     public var shard: FleetShard?
-    /// Replicas verified at once (each ``Verifier`` also reads its files in parallel).
+    /// Replicas verified at once, each on its own thread (each ``Verifier`` also reads its files in parallel).
     public var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     /// The trial restore of each sound replica's latest position, with SQLite's check of it.
     public var restoreCheck: RestoreOptions.IntegrityCheck = .quick
@@ -62,15 +62,29 @@ public struct FleetVerifier: Sendable {
         let workers = max(1, min(jobs, mine.count))
         let fleet = self
         withoutActuallyEscaping(report) { emit in
-            let emitter = UncheckedSendable(emit)
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                while true {
-                    let i = next.increment()
-                    if i >= mine.count { break }
-                    let entry = fleet.check(mine[i])
-                    collector.finish(i, entry, emit: emitter.value)
+            // `jobs` threads of our own rather than Dispatch's pool (which runs about one per
+            // core): a replica's check may wait on storage (an object store) rather than compute.
+            // Each replica's files are still read in parallel on the pool by ``Verifier``.
+            // The threads reach `emit` through a box emptied before returning, since a finished
+            // Thread object may outlive this call for a moment.
+            let box = EmitBox(emit)
+            let group = DispatchGroup()
+            for _ in 0..<workers {
+                group.enter()
+                let thread = Thread {
+                    defer { group.leave() }
+                    while true {
+                        let i = next.increment()
+                        if i >= mine.count { break }
+                        let entry = fleet.check(mine[i])
+                        collector.finish(i, entry, emit: box.call)
+                    }
                 }
+                thread.stackSize = 8 << 20
+                thread.start()
             }
+            group.wait()
+            box.clear()
         }
         return FleetSummary(
             root: root, shard: shard, discovered: all.count, entries: collector.entries,
@@ -180,4 +194,16 @@ final class FleetCollector: @unchecked Sendable {
         }
         progress?(progressState)
     }
+}
+
+/// Holds the caller's non-escaping output closure for the worker threads, until cleared.
+final class EmitBox: @unchecked Sendable {
+    private var emit: ((FleetEntry) -> Void)?
+
+    init(_ emit: @escaping (FleetEntry) -> Void) { self.emit = emit }
+
+    /// Called under ``FleetCollector``'s lock, and only before ``clear()``.
+    func call(_ entry: FleetEntry) { emit?(entry) }
+
+    func clear() { emit = nil }
 }
