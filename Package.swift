@@ -13,6 +13,8 @@ let package = Package(
         // SHA-256 for whole-database digests and evidence manifests: BoringSSL's, with the
         // processor's SHA extensions (several times faster than portable Swift).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The Prometheus text format for `--metrics` (used by the LiteProofMetrics target only).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -31,10 +33,16 @@ let package = Package(
                 "CSQLite", "CLZ4", "CZstd", "CPlatform",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        .target(
+            name: "LiteProofMetrics",
+            dependencies: [
+                "LiteProof",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof",
+                "LiteProof", "LiteProofMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(

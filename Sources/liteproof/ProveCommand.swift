@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LiteProof
+import LiteProofMetrics
 
 struct ProveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,14 +33,29 @@ struct ProveCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
+    @Option(help: "Write Prometheus gauges to this file (atomically; for node_exporter's textfile collector).")
+    var metrics: String?
+
     func run() throws {
         var proof = ProofOfPersistence(database: db, replica: replica, timeout: timeout)
         proof.label = label
         if !json && isatty(2) == 1 { proof.progress = { FileHandle.standardError.write(Data("\r\($0)…\u{1B}[K".utf8)) } }
+        let started = Date().timeIntervalSince1970
         let report: ProofOfPersistence.Report
         do { report = try proof.run() } catch { throw fail(error, json: json) }
         if proof.progress != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         print(json ? JSONOutput.encode(report) : report.renderText())
+        if let metrics {
+            do { try MetricsFile.write([proofMetrics(report, checkedAt: started)], to: metrics) } catch { throw fail(error, json: json) }
+        }
         if report.verdict != .proven { throw ExitCode(1) }
     }
+}
+
+/// The gauges of a proof: the verdict, the measured replication lag and restore time, the replica's size.
+func proofMetrics(_ report: ProofOfPersistence.Report, checkedAt: Double) -> DatabaseMetrics {
+    let bytes = (try? Replica.open(report.replica))?.storage.files().reduce(Int64(0)) { $0 + $1.size }
+    return DatabaseMetrics(
+        database: report.database, verdict: report.verdict == .proven ? 0 : 1, restoreSeconds: report.restoreSeconds,
+        canaryLagSeconds: report.replicationLag, replicaBytes: bytes, checkedAt: checkedAt)
 }

@@ -19,6 +19,12 @@ struct VerifyCommand: ParsableCommand {
             with LiteProof's own code and checked with SQLite (--restore-check), and the newest \
             canary row in it is reported (with --live, also the live canaries not replicated yet).
 
+            With --all, the argument is a folder (or archive) holding many replicas at any depth: \
+            each is verified (several at once) and gets one line (--json: one JSON object per line, \
+            then a summary object); --shard I/N keeps the replicas whose name hashes into shard I \
+            of N; --metrics writes Prometheus gauges. Exit 1 if any database is damaged, 2 if any \
+            could not be read.
+
             Exit codes: 0 sound (warnings allowed); 1 findings that break a restore or the data; \
             2 could not run.
             """)
@@ -33,11 +39,35 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "A live database: list its canaries that are not in the replica yet (read-only).")
     var live: String?
 
+    @Flag(help: "Verify every replica found below the argument, at any depth (a fleet).")
+    var all = false
+
+    @Option(help: "With --all: only shard I of N (0 ≤ I < N), by a stable hash of each replica's path.")
+    var shard: String?
+
+    @Option(help: "With --all: replicas verified at once (default: the number of cores).")
+    var jobs: Int?
+
+    @Option(help: "With --all: write Prometheus gauges to this file (atomically; for node_exporter's textfile collector).")
+    var metrics: String?
+
     func validate() throws {
         if RestoreOptions.IntegrityCheck(rawValue: restoreCheck) == nil { throw ValidationError("--restore-check takes none, quick or full") }
+        if !all && (shard != nil || jobs != nil || metrics != nil) { throw ValidationError("--shard, --jobs and --metrics need --all") }
+        if all && live != nil { throw ValidationError("--live names one database; it does not go with --all") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let shard {
+            do { _ = try FleetShard(parsing: shard) } catch let e as LiteProofError { throw ValidationError(e.message) }
+        }
     }
 
     func run() throws {
+        if all {
+            return try VerifyAll(
+                root: options.replica, json: options.json, quiet: options.quiet, shard: try shard.map(FleetShard.init(parsing:)), jobs: jobs,
+                metrics: metrics, restoreCheck: RestoreOptions.IntegrityCheck(rawValue: restoreCheck)!
+            ).run()
+        }
         let replica: Replica
         do {
             replica = try options.open()

@@ -1,0 +1,209 @@
+import Foundation
+
+/// Verifies every replica below a fleet root (`liteproof verify --all`): discovers them in one
+/// listing, keeps those of the chosen shard, and runs ``Verifier`` on several at once.
+///
+/// Work and memory are bounded: at most `jobs` replicas are open at a time, each one's files are
+/// read as ``Verifier`` reads them, and only a small ``FleetEntry`` per database is kept.
+public struct FleetVerifier: Sendable {
+    /// Progress of a fleet check, for a terminal display.
+    public struct Progress: Sendable {
+        public var done: Int
+        public var total: Int
+        public var damaged: Int
+        public var unreadable: Int
+        public var bytesRead: Int64
+    }
+
+    /// The fleet root, as reports name it.
+    public let root: String
+    /// Lists and opens every file below the root.
+    public let storage: any ReplicaStorage
+    /// Only this shard's replicas (nil: all).
+    public var shard: FleetShard?
+    /// Replicas verified at once, each on its own thread (each ``Verifier`` also reads its files in parallel).
+    public var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// The trial restore of each sound replica's latest position, with SQLite's check of it.
+    public var restoreCheck: RestoreOptions.IntegrityCheck = .quick
+    public var progress: (@Sendable (Progress) -> Void)?
+
+    /// A fleet in any storage that can list and open files (a folder, an archive, an object-store prefix).
+    public init(root: String, storage: any ReplicaStorage) {
+        self.root = root
+        self.storage = storage
+    }
+
+    /// The fleet below `location`: a folder, a `file://` URL, or a .tar / .tar.zst archive.
+    public static func open(_ location: String) throws -> FleetVerifier {
+        let path = try Replica.resolve(location)
+        let storage: any ReplicaStorage = FS.isDirectory(path) ? DirectoryStorage(root: path) : try ArchiveStorage.open(path)
+        return FleetVerifier(root: location, storage: storage)
+    }
+
+    /// Every replica below the root (all shards), sorted by name.
+    public func discover() -> [DiscoveredReplica] { FleetDiscovery.discover(storage.files()) }
+
+    /// Verifies the replicas of the shard, calling `report` once per database in name order (as
+    /// soon as it and every one before it are done), then returns the summary.
+    /// `discovered` is ``discover()``'s result when the caller has it already.
+    /// Throws (`.usage`) when the root holds no replica at all.
+    public func run(discovered: [DiscoveredReplica]? = nil, _ report: (FleetEntry) -> Void) throws -> FleetSummary {
+        let started = Date()
+        let all = discovered ?? discover()
+        if all.isEmpty {
+            throw LiteProofError(
+                .usage,
+                "\(root) holds no Litestream replica at any depth: expected folders holding generations/<id>/… (Litestream 0.3), ltx/<level>/… (0.5) or <level %04x>/… (0.5 on S3)"
+            )
+        }
+        let mine = shard.map { s in all.filter { s.contains($0.name) } } ?? all
+        let collector = FleetCollector(count: mine.count, progress: progress)
+        let next = Counter()
+        let workers = max(1, min(jobs, mine.count))
+        let fleet = self
+        withoutActuallyEscaping(report) { emit in
+            // `jobs` threads of our own rather than Dispatch's pool (which runs about one per
+            // core): a replica's check may wait on storage (an object store) rather than compute.
+            // Each replica's files are still read in parallel on the pool by ``Verifier``.
+            // The threads reach `emit` through a box emptied before returning, since a finished
+            // Thread object may outlive this call for a moment.
+            let box = EmitBox(emit)
+            let group = DispatchGroup()
+            for _ in 0..<workers {
+                group.enter()
+                let thread = Thread {
+                    defer { group.leave() }
+                    while true {
+                        let i = next.increment()
+                        if i >= mine.count { break }
+                        let entry = fleet.check(mine[i])
+                        collector.finish(i, entry, emit: box.call)
+                    }
+                }
+                thread.stackSize = 8 << 20
+                thread.start()
+            }
+            group.wait()
+            box.clear()
+        }
+        return FleetSummary(
+            root: root, shard: shard, discovered: all.count, entries: collector.entries,
+            seconds: Date().timeIntervalSince(started), checkedAt: started.timeIntervalSince1970)
+    }
+
+    /// Verifies one replica of the fleet.
+    public func check(_ found: DiscoveredReplica) -> FleetEntry {
+        let started = Date()
+        let checkedAt = started.timeIntervalSince1970
+        let replica: Replica
+        do {
+            replica = try Replica.open(storage: SubtreeStorage(base: storage, replica: found))
+        } catch {
+            return FleetEntry(
+                database: found.name, verdict: .unreadable, replicaBytes: found.bytes, files: found.files.count,
+                problem: (error as? LiteProofError)?.message ?? "\(error)", checkedAt: checkedAt)
+        }
+        var report = Verifier(replica: replica, restoreCheck: .none).run()
+        let plan = try? RestorePlanner(replica: replica).plan(.latest)
+        var trial = TrialRestore()
+        if restoreCheck != .none, report.verdict == .ok, let plan {
+            trial = TrialRestore.run(replica, plan, check: restoreCheck)
+            if let f = trial.finding {
+                report.findings.insert(f, at: 0)
+                report.verdict = .damaged
+            }
+        }
+        // A file that could not be opened or read (gone since the listing, no permission, an I/O
+        // error) leaves the replica unjudged rather than damaged.
+        let unreadable = report.findings.first { $0.severity == .error && $0.code == .fileUnreadable }
+        let firstError = unreadable ?? report.findings.first { $0.severity == .error }
+        let newest = trial.canaries?.newestInReplica
+        let time = plan?.time
+        let verdict: FleetEntry.Verdict = unreadable != nil ? .unreadable : report.verdict == .ok ? .ok : .damaged
+        return FleetEntry(
+            database: found.name, verdict: verdict, format: replica.format.rawValue,
+            position: report.latest?.position, latestTime: time.map(formatTime), ageSeconds: time.map { max(0, checkedAt - $0) },
+            replicaBytes: found.bytes, files: report.filesChecked, bytesRead: report.bytesRead,
+            seconds: Date().timeIntervalSince(started), restoreSeconds: trial.seconds, restoreCheck: trial.check,
+            errors: report.errorCount, warnings: report.warningCount, problem: firstError?.description,
+            canary: newest.map { FleetEntry.NewestCanary(token: $0.token, label: $0.label, createdAt: $0.createdAt) },
+            canaryLagSeconds: newest?.age, checkedAt: checkedAt)
+    }
+}
+
+/// The timed trial restore of a replica's latest position into a scratch folder.
+struct TrialRestore {
+    var seconds: Double?
+    var check: String?
+    var canaries: CanaryReport?
+    var finding: Finding?
+
+    static func run(_ replica: Replica, _ plan: RestorePlan, check: RestoreOptions.IntegrityCheck) -> TrialRestore {
+        var out = TrialRestore()
+        do {
+            let scratch = try FS.makeScratchDirectory(prefix: "liteproof-fleet")
+            defer { FS.removeTree(scratch) }
+            let started = Date()
+            let path = try Restorer(replica: replica).restoreToScratch(plan, in: scratch)
+            out.seconds = Date().timeIntervalSince(started)
+            let problems = try SQLiteDatabase(path: path, mode: .immutable).integrityCheck(full: check == .full)
+            out.check = problems.isEmpty ? "ok" : problems.prefix(5).joined(separator: "; ")
+            if !problems.isEmpty {
+                out.finding = .error(
+                    .restoreIntegrity, file: "",
+                    "the latest position restores, but SQLite's \(check == .full ? "integrity_check" : "quick_check") of the result fails: \(out.check!)")
+            }
+            out.canaries = try CanaryReport.make(replica: try FilePageSource(path: path), live: nil)
+        } catch let e as LiteProofError {
+            out.finding = out.finding ?? e.finding ?? .error(.restoreIntegrity, file: "", "the trial restore failed: \(e.message)")
+        } catch {
+            out.finding = out.finding ?? .error(.restoreIntegrity, file: "", "the trial restore failed: \(error)")
+        }
+        return out
+    }
+}
+
+/// Collects the entries of concurrent workers and hands them out in input order.
+final class FleetCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [Int: FleetEntry] = [:]
+    private var nextToEmit = 0
+    private(set) var entries: [FleetEntry] = []
+    private var progressState: FleetVerifier.Progress
+    private let progress: (@Sendable (FleetVerifier.Progress) -> Void)?
+
+    init(count: Int, progress: (@Sendable (FleetVerifier.Progress) -> Void)?) {
+        self.progress = progress
+        progressState = FleetVerifier.Progress(done: 0, total: count, damaged: 0, unreadable: 0, bytesRead: 0)
+        entries.reserveCapacity(count)
+    }
+
+    /// Records entry `i`; emits it and any that were waiting on it (under the lock, so output lines never interleave).
+    func finish(_ i: Int, _ entry: FleetEntry, emit: (FleetEntry) -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
+        pending[i] = entry
+        progressState.done += 1
+        progressState.bytesRead += entry.bytesRead
+        if entry.verdict == .damaged { progressState.damaged += 1 }
+        if entry.verdict == .unreadable { progressState.unreadable += 1 }
+        while let e = pending.removeValue(forKey: nextToEmit) {
+            emit(e)
+            entries.append(e)
+            nextToEmit += 1
+        }
+        progress?(progressState)
+    }
+}
+
+/// Holds the caller's non-escaping output closure for the worker threads, until cleared.
+final class EmitBox: @unchecked Sendable {
+    private var emit: ((FleetEntry) -> Void)?
+
+    init(_ emit: @escaping (FleetEntry) -> Void) { self.emit = emit }
+
+    /// Called under ``FleetCollector``'s lock, and only before ``clear()``.
+    func call(_ entry: FleetEntry) { emit?(entry) }
+
+    func clear() { emit = nil }
+}
