@@ -104,7 +104,7 @@ public struct FleetVerifier: Sendable {
                 problem: (error as? LiteProofError)?.message ?? "\(error)", checkedAt: checkedAt)
         }
         var report = Verifier(replica: replica, restoreCheck: .none).run()
-        let plan = try? RestorePlanner(replica: replica).plan(.latest)
+        let plan = try? RestorePlanner(replica: replica).plan()
         var trial = TrialRestore()
         if restoreCheck != .none, report.verdict == .ok, let plan {
             trial = TrialRestore.run(replica, plan, check: restoreCheck)
@@ -122,7 +122,7 @@ public struct FleetVerifier: Sendable {
         let verdict: FleetEntry.Verdict = unreadable != nil ? .unreadable : report.verdict == .ok ? .ok : .damaged
         return FleetEntry(
             database: found.name, verdict: verdict, format: replica.format.rawValue,
-            position: report.latest?.position, latestTime: time.map(formatTime), ageSeconds: time.map { max(0, checkedAt - $0) },
+            position: report.latest?.position.description, latestTime: time.map(formatTime), ageSeconds: time.map { max(0, checkedAt - $0) },
             replicaBytes: found.bytes, files: report.filesChecked, bytesRead: report.bytesRead,
             seconds: Date().timeIntervalSince(started), restoreSeconds: trial.seconds, restoreCheck: trial.check,
             errors: report.errorCount, warnings: report.warningCount, problem: firstError?.description,
@@ -141,8 +141,8 @@ struct TrialRestore {
     static func run(_ replica: Replica, _ plan: RestorePlan, check: RestoreOptions.IntegrityCheck) -> TrialRestore {
         var out = TrialRestore()
         do {
-            let scratch = try FS.makeScratchDirectory(prefix: "liteproof-fleet")
-            defer { FS.removeTree(scratch) }
+            let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-fleet")
+            defer { ScratchSpace.release(scratch) }
             let started = Date()
             let path = try Restorer(replica: replica).restoreToScratch(plan, in: scratch)
             out.seconds = Date().timeIntervalSince(started)
