@@ -25,7 +25,7 @@ struct LiteProofCommand: ParsableCommand {
         version: LiteProofVersion.string,
         subcommands: [
             VerifyCommand.self, InspectCommand.self, RestoreCommand.self, CompareCommand.self, DigestCommand.self, CanaryCommand.self, BenchCommand.self,
-            BisectCommand.self, EvidenceCommand.self, ProveCommand.self, LogsCommand.self, TimelineCommand.self,
+            BisectCommand.self, EvidenceCommand.self, ProveCommand.self, LogsCommand.self, TimelineCommand.self, FetchCommand.self,
         ])
 }
 
