@@ -66,6 +66,16 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
 
     public func files() -> [StoredFile] { listing }
 
+    /// Downloads that failed after their retries (a transfer problem, not damage in the replica).
+    public var transferFailures: [Error] {
+        condition.lock()
+        defer { condition.unlock() }
+        return listing.compactMap { f in
+            if case .failed(let e) = states[f.path] { return e }
+            return nil
+        }
+    }
+
     public func open(_ path: String) throws -> ReadOnlyFile {
         try ReadOnlyFile(try localCopy(path), displayName: path)
     }

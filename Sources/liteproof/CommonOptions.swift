@@ -22,6 +22,12 @@ struct ReplicaOptions: ParsableArguments {
         return try Replica.open(replica)
     }
 
+    /// The first download that failed for good (a replica read from S3), if any: a verdict
+    /// drawn without that file's bytes would be wrong, so the command stops with it instead.
+    func transferFailure(_ replica: Replica) -> Error? {
+        (replica.storage as? S3Storage)?.transferFailures.first
+    }
+
     /// A progress handler drawing on stderr, only when stderr is a terminal and output is text.
     func progressHandler() -> ProgressHandler? {
         guard !json, !quiet, isatty(2) == 1 else { return nil }
