@@ -72,11 +72,10 @@ public final class S3Client: @unchecked Sendable {
         try request("GET", key: key, query: [], what: "read \(display(key))", destination: destination) { response in
             let got = FS.fileSize(destination) ?? -1
             if let declared = response.contentLength, declared != got {
-                throw Retryable(message: "\(self.display(key)): the connection ended after \(got) of \(declared) bytes")
+                throw Retryable(message: "the connection ended after \(got) of \(declared) bytes")
             }
             if let expectedSize, got != expectedSize {
-                throw Retryable(
-                    message: "\(self.display(key)): the server sent \(got) bytes, the listing says the object has \(expectedSize)")
+                throw Retryable(message: "the server sent \(got) bytes, the listing says the object has \(expectedSize)")
             }
         }
     }
@@ -96,6 +95,8 @@ public final class S3Client: @unchecked Sendable {
     /// A failure worth another attempt (5xx, throttling, a dropped connection, a short body).
     struct Retryable: Error {
         var message: String
+        /// The server was not reached or the connection failed (as opposed to an answer).
+        var transport = false
     }
 
     /// Sends a request with retries; `handle` reads a 2xx response (and may throw ``Retryable``).
@@ -105,6 +106,7 @@ public final class S3Client: @unchecked Sendable {
         _ handle: (Response) throws -> T
     ) throws -> T {
         var last = ""
+        var unreachable = false
         for attempt in 0..<maxAttempts {
             if attempt > 0 {
                 let delay = min(5, baseDelay * pow(2, Double(attempt - 1))) * Double.random(in: 0.5...1.0)
@@ -116,8 +118,10 @@ public final class S3Client: @unchecked Sendable {
                 response = try send(method, key: key, query: query, destination: destination)
             } catch let e as Retryable {
                 last = e.message
+                unreachable = e.transport
                 continue
             }
+            unreachable = false
             if (200..<300).contains(response.status) {
                 do {
                     return try handle(response)
@@ -135,15 +139,16 @@ public final class S3Client: @unchecked Sendable {
             }
             throw describe(status: response.status, error: error, headers: response.headers, what: what)
         }
-        throw LiteProofError(
-            .io,
-            "cannot \(what) at \(config.endpoint.absoluteString): \(last) (gave up after \(maxAttempts) attempts; to work offline, download the replica with `liteproof fetch` on a machine that reaches the bucket and pass the folder)"
-        )
+        let hint =
+            unreachable
+            ? "; to work offline, download the replica with `liteproof fetch` on a machine that reaches the bucket and pass the folder" : ""
+        throw LiteProofError(.io, "cannot \(what) at \(config.endpoint.absoluteString): \(last) (gave up after \(maxAttempts) attempts\(hint))")
     }
 
     /// Turns an S3 error answer into a message in S3's words, with what was tried.
     func describe(status: Int, error: S3ErrorBody?, headers: [String: String], what: String) -> LiteProofError {
-        let code = error?.code ?? "HTTP \(status)"
+        // A HEAD-like answer without a body (some servers for 403): S3 would have said AccessDenied.
+        let code = error?.code ?? (status == 403 ? "AccessDenied" : "HTTP \(status)")
         let message = error?.message ?? HTTPURLResponse.localizedString(forStatusCode: status)
         let bucket = config.location.bucket
         let tried = "endpoint \(config.endpoint.absoluteString), region \(config.region)"
@@ -170,8 +175,11 @@ public final class S3Client: @unchecked Sendable {
                 hint = tried
             }
         }
-        let kind: LiteProofError.Kind = ["NoSuchBucket", "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AllAccessDisabled",
-            "AuthorizationHeaderMalformed", "PermanentRedirect", "InvalidBucketName"].contains(code) || status == 301 ? .usage : .io
+        let kind: LiteProofError.Kind =
+            [
+                "NoSuchBucket", "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AllAccessDisabled",
+                "AuthorizationHeaderMalformed", "PermanentRedirect", "InvalidBucketName",
+            ].contains(code) || status == 301 ? .usage : .io
         return LiteProofError(kind, "cannot \(what): S3 answered \(code): \(message) (\(hint))")
     }
 
@@ -243,10 +251,10 @@ public final class S3Client: @unchecked Sendable {
         let (response, data, error) = box.get()
         if let error {
             if let destination { FS.remove(destination) }
-            throw Retryable(message: "\(method) \(url.absoluteString): \(error.localizedDescription)")
+            throw Retryable(message: "\(method) \(url.absoluteString): \(error.localizedDescription)", transport: true)
         }
         guard let http = response as? HTTPURLResponse else {
-            throw Retryable(message: "\(method) \(url.absoluteString): no HTTP response")
+            throw Retryable(message: "\(method) \(url.absoluteString): no HTTP response", transport: true)
         }
         var lower: [String: String] = [:]
         for (k, v) in http.allHeaderFields {

@@ -132,7 +132,8 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
             case nil:
                 states[path] = .downloading
                 condition.unlock()
-                let local = scratch + "/" + String(format: "%08x", UInt32(truncatingIfNeeded: path.hashValue)) + "-"
+                let local =
+                    scratch + "/" + String(format: "%08x", UInt32(truncatingIfNeeded: path.hashValue)) + "-"
                     + path.replacingOccurrences(of: "/", with: "_")
                 let result: State
                 do {
