@@ -19,7 +19,7 @@ import Testing
     @Test func v05ReplicaStraightFromTheBucket() async throws {
         let moto = try MotoServer()
         defer { moto.stop() }
-        let url = try await makeV05Replica(moto, prefix: "app")
+        let (url, db, token) = try await makeV05Replica(moto, prefix: "app")
 
         // verify: every file checked, sound.
         let listing = try S3Storage(url: url, environment: moto.environment)
@@ -77,6 +77,12 @@ import Testing
         let noBucket = try runWithEnvironment(liteproofBinary(), ["verify", missing], environment: moto.childEnvironment)
         #expect(noBucket.status == 2)
         #expect(noBucket.output.contains("NoSuchBucket"), "\(noBucket.output)")
+        let canary = try runWithEnvironment(liteproofBinary(), ["canary", "check", url, "--token", token], environment: moto.childEnvironment)
+        #expect(canary.status == 0, "\(canary.output)")
+        let compare = try runWithEnvironment(liteproofBinary(), ["compare", url, "--live", db, "--json"], environment: moto.childEnvironment)
+        #expect(compare.status == 0 && compare.output.contains("identical"), "\(compare.output)")
+        let timeline = try runWithEnvironment(liteproofBinary(), ["timeline", url], environment: moto.childEnvironment)
+        #expect(timeline.status == 0 && timeline.output.contains("s3://bucket/app"), "\(timeline.output)")
         let cliFetch = try runWithEnvironment(liteproofBinary(), ["fetch", url, dir + "/cli-fetch"], environment: moto.childEnvironment)
         #expect(cliFetch.status == 0 && FS.exists(dir + "/cli-fetch/" + Replica.fetchManifestName), "\(cliFetch.output)")
     }
@@ -84,7 +90,7 @@ import Testing
     @Test func faultsAreRetriedOrStopTheCommand() async throws {
         let moto = try MotoServer()
         defer { moto.stop() }
-        let url = try await makeV05Replica(moto, prefix: "faulty")
+        let url = try await makeV05Replica(moto, prefix: "faulty").url
         let dir = try rigTempDir("s3-faults")
         let direct = try Replica.open(storage: try S3Storage(url: url, environment: moto.environment))
         try Restorer(replica: direct).restore(to: dir + "/direct.db")
@@ -206,7 +212,7 @@ import Testing
 
     /// Litestream 0.5.17 replicating a database with several write rounds into `s3://bucket/PREFIX`;
     /// returns the replica URL once Litestream has stopped with every round in the bucket.
-    func makeV05Replica(_ moto: MotoServer, prefix: String) async throws -> String {
+    func makeV05Replica(_ moto: MotoServer, prefix: String) async throws -> (url: String, db: String, canary: String) {
         try moto.createBucket("bucket")
         let dir = try rigTempDir("s3-v05-\(prefix)")
         let db = dir + "/app.db"
@@ -238,12 +244,16 @@ import Testing
         }
         // An L1 compaction, so a restore's plan leaves some L0 files out.
         try waitUntil("an L1 file", timeout: 45) { try !client.list(prefix: prefix + "/0001/").isEmpty }
+        // The last write is a canary row, written by the command line.
         let last = try l0().count
-        try writer.exec("INSERT INTO t(v) VALUES (randomblob(100))")
+        let canary = try runWithEnvironment(liteproofBinary(), ["canary", "write", db], environment: moto.childEnvironment)
+        guard canary.status == 0, let token = canary.output.split(separator: "\n").last.map(String.init) else {
+            throw RigError(message: "canary write: \(canary.output)")
+        }
         try waitUntil("the final L0 file", timeout: 45) { try l0().count > last }
         ls.stop()
         writer.close()
-        return url
+        return (url, db, token)
     }
 
     func fastRetries(_ url: String, _ moto: MotoServer) throws -> S3Client {
