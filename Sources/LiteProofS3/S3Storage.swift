@@ -3,7 +3,8 @@ import LiteProof
 
 /// A replica read straight from a bucket: the listing gives names, sizes and LastModified (the
 /// trusted times); each object is downloaded once, when it is first opened or prefetched,
-/// streamed into a scratch folder that is removed when the storage goes away or the process exits.
+/// streamed into a scratch folder (``ScratchSpace``) that is removed when the storage goes away, at exit
+/// or on a signal.
 ///
 /// Only the objects that are opened (or prefetched) are fetched, so a restore reads the plan's
 /// files and no others. Memory stays bounded: bodies go to disk, readers `pread` them.
@@ -51,8 +52,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         }
         listing = files
         self.objects = objects
-        scratch = try FS.makeScratchDirectory(prefix: "liteproof-s3")
-        S3ScratchFolders.shared.add(scratch)
+        scratch = try ScratchSpace.makeFolder(prefix: "liteproof-s3")
     }
 
     deinit {
@@ -60,8 +60,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         queue.removeAll()
         while workers > 0 { condition.wait() }
         condition.unlock()
-        FS.removeTree(scratch)
-        S3ScratchFolders.shared.remove(scratch)
+        ScratchSpace.release(scratch)
     }
 
     public func files() -> [StoredFile] { listing }
@@ -147,37 +146,5 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
                 condition.broadcast()
             }
         }
-    }
-}
-
-/// Scratch folders of live ``S3Storage`` values, removed at exit if still there.
-final class S3ScratchFolders: @unchecked Sendable {
-    static let shared = S3ScratchFolders()
-    private let lock = NSLock()
-    private var folders: Set<String> = []
-    private var installed = false
-
-    func add(_ path: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        folders.insert(path)
-        if !installed {
-            installed = true
-            atexit { S3ScratchFolders.shared.removeAll() }
-        }
-    }
-
-    func remove(_ path: String) {
-        lock.lock()
-        folders.remove(path)
-        lock.unlock()
-    }
-
-    func removeAll() {
-        lock.lock()
-        let all = folders
-        folders.removeAll()
-        lock.unlock()
-        for f in all { FS.removeTree(f) }
     }
 }

@@ -58,8 +58,8 @@ struct CanaryCommand: ParsableCommand {
             do {
                 let replica = try options.open()
                 let plan = try RestorePlanner(replica: replica).plan()
-                let scratch = try FS.makeScratchDirectory(prefix: "liteproof-canary")
-                defer { FS.removeTree(scratch) }
+                let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-canary")
+                defer { ScratchSpace.release(scratch) }
                 let path = try Restorer(replica: replica, progress: options.progressHandler()).restoreToScratch(plan, in: scratch)
                 let all = try Canary.all(in: try FilePageSource(path: path)) ?? []
                 let hit = all.first { $0.token == token }
@@ -73,7 +73,7 @@ struct CanaryCommand: ParsableCommand {
                 print("FOUND: canary \(token) (written \(c.createdAtText)) is in the replica at \(result.position)")
             } else {
                 print("NOT FOUND: canary \(token) is not in the replica at \(result.position)")
-                if let n = result.newest { print("  newest canary there: \(n.token) written \(n.createdAtText)") }
+                if let n = result.newest { print("  newest canary there: \(n.token.escapedForText) written \(n.createdAtText.escapedForText)") }
             }
             if !result.found { throw ExitCode(1) }
         }

@@ -46,6 +46,7 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         let report: CompareReport
         do {
+            for input in [live, digest].compactMap({ $0 }) { try FS.checkInput(input) }
             var comparer = Comparer(replica: try options.open(), progress: options.progressHandler())
             comparer.listLimit = limit
             if let live {
@@ -92,9 +93,9 @@ struct DigestCommand: ParsableCommand {
 
     func run() throws {
         do {
-            if FS.exists(output) && !force { throw LiteProofError(.usage, "\(output) already exists; use --force to replace it") }
+            try FS.checkOutput(output, force: force)
             let d = try LiveDatabase.read(database) { try Comparer.liveDigest($0, name: database) }
-            try d.write(to: output)
+            try d.write(to: output, force: force)
             struct Summary: Encodable {
                 var output: String; var pageSize: Int; var pageCount: UInt32; var sha256: String; var checksum: String; var walCommits: Int
             }

@@ -42,7 +42,7 @@ struct EvidenceCommand: ParsableCommand {
                     print("evidence bundle written to \(output)")
                     print("  \(m.files.count) replica files hashed; verify: \(m.verdict); position: \(m.position ?? "none")")
                     print("  members: \(m.members.joined(separator: ", "))")
-                    if let e = m.restoreError { print("  restore failed: \(e)") }
+                    if let e = m.restoreError { print("  restore failed: \(e.escapedForText)") }
                     if let c = m.compareVerdict { print("  compare with \(m.live ?? ""): \(c)") }
                 }
             } catch {

@@ -27,6 +27,20 @@ struct LiteProofCommand: ParsableCommand {
             VerifyCommand.self, InspectCommand.self, RestoreCommand.self, CompareCommand.self, DigestCommand.self, CanaryCommand.self, BenchCommand.self,
             BisectCommand.self, EvidenceCommand.self, ProveCommand.self, LogsCommand.self, TimelineCommand.self, FetchCommand.self,
         ])
+
+    /// Runs the command; argument errors exit 2 ("could not run"), as documented, instead of the
+    /// argument parser's 64. `--help` and `--version` still print on standard output and exit 0.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            // Help, version, and exit codes a command chose keep the parser's handling.
+            if Self.exitCode(for: error) == .success || Self.message(for: error).isEmpty { Self.exit(withError: error) }
+            FileHandle.standardError.write(Data((Self.fullMessage(for: error) + "\n").utf8))
+            Self.exit(withError: ExitCode(2))
+        }
+    }
 }
 
 /// Maps library errors to the documented exit codes, printing the message on stderr.
@@ -45,7 +59,7 @@ func fail(_ error: Error, json: Bool) -> ExitCode {
     if json, let e = error as? LiteProofError {
         print(JSONOutput.encode(ErrorReport(e)))
     } else {
-        FileHandle.standardError.write(Data("liteproof: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("liteproof: \(String(describing: error).escapedForText)\n".utf8))
     }
     return code
 }

@@ -10,7 +10,8 @@ struct LogsCommand: ParsableCommand {
             Reads the log of a boot — `litestream restore` then `litestream replicate`, as a \
             platform shows them — from FILE or standard input (-), e.g. `fly logs | liteproof logs -`. \
             Lines may carry a platform's prefix (a timestamp, `app[web.1]:`) and may be interleaved \
-            with the application's own lines, which are ignored.
+            with the application's own lines, which are ignored. A line longer than 1 MiB is \
+            skipped (never held in memory) and named in a warning.
 
             Recognised: Litestream 0.3.13 (key=value on stdout with -config; \
             `2006/01/02 15:04:05 INFO msg k=v` on stderr with a replica URL) and 0.5.x (key=value; \

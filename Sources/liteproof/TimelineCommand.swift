@@ -41,17 +41,17 @@ struct TimelineCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the timeline as a self-contained HTML page to this file.", valueName: "file"))
     var html: String?
 
+    @Flag(help: "Replace an existing --html file.")
+    var force = false
+
     func run() throws {
         let timeline: Timeline
         do {
+            if let html { try FS.checkOutput(html, force: force) }
             let replica = try options.open()
             timeline = Timeline.build(replica, progress: options.progressHandler())
             if let html {
-                do {
-                    try Data(timeline.renderHTML().utf8).write(to: URL(fileURLWithPath: html))
-                } catch {
-                    throw LiteProofError(.io, "cannot write \(html): \(error.localizedDescription)")
-                }
+                try FS.writeOutput(Array(timeline.renderHTML().utf8), to: html, force: force)
             }
         } catch {
             throw fail(error, json: options.json)

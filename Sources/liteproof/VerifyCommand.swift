@@ -39,11 +39,17 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let replica: Replica
-        do { replica = try options.open() } catch { throw fail(error, json: options.json) }
-        let report = Verifier(
-            replica: replica, progress: options.progressHandler(),
-            restoreCheck: RestoreOptions.IntegrityCheck(rawValue: restoreCheck)!, live: live
-        ).run()
+        do {
+            replica = try options.open()
+            if let live { try FS.checkInput(live) }
+        } catch { throw fail(error, json: options.json) }
+        let report: VerifyReport
+        do {
+            report = try Verifier(
+                replica: replica, progress: options.progressHandler(),
+                restoreCheck: RestoreOptions.IntegrityCheck(rawValue: restoreCheck)!, live: live
+            ).check()
+        } catch { throw fail(error, json: options.json) }
         // A file that could not be downloaded is not damage: no verdict, exit 2.
         if let error = options.transferFailure(replica) { throw fail(error, json: options.json) }
         print(options.json ? JSONOutput.encode(report) : report.renderText())

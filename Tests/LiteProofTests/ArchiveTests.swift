@@ -1,6 +1,7 @@
 import Foundation
-import LiteProof
 import Testing
+
+@testable import LiteProof
 
 #if canImport(Glibc)
     import Glibc
@@ -433,6 +434,34 @@ import Testing
         limits.minFreeBytes = 1 << 62  // more than any disk has
         expectRefusal(try ZstdTarStorage(archive: archive, limits: limits, scratchParent: parent), "free")
         #expect(FS.list(parent) == [])
+    }
+
+    /// Pax records are read with the byte reader: values come out whole, and a malformed record
+    /// is an error at its offset in the tar stream.
+    @Test func paxRecordsAreReadWithOffsets() throws {
+        func record(_ text: String) -> [UInt8] {
+            var n = text.utf8.count + 2
+            while "\(n) \(text)\n".utf8.count != n { n += 1 }
+            return Array("\(n) \(text)\n".utf8)
+        }
+        let data = record("path=generations/a") + record("mtime=1.5") + [0, 0, 0]
+        let records = try paxRecords(data, base: 1024)
+        #expect(records.map(\.key) == ["path", "mtime"])
+        #expect(records.map { String(decoding: $0.value, as: UTF8.self) } == ["generations/a", "1.5"])
+        let cases: [([UInt8], Int64, String)] = [
+            (record("path=a") + Array("99 path=b\n".utf8), 1024 + 19, "the data ends at 1043 bytes inside a pax record of 99 bytes"),
+            (Array("x path=a\n".utf8), 1024, "expected a record"),
+            (Array("9 path=abc".utf8) + [0], 1024, "does not end with a newline"),
+            (Array("99999999999999999999999999 a=b\n".utf8), 1024, "runs past the header"),
+        ]
+        for (bytes, offset, says) in cases {
+            do {
+                _ = try paxRecords(bytes, base: 1024)
+                Issue.record("accepted \(bytes)")
+            } catch let e as FormatError {
+                #expect(e.offset == offset && e.message.contains(says), "\(e)")
+            }
+        }
     }
 
     // MARK: Helpers

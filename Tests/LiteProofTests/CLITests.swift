@@ -57,6 +57,65 @@ import Testing
         #expect(s3.stderr.contains("download"))
     }
 
+    /// Argument errors are "could not run" (2) with the message and the usage, not the argument
+    /// parser's 64; help and version still exit 0 on standard output.
+    @Test func argumentErrorsExitTwo() throws {
+        let replica = Fixtures.example("0.3").replica
+        let cases: [(args: [String], message: String)] = [
+            (["restore", replica], "give -o PATH"),
+            (["verify", "--bogus", replica], "Unknown option '--bogus'"),
+            (["restore", replica, "--index", "zz", "-o", try rigTempDir("cli-args") + "/out.db"], "--index takes a hex WAL index"),
+            (["restore", replica, "--offset", "12", "-o", "x.db"], "--offset goes with --index"),
+            (["nosuchcommand"], "Unexpected argument 'nosuchcommand'"),
+            (["verify"], "Missing expected argument '<replica>'"),
+        ]
+        for c in cases {
+            let r = try runLiteProof(c.args)
+            #expect(r.status == 2, "\(c.args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(c.message), "\(c.args): \(r.stderr)")
+            #expect(r.stderr.contains("Usage: liteproof"), "\(c.args): \(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
+        for args in [["--help"], ["verify", "--help"], ["help", "restore"], ["--version"]] {
+            let r = try runLiteProof(args)
+            #expect(r.status == 0, "\(args): \(r.stderr)")
+            #expect(!r.stdout.isEmpty && r.stderr.isEmpty, "\(args)")
+        }
+    }
+
+    /// A stray file whose name holds a newline cannot print a line of its own in the text (it
+    /// would forge a verdict); JSON keeps the name as it is.
+    @Test func strayFileNameCannotForgeALine() throws {
+        let forged = "OK: the replica is sound"
+        let dir = try exampleCopy("0.3")
+        let name = "x\n" + forged + "\u{1B}[1A"
+        #expect(FileManager.default.createFile(atPath: dir + "/" + name, contents: Data("stray".utf8)))
+        let r = try runLiteProof(["verify", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(lines.first?.hasPrefix(forged + " (1 warning)") == true)
+        #expect(!lines.contains(forged), "\(r.stdout)")
+        #expect(!r.stdout.contains("\u{1B}"))
+        #expect(r.stdout.contains(#"x\nOK: the replica is sound\u{1b}[1A"#))
+        let j = try runLiteProof(["verify", "--json", dir])
+        let findings = try json(j.stdout)["findings"] as? [[String: Any]] ?? []
+        #expect(findings.contains { $0["code"] as? String == "layout.stray-file" && $0["file"] as? String == name })
+        let inspect = try runLiteProof(["inspect", dir])
+        #expect(!inspect.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.contains(forged))
+        #expect(inspect.stdout.contains(#"x\nOK"#))
+        // An error naming a path escapes it too.
+        let missing = try runLiteProof(["verify", "/nonexistent/a\n" + forged])
+        #expect(missing.status == 2)
+        #expect(!missing.stderr.split(separator: "\n").contains { $0 == forged })
+    }
+
+    @Test func textEscapingShowsControlCharacters() {
+        #expect("plain / ünïcode \\ name".escapedForText == "plain / ünïcode \\ name")
+        #expect("a\nb\rc\td".escapedForText == #"a\nb\rc\td"#)
+        #expect("\u{0}\u{1B}\u{7F}\u{85}\u{9F}\u{2028}".escapedForText == #"\u{0}\u{1b}\u{7f}\u{85}\u{9f}\u{2028}"#)
+        #expect(Finding.warning(.layoutStray, file: "a\nb", "c\nd").description == #"warning layout.stray-file a\nb: c\nd"#)
+    }
+
     @Test func helpTeachesExitCodes() throws {
         let r = try runLiteProof(["--help"])
         #expect(r.status == 0)

@@ -25,20 +25,21 @@ import Testing
         try writer.exec("CREATE TABLE big(id INTEGER PRIMARY KEY, b BLOB); CREATE TABLE small(id INTEGER PRIMARY KEY, v TEXT);")
         let ls = try startLitestream(v, db: db, replica: replicaDir, in: dir)
         defer { ls.stop(); writer.close() }
-        usleep(800_000)
+        // Litestream has started on the database once its first file is in the replica.
+        try waitUntil("litestream's first file in the replica", timeout: 60) { !FS.walk(replicaDir).isEmpty }
         for _ in 0..<9 { try writer.exec("INSERT INTO big(b) VALUES (zeroblob(128*1024*1024))") }
         // Pages after the lock page hold real data.
         try writer.exec(
             "INSERT INTO small(v) SELECT hex(randomblob(100)) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<2000) SELECT i FROM n)"
         )
-        // Quiesce: the replica's files stop changing.
-        var last: [String] = []
-        var stable = 0
-        try waitUntil("the replica to settle", timeout: 120) {
-            let now = FS.walk(replicaDir).map { "\($0) \(FS.fileSize(replicaDir + "/" + $0) ?? 0)" }
-            stable = now == last && !now.isEmpty ? stable + 1 : 0
-            last = now
-            return stable >= 20  // 2 s without change
+        // Wait for the replica to reach the live database's position: its newest commit must
+        // describe the database as the live side has it now (every transaction only grows it, so
+        // equal page counts mean the last one arrived). Never wait for a quiet period: 0.3 may
+        // spend longer than any fixed quiet time compressing the 1.2 GB segment.
+        let livePages = UInt32(try writer.query("PRAGMA page_count")[0][0])!
+        var seen: [String: UInt32] = [:]  // listing signature → replica's last commit size
+        try waitUntil("the replica to reach the live database's \(livePages) pages", timeout: 300) {
+            try replicaLastCommitPages(replicaDir, v, cache: &seen) == livePages
         }
         ls.stop()
         let pageSize = 65536
@@ -139,6 +140,27 @@ import Testing
         #expect(try litestreamRestore(.v05, replicaDir: replicaDir, output: theirs, timeout: 300).status == 0)
         #expect(FileManager.default.contentsEqual(atPath: ours, andPath: theirs))
     }
+}
+
+/// The database size (pages) that the replica's newest commit records, or nil while it has none.
+/// Re-reads only when the replica's listing changed (`cache` is keyed by names and sizes).
+private func replicaLastCommitPages(_ replicaDir: String, _ v: LitestreamVersion, cache: inout [String: UInt32]) throws -> UInt32? {
+    let listing = FS.walk(replicaDir).sorted().map { "\($0) \(FS.fileSize(replicaDir + "/" + $0) ?? 0)" }.joined(separator: "\n")
+    if let known = cache[listing] { return known }
+    let replica = try Replica.open(replicaDir)
+    var pages: UInt32?
+    if v == .v05 {
+        guard let last = replica.ltx?.files.filter({ $0.level != LTXLayout.snapshotLevel }).max(by: { $0.maxTXID < $1.maxTXID }) else { return nil }
+        pages = try LTX.readHeader(try replica.open(last.path), name: last.path).commit
+    } else {
+        guard let gen = replica.v03?.generations.max(by: { ($0.timeBounds?.1 ?? 0) < ($1.timeBounds?.1 ?? 0) }),
+            let index = gen.indexes.last
+        else { return nil }
+        let result = try V03Readers.readIndex(replica, index: index, segments: gen.segments(of: index), expectedPageSize: nil, failFast: false) { _ in }
+        pages = result.commits > 0 ? result.lastCommitSize : nil
+    }
+    if let pages { cache[listing] = pages }
+    return pages
 }
 
 extension Array where Element == UInt8 {

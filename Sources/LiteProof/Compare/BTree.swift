@@ -237,24 +237,28 @@ public final class BTreeReader {
     /// The rows of `sqlite_schema`.
     public func schema() throws -> [SchemaEntry] {
         var out: [SchemaEntry] = []
-        try walk(1, visitCell: { page, c in
-            let v = try Self.record(try payload(page, c))
-            guard v.count >= 4 else { return }
-            func text(_ i: Int) -> String? { if case .text(let s) = v[i] { return s } else { return nil } }
-            var root: UInt32 = 0
-            if case .integer(let r) = v[3], r > 0, r <= Int64(UInt32.max) { root = UInt32(r) }
-            out.append(SchemaEntry(type: text(0) ?? "", name: text(1) ?? "", tableName: text(2) ?? "", rootPage: root, sql: v.count > 4 ? text(4) : nil))
-        })
+        try walk(
+            1,
+            visitCell: { page, c in
+                let v = try Self.record(try payload(page, c))
+                guard v.count >= 4 else { return }
+                func text(_ i: Int) -> String? { if case .text(let s) = v[i] { return s } else { return nil } }
+                var root: UInt32 = 0
+                if case .integer(let r) = v[3], r > 0, r <= Int64(UInt32.max) { root = UInt32(r) }
+                out.append(SchemaEntry(type: text(0) ?? "", name: text(1) ?? "", tableName: text(2) ?? "", rootPage: root, sql: v.count > 4 ? text(4) : nil))
+            })
         return out
     }
 
     /// Rows of a rowid table: (rowid, values) — for small tables.
     public func rows(ofTable entry: SchemaEntry) throws -> [(Int64, [SQLiteDatabase.Value])] {
         var out: [(Int64, [SQLiteDatabase.Value])] = []
-        try walk(entry.rootPage, visitCell: { page, c in
-            guard let rowid = c.rowid else { return }
-            out.append((rowid, try Self.record(try payload(page, c))))
-        })
+        try walk(
+            entry.rootPage,
+            visitCell: { page, c in
+                guard let rowid = c.rowid else { return }
+                out.append((rowid, try Self.record(try payload(page, c))))
+            })
         return out.sorted { $0.0 < $1.0 }
     }
 
@@ -262,10 +266,12 @@ public final class BTreeReader {
     public func keys(of entry: SchemaEntry) throws -> (rowids: [Int64]?, count: Int) {
         var rowids: [Int64] = []
         var count = 0
-        try walk(entry.rootPage, visitCell: { _, c in
-            count += 1
-            if let r = c.rowid { rowids.append(r) }
-        })
+        try walk(
+            entry.rootPage,
+            visitCell: { _, c in
+                count += 1
+                if let r = c.rowid { rowids.append(r) }
+            })
         let isRowidTable = entry.type == "table" && !entry.withoutRowid
         return (isRowidTable ? rowids.sorted() : nil, count)
     }

@@ -78,8 +78,8 @@ public struct Comparer {
     /// Restores the replica into a scratch folder (removed afterwards) and runs `body` on it.
     func withRestored<T>(_ body: (String, RestorePlan) throws -> T) throws -> T {
         let plan = try RestorePlanner(replica: replica).plan(target)
-        let scratch = try FS.makeScratchDirectory(prefix: "liteproof-compare")
-        defer { FS.removeTree(scratch) }
+        let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-compare")
+        defer { ScratchSpace.release(scratch) }
         let (path, exact) = try Restorer(replica: replica, progress: progress).restoreToScratchExact(plan, in: scratch)
         var restored = plan
         restored.position = exact

@@ -130,10 +130,11 @@ public struct DatabaseDigest: Codable, Sendable {
             checksum: (xor | (1 << 63)).hex(width: 16), pageHashes: hashes, wal: wal)
     }
 
-    public func write(to path: String) throws {
+    /// Writes the digest as JSON to `path`, a new regular file (an existing one only with `force`).
+    public func write(to path: String, force: Bool = false) throws {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try e.encode(self).write(to: URL(fileURLWithPath: path))
+        try FS.writeOutput(e.encode(self), to: path, force: force)
     }
 
     public static func read(from path: String) throws -> DatabaseDigest {

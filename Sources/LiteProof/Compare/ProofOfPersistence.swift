@@ -98,8 +98,8 @@ public struct ProofOfPersistence {
 
         // 3. Wait until the replica holds it: restore (own code) whenever its files change.
         var restoredPath: String?
-        let scratch = try FS.makeScratchDirectory(prefix: "liteproof-prove")
-        defer { FS.removeTree(scratch) }
+        let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-prove")
+        defer { ScratchSpace.release(scratch) }
         var attempt = 0
         guard
             step(
@@ -199,6 +199,6 @@ extension ProofOfPersistence.Report {
         }
         if let lag = replicationLag { lines.append(String(format: "replication lag: %.2f s", lag)) }
         if let r = restoreSeconds { lines.append(String(format: "restore time: %.3f s", r)) }
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }

@@ -101,6 +101,6 @@ extension Bisect.Report {
             lines.append("  result: \(baseline)")
         }
         lines.append("searched \(points) points (\(history)) with \(probes) probes in \(Units.seconds(seconds))")
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }

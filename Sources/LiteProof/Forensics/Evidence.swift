@@ -50,8 +50,8 @@ public enum Evidence {
         guard !FS.exists(output) else { throw LiteProofError(.usage, "\(output) already exists; LiteProof never overwrites a file") }
         let files = try manifestEntries(replica)
         let verify = Verifier(replica: replica, progress: progress, restoreCheck: .quick, live: live).run()
-        let scratch = try FS.makeScratchDirectory(prefix: "liteproof-evidence")
-        defer { FS.removeTree(scratch) }
+        let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-evidence")
+        defer { ScratchSpace.release(scratch) }
         var restoredEntry: FileEntry?
         var restoreError: String?
         var restoredPath: String?
@@ -162,6 +162,6 @@ extension Evidence.CheckReport {
             )
         }
         for p in bundleProblems { lines.append("bundle: \(p)") }
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }

@@ -52,7 +52,7 @@ public final class Replayer {
     /// applies the starting snapshot into a scratch folder.
     public init(replica: Replica, generation: String? = nil) throws {
         self.replica = replica
-        scratch = try FS.makeScratchDirectory(prefix: "liteproof-replay")
+        scratch = try ScratchSpace.makeFolder(prefix: "liteproof-replay")
         workingPath = scratch + "/working.db"
         out = try OutputFile(creating: workingPath)
         do {
@@ -61,12 +61,12 @@ public final class Replayer {
             case .ltx: try prepareLTX()
             }
         } catch {
-            FS.removeTree(scratch)
+            ScratchSpace.release(scratch)
             throw error
         }
     }
 
-    deinit { FS.removeTree(scratch) }
+    deinit { ScratchSpace.release(scratch) }
 
     // MARK: 0.3
 
@@ -78,6 +78,7 @@ public final class Replayer {
         }
         description = "generation \(gen.id) from snapshot \(snapshot.index.hex(width: 8))"
         let r = V03Readers.readSnapshot(replica, snapshot) { chunk, offset in try self.out.write(chunk, at: offset) }
+        if let e = r.localFailure { throw e }
         if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
         pageSize = r.header!.pageSize
         points.append(

@@ -153,6 +153,6 @@ extension Timeline {
         if let t = s.txids { counts += ", \(t) TXIDs" }
         counts += "), \(s.gaps) gap\(s.gaps == 1 ? "" : "s"), \(s.damaged) damaged file\(s.damaged == 1 ? "" : "s")"
         lines.append(counts)
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }

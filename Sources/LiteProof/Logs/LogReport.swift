@@ -62,41 +62,62 @@ public struct LogReport: Codable, Sendable {
     public var linesRead: Int
     public var litestreamLines: Int
     public var formats: [LogLineFormat]
+    /// Lines longer than ``LogReader/maxLineLength``, not read.
+    public var skippedLines: [LogScan.SkippedLine]
 
     /// The last boot.
     public var lastBoot: Boot { boots[boots.count - 1] }
 
     /// Reads `path` ("-" for standard input) and judges it.
     public static func make(path: String) throws -> LogReport {
-        try LogReport(scan: LogReader.scan(LogReader.read(path)), input: path)
+        try LogReport(scan: LogReader.scan(path: path), input: path)
     }
 
     /// Judges the Litestream lines of `scan`; throws when there are none.
     public init(scan: LogScan, input: String) throws {
         self.input = input
         linesRead = scan.lineCount
+        skippedLines = scan.skippedLines
         let events = LogReport.assignBoots(scan.events)
         let bootCount = events.last?.boot ?? 0
         guard bootCount > 0 else {
-            throw LiteProofError(.usage, "no Litestream log lines found in \(input == "-" ? "standard input" : input) (\(scan.lineCount) lines read)")
+            let skipped = LogReport.describeSkipped(scan.skippedLines).map { "; \($0)" } ?? ""
+            throw LiteProofError(
+                .usage, "no Litestream log lines found in \(input == "-" ? "standard input" : input) (\(scan.lineCount) lines read\(skipped))")
         }
         litestreamLines = events.count
         self.events = events
         var formats: [LogLineFormat] = []
         for e in events where !formats.contains(e.format) { formats.append(e.format) }
         self.formats = formats
+        var byBoot = [[LogEvent]](repeating: [], count: bootCount)
+        for e in events { byBoot[e.boot - 1].append(e) }
         var boots: [Boot] = []
         var warnings: [String] = []
+        var lastWriter: [String: Int] = [:]
         for n in 1...bootCount {
-            let mine = events.filter { $0.boot == n }
-            let (boot, bootWarnings) = LogReport.judge(mine, number: n, earlier: boots)
+            let (boot, bootWarnings) = LogReport.judge(byBoot[n - 1], number: n, earlier: boots, lastWriter: lastWriter)
             boots.append(boot)
+            if boot.snapshots + boot.walSegments + boot.ltxFiles + boot.compactions > 0 {
+                for target in boot.replicatingTo { lastWriter[target] = n - 1 }
+            }
             warnings += bootWarnings.map { bootCount > 1 ? "boot \(n): \($0)" : $0 }
         }
+        if let skipped = LogReport.describeSkipped(scan.skippedLines) { warnings.append(skipped) }
         self.boots = boots
         self.warnings = warnings
         verdict = boots[boots.count - 1].verdict
         reason = boots[boots.count - 1].reason
+    }
+
+    /// "line 3 (1572864 bytes) is longer than 1 MiB and was not read", or nil when none was skipped.
+    static func describeSkipped(_ skipped: [LogScan.SkippedLine]) -> String? {
+        guard let first = skipped.first else { return nil }
+        let limit = "\(LogReader.maxLineLength >> 20) MiB"
+        if skipped.count == 1 { return "line \(first.line) (\(first.bytes) bytes) is longer than \(limit) and was not read" }
+        let listed = skipped.prefix(10).map { String($0.line) }.joined(separator: ", ") + (skipped.count > 10 ? ", …" : "")
+        let longest = skipped.map(\.bytes).max() ?? 0
+        return "\(skipped.count) lines are longer than \(limit) and were not read (lines \(listed); the longest \(longest) bytes)"
     }
 
     // MARK: - Boots
@@ -185,265 +206,4 @@ public struct LogReport: Codable, Sendable {
         return events
     }
 
-    /// The verdict of one boot and its warnings.
-    static func judge(_ events: [LogEvent], number: Int, earlier: [Boot]) -> (Boot, [String]) {
-        var warnings: [String] = []
-        let firstReplication = events.firstIndex { replicationKinds.contains($0.kind) }
-        var restorePending: LogEvent?
-        var failure: LogEvent?
-        var failureDuringRestore = false
-        var finished: LogEvent?, noBackup: LogEvent?, skipped: LogEvent?, lastStart: LogEvent?
-        for (i, e) in events.enumerated() {
-            switch e.kind {
-            case .restoreStarted:
-                restorePending = e
-                lastStart = e
-            case .restoreFinished:
-                finished = e
-                restorePending = nil
-            case .restoreNoBackup:
-                noBackup = e
-                restorePending = nil
-            case .restoreSkipped:
-                skipped = e
-                restorePending = nil
-            case .error where failure == nil:
-                let beforeReplication = firstReplication.map { i < $0 } ?? true
-                if restorePending != nil || (e.isFatal && beforeReplication) {
-                    failure = e
-                    let sawVersion = events[..<i].contains { $0.kind == .version }
-                    failureDuringRestore =
-                        restorePending != nil || e.errorText.lowercased().contains("restore")
-                        || (!sawVersion && restoreRelated(e.errorText, strict: false))
-                    restorePending = nil
-                }
-            default: break
-            }
-        }
-
-        var boot = Boot(
-            number: number, firstLine: events.first!.line, lastLine: events.last!.line,
-            started: events.first { $0.time != nil }?.time, ended: events.last { $0.time != nil }?.time,
-            version: events.first { $0.kind == .version }?.fields["version"],
-            verdict: .replicatingOnly, reason: "", evidenceLine: nil,
-            databases: unique(events.filter { $0.kind == .database }.compactMap { $0.fields["path"] }),
-            replicatingTo: unique(events.filter { $0.kind == .replicating }.map(describeTarget)),
-            restoredGeneration: nil,
-            newGenerations: events.filter { $0.kind == .generation }.map { "\($0.fields["generation"] ?? "?") (\($0.fields["reason"] ?? "no reason given"))" },
-            snapshots: events.filter { $0.kind == .snapshot }.count,
-            walSegments: events.filter { $0.kind == .walSegment }.count,
-            ltxFiles: events.filter { $0.kind == .ltxFile }.count,
-            compactions: events.filter { $0.kind == .compaction }.count,
-            errors: events.filter { $0.kind == .error }.count,
-            stopped: events.contains { $0.kind == .shutdown })
-        boot.restoredGeneration = (finished != nil || failure != nil) ? lastStart?.fields["generation"] : nil
-
-        if let f = failure {
-            boot.verdict = .failed
-            boot.evidenceLine = f.line
-            boot.reason =
-                (failureDuringRestore ? "the restore failed: " : "Litestream stopped with an error before replicating: ")
-                + "line \(f.line)\(at(f)) \(quote(f))"
-            if let r = firstReplication, events[r].line > f.line {
-                warnings.append(
-                    "Litestream replicated anyway after the failed restore (line \(events[r].line)): the database it replicates did not come from the replica, and its snapshots will become the replica's newest state"
-                )
-            }
-        } else if let f = finished {
-            boot.verdict = .restored
-            boot.evidenceLine = f.line
-            boot.reason = "a restore finished: line \(f.line)\(at(f)) \(quote(f))"
-        } else if let f = noBackup {
-            boot.verdict = .fresh
-            boot.evidenceLine = f.line
-            boot.reason = "no backup existed, the database started empty: line \(f.line)\(at(f)) \(quote(f))"
-        } else if let s = skipped {
-            boot.evidenceLine = s.line
-            boot.reason = "the database already existed, so no restore ran: line \(s.line)\(at(s)) \(quote(s))"
-        } else if let s = restorePending {
-            boot.evidenceLine = s.line
-            boot.reason = "a restore started (line \(s.line)\(at(s)) \(quote(s))) but the log shows no outcome"
-            warnings.append("a restore started at line \(s.line) but the log shows neither its end nor an error: the log may be cut short")
-        } else if let r = firstReplication {
-            boot.evidenceLine = events[r].line
-            boot.reason = "no restore in this boot: Litestream replicated from line \(events[r].line)\(at(events[r])) \(quote(events[r]))"
-        } else {
-            boot.reason = "no restore and no replication in this boot's lines"
-        }
-
-        // 0.3: a restore is followed by a new generation.
-        if let f = finished, let g = events.first(where: { $0.kind == .generation && $0.line > f.line }) {
-            let old = lastStart?.fields["generation"]
-            let new = g.fields["generation"] ?? "?"
-            warnings.append(
-                "the restore (line \(f.line)\(old.map { ", generation \($0)" } ?? "")) was followed by a new generation \(new) at line \(g.line)"
-                    + " (reason: \(g.fields["reason"] ?? "none given")): Litestream 0.3 always does this after a restore, since the restored database "
-                    + "has no Litestream state beside it. A plain `litestream restore` now takes the generation updated most recently (\(new)); "
-                    + "the history before this boot stays only in "
-                    + (old.map { "generation \($0) (reach it with `-generation \($0)` or a `-timestamp` inside it)" } ?? "the previous generation")
-                    + ".")
-        }
-        for g in events where g.kind == .generation {
-            let reason = g.fields["reason"] ?? ""
-            if reason != "no generation exists" {
-                warnings.append(
-                    "new generation \(g.fields["generation"] ?? "?") at line \(g.line) because \"\(reason)\": Litestream lost track of the WAL (another process checkpointed, truncated or rewrote it), so the replica's history continues in a new generation"
-                )
-            }
-        }
-        if finished == nil, let b = events.first(where: { $0.kind == .behindReplica && $0.message == "detected database behind replica" }) {
-            let dbTXID = b.fields["db_txid"] ?? "?"
-            let found =
-                "line \(b.line): Litestream found the database behind the replica (db_txid=\(dbTXID), replica_txid=\(b.fields["replica_txid"] ?? "?")) "
-                + "and took the replica's position as its base. "
-            if dbTXID.allSatisfy({ $0 == "0" }) {
-                warnings.append(
-                    found + "The log shows no restore: either a `litestream restore` ran and, as 0.5 does, printed nothing, "
-                        + "or the database was created without restoring and its next snapshot becomes the replica's newest state")
-            } else {
-                warnings.append(
-                    found + "The database went back to an earlier state (an older copy or a volume snapshot?): "
-                        + "its next snapshot makes that state the replica's newest")
-            }
-        }
-        let replicationErrors = events.enumerated().filter { i, e in e.kind == .error && e.line != failure?.line && (firstReplication.map { i > $0 } ?? false) }
-            .map(\.1)
-        if let first = replicationErrors.first {
-            warnings.append(
-                "\(replicationErrors.count) error\(replicationErrors.count == 1 ? "" : "s") while replicating; first at line \(first.line)\(at(first)): \(first.errorText)"
-            )
-        }
-        if boot.verdict == .fresh {
-            let targets = Set(boot.replicatingTo)
-            if let prior = earlier.last(where: {
-                !targets.isDisjoint(with: $0.replicatingTo) && ($0.snapshots + $0.walSegments + $0.ltxFiles + $0.compactions) > 0
-            }) {
-                warnings.append(
-                    "no backup was found, although boot \(prior.number) replicated to the same place (\(targets.intersection(prior.replicatingTo).sorted().joined(separator: ", "))): check the replica's path, bucket, credentials and retention"
-                )
-            }
-        }
-        return (boot, warnings)
-    }
-
-    /// `file /path`, `s3 bucket/path`, or the URL.
-    static func describeTarget(_ e: LogEvent) -> String {
-        let f = e.fields
-        let type = f["type"] ?? f["name"] ?? "replica"
-        if let url = f["url"] { return "\(type) \(url)" }
-        if let bucket = f["bucket"] { return "\(type) \(bucket)/\(f["path"] ?? "")" }
-        if let host = f["host"] { return "\(type) \(host):\(f["path"] ?? "")" }
-        if let path = f["path"] { return "\(type) \(path)" }
-        return type
-    }
-
-    static func unique(_ a: [String]) -> [String] {
-        var seen = Set<String>()
-        return a.filter { seen.insert($0).inserted }
-    }
-
-    static func at(_ e: LogEvent) -> String { e.time.map { " (\($0))" } ?? "" }
-
-    static func quote(_ e: LogEvent) -> String {
-        e.fields["error"].map { "\u{201C}\(e.message)\u{201D} error=\u{201C}\($0)\u{201D}" } ?? "\u{201C}\(e.message)\u{201D}"
-    }
-}
-
-// MARK: - Text
-
-extension LogReport {
-    static let headline: [Verdict: String] = [
-        .restored: "RESTORED: the database came from the replica",
-        .fresh: "FRESH: no backup existed; the database started empty",
-        .replicatingOnly: "REPLICATING ONLY: no restore in this boot",
-        .failed: "FAILED: the restore failed",
-    ]
-
-    /// The report as a person reads it: the verdict, the last boot's events, earlier boots in one
-    /// line each, then the warnings.
-    public func renderText() -> String {
-        var lines: [String] = []
-        let last = lastBoot
-        var head = LogReport.headline[verdict]!
-        if verdict == .failed && !reason.hasPrefix("the restore failed") { head = "FAILED: Litestream stopped with an error before replicating" }
-        if verdict == .replicatingOnly && reason.hasPrefix("the database already existed") {
-            head = "REPLICATING ONLY: the database already existed, so no restore ran"
-        }
-        lines.append(head)
-        lines.append("why: \(reason)")
-        lines.append(
-            "input: \(input == "-" ? "standard input" : input) (\(linesRead) line\(linesRead == 1 ? "" : "s"), \(litestreamLines) from Litestream; \(formats.map(\.rawValue).joined(separator: ", ")))"
-        )
-        lines.append("")
-        lines.append("boot \(last.number) of \(boots.count), the last: " + LogReport.summary(last))
-        lines.append(contentsOf: LogReport.renderEvents(events.filter { $0.boot == last.number }))
-        if boots.count > 1 {
-            lines.append("")
-            lines.append("earlier boots:")
-            for b in boots.dropLast() {
-                lines.append("  boot \(b.number): \(b.verdict.rawValue) — \(LogReport.summary(b))")
-                lines.append("    \(b.reason)")
-            }
-        }
-        if !warnings.isEmpty {
-            lines.append("")
-            lines.append("warnings:")
-            for w in warnings { lines.append("  - \(w)") }
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    /// Lines, time span, version, targets and what was written.
-    static func summary(_ b: Boot) -> String {
-        var parts = ["lines \(b.firstLine)–\(b.lastLine)"]
-        if let s = b.started { parts.append(b.ended.map { $0 == s ? s : "\(s) … \($0)" } ?? s) }
-        parts.append(b.version.map { "litestream \($0)" } ?? "no version line")
-        if !b.replicatingTo.isEmpty { parts.append("to " + b.replicatingTo.joined(separator: ", ")) }
-        var written: [String] = []
-        func count(_ n: Int, _ what: String) { if n > 0 { written.append("\(n) \(what)\(n == 1 ? "" : "s")") } }
-        count(b.snapshots, "snapshot")
-        count(b.walSegments, "WAL segment")
-        count(b.ltxFiles, "LTX file")
-        count(b.compactions, "compaction")
-        count(b.errors, "error")
-        if !written.isEmpty { parts.append(written.joined(separator: ", ")) }
-        if !b.stopped { parts.append("no shutdown logged") }
-        return parts.joined(separator: "; ")
-    }
-
-    /// One line per event; runs of four or more writes of one kind show their first and last.
-    static func renderEvents(_ events: [LogEvent]) -> [String] {
-        let collapsible: Set<LogEvent.Kind> = [.walSegment, .ltxFile, .compaction, .snapshot, .restoreProgress]
-        let timeWidth = events.map { ($0.time ?? "-").count }.max() ?? 1
-        let kindWidth = events.map(\.kind.rawValue.count).max() ?? 1
-        func line(_ e: LogEvent) -> String {
-            let time = (e.time ?? "-").padding(toLength: timeWidth, withPad: " ", startingAt: 0)
-            let kind = e.kind.rawValue.padding(toLength: kindWidth, withPad: " ", startingAt: 0)
-            var text = e.message
-            for k in e.fieldOrder { text += " \(k)=\(quoteValue(e.fields[k] ?? ""))" }
-            return "  \(String(format: "%5d", e.line))  \(time)  \(kind)  \(text)"
-        }
-        var out: [String] = []
-        var i = 0
-        while i < events.count {
-            var j = i
-            while j + 1 < events.count && events[j + 1].kind == events[i].kind && collapsible.contains(events[i].kind) { j += 1 }
-            let run = j - i + 1
-            if run >= 4 {
-                out.append(line(events[i]))
-                out.append(
-                    "  \(String(repeating: " ", count: 5))  \(String(repeating: " ", count: timeWidth))  \(String(repeating: " ", count: kindWidth))  … \(run - 2) more \(events[i].kind.rawValue) lines …"
-                )
-                out.append(line(events[j]))
-            } else {
-                for k in i...j { out.append(line(events[k])) }
-            }
-            i = j + 1
-        }
-        return out
-    }
-
-    static func quoteValue(_ v: String) -> String {
-        v.isEmpty || v.contains(" ") || v.contains("\"") ? "\"\(v.replacingOccurrences(of: "\"", with: "\\\""))\"" : v
-    }
 }

@@ -160,6 +160,6 @@ public struct Inventory: Codable, Sendable {
             lines.append("files in no layout (ignored by restore):")
             for s in strays { lines.append("  \(s)") }
         }
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }

@@ -10,6 +10,9 @@ public enum V03Readers {
         public var header: DatabaseHeader?
         public var size: Int64 = 0
         public var findings: [Finding] = []
+        /// A failure of the local side in `sink` (the output or scratch file: ENOSPC, EFBIG, EIO),
+        /// which is not damage in the snapshot: the caller throws it ("could not run").
+        public var localFailure: LiteProofError?
     }
 
     /// Decompresses a snapshot, checks its SQLite header and size, and hands each chunk to `sink`
@@ -66,6 +69,8 @@ public enum V03Readers {
                         .snapshotHeader, file: file.path, offset: 0,
                         "snapshot decompresses to \(result.size) bytes; a database needs at least a 100-byte header"))
             }
+        } catch let e as LiteProofError where e.isLocal {
+            result.localFailure = e
         } catch let e as LiteProofError {
             result.findings.append(e.finding ?? .error(.fileUnreadable, file: file.path, e.message))
         } catch {
@@ -172,7 +177,7 @@ public enum V03Readers {
             } catch let e as LiteProofError where e.kind == .damaged && e.finding?.file == seg.path {
                 try add(e.finding!)
                 streamOK = false
-            } catch let e as LiteProofError where e.kind == .io {
+            } catch let e as LiteProofError where e.kind == .io && !e.isLocal {
                 try add(.error(.fileUnreadable, file: seg.path, e.message))
                 streamOK = false
             }

@@ -36,7 +36,7 @@ extension CompareReport {
         if let c = canaries { lines.append(""); lines += c.renderLines() }
         for n in notes { lines.append("note: \(n)") }
         lines.append("time: \(Units.seconds(seconds))")
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }
 

@@ -11,7 +11,7 @@ extension RestoreReport {
             "time: \(Units.seconds(seconds)) (plan \(Units.seconds(phases.plan)), apply \(Units.seconds(phases.apply)), sync \(Units.seconds(phases.sync)), check \(Units.seconds(phases.integrityCheck)))"
         )
         for w in warnings { lines.append("warning: \(w.message)") }
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }
 
@@ -68,7 +68,7 @@ public struct PlanView: Codable, Sendable {
                 "\(String(n + 1).leftPad(4)). \(s.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(s.path)  \(s.range)  \(Units.bytes(s.size))  \(s.time ?? "")"
             )
         }
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }
 

@@ -34,6 +34,6 @@ extension VerifyReport {
                 lines.append("          \(f.message)")
             }
         }
-        return lines.joined(separator: "\n")
+        return lines.map(\.escapedForText).joined(separator: "\n")
     }
 }

@@ -61,8 +61,8 @@ public struct RestoreBenchmark {
     }
 
     public func run() throws -> Report {
-        let scratch = try FS.makeScratchDirectory(prefix: "liteproof-bench")
-        defer { FS.removeTree(scratch) }
+        let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-bench")
+        defer { ScratchSpace.release(scratch) }
         let planner = RestorePlanner(replica: replica)
         let plan = try planner.plan()
         var samples: [String: [Double]] = [:]

@@ -45,22 +45,8 @@ public struct RestorePlanner {
                         "no generation's time bounds contain \(formatTime(ts))"))
             }
         }
-        var best = candidates[0]
-        for g in candidates.dropFirst() where (g.timeBounds?.1 ?? 0) > (best.timeBounds?.1 ?? 0) { best = g }
-        var reasons = [
-            "generation \(best.id) was updated most recently" + (candidates.count > 1 ? " of \(candidates.count) generations" : "")
-                + (best.timeBounds.map { " (newest file \(formatTime($0.1)))" } ?? "")
-        ]
+        var (best, reasons, warnings) = try GenerationChoice(replica: replica).newest(of: candidates, all: gens)
         if target.timestamp != nil { reasons.append("its time bounds contain the target time") }
-        var warnings: [Finding] = []
-        let ties = candidates.filter { $0.timeBounds?.1 == best.timeBounds?.1 }
-        if ties.count > 1 {
-            warnings.append(
-                .warning(
-                    .timeUntrusted, file: "generations",
-                    "generations \(ties.map(\.id).joined(separator: ", ")) have the same newest file time; chose \(best.id), the first by name, as Litestream does. File times may have been lost in a copy: pass --generation to choose"
-                ))
-        }
         return (best, reasons, warnings)
     }
 

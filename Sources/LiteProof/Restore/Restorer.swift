@@ -75,10 +75,10 @@ public struct Restorer {
         let dir = (output as NSString).deletingLastPathComponent
         let temp = (dir.isEmpty ? "." : dir) + "/." + (output as NSString).lastPathComponent + ".liteproof-\(getpid()).tmp"
         var keepTemp = false
-        defer { if !keepTemp { FS.remove(temp) } }
+        defer { if keepTemp { ScratchSpace.keep(temp) } else { ScratchSpace.release(temp) } }
 
         let applyStart = Date()
-        let out = try OutputFile(creating: temp)
+        let out = try ScratchSpace.createFile(temp)
         let result = try apply(plan, to: out, scratch: dir.isEmpty ? "." : dir)
         phases.apply = Date().timeIntervalSince(applyStart)
 
@@ -103,7 +103,7 @@ public struct Restorer {
         if options.force {
             for suffix in ["-wal", "-shm", "-journal"] { FS.remove(output + suffix) }
         }
-        guard rename(temp, output) == 0 else { throw posixError("cannot rename the restored database to", path: output) }
+        guard rename(temp, output) == 0 else { throw localError("cannot rename the restored database to", path: output) }
         keepTemp = true
         if options.sync { FS.syncDirectory(dir.isEmpty ? "." : dir) }
 
@@ -125,10 +125,8 @@ public struct Restorer {
         if FS.isDirectory(output) { throw LiteProofError(.usage, "\(output) is a folder; give a file path for the restored database") }
         let parent = (output as NSString).deletingLastPathComponent
         if !parent.isEmpty && !FS.isDirectory(parent) { throw LiteProofError(.usage, "no such folder: \(parent)") }
-        guard !force else { return }
-        for p in [output, output + "-wal", output + "-shm", output + "-journal"] where FS.exists(p) {
-            throw LiteProofError(.usage, "\(p) already exists; LiteProof never overwrites a file unless given --force")
-        }
+        // Nothing is overwritten without --force, and only regular files are ever replaced.
+        for p in [output, output + "-wal", output + "-shm", output + "-journal"] { try FS.checkOutput(p, force: force) }
     }
 
     struct Applied {
@@ -184,6 +182,7 @@ public struct Restorer {
                 let r = V03Readers.readSnapshot(replica, file) { chunk, offset in
                     try out.write(chunk, at: offset)
                 }
+                if let e = r.localFailure { throw e }
                 if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
                 guard let h = r.header else { throw LiteProofError.damaged(.error(.snapshotHeader, file: file.path, "no database header")) }
                 pageSize = h.pageSize

@@ -23,7 +23,9 @@ public final class ReadOnlyFile: @unchecked Sendable {
     /// uncompressed archive, read in place).
     public init(_ path: String, window: (offset: Int64, size: Int64)? = nil, displayName: String? = nil) throws {
         self.path = displayName ?? path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO (or a device) named like a replica file must not wait for a
+        // writer; anything but a regular file is refused before it is read.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw posixError("cannot open", path: path) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
@@ -33,8 +35,9 @@ public final class ReadOnlyFile: @unchecked Sendable {
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw LiteProofError(.io, "not a regular file: \(path)")
+            throw LiteProofError(.io, "\(path) is not a regular file (\(FS.kindName(st.st_mode))); LiteProof reads only regular files")
         }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         if let window {
             guard window.offset >= 0, window.size >= 0, window.offset + window.size <= Int64(st.st_size) else {
                 close(fd)
@@ -99,13 +102,25 @@ public final class OutputFile: @unchecked Sendable {
     public let path: String
     let fd: Int32
 
-    /// Creates `path`, which must not exist (`O_EXCL`).
+    /// Creates `path`, which must not exist (`O_EXCL`). Failures of this file (ENOSPC, EFBIG,
+    /// EIO) are local: ``LiteProofError/localPath`` names it.
     public init(creating path: String, mode: mode_t = 0o644) throws {
         self.path = path
+        Self.ignoreFileSizeSignal
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw posixError("cannot create", path: path) }
+        guard fd >= 0 else { throw localError("cannot create", path: path) }
         self.fd = fd
     }
+
+    /// A write past `ulimit -f` raises SIGXFSZ, whose default action kills the process (leaving
+    /// its temporary files): ignored (when left at its default), the write fails with EFBIG
+    /// instead and is reported, and the temporary files are removed.
+    private static let ignoreFileSizeSignal: Void = {
+        var current = sigaction()
+        if sigaction(SIGXFSZ, nil, &current) == 0, current.__sigaction_handler.sa_handler == nil {
+            signal(SIGXFSZ, SIG_IGN)
+        }
+    }()
 
     deinit { close(fd) }
 
@@ -130,7 +145,7 @@ public final class OutputFile: @unchecked Sendable {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw posixError("cannot write", path: path)
+                throw localError("cannot write", path: path)
             }
             done += n
         }
@@ -143,16 +158,16 @@ public final class OutputFile: @unchecked Sendable {
     }
 
     public func truncate(to size: Int64) throws {
-        guard ftruncate(fd, off_t(size)) == 0 else { throw posixError("cannot truncate", path: path) }
+        guard ftruncate(fd, off_t(size)) == 0 else { throw localError("cannot truncate", path: path) }
     }
 
     public func sync() throws {
-        guard fsync(fd) == 0 else { throw posixError("cannot fsync", path: path) }
+        guard fsync(fd) == 0 else { throw localError("cannot fsync", path: path) }
     }
 
     public func currentSize() throws -> Int64 {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw posixError("cannot stat", path: path) }
+        guard fstat(fd, &st) == 0 else { throw localError("cannot stat", path: path) }
         return Int64(st.st_size)
     }
 }
@@ -226,13 +241,58 @@ public enum FS {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    /// Makes a fresh private folder under the system temporary folder (or `parent`).
-    public static func makeScratchDirectory(prefix: String, in parent: String? = nil) throws -> String {
-        let base = parent ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
-        var template = Array((base + "/\(prefix).XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard made != nil else { throw posixError("cannot make a scratch folder in", path: base) }
-        return String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+    /// Refuses an output path LiteProof may not write: an existing entry unless `force`, and —
+    /// even with `force` — anything that is not a regular file (a device, a FIFO, a socket, a
+    /// symbolic link, a folder), which is never replaced.
+    public static func checkOutput(_ path: String, force: Bool) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw LiteProofError(
+                .usage, "\(path) is \(kindName(st.st_mode)), not a regular file; LiteProof writes only regular files and never replaces anything else")
+        }
+        if !force { throw LiteProofError(.usage, "\(path) already exists; LiteProof never overwrites a file unless given --force") }
+    }
+
+    /// Writes `bytes` to `path` as a new regular file: checked with ``checkOutput(_:force:)``,
+    /// written to a recorded temporary file beside it (removed on failure or a signal), fsynced
+    /// and renamed into place.
+    public static func writeOutput(_ bytes: some Collection<UInt8>, to path: String, force: Bool) throws {
+        try checkOutput(path, force: force)
+        let dir = (path as NSString).deletingLastPathComponent
+        let temp = (dir.isEmpty ? "." : dir) + "/." + (path as NSString).lastPathComponent + ".liteproof-\(getpid()).tmp"
+        let out = try ScratchSpace.createFile(temp)
+        var renamed = false
+        defer { if renamed { ScratchSpace.keep(temp) } else { ScratchSpace.release(temp) } }
+        try Array(bytes).withUnsafeBytes { try out.write($0, at: 0) }
+        try out.sync()
+        try checkOutput(path, force: force)  // nothing appeared meanwhile
+        guard rename(temp, path) == 0 else { throw localError("cannot rename the output to", path: path) }
+        renamed = true
+    }
+
+    /// Refuses an input given by the user (a live database) that exists but is not a regular
+    /// file (symbolic links followed), before anything opens it: a FIFO would block the open.
+    public static func checkInput(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw LiteProofError(.usage, "\(path) is not a regular file (\(kindName(st.st_mode))); LiteProof reads only regular files")
+        }
+    }
+
+    /// What kind of file a `st_mode` names, for messages ("a FIFO", "a character device", …).
+    static func kindName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: return "a regular file"
+        case S_IFDIR: return "a folder"
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        case S_IFLNK: return "a symbolic link"
+        default: return "a special file"
+        }
     }
 
     /// fsyncs a folder, so a rename inside it is durable.

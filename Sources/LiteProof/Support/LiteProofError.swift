@@ -20,12 +20,20 @@ public struct LiteProofError: Error, CustomStringConvertible, Sendable {
     public var message: String
     /// The finding behind a `.damaged` error, when there is one.
     public var finding: Finding?
+    /// For an `.io` error on the local side — an output, a scratch or temporary file (ENOSPC,
+    /// EFBIG, EIO) — the local path. Such a failure means "could not run", never damage in the
+    /// replica: readers of replica files pass it on instead of turning it into a finding.
+    public var localPath: String?
 
-    public init(_ kind: Kind, _ message: String, finding: Finding? = nil) {
+    public init(_ kind: Kind, _ message: String, finding: Finding? = nil, localPath: String? = nil) {
         self.kind = kind
         self.message = message
         self.finding = finding
+        self.localPath = localPath
     }
+
+    /// Whether this is a failure of the local side (see ``localPath``).
+    public var isLocal: Bool { localPath != nil }
 
     public static func damaged(_ finding: Finding) -> LiteProofError {
         LiteProofError(.damaged, finding.description, finding: finding)
@@ -37,4 +45,10 @@ public struct LiteProofError: Error, CustomStringConvertible, Sendable {
 /// Failure of a system call, carrying `errno`'s text and the path involved.
 func posixError(_ what: String, path: String, errno code: Int32 = errno) -> LiteProofError {
     LiteProofError(.io, "\(what) \(path): \(String(cString: strerror(code)))")
+}
+
+/// Failure of a system call on a local output, scratch or temporary file: `.io` with
+/// ``LiteProofError/localPath`` set, so it is reported as "could not run" naming the local path.
+func localError(_ what: String, path: String, errno code: Int32 = errno) -> LiteProofError {
+    LiteProofError(.io, "\(what) \(path): \(String(cString: strerror(code)))", localPath: path)
 }

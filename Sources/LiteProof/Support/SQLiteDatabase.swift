@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 
 /// A SQLite connection (one `sqlite3*`), closed in `deinit`. Used to check and query databases
 /// LiteProof writes or reads; it never changes a database it did not create.
@@ -18,6 +19,11 @@ public final class SQLiteDatabase {
 
     public init(path: String, mode: Mode) throws {
         self.path = path
+        // SQLite's open(2) blocks on a FIFO: anything but a regular file is refused first.
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            throw LiteProofError(.io, "\(path) is not a regular file (\(FS.kindName(st.st_mode))); LiteProof opens only regular files as databases")
+        }
         var db: OpaquePointer?
         let flags: Int32
         let name: String

@@ -4,7 +4,8 @@ import Foundation
 /// Writes a zstd-compressed tar (ustar) archive, streaming: members are copied through fixed
 /// buffers and compressed with libzstd's `ZSTD_compressStream2`, so a large member (a restored
 /// database) never sits in memory. The archive is written to a temporary name and renamed when
-/// finished; an unfinished archive is removed.
+/// finished; an unfinished archive is removed (also on a signal: the temporary name is recorded
+/// in ``ScratchSpace``).
 final class TarZstdWriter {
     let path: String
     let temp: String
@@ -15,9 +16,10 @@ final class TarZstdWriter {
     var finished = false
 
     init(path: String, level: Int32 = 3) throws {
+        try FS.checkOutput(path, force: false)
         self.path = path
         temp = path + ".liteproof-\(getpid()).tmp"
-        out = try OutputFile(creating: temp)
+        out = try ScratchSpace.createFile(temp)
         guard let c = ZSTD_createCCtx() else { throw LiteProofError(.io, "cannot create a zstd context") }
         cctx = c
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
@@ -28,7 +30,7 @@ final class TarZstdWriter {
     deinit {
         ZSTD_freeCCtx(cctx)
         outBuffer.deallocate()
-        if !finished { FS.remove(temp) }
+        if !finished { ScratchSpace.release(temp) }
     }
 
     private func compress(_ data: UnsafeRawBufferPointer, end: Bool) throws {
@@ -106,7 +108,9 @@ final class TarZstdWriter {
     func finish() throws {
         try [UInt8](repeating: 0, count: 1024).withUnsafeBytes { try compress($0, end: true) }
         try out.sync()
-        guard rename(temp, path) == 0 else { throw posixError("cannot rename the archive to", path: path) }
+        try FS.checkOutput(path, force: false)  // nothing appeared there meanwhile
+        guard rename(temp, path) == 0 else { throw localError("cannot rename the archive to", path: path) }
         finished = true
+        ScratchSpace.keep(temp)
     }
 }

@@ -69,7 +69,19 @@ public struct Verifier {
         self.live = live
     }
 
+    /// Runs every check; a failure of the local side during the trial restore (the scratch
+    /// folder's disk full, …) becomes a finding. Use ``check()`` to have it thrown instead.
     public func run() -> VerifyReport {
+        do { return try run(throwingLocalFailures: false) } catch { preconditionFailure("\(error)") }
+    }
+
+    /// Runs every check; throws a failure of the local side (``LiteProofError/isLocal``: ENOSPC,
+    /// EFBIG or EIO on the scratch folder), which says nothing about the replica.
+    public func check() throws -> VerifyReport {
+        try run(throwingLocalFailures: true)
+    }
+
+    private func run(throwingLocalFailures: Bool) throws -> VerifyReport {
         let started = Date()
         var findings: [Finding] = replica.strays.map {
             .warning(.layoutStray, file: $0, "file belongs to no Litestream \(replica.format == .v03 ? "0.3" : "0.5") layout; a restore ignores it")
@@ -121,8 +133,8 @@ public struct Verifier {
         if restoreCheck != .none || live != nil, !findings.contains(where: { $0.severity == .error }) {
             do {
                 let plan = try RestorePlanner(replica: replica).plan(.latest)
-                let scratch = try FS.makeScratchDirectory(prefix: "liteproof-verify")
-                defer { FS.removeTree(scratch) }
+                let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-verify")
+                defer { ScratchSpace.release(scratch) }
                 let path = try Restorer(replica: replica).restoreToScratch(plan, in: scratch)
                 if restoreCheck != .none {
                     let problems = try SQLiteDatabase(path: path, mode: .immutable).integrityCheck(full: restoreCheck == .full)
@@ -141,6 +153,8 @@ public struct Verifier {
                 } else {
                     canaries = try CanaryReport.make(replica: replicaSource, live: nil)
                 }
+            } catch let e as LiteProofError where e.isLocal && throwingLocalFailures {
+                throw e
             } catch let e as LiteProofError {
                 findings.append(e.finding ?? .error(.restoreIntegrity, file: "", "the trial restore failed: \(e.message)"))
             } catch {

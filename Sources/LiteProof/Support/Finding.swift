@@ -39,7 +39,7 @@ public struct Finding: Codable, Hashable, Sendable, CustomStringConvertible {
         var s = "\(severity.rawValue) \(code.rawValue)"
         if !file.isEmpty { s += " \(file)" }
         if let offset { s += " @\(offset)" }
-        return s + ": " + message
+        return (s + ": " + message).escapedForText
     }
 }
 
@@ -95,6 +95,10 @@ public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, Expres
     public static let chainMissingInitialSegment: FindingCode = "chain.missing-initial-segment"
     public static let chainEmpty: FindingCode = "chain.empty"
     public static let timeUntrusted: FindingCode = "time.untrusted"
+    /// 0.3: file times and WAL headers disagree on which generation is the newest.
+    public static let generationOrder: FindingCode = "generation.order-conflict"
+    /// 0.3: neither file times nor WAL headers tell which generation is the newest.
+    public static let generationAmbiguous: FindingCode = "generation.ambiguous"
 
     // The trial restore
     public static let restoreIntegrity: FindingCode = "restore.integrity-check"
