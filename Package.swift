@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "LiteProof", targets: ["LiteProof"]),
+        .library(name: "LiteProofS3", targets: ["LiteProofS3"]),
         .executable(name: "liteproof", targets: ["liteproof"]),
     ],
     dependencies: [
@@ -39,15 +40,23 @@ let package = Package(
                 "LiteProof",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
+        // Reading replicas straight from S3 and S3-compatible stores (ListObjectsV2, GetObject,
+        // SigV4), kept apart so the core library needs no networking.
+        .target(
+            name: "LiteProofS3",
+            dependencies: [
+                "LiteProof",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof", "LiteProofMetrics",
+                "LiteProof", "LiteProofMetrics", "LiteProofS3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "CSQLite"],
+            dependencies: ["LiteProof", "LiteProofS3", "CSQLite"],
             swiftSettings: [.swiftLanguageMode(.v5)]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import LiteProof
+import LiteProofS3
 
 /// The replica argument and output flags most commands share.
 struct ReplicaOptions: ParsableArguments {
     @Argument(
         help: ArgumentHelp(
-            "The replica: a folder (file replica or a bucket prefix downloaded from S3), a file:// URL, or a .tar / .tar.zst of one.",
+            "The replica: a folder (file replica or a bucket prefix downloaded from S3), a file:// URL, a .tar / .tar.zst of one, or s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true].",
             valueName: "replica"))
     var replica: String
 
@@ -16,7 +17,16 @@ struct ReplicaOptions: ParsableArguments {
     @Flag(name: .long, help: "No progress display on stderr.")
     var quiet = false
 
-    func open() throws -> Replica { try Replica.open(replica) }
+    func open() throws -> Replica {
+        if S3Location.isS3URL(replica) { return try Replica.open(storage: try S3Storage(url: replica)) }
+        return try Replica.open(replica)
+    }
+
+    /// The first download that failed for good (a replica read from S3), if any: a verdict
+    /// drawn without that file's bytes would be wrong, so the command stops with it instead.
+    func transferFailure(_ replica: Replica) -> Error? {
+        (replica.storage as? S3Storage)?.transferFailures.first
+    }
 
     /// A progress handler drawing on stderr, only when stderr is a terminal and output is text.
     func progressHandler() -> ProgressHandler? {

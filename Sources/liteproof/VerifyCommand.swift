@@ -80,6 +80,8 @@ struct VerifyCommand: ParsableCommand {
                 restoreCheck: RestoreOptions.IntegrityCheck(rawValue: restoreCheck)!, live: live
             ).check()
         } catch { throw fail(error, json: options.json) }
+        // A file that could not be downloaded is not damage: no verdict, exit 2.
+        if let error = options.transferFailure(replica) { throw fail(error, json: options.json) }
         print(options.json ? JSONOutput.encode(report) : report.renderText())
         if report.verdict == .damaged { throw ExitCode(1) }
     }

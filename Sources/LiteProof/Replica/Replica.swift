@@ -55,9 +55,12 @@ public final class Replica: Sendable {
         return try open(storage: DirectoryStorage(root: path), location: location)
     }
 
+    /// The manifest `liteproof fetch` writes beside the files it downloads (not part of the replica).
+    public static let fetchManifestName = ".liteproof-fetch.json"
+
     /// Recognises the layout of the files in `storage`.
     public static func open(storage: any ReplicaStorage, location: String? = nil) throws -> Replica {
-        let files = storage.files().sorted { $0.path < $1.path }
+        let files = storage.files().filter { $0.path != fetchManifestName }.sorted { $0.path < $1.path }
         if files.contains(where: { $0.path.hasPrefix("generations/") }) {
             let (layout, strays) = V03Layout.scan(files: files)
             return Replica(storage: storage, layout: .v03(layout), strays: strays)

@@ -21,6 +21,13 @@ public protocol ReplicaStorage: Sendable {
     func files() -> [StoredFile]
     /// Opens one listed file for reading.
     func open(_ path: String) throws -> ReadOnlyFile
+    /// Says which files are about to be read, in order, so a remote storage can fetch them ahead
+    /// (several at once); local storages ignore it.
+    func prefetch(_ paths: [String])
+}
+
+extension ReplicaStorage {
+    public func prefetch(_ paths: [String]) {}
 }
 
 /// A replica in a folder: a file replica, or a bucket prefix downloaded from object storage.

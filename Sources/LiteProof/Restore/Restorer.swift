@@ -137,6 +137,7 @@ public struct Restorer {
     /// Applies the plan's files to a fresh, empty file. Exposed to benchmarks and `compare` through
     /// ``restore(_:to:options:)`` and ``restoreToScratch(_:in:)``.
     func apply(_ plan: RestorePlan, to out: OutputFile, scratch: String) throws -> Applied {
+        replica.storage.prefetch(plan.files)
         switch plan.format {
         case .v03: return try applyV03(plan, to: out, scratch: scratch)
         case .ltx: return try applyLTX(plan, to: out)

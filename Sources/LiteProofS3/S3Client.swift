@@ -1,0 +1,388 @@
+import Foundation
+import LiteProof
+
+#if canImport(FoundationNetworking)
+    @preconcurrency import FoundationNetworking
+#endif
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
+/// One object of a listing.
+public struct S3Object: Sendable, Equatable {
+    /// The full key.
+    public var key: String
+    public var size: Int64
+    /// Seconds since the epoch.
+    public var lastModified: Double
+    /// The ETag as S3 sends it, without the quotes.
+    public var etag: String
+}
+
+/// The few S3 calls LiteProof makes (ListObjectsV2, GetObject), signed with SigV4, synchronous
+/// (callers are plain threads), with retries and errors in S3's own words.
+public final class S3Client: @unchecked Sendable {
+    public let config: S3Config
+    let session: URLSession
+    /// Attempts per request (first try included).
+    public var maxAttempts = 5
+    /// First retry delay in seconds; doubled each time, with jitter, up to 5 s.
+    public var baseDelay = 0.2
+    /// Called before each request is sent (method, key), e.g. to count the GETs.
+    public var onRequest: (@Sendable (String, String) -> Void)?
+
+    public init(config: S3Config, timeout: TimeInterval = 60) {
+        self.config = config
+        let c = URLSessionConfiguration.ephemeral
+        c.timeoutIntervalForRequest = timeout
+        c.httpMaximumConnectionsPerHost = 16
+        c.requestCachePolicy = .reloadIgnoringLocalCacheData
+        c.urlCache = nil
+        session = URLSession(configuration: c)
+    }
+
+    deinit { session.invalidateAndCancel() }
+
+    // MARK: - Calls
+
+    /// Every object below `prefix` (ListObjectsV2, all pages).
+    public func list(prefix: String) throws -> [S3Object] {
+        var out: [S3Object] = []
+        var token: String?
+        var pages = 0
+        repeat {
+            var query = [("list-type", "2"), ("prefix", prefix)]
+            if let token { query.append(("continuation-token", token)) }
+            let page = try request("GET", key: nil, query: query, what: "list \(display(prefix))") { response in
+                try ListBucketResult.parse(response.body, context: self.display(prefix))
+            }
+            out += page.objects
+            token = page.truncated ? page.nextToken : nil
+            pages += 1
+            if page.truncated && token == nil {
+                throw LiteProofError(.io, "listing \(display(prefix)): page \(pages) is truncated but has no NextContinuationToken")
+            }
+        } while token != nil
+        return out
+    }
+
+    /// Downloads `key` into `destination` (replaced), streaming to disk. With `expectedSize`
+    /// (the listing's), a body of another length is retried, then refused.
+    public func download(key: String, to destination: String, expectedSize: Int64?) throws {
+        try request("GET", key: key, query: [], what: "read \(display(key))", destination: destination) { response in
+            let got = FS.fileSize(destination) ?? -1
+            if let declared = response.contentLength, declared != got {
+                throw Retryable(message: "the connection ended after \(got) of \(declared) bytes")
+            }
+            if let expectedSize, got != expectedSize {
+                throw Retryable(message: "the server sent \(got) bytes, the listing says the object has \(expectedSize)")
+            }
+        }
+    }
+
+    public func display(_ key: String) -> String { "s3://\(config.location.bucket)/\(key)" }
+
+    // MARK: - Requests
+
+    struct Response {
+        var status: Int
+        var headers: [String: String]
+        /// The body (small responses only; downloads go to their file).
+        var body: Data
+        var contentLength: Int64? { headers["content-length"].flatMap { Int64($0) } }
+    }
+
+    /// A failure worth another attempt (5xx, throttling, a dropped connection, a short body).
+    struct Retryable: Error {
+        var message: String
+        /// The server was not reached or the connection failed (as opposed to an answer).
+        var transport = false
+    }
+
+    /// Sends a request with retries; `handle` reads a 2xx response (and may throw ``Retryable``).
+    @discardableResult
+    func request<T>(
+        _ method: String, key: String?, query: [(String, String)], what: String, destination: String? = nil,
+        _ handle: (Response) throws -> T
+    ) throws -> T {
+        var last = ""
+        var unreachable = false
+        for attempt in 0..<maxAttempts {
+            if attempt > 0 {
+                let delay = min(5, baseDelay * pow(2, Double(attempt - 1))) * Double.random(in: 0.5...1.0)
+                usleep(useconds_t(delay * 1e6))
+            }
+            onRequest?(method, key ?? "")
+            let response: Response
+            do {
+                response = try send(method, key: key, query: query, destination: destination)
+            } catch let e as Retryable {
+                last = e.message
+                unreachable = e.transport
+                continue
+            }
+            unreachable = false
+            if (200..<300).contains(response.status) {
+                do {
+                    return try handle(response)
+                } catch let e as Retryable {
+                    last = e.message
+                    continue
+                }
+            }
+            let body = destination.flatMap { FileManager.default.contents(atPath: $0) } ?? response.body
+            if let d = destination { FS.remove(d) }
+            let error = S3ErrorBody.parse(body)
+            if response.status >= 500 || response.status == 429 || ["SlowDown", "RequestTimeout", "InternalError"].contains(error?.code ?? "") {
+                last = "HTTP \(response.status)" + (error.map { " \($0.code): \($0.message)" } ?? "")
+                continue
+            }
+            throw describe(status: response.status, error: error, headers: response.headers, what: what)
+        }
+        let hint =
+            unreachable
+            ? "; to work offline, download the replica with `liteproof fetch` on a machine that reaches the bucket and pass the folder" : ""
+        throw LiteProofError(.io, "cannot \(what) at \(config.endpoint.absoluteString): \(last) (gave up after \(maxAttempts) attempts\(hint))")
+    }
+
+    /// Turns an S3 error answer into a message in S3's words, with what was tried.
+    func describe(status: Int, error: S3ErrorBody?, headers: [String: String], what: String) -> LiteProofError {
+        // A HEAD-like answer without a body (some servers for 403): S3 would have said AccessDenied.
+        let code = error?.code ?? (status == 403 ? "AccessDenied" : "HTTP \(status)")
+        let message = error?.message ?? HTTPURLResponse.localizedString(forStatusCode: status)
+        let bucket = config.location.bucket
+        let tried = "endpoint \(config.endpoint.absoluteString), region \(config.region)"
+        var hint = ""
+        switch code {
+        case "NoSuchBucket":
+            hint = "the bucket \(bucket) does not exist at \(tried)"
+        case "AccessDenied", "AllAccessDisabled":
+            hint =
+                config.credentials == nil
+                ? "no credentials were found (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and the bucket is not public"
+                : "the credentials (access key \(config.credentials!.accessKeyID)) may not read s3://\(bucket) (\(tried))"
+        case "SignatureDoesNotMatch":
+            hint = "signed for \(tried) with access key \(config.credentials?.accessKeyID ?? "?"): check AWS_SECRET_ACCESS_KEY and the region"
+        case "InvalidAccessKeyId":
+            hint = "the server does not know the access key \(config.credentials?.accessKeyID ?? "?") (\(tried))"
+        case "AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException":
+            let actual = headers["x-amz-bucket-region"].map { "; the bucket is in \($0): add ?region=\($0)" } ?? ""
+            hint = "tried \(tried)\(actual)"
+        default:
+            if status == 301 || status == 307, let actual = headers["x-amz-bucket-region"] {
+                hint = "the bucket is in region \(actual), not \(config.region): add ?region=\(actual)"
+            } else {
+                hint = tried
+            }
+        }
+        let kind: LiteProofError.Kind =
+            [
+                "NoSuchBucket", "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AllAccessDisabled",
+                "AuthorizationHeaderMalformed", "PermanentRedirect", "InvalidBucketName",
+            ].contains(code) || status == 301 ? .usage : .io
+        return LiteProofError(kind, "cannot \(what): S3 answered \(code): \(message) (\(hint))")
+    }
+
+    /// The URL and the Host header of a request for `key` (nil: the bucket itself).
+    func target(key: String?, query: [(String, String)]) -> (url: URL, host: String, path: String) {
+        let e = config.endpoint
+        let scheme = e.scheme?.lowercased() ?? "https"
+        var host = e.host ?? ""
+        if let port = e.port, !(scheme == "http" && port == 80), !(scheme == "https" && port == 443) { host += ":\(port)" }
+        let bucket = config.location.bucket
+        var path: String
+        if config.pathStyle {
+            path = "/\(bucket)" + (key.map { "/" + $0 } ?? "/")
+        } else {
+            host = "\(bucket).\(host)"
+            path = "/" + (key ?? "")
+        }
+        let base = e.path.hasSuffix("/") ? String(e.path.dropLast()) : e.path
+        path = base + path
+        var text = "\(scheme)://\(host)\(SigV4Signer.uriEncode(path, slash: false))"
+        if !query.isEmpty {
+            text += "?" + query.map { "\(SigV4Signer.uriEncode($0.0, slash: true))=\(SigV4Signer.uriEncode($0.1, slash: true))" }.joined(separator: "&")
+        }
+        return (URL(string: text)!, host, path)
+    }
+
+    /// One HTTP exchange. Transport failures come back as ``Retryable``.
+    func send(_ method: String, key: String?, query: [(String, String)], destination: String?) throws -> Response {
+        let (url, host, path) = target(key: key, query: query)
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        var headers: [(String, String)] = [("x-amz-content-sha256", SigV4Signer.emptyPayloadHash)]
+        if let credentials = config.credentials {
+            let signed = SigV4Signer(credentials: credentials, region: config.region)
+                .sign(method: method, host: host, path: path, query: query, headers: headers, date: Date())
+            headers += signed.headers
+        } else {
+            headers = []
+        }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox()
+        let task: URLSessionTask
+        if let destination {
+            task = session.downloadTask(with: request) { file, response, error in
+                if let file {
+                    FS.remove(destination)
+                    if rename(file.path, destination) != 0 {
+                        // Another file system: copy.
+                        do { try FileManager.default.copyItem(atPath: file.path, toPath: destination) } catch {
+                            box.set(nil, nil, error)
+                            done.signal()
+                            return
+                        }
+                    }
+                }
+                box.set(response, nil, error)
+                done.signal()
+            }
+        } else {
+            task = session.dataTask(with: request) { data, response, error in
+                box.set(response, data, error)
+                done.signal()
+            }
+        }
+        task.resume()
+        done.wait()
+        let (response, data, error) = box.get()
+        if let error {
+            if let destination { FS.remove(destination) }
+            throw Retryable(message: "\(method) \(url.absoluteString): \(error.localizedDescription)", transport: true)
+        }
+        guard let http = response as? HTTPURLResponse else {
+            throw Retryable(message: "\(method) \(url.absoluteString): no HTTP response", transport: true)
+        }
+        var lower: [String: String] = [:]
+        for (k, v) in http.allHeaderFields {
+            if let k = k as? String, let v = v as? String { lower[k.lowercased()] = v }
+        }
+        return Response(status: http.statusCode, headers: lower, body: data ?? Data())
+    }
+}
+
+/// Carries a completion handler's results to the waiting thread.
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var response: URLResponse?
+    private var data: Data?
+    private var error: Error?
+
+    func set(_ response: URLResponse?, _ data: Data?, _ error: Error?) {
+        lock.lock()
+        self.response = response
+        self.data = data
+        self.error = error
+        lock.unlock()
+    }
+
+    func get() -> (URLResponse?, Data?, Error?) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (response, data, error)
+    }
+}
+
+// MARK: - XML
+
+/// `<Error><Code>…</Code><Message>…</Message></Error>`.
+struct S3ErrorBody {
+    var code: String
+    var message: String
+
+    static func parse(_ data: Data) -> S3ErrorBody? {
+        let fields = FlatXML.parse(data, record: nil)
+        guard let code = fields.top["Code"] else { return nil }
+        return S3ErrorBody(code: code, message: fields.top["Message"] ?? "")
+    }
+}
+
+/// A ListObjectsV2 page.
+struct ListBucketResult {
+    var objects: [S3Object]
+    var truncated: Bool
+    var nextToken: String?
+
+    static func parse(_ data: Data, context: String) throws -> ListBucketResult {
+        let xml = FlatXML.parse(data, record: "Contents")
+        guard xml.ok, xml.root == "ListBucketResult" else {
+            throw LiteProofError(
+                .io, "listing \(context): the answer is not a ListBucketResult (\(String(decoding: data.prefix(200), as: UTF8.self)))")
+        }
+        var objects: [S3Object] = []
+        for r in xml.records {
+            guard let key = r["Key"], let size = r["Size"].flatMap({ Int64($0) }), size >= 0 else {
+                throw LiteProofError(.io, "listing \(context): an entry without Key or Size")
+            }
+            guard let modified = r["LastModified"].flatMap(parseTime) else {
+                throw LiteProofError(.io, "listing \(context): \(key) has no readable LastModified (\(r["LastModified"] ?? "none"))")
+            }
+            var etag = r["ETag"] ?? ""
+            etag = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            objects.append(S3Object(key: key, size: size, lastModified: modified, etag: etag))
+        }
+        return ListBucketResult(
+            objects: objects, truncated: xml.top["IsTruncated"] == "true", nextToken: xml.top["NextContinuationToken"])
+    }
+
+    /// `2026-11-29T19:01:27.123Z` (fractional seconds optional).
+    static func parseTime(_ s: String) -> Double? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: s) { return d.timeIntervalSince1970 }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: s)?.timeIntervalSince1970
+    }
+}
+
+/// Reads the two-level XML that S3 answers with: the root's child elements (`top`), and the
+/// children of each repeated `record` element.
+final class FlatXML: NSObject, XMLParserDelegate {
+    var root: String?
+    var top: [String: String] = [:]
+    var records: [[String: String]] = []
+    var ok = false
+    private let record: String?
+    private var stack: [String] = []
+    private var text = ""
+    private var current: [String: String]?
+
+    private init(record: String?) { self.record = record }
+
+    static func parse(_ data: Data, record: String?) -> FlatXML {
+        let delegate = FlatXML(record: record)
+        let parser = XMLParser(data: data)
+        parser.delegate = delegate
+        delegate.ok = parser.parse()
+        return delegate
+    }
+
+    func parser(
+        _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]
+    ) {
+        if stack.isEmpty { root = name }
+        if stack.count == 1 && name == record { current = [:] }
+        stack.append(name)
+        text = ""
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        stack.removeLast()
+        if stack.count == 1 {
+            if name == record, let c = current {
+                records.append(c)
+                current = nil
+            } else {
+                top[name] = text
+            }
+        } else if stack.count == 2 && current != nil {
+            current?[name] = text
+        }
+        text = ""
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import LiteProof
+import LiteProofS3
+
+struct FetchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fetch",
+        abstract: "Download a replica from S3 into a folder for offline work, keeping each object's LastModified as the file time.",
+        discussion: """
+            Writes every object below s3://BUCKET/PATH into FOLDER (same relative paths), sets each \
+            file's modification time to the object's LastModified (the time 0.3 generation choice and \
+            --timestamp use), and records key, size, ETag and LastModified in FOLDER/\(Replica.fetchManifestName). \
+            Run it again to resume: files already there with the same size and ETag are skipped. \
+            Credentials and endpoints are read as for any s3:// replica (see the README).
+            """)
+
+    @Argument(help: ArgumentHelp("The replica: s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true].", valueName: "url"))
+    var url: String
+
+    @Argument(help: ArgumentHelp("The folder to download into (created if missing).", valueName: "folder"))
+    var folder: String
+
+    @Option(name: .long, help: "Downloads in flight at once.")
+    var concurrency = 8
+
+    @Flag(name: .long, help: "Print one JSON object instead of text.")
+    var json = false
+
+    @Flag(name: .long, help: "No progress display on stderr.")
+    var quiet = false
+
+    func run() throws {
+        do {
+            guard S3Location.isS3URL(url) else {
+                throw LiteProofError(.usage, "fetch reads s3:// URLs; \(url) is not one (a local replica needs no fetch)")
+            }
+            guard concurrency >= 1 && concurrency <= 64 else { throw LiteProofError(.usage, "--concurrency must be 1…64") }
+            let storage = try S3Storage(url: url, concurrency: concurrency)
+            var fetch = S3Fetch(storage: storage, destination: folder)
+            if !json && !quiet && isatty(2) == 1 {
+                fetch.progress = { done, total in
+                    FileHandle.standardError.write(Data("\rfetch: \(done) of \(total) files\u{1B}[K".utf8))
+                    if done >= total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+                }
+            }
+            let s = try fetch.run()
+            if json {
+                print(
+                    JSONOutput.encode(
+                        FetchReport(
+                            source: storage.location, folder: folder, files: s.files, downloaded: s.downloaded, skipped: s.skipped,
+                            bytesDownloaded: s.bytesDownloaded)))
+            } else {
+                print(
+                    "fetched \(storage.location) into \(folder): \(s.files) files, \(s.downloaded) downloaded (\(Units.bytes(s.bytesDownloaded))), \(s.skipped) already there"
+                )
+            }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            throw fail(error, json: json)
+        }
+    }
+}
+
+struct FetchReport: Encodable {
+    var verdict = "ok"
+    var source: String
+    var folder: String
+    var files: Int
+    var downloaded: Int
+    var skipped: Int
+    var bytesDownloaded: Int64
+}
