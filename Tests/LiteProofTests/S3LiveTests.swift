@@ -36,7 +36,7 @@ import Testing
         let client = S3Client(config: try S3Config.resolve(try S3Location(url: url), environment: moto.environment))
         client.onRequest = { method, key in if method == "GET" && !key.isEmpty { gets.update { $0.append(key) } } }
         let planned = try Replica.open(storage: try S3Storage(client: client))
-        let plan = try Restorer(replica: planned).plan(.latest)
+        let plan = try Restorer(replica: planned).plan(.latest())
         let dir = try rigTempDir("s3-v05")
         try Restorer(replica: planned).restore(to: dir + "/ours.db")
         let fetched = gets.update { $0 }
@@ -193,7 +193,7 @@ import Testing
         #expect(replica.format == .v03 && replica.v03?.generations.count == 2)
         // Times come from the listing (LastModified), as Litestream's generation choice uses them.
         #expect(storage.listing.allSatisfy { $0.modified != nil })
-        let plan = try Restorer(replica: replica).plan(.latest)
+        let plan = try Restorer(replica: replica).plan(.latest())
         #expect(plan.generation == second)
         #expect(Verifier(replica: replica).run().verdict == .ok)
         try Restorer(replica: replica).restore(to: dir + "/ours.db")
@@ -205,7 +205,7 @@ import Testing
         // A fetched copy keeps the times, so the same generation is chosen offline.
         _ = try S3Fetch(storage: storage, destination: dir + "/fetched").run()
         let local = try Replica.open(dir + "/fetched")
-        #expect(try Restorer(replica: local).plan(.latest).generation == second)
+        #expect(try Restorer(replica: local).plan(.latest()).generation == second)
     }
 
     // MARK: Helpers
