@@ -13,6 +13,23 @@ extension Restorer {
             throw LiteProofError.damaged(.error(.ltxPageSize, file: r.path, offset: 8, "page size is \(h.pageSize); the plan's snapshot has \(pageSize)"))
         }
         let commit = headers.last!.commit
+        let lockPage = LTX.lockPage(pageSize: pageSize)
+        // Memory follows the pages the files hold, never the header's `commit`: the files must
+        // list at least `commit` pages (less the lock page) before anything is sized from it.
+        var listed: Int64 = 0
+        for (i, (f, r)) in zip(files, refs).enumerated() {
+            try LTX.forEachIndexEntry(f, name: r.path, header: headers[i]) { e in
+                if e.pageNumber <= commit { listed += 1 }
+            }
+        }
+        let needed = Int64(commit) - (lockPage <= commit ? 1 : 0)
+        if listed < needed {
+            throw LiteProofError.damaged(
+                .error(
+                    .ltxCommit, file: refs.last!.path, offset: 12,
+                    "the database has \(commit) pages but the plan's \(refs.count) files hold only \(listed) page images at or below it; some page is in no file"
+                ))
+        }
         // Owner of each page: the last file in plan order whose page index lists it.
         var owner = [UInt32](repeating: .max, count: Int(commit) + 1)
         for (i, (f, r)) in zip(files, refs).enumerated() {
@@ -20,7 +37,6 @@ extension Restorer {
                 if e.pageNumber <= commit { owner[Int(e.pageNumber)] = UInt32(i) }
             }
         }
-        let lockPage = LTX.lockPage(pageSize: pageSize)
         if commit > 0, let missing = (1...commit).first(where: { $0 != lockPage && owner[Int($0)] == .max }) {
             throw LiteProofError.damaged(
                 .error(

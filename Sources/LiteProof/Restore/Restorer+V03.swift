@@ -12,7 +12,7 @@ extension Restorer {
         // Started once the snapshot is written, so the two decoders' buffers never coexist.
         var prefetcher: SegmentPrefetcher?
         defer { prefetcher?.cancel() }
-        var pending: PendingPages?
+        var pageMap: PageMap?
         var position: String?
         for step in plan.steps {
             switch step {
@@ -32,30 +32,46 @@ extension Restorer {
                     limit = l < Int64(WALHeader.size) ? 0 : Int64(WALHeader.size) + (l - Int64(WALHeader.size)) / frameSize * frameSize
                     if limit! <= Int64(WALHeader.size) { continue }  // not one whole frame: nothing of this index
                 }
-                // A transaction's pages are applied at its commit frame: frames before it wait in
-                // `pending` (memory up to a limit, then an unlinked scratch file), so a huge
-                // transaction cannot exhaust memory; trailing uncommitted frames are dropped.
-                let writer = PageWriter(out, pageSize: pageSize)
-                if pending == nil { pending = PendingPages(pageSize: pageSize, spillDirectory: scratch) }
+                // Each page's newest committed version waits in a fixed-size page map that
+                // absorbs rewrites and is written out in page order when full and at the end of
+                // the index, so a hot page reaches the file once per flush rather than once per
+                // transaction. A transaction's frames count only at its commit frame (a huge one
+                // continues in a scratch file); trailing uncommitted frames are dropped.
+                if pageMap == nil { pageMap = PageMap(PageWriter(out, pageSize: pageSize), memory: pageMapMemory, spillDirectory: scratch) }
                 if prefetcher == nil { prefetcher = SegmentPrefetcher(replica: replica, files: allSegments) }
-                let pending = pending!
+                let map = pageMap!
                 var committed: UInt32 = 0
                 var lastEnd: Int64 = 0
+                // No valid WAL names a page the database could not have reached: its size before
+                // this index, plus one page per frame so far, plus SQLite's 64 KiB of slack (its
+                // checkpoint's own corruption test). A larger number is damage, found before
+                // anything is written from it.
+                let basePages = (size + 65536) / Int64(pageSize)
+                var frames: Int64 = 0
                 _ = try V03Readers.readIndex(
                     replica, index: segments[0].index, segments: segments, expectedPageSize: pageSize,
                     limit: limit, failFast: true, prefetcher: prefetcher
                 ) { frame in
+                    frames += 1
+                    let plausible = basePages + frames
+                    if Int64(frame.pageNumber) > plausible || Int64(frame.commitSize) > plausible {
+                        let seg = segments.last { $0.offset <= frame.walOffset } ?? segments[0]
+                        throw LiteProofError.damaged(
+                            .error(
+                                .walBadFrame, file: seg.path, offset: frame.walOffset - seg.offset,
+                                "frame \(frames) names page \(frame.pageNumber) with database size \(frame.commitSize) pages, but the database cannot have more than \(plausible) pages there (\(size / Int64(pageSize)) pages before this WAL index, one more per frame, and 64 KiB of slack)"
+                            ))
+                    }
                     if frame.commitSize == 0 {
-                        try pending.append(frame.pageNumber, frame.page)
+                        try map.stage(frame.pageNumber, frame.page)
                     } else {
-                        try pending.flush(to: writer)
-                        try writer.write(page: frame.pageNumber, frame.page)
+                        try map.commit(frame.pageNumber, frame.page)
                         committed = frame.commitSize
                         lastEnd = frame.walOffset + 24 + Int64(frame.page.count)
                     }
                 }
-                pending.discard()
-                try writer.flush()
+                map.discardOpen()
+                try map.flush(maxPage: committed > 0 ? committed : .max)
                 if let g = plan.generation, lastEnd > 0 { position = "\(g)/\(segments[0].index.hex(width: 8)):\(lastEnd)" }
                 // As SQLite's checkpoint: truncate to the last commit's size (when there was one).
                 if committed > 0 {

@@ -53,6 +53,9 @@ public struct RestoreReport: Codable, Sendable {
 public struct Restorer {
     public let replica: Replica
     public var progress: ProgressHandler?
+    /// 0.3: bytes of page images the page map holds before it writes them out (tests shrink it
+    /// to exercise flushes and transactions larger than the map).
+    var pageMapMemory = 16 << 20
 
     public init(replica: Replica, progress: ProgressHandler? = nil) {
         self.replica = replica
