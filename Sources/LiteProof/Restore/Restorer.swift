@@ -55,7 +55,7 @@ public struct Restorer {
     public var progress: ProgressHandler?
     /// 0.3: bytes of page images the page map holds before it writes them out (tests shrink it
     /// to exercise flushes and transactions larger than the map).
-    var pageMapMemory = 16 << 20
+    var pageMapMemory = 8 << 20
 
     public init(replica: Replica, progress: ProgressHandler? = nil) {
         self.replica = replica
