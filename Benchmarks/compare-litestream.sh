@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Times `litestream restore` against `liteproof restore` on the same real replica, and checks that
 # both outputs are byte-identical (cmp).
-#   bash Benchmarks/compare-litestream.sh VERSION SIZE_MB [RUNS]
-# VERSION is 0.3.13 or 0.5.17; SIZE_MB the database size (16, 256, 1024, ...); RUNS defaults to 5.
-# The replica is made once by make-replica.sh (real `litestream replicate`) and cached in
-# Benchmarks/.data/VERSION-SIZEmb (the same cache the Swift suites use). LiteProof is built with
+#   bash Benchmarks/compare-litestream.sh VERSION SIZE_MB|PROFILE|all [RUNS]
+# VERSION is 0.3.13 or 0.5.17; SIZE_MB the database size of the append profile (16, 256, 1024,
+# ...), or PROFILE update-heavy or small-tx (see make-replica.sh), or `all` for 256, update-heavy
+# and small-tx one after the other; RUNS defaults to 5. The replica is made once by
+# make-replica.sh (real `litestream replicate`) and cached in Benchmarks/.data/VERSION-SIZEmb or
+# Benchmarks/.data/VERSION-PROFILE (the same cache the Swift suites use). LiteProof is built with
 # `swift build -c release` in the repository root unless LITEPROOF_BIN names a binary.
 #
 # Three commands run alternately, after one untimed warm-up each (the replica is in the page cache):
@@ -13,10 +15,18 @@
 #   liteproof+quick_check   liteproof restore REPLICA -o OUT              (the default: PRAGMA quick_check)
 # All of them fsync their output. Wall, user and system seconds and peak RSS come from /usr/bin/time.
 set -euo pipefail
-version=${1:?usage: compare-litestream.sh VERSION SIZE_MB [RUNS]}
-size_mb=${2:?usage: compare-litestream.sh VERSION SIZE_MB [RUNS]}
+version=${1:?usage: compare-litestream.sh VERSION SIZE_MB|PROFILE|all [RUNS]}
+size_mb=${2:?usage: compare-litestream.sh VERSION SIZE_MB|PROFILE|all [RUNS]}
 runs=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
+if [ "$size_mb" = all ]; then
+  for p in 256 update-heavy small-tx; do
+    echo "== profile $p =="
+    bash "$0" "$version" "$p" "$runs" || exit $?
+    echo
+  done
+  exit 0
+fi
 root=$(cd "$here/.." && pwd)
 data=${LITEPROOF_BENCH_DATA:-$here/.data}
 litestream="$root/.tools/litestream-$version/bin/litestream"
@@ -28,11 +38,15 @@ fi
 [ -x /usr/bin/time ] || { echo "error: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
 
 # The replica: made once, reused afterwards (.complete marks a finished one).
-folder="$data/$version-${size_mb}mb"
+case $size_mb in
+  *[!0-9]*) folder="$data/$version-$size_mb" ;;
+  *) folder="$data/$version-${size_mb}mb" ;;
+esac
+[ "${LITEPROOF_BENCH_SCALE:-100}" = 100 ] || folder="$folder-scale${LITEPROOF_BENCH_SCALE}"
 if [ ! -f "$folder/.complete" ]; then
   mkdir -p "$data"
   tmp="$folder.making-$$"
-  echo "making a real Litestream $version replica of a ~$size_mb MB database in $folder (once)..."
+  echo "making a real Litestream $version replica ($size_mb) in $folder (once)..."
   bash "$here/make-replica.sh" "$version" "$size_mb" "$tmp" > "$tmp.log" 2>&1 || { tail -20 "$tmp.log" >&2; exit 2; }
   rm -rf "$folder"; mv "$tmp" "$folder"; mv "$tmp.log" "$folder/make-replica.log"
   tail -1 "$folder/make-replica.log" > "$folder/.complete"

@@ -10,7 +10,9 @@ struct BenchCommand: ParsableCommand {
             Restores the latest position --runs times after one warm-up into a scratch folder \
             (removed afterwards; the replica is only read) and reports median, min and max per \
             phase — listing and planning, reading, decompressing, applying, syncing, integrity \
-            check — with throughput and peak memory. With --litestream PATH (or --litestream auto \
+            check — with throughput and peak memory, and the floor beside them: the time to read \
+            and decompress every file of the plan once (on all cores) plus the time to write the \
+            result once (one sequential pass and an fsync). With --litestream PATH (or --litestream auto \
             for the `litestream` on PATH), also runs `litestream restore` on the same replica, \
             alternating the two (A B A B …), and reports each median, the ratio, and whether the \
             outputs are byte-identical. Use the Litestream version that wrote the replica.

@@ -64,7 +64,7 @@ import Testing
         let cases: [(args: [String], message: String)] = [
             (["restore", replica], "give -o PATH"),
             (["verify", "--bogus", replica], "Unknown option '--bogus'"),
-            (["restore", replica, "--index", "zz", "-o", try rigTempDir("cli-args") + "/out.db"], "--index takes a hex WAL index"),
+            (["restore", replica, "--index", "zz", "-o", try rigTempDir("cli-args") + "/out.db"], "The value 'zz' is invalid for '--index"),
             (["restore", replica, "--offset", "12", "-o", "x.db"], "--offset goes with --index"),
             (["nosuchcommand"], "Unexpected argument 'nosuchcommand'"),
             (["verify"], "Missing expected argument '<replica>'"),

@@ -1,9 +1,43 @@
 import Foundation
 
-/// Decompresses a list of LZ4-frame files on a background thread, ahead of the reader, through a
-/// fixed pool of buffers: the second core decompresses while the first applies pages.
-/// Memory is `buffers × 4 MiB` whatever the files' sizes.
+/// Decompresses a list of LZ4-frame files on background threads, ahead of the reader: file `k`
+/// goes to lane `k mod lanes`, each lane a thread with its own fixed pool of buffers, so the
+/// cores decompress the next files while the reader applies the current one. A lane never waits
+/// for another's buffers, so the reader taking files in order cannot deadlock.
+/// Memory is `lanes × buffers × 4 MiB` whatever the files' sizes.
 public final class SegmentPrefetcher: @unchecked Sendable {
+    let files: [V03File]
+    private let lanes: [SegmentPrefetchLane]
+    private var nextFile = 0
+
+    init(replica: Replica, files: [V03File], lanes: Int = 2, buffers: Int = 2) {
+        self.files = files
+        let n = max(1, min(lanes, files.count))
+        self.lanes = (0..<n).map { lane in
+            SegmentPrefetchLane(replica: replica, files: stride(from: lane, to: files.count, by: n).map { files[$0] }, buffers: buffers)
+        }
+    }
+
+    /// Stops the producers and waits for them.
+    func cancel() {
+        for l in lanes { l.cancel() }
+    }
+
+    /// Hands the decompressed chunks of `file` (the next file in order) to `body`; returns its
+    /// decompressed size, or throws the file's damage as ``LZ4Frame/decompress`` would. A file out
+    /// of order is decompressed here, on the caller's thread.
+    func decompress(_ file: V03File, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        guard nextFile < files.count, files[nextFile] == file, !lanes.isEmpty else {
+            return try LZ4Frame.decompress(try lanes[0].replica.open(file.path), name: file.path, body)
+        }
+        let lane = lanes[nextFile % lanes.count]
+        nextFile += 1
+        return try lane.decompress(file, body)
+    }
+}
+
+/// One decompressing thread of a ``SegmentPrefetcher``, with its own buffers.
+final class SegmentPrefetchLane: @unchecked Sendable {
     enum Item {
         case chunk(file: Int, buffer: Int, count: Int)
         case end(file: Int, size: Int64)

@@ -112,6 +112,96 @@ final class PendingPages {
     }
 }
 
+/// The newest committed version of each page written recently, so that a page rewritten by many
+/// transactions reaches the output once instead of once per transaction (as SQLite's checkpoint
+/// copies only each page's last frame). Pages of the open transaction wait in the same slots until
+/// its commit frame; when every slot is taken, the committed pages are written out in page order
+/// (runs of consecutive pages in one `pwrite`) and their slots reused. A transaction larger than
+/// all the slots continues in a ``PendingPages`` (which spills to a scratch file).
+///
+/// Memory is `slots × pageSize` plus a few bytes per slot, whatever the database or WAL size.
+final class PageMap {
+    let writer: PageWriter
+    let pageSize: Int
+    let slots: Int
+    private let arena: UnsafeMutableRawBufferPointer
+    private var free: [Int32]
+    /// Page number → slot of its newest committed version.
+    private var committed: [UInt32: Int32] = [:]
+    /// The open transaction's frames, in WAL order.
+    private var open: [(page: UInt32, slot: Int32)] = []
+    /// The open transaction's frames beyond the slots (only for a transaction larger than all of them).
+    private let overflow: PendingPages
+    private var overflowing = false
+    /// Page images written to the output so far (a page written by two flushes counts twice).
+    private(set) var pagesWritten = 0
+
+    init(_ writer: PageWriter, memory: Int = 8 << 20, spillDirectory: String) {
+        self.writer = writer
+        pageSize = writer.pageSize
+        slots = max(memory / writer.pageSize, 16)
+        arena = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * pageSize, alignment: 4096)
+        free = (0..<Int32(slots)).reversed()
+        committed.reserveCapacity(slots)
+        overflow = PendingPages(pageSize: pageSize, memoryLimit: 1 << 20, spillDirectory: spillDirectory)
+    }
+
+    deinit { arena.deallocate() }
+
+    /// A frame of the open transaction (not its commit frame).
+    func stage(_ pgno: UInt32, _ page: UnsafeRawBufferPointer) throws {
+        if !overflowing && free.isEmpty { try flush() }
+        guard !overflowing, let slot = free.popLast() else {
+            overflowing = true
+            try overflow.append(pgno, page)
+            return
+        }
+        (arena.baseAddress! + Int(slot) * pageSize).copyMemory(from: page.baseAddress!, byteCount: pageSize)
+        open.append((pgno, slot))
+    }
+
+    /// The commit frame of the open transaction: its pages become the newest committed versions.
+    func commit(_ pgno: UInt32, _ page: UnsafeRawBufferPointer) throws {
+        try stage(pgno, page)
+        for (p, slot) in open {
+            if let old = committed.updateValue(slot, forKey: p) { free.append(old) }
+        }
+        open.removeAll(keepingCapacity: true)
+        if overflowing {
+            // The overflowed frames come after every frame in the slots: write the slots first.
+            try flush()
+            try overflow.flush(to: writer)
+            try writer.flush()
+            overflowing = false
+        }
+    }
+
+    /// Drops the open transaction (frames after the last commit, which a restore ignores).
+    func discardOpen() {
+        for (_, slot) in open { free.append(slot) }
+        open.removeAll(keepingCapacity: true)
+        overflow.discard()
+        overflowing = false
+    }
+
+    /// Writes every committed page (up to `maxPage`; pages above it are dropped, as SQLite's
+    /// checkpoint drops pages past the database's size) in page order and frees their slots.
+    func flush(maxPage: UInt32 = .max) throws {
+        guard !committed.isEmpty else { return }
+        var entries = committed.map { (page: $0.key, slot: $0.value) }
+        entries.sort { $0.page < $1.page }
+        for e in entries {
+            if e.page <= maxPage {
+                try writer.write(page: e.page, UnsafeRawBufferPointer(rebasing: arena[(Int(e.slot) * pageSize)..<(Int(e.slot + 1) * pageSize)]))
+                pagesWritten += 1
+            }
+            free.append(e.slot)
+        }
+        try writer.flush()
+        committed.removeAll(keepingCapacity: true)
+    }
+}
+
 #if canImport(Glibc)
     import Glibc
 #endif

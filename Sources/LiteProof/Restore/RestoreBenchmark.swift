@@ -32,7 +32,18 @@ public struct RestoreBenchmark {
         public var writeMBps: Double
         /// Peak resident memory of the `liteproof restore` process, bytes (highest over the runs).
         public var peakMemory: Int64
+        /// The physical floor of a restore: reading and decompressing every plan file once (on all
+        /// cores) plus writing the database once (one sequential pass and an fsync), medians.
+        public var floor: Floor?
         public var litestream: LitestreamRuns?
+    }
+
+    public struct Floor: Codable, Sendable {
+        public var readDecompress: Double
+        public var writeOnce: Double
+        public var seconds: Double { readDecompress + writeOnce }
+        /// LiteProof's median restore / the floor.
+        public var ratio: Double
     }
 
     public struct LitestreamRuns: Codable, Sendable {
@@ -107,10 +118,15 @@ public struct RestoreBenchmark {
             }
             dbBytes = report.bytesWritten
             peak = max(peak, run.peakMemory)
+            // Writing the result once: the database's bytes in one sequential pass, then fsync.
+            t = Date()
+            try writeOnce(bytes: dbBytes, to: scratch + "/write-once-\(i).db")
+            let writeTime = Date().timeIntervalSince(t)
             if !warm {
                 samples["plan", default: []].append(planTime)
                 samples["read", default: []].append(readTime)
                 samples["read+decompress", default: []].append(decompressTime)
+                samples["write-once", default: []].append(writeTime)
                 samples["apply", default: []].append(report.phases.apply)
                 samples["sync", default: []].append(report.phases.sync)
                 samples["integrity-check", default: []].append(report.phases.integrityCheck)
@@ -139,13 +155,31 @@ public struct RestoreBenchmark {
                 ratio: lsStats.map { total.median / $0.median }, identicalOutput: identical, error: lsError)
         }
         let apply = Stats(samples["apply"] ?? []).median
+        let floorRD = Stats(samples["read+decompress"] ?? []).median, floorW = Stats(samples["write-once"] ?? []).median
+        let floor = Floor(readDecompress: floorRD, writeOnce: floorW, ratio: floorRD + floorW > 0 ? total.median / (floorRD + floorW) : 0)
         return Report(
             replica: replica.root, format: replica.format, position: plan.position.description, runs: runs,
             replicaBytes: plan.totalBytes, databaseBytes: dbBytes,
             phases: samples.mapValues { Stats($0) }, total: total,
             readMBps: apply > 0 ? Double(plan.totalBytes) / apply / 1e6 : 0,
             writeMBps: apply > 0 ? Double(dbBytes) / apply / 1e6 : 0,
-            peakMemory: peak, litestream: ls)
+            peakMemory: peak, floor: floor, litestream: ls)
+    }
+
+    /// Writes `bytes` of zero pages to a new file in 1 MiB `pwrite`s, fsyncs it and removes it.
+    func writeOnce(bytes: Int64, to path: String) throws {
+        let out = try OutputFile(creating: path)
+        defer { FS.remove(path) }
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { chunk.deallocate() }
+        chunk.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        var offset: Int64 = 0
+        while offset < bytes {
+            let n = Int(min(Int64(chunk.count), bytes - offset))
+            try out.write(UnsafeRawBufferPointer(rebasing: chunk[0..<n]), at: offset)
+            offset += Int64(n)
+        }
+        try out.sync()
     }
 
     func readAll(_ plan: RestorePlan, in replica: Replica) throws {
@@ -188,7 +222,7 @@ extension RestoreBenchmark.Report {
             "replica \(Units.bytes(replicaBytes)) → database \(Units.bytes(databaseBytes)), \(runs) runs after a warm-up", "",
             "phase                 median      min      max   (seconds)",
         ]
-        for name in ["plan", "read", "read+decompress", "apply", "sync", "integrity-check"] {
+        for name in ["plan", "read", "read+decompress", "write-once", "apply", "sync", "integrity-check"] {
             if let p = phases[name] { lines.append("\(name.padding(toLength: 18, withPad: " ", startingAt: 0))  \(s(p.median)) \(s(p.min)) \(s(p.max))") }
         }
         lines.append("\("liteproof restore".padding(toLength: 18, withPad: " ", startingAt: 0))  \(s(total.median)) \(s(total.min)) \(s(total.max))")
@@ -197,7 +231,15 @@ extension RestoreBenchmark.Report {
         }
         lines.append("")
         lines.append("('read' reads the plan's files only; 'read+decompress' also decodes them, on all cores; 'apply' is the")
-        lines.append(" restore's read, decompress and write, overlapped; plan/read/decompress are measured in separate passes)")
+        lines.append(" restore's read, decompress and write, overlapped; 'write-once' writes the database's size once and")
+        lines.append(" fsyncs; plan/read/decompress/write-once are measured in separate passes)")
+        if let f = floor {
+            lines.append(
+                String(
+                    format: "floor: %.3f s (read+decompress every plan file once %.3f s + write the result once %.3f s); "
+                        + "liteproof restore takes %.2f× the floor",
+                    f.seconds, f.readDecompress, f.writeOnce, f.ratio))
+        }
         lines.append(String(format: "throughput: %.0f MB/s of replica read, %.0f MB/s of database written (during apply)", readMBps, writeMBps))
         lines.append("liteproof restore peak memory: \(Units.bytes(peakMemory))")
         if let ls = litestream {

@@ -22,8 +22,11 @@ extension RestorePlanner {
             reasons.append("only files stamped before \(formatTime(ts)) (LTX header timestamps)")
         }
         let lastTXID = layout.files.map(\.maxTXID).max() ?? 0
-        if let t = target.txid, t > lastTXID || t == 0 {
-            throw LiteProofError(.usage, "TXID \(t.hex(width: 16)) is not in the replica; its TXIDs end at \(lastTXID.hex(width: 16))")
+        if let t = target.txid, t == 0 {
+            throw LiteProofError(.usage, "TXID 0 names no point: TXIDs start at 0000000000000001")
+        }
+        if let t = target.txid, t > lastTXID {
+            throw pastTheEnd("TXID \(t.hex(width: 16)) is past the end of the replica, whose TXIDs end at \(lastTXID.hex(width: 16))", latest: .latest())
         }
         let limit = target.txid ?? UInt64.max
         let snapshots = files.filter { $0.level == LTXLayout.snapshotLevel && $0.maxTXID <= limit }

@@ -72,6 +72,11 @@ extension RestorePlanner {
                     "file times in generation \(gen.id) are missing or all equal (a copy that lost them?): the choice of snapshot and any --timestamp target rely on them"
                 ))
         }
+        if let idx = target.index, let last = gen.maxIndex, idx > last {
+            throw pastTheEnd(
+                "WAL index \(idx.hex(width: 8)) is past the end of generation \(gen.id), whose last index is \(last.hex(width: 8))",
+                latest: .latest(generation: gen.id))
+        }
         let snapshot: V03File
         if let idx = target.index {
             guard let s = gen.snapshots.last(where: { $0.index <= idx }) else {

@@ -18,6 +18,18 @@ public struct RestorePlanner {
         }
     }
 
+    /// A target past the replica's last point: exit 1 (the replica does not hold what was asked
+    /// for), naming the last restorable point so the user can ask for that instead.
+    func pastTheEnd(_ what: String, latest: RestoreTarget) -> LiteProofError {
+        let last: String
+        do {
+            last = "the last restorable position is \(try plan(latest).position)"
+        } catch {
+            last = "and the latest position does not restore either (\((error as? LiteProofError)?.message ?? "\(error)"))"
+        }
+        return LiteProofError(.checkFailed, "\(what); \(last)")
+    }
+
     func timesTrustworthy(_ times: [Double], count: Int) -> Bool {
         times.count == count && (count < 2 || Set(times).count > 1)
     }

@@ -53,6 +53,9 @@ public struct RestoreReport: Codable, Sendable {
 public struct Restorer {
     public let replica: Replica
     public var progress: ProgressHandler?
+    /// 0.3: bytes of page images the page map holds before it writes them out (tests shrink it
+    /// to exercise flushes and transactions larger than the map).
+    var pageMapMemory = 8 << 20
 
     public init(replica: Replica, progress: ProgressHandler? = nil) {
         self.replica = replica
@@ -151,119 +154,5 @@ public struct Restorer {
         let out = try OutputFile(creating: path)
         _ = try apply(plan, to: out, scratch: folder)
         return path
-    }
-
-    // MARK: v0.3
-
-    func applyV03(_ plan: RestorePlan, to out: OutputFile, scratch: String) throws -> Applied {
-        let meter = ProgressMeter(phase: "restore", total: plan.totalBytes, handler: progress)
-        var pageSize = 0
-        var size: Int64 = 0
-        // WAL segments decompress on another core, ahead of the apply loop.
-        let allSegments = plan.steps.flatMap { step -> [V03File] in
-            if case .walIndex(_, let segs, _) = step { return segs } else { return [] }
-        }
-        // Started once the snapshot is written, so the two decoders' buffers never coexist.
-        var prefetcher: SegmentPrefetcher?
-        defer { prefetcher?.cancel() }
-        var pending: PendingPages?
-        for step in plan.steps {
-            switch step {
-            case .snapshot(let file):
-                let r = V03Readers.readSnapshot(replica, file) { chunk, offset in
-                    try out.write(chunk, at: offset)
-                }
-                if let e = r.localFailure { throw e }
-                if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
-                guard let h = r.header else { throw LiteProofError.damaged(.error(.snapshotHeader, file: file.path, "no database header")) }
-                pageSize = h.pageSize
-                size = r.size
-                meter.add(file.size)
-            case .walIndex(_, let segments, var limit):
-                // An --offset inside a frame means the frames that end at or before it.
-                if let l = limit {
-                    let frameSize = Int64(24 + pageSize)
-                    limit = l < Int64(WALHeader.size) ? 0 : Int64(WALHeader.size) + (l - Int64(WALHeader.size)) / frameSize * frameSize
-                    if limit! <= Int64(WALHeader.size) { continue }  // not one whole frame: nothing of this index
-                }
-                // A transaction's pages are applied at its commit frame: frames before it wait in
-                // `pending` (memory up to a limit, then an unlinked scratch file), so a huge
-                // transaction cannot exhaust memory; trailing uncommitted frames are dropped.
-                let writer = PageWriter(out, pageSize: pageSize)
-                if pending == nil { pending = PendingPages(pageSize: pageSize, spillDirectory: scratch) }
-                if prefetcher == nil { prefetcher = SegmentPrefetcher(replica: replica, files: allSegments) }
-                let pending = pending!
-                var committed: UInt32 = 0
-                _ = try V03Readers.readIndex(
-                    replica, index: segments[0].index, segments: segments, expectedPageSize: pageSize,
-                    limit: limit, failFast: true, prefetcher: prefetcher
-                ) { frame in
-                    if frame.commitSize == 0 {
-                        try pending.append(frame.pageNumber, frame.page)
-                    } else {
-                        try pending.flush(to: writer)
-                        try writer.write(page: frame.pageNumber, frame.page)
-                        committed = frame.commitSize
-                    }
-                }
-                pending.discard()
-                try writer.flush()
-                // As SQLite's checkpoint: truncate to the last commit's size (when there was one).
-                if committed > 0 {
-                    size = Int64(committed) * Int64(pageSize)
-                    try out.truncate(to: size)
-                }
-                meter.add(segments.reduce(0) { $0 + $1.size })
-            case .ltx:
-                preconditionFailure("LTX step in a 0.3 plan")
-            }
-        }
-        return Applied(pageSize: pageSize, pageCount: pageSize > 0 ? size / Int64(pageSize) : 0)
-    }
-
-    // MARK: v0.5
-
-    /// Every file is decoded and verified in full (in parallel); each page is written once, from
-    /// the last file of the plan that holds it, as Litestream's compaction picks it. Pages above
-    /// the final commit are dropped; the lock page stays zero.
-    func applyLTX(_ plan: RestorePlan, to out: OutputFile) throws -> Applied {
-        let refs: [LTXFileRef] = plan.steps.compactMap { if case .ltx(let r) = $0 { return r } else { return nil } }
-        let files = try refs.map { try replica.open($0.path) }
-        let headers = try zip(files, refs).map { try LTX.readHeader($0, name: $1.path) }
-        let pageSize = headers[0].pageSize
-        for (h, r) in zip(headers, refs) where h.pageSize != pageSize {
-            throw LiteProofError.damaged(.error(.ltxPageSize, file: r.path, offset: 8, "page size is \(h.pageSize); the plan's snapshot has \(pageSize)"))
-        }
-        let commit = headers.last!.commit
-        // Owner of each page: the last file in plan order whose page index lists it.
-        var owner = [UInt32](repeating: .max, count: Int(commit) + 1)
-        for (i, (f, r)) in zip(files, refs).enumerated() {
-            try LTX.forEachIndexEntry(f, name: r.path, header: headers[i]) { e in
-                if e.pageNumber <= commit { owner[Int(e.pageNumber)] = UInt32(i) }
-            }
-        }
-        let lockPage = LTX.lockPage(pageSize: pageSize)
-        if commit > 0, let missing = (1...commit).first(where: { $0 != lockPage && owner[Int($0)] == .max }) {
-            throw LiteProofError.damaged(
-                .error(
-                    .ltxCommit, file: refs.last!.path, offset: 12,
-                    "the database has \(commit) pages but no file of the plan holds page \(missing)"))
-        }
-        let meter = ProgressMeter(phase: "restore", total: plan.totalBytes, handler: progress)
-        let ownerRef = owner
-        _ = try parallelMap(Array(refs.indices)) { i in
-            let writer = PageWriter(out, pageSize: pageSize)
-            _ = try ownerRef.withUnsafeBufferPointer { owners in
-                try LTX.decode(files[i], name: refs[i].path) { pgno, page in
-                    if pgno <= commit && owners[Int(pgno)] == UInt32(i) {
-                        try writer.write(page: pgno, page)
-                    }
-                }
-            }
-            try writer.flush()
-            meter.add(refs[i].size)
-        }
-        try out.truncate(to: Int64(commit) * Int64(pageSize))
-        return Applied(pageSize: pageSize, pageCount: Int64(commit))
     }
 }
