@@ -77,8 +77,8 @@ public struct LiveHistory: Codable, Sendable {
             let size = k == 0 ? filePageCount : commits[k - 1].pageCount
             if Int(size) == n && diff == 0 { return k }
             if k == 0 { return nil }
-            for p in commits[k - 1].pages where Int(p) <= n {
-                let previous = versions[p]!.last { $0.commit < k }?.hash ?? baseHashes[p] ?? 0
+            for p in commits[k - 1].pages where p >= 1 && Int(p) <= n {
+                let previous = versions[p]?.last { $0.commit < k }?.hash ?? baseHashes[p] ?? 0
                 let i = Int(p) - 1
                 let was = current[i] != replica[i]
                 current[i] = previous
