@@ -8,7 +8,7 @@
 #   Fuzz/run.sh TARGET FILE...        run the target once on each FILE (reproduce a crash)
 #
 # The build is separate from the normal one (.build-fuzz; the target exists only with
-# LITEPROOF_FUZZ=1): release mode, libFuzzer + AddressSanitizer, `-enable-testing` so the targets
+# LITEPROOF_FUZZ=1): release mode, libFuzzer + AddressSanitizer on the Swift code, `-enable-testing` so the targets
 # can reach the library's internal parsers. The growing corpus stays in .build-fuzz/corpus/TARGET;
 # a crashing input is written to .build-fuzz/crashes/ and the script exits 1. Add it as a
 # regression test under Tests/ (see FuzzRegressionTests).
@@ -16,7 +16,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build="$root/.build-fuzz"
-flags=(-c release --sanitize fuzzer --sanitize address -Xswiftc -enable-testing --scratch-path "$build")
+# Swift's -sanitize flags do not add up: the last one wins, and SwiftPM passes its --sanitize
+# values in no fixed order. So SwiftPM gets only `fuzzer` (libFuzzer's main, C coverage) and the
+# Swift compiler one combined flag, last. --disable-dead-strip: keep every coverage counter.
+flags=(-c release --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing --disable-dead-strip
+  --scratch-path "$build")
 
 export LITEPROOF_FUZZ=1
 echo "fuzz: building (${flags[*]})" >&2
