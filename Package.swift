@@ -61,3 +61,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (Fuzz/run.sh): added only when LITEPROOF_FUZZ=1, so `swift build` and
+// `swift test` never see them.
+if Context.environment["LITEPROOF_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "LiteProofFuzz",
+            dependencies: ["LiteProof", "CLZ4"],
+            path: "Fuzz/Sources/LiteProofFuzz"))
+}

@@ -91,7 +91,7 @@ public struct LiveHistory: Codable, Sendable {
             if Int(size) == n && diff == 0 { return k }
             if k == 0 { return nil }
             for p in commits[k - 1].pages where p >= 1 && Int(p) <= n {
-                let previous = versions[p]!.last { $0.commit < k }?.hash ?? baseHashes[p] ?? 0
+                let previous = versions[p]?.last { $0.commit < k }?.hash ?? baseHashes[p] ?? 0
                 let i = Int(p) - 1
                 let was = current[i] != replica[i]
                 current[i] = previous

@@ -130,7 +130,10 @@ public enum Evidence {
         }
         let replica = try Replica.open(replicaLocation)
         let now = try manifestEntries(replica)
-        let before = Dictionary(uniqueKeysWithValues: manifest.files.map { ($0.path, $0) })
+        var before: [String: FileEntry] = [:]
+        for f in manifest.files where before.updateValue(f, forKey: f.path) != nil {
+            throw LiteProofError(.usage, "\(bundle): the manifest lists \(f.path) twice")
+        }
         let after = Dictionary(uniqueKeysWithValues: now.map { ($0.path, $0) })
         let added = now.filter { before[$0.path] == nil }
         let removed = manifest.files.filter { after[$0.path] == nil }

@@ -1,6 +1,6 @@
 import CLZ4
 
-/// The 100-byte header of an LTX file (big-endian). Facts: ../shared/FORMATS.md §3.
+/// The 100-byte header of an LTX file (big-endian). Facts: docs/FORMATS.md ("LTX files").
 public struct LTXHeader: Equatable, Sendable, Codable {
     public static let size = 100
     public static let magic: [UInt8] = Array("LTX1".utf8)

@@ -1,5 +1,5 @@
 /// SQLite write-ahead-log format: header, frames, cumulative checksums.
-/// Facts: https://www.sqlite.org/fileformat2.html#walformat and ../shared/FORMATS.md §2.
+/// Facts: https://www.sqlite.org/fileformat2.html#walformat and docs/FORMATS.md ("The SQLite WAL").
 public struct WALHeader: Equatable, Sendable {
     public static let size = 32
     public static let magicLE: UInt32 = 0x377f_0682

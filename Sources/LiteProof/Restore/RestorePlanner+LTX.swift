@@ -65,7 +65,7 @@ extension RestorePlanner {
                         ? "no LTX files at or before the target"
                         : "no snapshot (level 9) and no file starting at TXID 1 at or before the target; a restore needs one to start from"))
         }
-        if target.timestamp == nil, let after = incremental.filter({ $0.minTXID > have + 1 }).map(\.minTXID).min() {
+        if target.timestamp == nil, have < .max, let after = incremental.filter({ $0.minTXID > have + 1 }).map(\.minTXID).min() {
             throw LiteProofError.damaged(
                 .error(
                     .chainGap, file: layout.style == .file ? "ltx" : "",

@@ -1,0 +1,77 @@
+import Foundation
+@testable import LiteProof
+
+/// Writes the starting corpus of every target from real Litestream files: the committed example
+/// replicas (Tests/Fixtures/example-0.3, example-0.5, made by Litestream 0.3.13 and 0.5.17), their
+/// databases, and the captured Litestream logs. Run by Fuzz/run.sh (LITEPROOF_FUZZ_MAKE_SEEDS).
+/// The tar seeds are made by run.sh with the system's `tar`.
+enum Seeds {
+    static func make(into corpusRoot: String) {
+        do {
+            try makeAll(corpusRoot)
+        } catch {
+            FileHandle.standardError.write(Data("cannot make the seeds: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    private static func makeAll(_ corpusRoot: String) throws {
+        func put(_ target: String, _ name: String, _ bytes: [UInt8]) throws {
+            let dir = corpusRoot + "/" + target
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/seed-" + name.replacingOccurrences(of: "/", with: "_")))
+        }
+        func contents(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+        for (tag, root) in [("v03", Fixtures.replica03), ("v05", Fixtures.replica05)] {
+            let replica = try Replica.open(root)
+            let names = replica.storage.files().map(\.path).sorted()
+            try put("layout", tag, Array(names.joined(separator: "\n").utf8))
+            for name in names {
+                let bytes = try contents(root + "/" + name)
+                if name.hasSuffix(".ltx") { try put("ltx", name, bytes) }
+                if name.hasSuffix(".lz4") { try put("lz4", name, bytes) }
+            }
+            // 0.3: each index's segments decompressed and concatenated = the WAL; snapshots decompressed = database images.
+            for generation in replica.v03?.generations ?? [] {
+                for index in generation.indexes {
+                    var wal: [UInt8] = []
+                    for segment in generation.segments(of: index) {
+                        try LZ4Frame.decompress(try replica.open(segment.path), name: segment.path) { wal += $0 }
+                    }
+                    try put("wal", "\(generation.id)-\(index)", wal)
+                    try put("wal-segment", "\(generation.id)-\(index)", wal)
+                }
+                for snapshot in generation.snapshots {
+                    var image: [UInt8] = []
+                    try LZ4Frame.decompress(try replica.open(snapshot.path), name: snapshot.path) { image += $0 }
+                    try put("snapshot", snapshot.path, image)
+                    try put("db-header", snapshot.path, image)
+                }
+            }
+        }
+        for (tag, live) in [("v03", Fixtures.live03), ("v05", Fixtures.live05)] {
+            try put("db-header", "live-\(tag).db", try contents(live))
+            try put("snapshot", "live-\(tag).db", try contents(live))
+            let digest = Scratch.root + "/seed.digest"
+            try? FileManager.default.removeItem(atPath: digest)
+            let computed = try LiveDatabase.read(live) { try Comparer.liveDigest($0, name: live) }
+            try computed.write(to: digest)
+            try put("digest", tag, try contents(digest))
+        }
+
+        // An evidence bundle of the example 0.3 replica (with its live database): its manifest.
+        let bundle = Scratch.root + "/seed-bundle.tar.zst"
+        _ = try Evidence.create(
+            replica: try Replica.open(Fixtures.replica03), live: Fixtures.live03, output: bundle, tool: "liteproof-fuzz")
+        let storage = try ArchiveStorage.open(bundle)
+        let manifest = try storage.open(Evidence.manifestName)
+        try put("manifest", "v03", try manifest.read(count: Int(manifest.size), at: 0))
+        try put("tar-zst", "evidence-bundle", try contents(bundle))
+
+        let logs = repositoryRoot + "/Tests/Fixtures/logs"
+        for name in try FileManager.default.contentsOfDirectory(atPath: logs).sorted() where name.hasSuffix(".log") {
+            try put("logs", name, try contents(logs + "/" + name))
+        }
+    }
+}
