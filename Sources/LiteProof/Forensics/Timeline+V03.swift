@@ -153,7 +153,7 @@ extension TimelineBuilder {
                             startSeconds: prev?.modified, endSeconds: first.modified, index: i, walStart: 0, walEnd: first.offset))
                 }
                 for (a, b) in zip(segs, segs.dropFirst()) {
-                    guard let size = sizes[a.path], a.offset + size < b.offset else { continue }
+                    guard let size = sizes[a.path], Inventory.sum(a.offset, size) < b.offset else { continue }
                     laneGaps.append(
                         Timeline.Gap(
                             kind: .walHole, lane: laneID,
@@ -193,7 +193,7 @@ extension TimelineBuilder {
                 if !isSnapshot {
                     let read = readsByKey["\(g.id)/\(f.index)"]
                     bar.walStart = f.offset
-                    if let size = read?.result?.segmentSizes[f.path] { bar.walEnd = f.offset + size }
+                    if let size = read?.result?.segmentSizes[f.path] { bar.walEnd = Inventory.sum(f.offset, size) }
                     if held.isEmpty, let read, f.offset >= read.validEnd, read.result?.hasErrors == true {
                         bar.status = .unreachable
                     }
