@@ -16,13 +16,26 @@ extension TimelineBuilder {
         // Incremental coverage as disjoint sorted ranges.
         var covered: [(UInt64, UInt64)] = []
         for f in incremental.sorted(by: { ($0.minTXID, $0.maxTXID) < ($1.minTXID, $1.maxTXID) }) {
-            if let last = covered.last, f.minTXID <= last.1 &+ 1 {
+            if let last = covered.last, last.1 == .max || f.minTXID <= last.1 + 1 {
                 covered[covered.count - 1].1 = max(last.1, f.maxTXID)
             } else {
                 covered.append((f.minTXID, f.maxTXID))
             }
         }
-        func isCovered(_ t: UInt64) -> Bool { covered.contains { $0.0 <= t && t <= $0.1 } }
+        /// The first covered range ending at or after `t` (binary search: the work follows the files).
+        func rangeIndex(atOrAfter t: UInt64) -> Int {
+            var lo = 0
+            var hi = covered.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if covered[mid].1 < t { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
+        func isCovered(_ t: UInt64) -> Bool {
+            let i = rangeIndex(atOrAfter: t)
+            return i < covered.count && covered[i].0 <= t
+        }
         let endingAt = Dictionary(grouping: incremental, by: \.maxTXID)
         let candidates = Set(incremental.map(\.maxTXID)).union(snapshots.map(\.maxTXID)).sorted()
         let planner = RestorePlanner(replica: replica)
@@ -31,11 +44,12 @@ extension TimelineBuilder {
         var prevEnd: UInt64 = 0
         var pendingGaps: [(UInt64, UInt64)] = []
         for t in candidates {
-            var lo = prevEnd + 1
-            // TXIDs below t that no incremental file holds form a prefix of [lo, t-1].
+            var lo = prevEnd + 1  // candidates are unique and ascending: prevEnd < t ≤ .max
+            // TXIDs below t that no incremental file holds form a prefix of [lo, t-1], ending
+            // where the next covered range starts (one step per range, never per TXID).
             if lo < t, !isCovered(lo) {
-                var y = lo
-                while y + 1 < t && !isCovered(y + 1) { y += 1 }
+                let i = rangeIndex(atOrAfter: lo)
+                let y = i < covered.count ? min(t - 1, covered[i].0 - 1) : t - 1
                 // Before the first incremental file, history simply starts later (retention).
                 if lo > firstIncremental { pendingGaps.append((lo, y)) }
                 lo = y + 1
@@ -95,7 +109,7 @@ extension TimelineBuilder {
         func stateTime(after t: UInt64) -> Double? { pointTimes.first { $0.0 > t }?.1 }
         /// Where a file's changes start: the state before its first TXID, else the state at it.
         func startTime(_ f: LTXFileRef) -> Double? {
-            (f.minTXID > 1 ? stateTime(atOrBefore: f.minTXID - 1) : nil) ?? stateTime(after: f.minTXID - 1)
+            (f.minTXID > 1 ? stateTime(atOrBefore: f.minTXID - 1) : nil) ?? (f.minTXID > 0 ? stateTime(after: f.minTXID - 1) : pointTimes.first?.1)
         }
 
         for (a, b) in pendingGaps {

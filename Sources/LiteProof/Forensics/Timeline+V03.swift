@@ -103,22 +103,37 @@ extension TimelineBuilder {
 
             // Gaps.
             var laneGaps: [Timeline.Gap] = []
-            let present = Set(g.indexes)
+            // One gap per run of missing indexes, walking the indexes present (never the numbers
+            // between them).
             let snapshotIndexes = Set(g.snapshots.map(\.index))
             if let lo = (g.indexes + g.snapshots.map(\.index)).min(), let hi = g.maxIndex, lo < hi {
-                for i in lo...hi where !present.contains(i) {
-                    if i == hi && snapshotIndexes.contains(i) { continue }
-                    let before = g.segments.last { $0.index < i }
-                    let after = g.segments.first { $0.index > i }
+                var runs: [ClosedRange<UInt32>] = []
+                var next: UInt32? = lo  // nil: past UInt32.max
+                for i in g.indexes {
+                    guard let n = next else { break }
+                    if i < n { continue }
+                    if i > n { runs.append(n...(i - 1)) }
+                    next = i == .max ? nil : i + 1
+                }
+                // The last index, when only a snapshot holds it, is no gap.
+                let end = snapshotIndexes.contains(hi) && !g.indexes.contains(hi) ? hi - 1 : hi
+                if let n = next, n <= end { runs.append(n...end) }
+                for run in runs {
+                    let a = run.lowerBound
+                    let b = run.upperBound
+                    let before = g.segments.last { $0.index < a }
+                    let after = g.segments.first { $0.index > b }
+                    let count = UInt64(b) - UInt64(a) + 1
                     laneGaps.append(
                         Timeline.Gap(
                             kind: .missingIndex, lane: laneID,
-                            from: Position.v03(generation: g.id, index: i, offset: 0).description, to: Position.endOfIndex(generation: g.id, index: i),
-                            description:
-                                "WAL index \(i.hex(width: 8)) of generation \(g.id) has no segments: every commit of it is missing, and restores past it need a snapshot after it",
-                            after: before?.path, before: after?.path ?? g.snapshots.first { $0.index > i }?.path,
+                            from: Position.v03(generation: g.id, index: a, offset: 0).description, to: Position.endOfIndex(generation: g.id, index: b),
+                            description: a == b
+                                ? "WAL index \(a.hex(width: 8)) of generation \(g.id) has no segments: every commit of it is missing, and restores past it need a snapshot after it"
+                                : "WAL indexes \(a.hex(width: 8))…\(b.hex(width: 8)) (\(count) indexes) of generation \(g.id) have no segments: every commit of them is missing, and restores past them need a snapshot after them",
+                            after: before?.path, before: after?.path ?? g.snapshots.first { $0.index > b }?.path,
                             startTime: Self.time(before?.modified), endTime: Self.time(after?.modified),
-                            startSeconds: before?.modified, endSeconds: after?.modified, index: i))
+                            startSeconds: before?.modified, endSeconds: after?.modified, index: a))
                 }
             }
             for i in g.indexes {
@@ -138,7 +153,7 @@ extension TimelineBuilder {
                             startSeconds: prev?.modified, endSeconds: first.modified, index: i, walStart: 0, walEnd: first.offset))
                 }
                 for (a, b) in zip(segs, segs.dropFirst()) {
-                    guard let size = sizes[a.path], a.offset + size < b.offset else { continue }
+                    guard let size = sizes[a.path], Inventory.sum(a.offset, size) < b.offset else { continue }
                     laneGaps.append(
                         Timeline.Gap(
                             kind: .walHole, lane: laneID,
@@ -178,7 +193,7 @@ extension TimelineBuilder {
                 if !isSnapshot {
                     let read = readsByKey["\(g.id)/\(f.index)"]
                     bar.walStart = f.offset
-                    if let size = read?.result?.segmentSizes[f.path] { bar.walEnd = f.offset + size }
+                    if let size = read?.result?.segmentSizes[f.path] { bar.walEnd = Inventory.sum(f.offset, size) }
                     if held.isEmpty, let read, f.offset >= read.validEnd, read.result?.hasErrors == true {
                         bar.status = .unreachable
                     }

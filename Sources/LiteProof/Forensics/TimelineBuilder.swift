@@ -42,6 +42,20 @@ struct TimelineBuilder {
 
     static func time(_ seconds: Double?) -> String? { seconds.map(formatTime) }
 
+    /// How many TXIDs the points cover, saturating at `Int.max` (a range can reach TXID 2^64−1).
+    static func txidCount(_ points: [Timeline.Point]) -> Int {
+        var total: UInt64 = 0
+        for p in points {
+            let to = p.txid ?? 0
+            let from = min(p.fromTXID ?? to, to)
+            let (span, o1) = (to - from).addingReportingOverflow(1)
+            let (sum, o2) = total.addingReportingOverflow(span)
+            if o1 || o2 || sum > UInt64(Int.max) { return Int.max }
+            total = sum
+        }
+        return Int(total)
+    }
+
     // MARK: Summary
 
     func finish() -> Timeline {
@@ -82,7 +96,7 @@ struct TimelineBuilder {
         let summary = Timeline.Summary(
             points: points.count, restorablePoints: restorable.count, unrestorablePoints: points.count - restorable.count,
             commits: replica.format == .v03 ? points.filter { $0.kind == .commit }.count : nil,
-            txids: replica.format == .ltx ? points.reduce(0) { $0 + Int(($1.txid ?? 0) - ($1.fromTXID ?? 0) + 1) } : nil,
+            txids: replica.format == .ltx ? Self.txidCount(points) : nil,
             gaps: gaps.count, damaged: damaged.count,
             firstRestorable: planned.first.map(Timeline.PointRef.init), lastRestorable: planned.last.map(Timeline.PointRef.init),
             lastClean: restorable.last.map(Timeline.PointRef.init), firstBroken: firstBroken.map(Timeline.PointRef.init),

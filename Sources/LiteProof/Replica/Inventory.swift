@@ -61,6 +61,13 @@ public struct Inventory: Codable, Sendable {
     public var latestError: String?
     public var strays: [String]
 
+    /// `a + b` for sizes and offsets taken from file names, held at `Int64.max` rather than trapping
+    /// (a segment can be named at offset 7fffffffffffffff).
+    static func sum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b < 0 ? .min : .max) : s
+    }
+
     public static func make(_ replica: Replica) throws -> Inventory {
         var inv = Inventory(replica: replica.root, format: replica.format, strays: replica.strays)
         switch replica.layout {
@@ -86,7 +93,7 @@ public struct Inventory: Codable, Sendable {
                 func inGeneration(_ p: Position) -> String { String(p.description.drop { $0 != "/" }.dropFirst()) }
                 let planned = try? RestorePlanner(replica: replica).plan(.latest(generation: g.id)).position
                 let walEnd = Array(zip(g.indexes, indexes)).last.flatMap { i, index in
-                    index.segments.last.map { inGeneration(.v03(generation: g.id, index: i, offset: $0.offset + ($0.size ?? 0))) }
+                    index.segments.last.map { inGeneration(.v03(generation: g.id, index: i, offset: Self.sum($0.offset, $0.size ?? 0))) }
                 }
                 return Generation(
                     id: g.id, firstTime: g.timeBounds.map { formatTime($0.0) }, lastTime: g.timeBounds.map { formatTime($0.1) },
@@ -135,7 +142,7 @@ public struct Inventory: Codable, Sendable {
                 lines.append("  snapshot \(s.index)  \(Units.bytes(s.storedSize))  \(s.time ?? "")")
             }
             for i in g.indexes {
-                let total = i.segments.reduce(Int64(0)) { $0 + ($1.size ?? 0) }
+                let total = i.segments.reduce(Int64(0)) { Self.sum($0, $1.size ?? 0) }
                 lines.append("  wal index \(i.index): \(i.segments.count) segment\(i.segments.count == 1 ? "" : "s"), \(Units.bytes(total)) of WAL")
                 for s in i.segments {
                     lines.append("    @\(s.offset)  \(Units.bytes(s.storedSize)) → \(s.size.map { Units.bytes($0) } ?? "?")  \(s.time ?? "")")

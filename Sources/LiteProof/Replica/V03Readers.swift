@@ -170,7 +170,7 @@ public enum V03Readers {
                     try prefetcher?.decompress(seg, consume)
                     ?? LZ4Frame.decompress(try replica.open(seg.path), name: seg.path, consume)
                 result.segmentSizes[seg.path] = size
-                expected = seg.offset + size
+                expected = seg.offset.addingReportingOverflow(size).overflow ? .max : seg.offset + size  // offset from a name
                 if let walProblem {
                     streamOK = false
                     try add(walProblem)
@@ -260,10 +260,14 @@ extension V03Readers {
         let header = result.header
         let frameSize = Int64(24 + pageSize)
         var found: [Commit] = []
-        for seg in segments where (result.segmentSizes[seg.path].map { seg.offset + $0 } ?? .max) > read.validEnd && seg.offset >= result.walSize {
+        for seg in segments
+        where (result.segmentSizes[seg.path].map { seg.offset.addingReportingOverflow($0).overflow ? .max : seg.offset + $0 } ?? .max) > read.validEnd
+            && seg.offset >= result.walSize
+        {
             guard let file = try? replica.open(seg.path) else { continue }
             var bytes: [UInt8] = []
             guard (try? LZ4Frame.decompress(file, name: seg.path, { bytes += $0 })) != nil else { continue }
+            guard seg.offset <= Int64.max - Int64(bytes.count) - frameSize else { continue }  // an offset from a name, near 2^63
             let segEnd = seg.offset + Int64(bytes.count)
             // First frame start at or after max(segment start, end of the valid frames).
             var pos = max(seg.offset, read.validEnd, Int64(WALHeader.size))

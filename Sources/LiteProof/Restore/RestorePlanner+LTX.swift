@@ -43,9 +43,18 @@ extension RestorePlanner {
             reasons.append("no level-9 snapshot at or before the target: the chain starts with the files that begin at TXID 1")
         }
         let incremental = files.filter { $0.level != LTXLayout.snapshotLevel && $0.maxTXID <= limit }
+        // One pass over the files by first TXID (not one pass per step: a replica can hold
+        // thousands of L0 files). Files that start at or before have+1 join the candidates as
+        // `have` grows; the best candidate has the highest max TXID of all files seen, so once
+        // it is taken, every file seen before is behind `have` and only newer ones can follow.
+        let byStart = incremental.sorted { $0.minTXID < $1.minTXID }
+        var nextFile = 0
+        var best: LTXFileRef?
         while have < limit {
-            var best: LTXFileRef?
-            for f in incremental where f.minTXID <= have + 1 && f.maxTXID > have {
+            while nextFile < byStart.count, byStart[nextFile].minTXID <= have + 1 {
+                let f = byStart[nextFile]
+                nextFile += 1
+                guard f.maxTXID > have else { continue }
                 guard let b = best else { best = f; continue }
                 if f.maxTXID != b.maxTXID { if f.maxTXID > b.maxTXID { best = f }; continue }
                 if f.minTXID != b.minTXID { if f.minTXID < b.minTXID { best = f }; continue }
@@ -55,6 +64,7 @@ extension RestorePlanner {
             guard let next = best else { break }
             steps.append(.ltx(next))
             have = next.maxTXID
+            best = nil
         }
         if steps.isEmpty {
             let where_ = layout.style == .file ? "ltx/9" : "0009"

@@ -58,26 +58,67 @@ extension Verifier {
                 }
             }
         }
-        // Chain: every index from the oldest snapshot on must be present.
+        // Chain: every index from the oldest snapshot on must be present. Each gap is one finding
+        // (work follows the indexes present, never the numbers in their names): an error when the
+        // latest restore needs it, else a warning naming the points it makes unreachable.
+        let picked = try? RestorePlanner(replica: replica).chooseGeneration(.latest()).0.id
         for g in gens {
             let dir = "generations/\(g.id)"
             guard let firstSnap = g.snapshots.first else {
                 findings.append(.error(.chainNoSnapshot, file: dir, "generation \(g.id) has no snapshot: none of its WAL can be restored"))
                 continue
             }
-            let present = Set(g.indexes)
-            if let maxIndex = g.maxIndex, firstSnap.index < maxIndex {
-                for i in firstSnap.index...maxIndex where !present.contains(i) {
-                    findings.append(
-                        .error(
-                            .chainMissingIndex, file: dir + "/wal",
-                            "WAL index \(i.hex(width: 8)) has no segments; restores past it are impossible (indexes \(firstSnap.index.hex(width: 8))…\(maxIndex.hex(width: 8)) expected)"
-                        ))
-                }
-            }
+            findings += Self.v03Gaps(g, firstSnapshot: firstSnap, latest: picked == nil || picked == g.id, dir: dir)
         }
         let files = gens.reduce(0) { $0 + $1.allFiles.count }
         return (findings, files, total)
+    }
+
+    /// The gaps in a generation's WAL indexes from its first snapshot to its last index, one
+    /// finding each. `latest` says whether the latest restore uses this generation.
+    static func v03Gaps(_ g: V03Generation, firstSnapshot: V03File, latest: Bool, dir: String) -> [Finding] {
+        guard let maxIndex = g.maxIndex, firstSnapshot.index < maxIndex else { return [] }
+        let present = g.indexes
+        var gaps: [ClosedRange<UInt32>] = []
+        var next: UInt32? = firstSnapshot.index  // nil: past UInt32.max
+        for i in present {
+            guard let n = next else { break }
+            if i < n { continue }
+            if i > n { gaps.append(n...(i - 1)) }
+            next = i == UInt32.max ? nil : i + 1
+        }
+        // The last index, when only a snapshot holds it, is no gap (that snapshot restores alone).
+        let end = present.last != maxIndex && g.snapshots.contains { $0.index == maxIndex } ? maxIndex - 1 : maxIndex
+        if let n = next, n <= end { gaps.append(n...end) }
+        guard !gaps.isEmpty else { return [] }
+        // The latest plan (as ``RestorePlanner/chainV03(_:)`` makes it): the snapshot with the newest
+        // file time (the first on a tie), then every index up to the last WAL index.
+        var snap = firstSnapshot
+        for c in g.snapshots.dropFirst() where (c.modified ?? 0) > (snap.modified ?? 0) { snap = c }
+        let planEnd = present.last ?? snap.index
+        let needed: ClosedRange<UInt32>? = latest && planEnd > snap.index ? snap.index...planEnd : nil
+        let snapshotIndexes = g.snapshots.map(\.index)
+        return gaps.map { gap in
+            let count = UInt64(gap.upperBound) - UInt64(gap.lowerBound) + 1
+            let what =
+                gap.lowerBound == gap.upperBound
+                ? "WAL index \(gap.lowerBound.hex(width: 8)) has no segments"
+                : "WAL indexes \(gap.lowerBound.hex(width: 8))…\(gap.upperBound.hex(width: 8)) (\(count) indexes) are missing"
+            if let needed, needed.overlaps(gap) {
+                return .error(
+                    .chainMissingIndex, file: dir + "/wal",
+                    "\(what): the latest restore, from snapshot \(snap.index.hex(width: 8)) to index \(planEnd.hex(width: 8)), needs them; restores to index \(gap.lowerBound.hex(width: 8)) or later are impossible"
+                )
+            }
+            let resume = snapshotIndexes.first { $0 > gap.upperBound }
+            let lost =
+                resume.map {
+                    "restores to indexes \(gap.lowerBound.hex(width: 8))…\(($0 - 1).hex(width: 8)) are impossible (snapshot \($0.hex(width: 8)) starts again)"
+                }
+                ?? "restores to index \(gap.lowerBound.hex(width: 8)) and later in this generation are impossible"
+            let why = latest ? "the latest restore does not need them" : "the latest restore uses another generation"
+            return .warning(.chainMissingIndex, file: dir + "/wal", "\(what): \(lost); \(why)")
+        }
     }
 
     func generationOf(_ path: String) -> String {
