@@ -19,7 +19,7 @@ let ltxTarget = FuzzTarget(name: "ltx", summary: "an LTX file: LTX.decode, readH
 /// A decompressed SQLite WAL stream (what the 0.3 segments of one index concatenate to): fed
 /// whole and in small pieces, the decoder must end in the same state.
 let walTarget = FuzzTarget(name: "wal", summary: "a WAL stream: WALHeader.parse, WALDecoder.feed whole and in pieces") { bytes in
-    _ = WALHeader.parse(bytes)
+    _ = try? WALHeader.parse(bytes)
     func decode(pieceSize: Int) -> (Int, Int, Int64, Int64, UInt32, Bool)? {
         let decoder = WALDecoder { _ in }
         do {
@@ -83,7 +83,7 @@ let snapshotTarget = FuzzTarget(name: "snapshot", summary: "a 0.3 snapshot (data
 
 /// The 100-byte SQLite database header (snapshot images, LTX snapshots, live databases).
 let databaseHeaderTarget = FuzzTarget(name: "db-header", summary: "a database file: DatabaseHeader.parse, FilePageSource") { bytes in
-    _ = DatabaseHeader.parse(bytes)
+    _ = try? DatabaseHeader.parse(bytes)
     let path = Scratch.write(bytes, as: "live.db")
     expectCleanError {
         let source = try FilePageSource(path: path)

@@ -34,7 +34,7 @@ let digestTarget = FuzzTarget(name: "digest", summary: "a digest file: DatabaseD
     let (replicaDigest, source) = replicaSide!
     expectCleanError {
         _ = try Comparer.judge(
-            replicaDigest: replicaDigest, liveDigest: digest, position: "fuzz", replicaSource: source, liveSource: nil, listLimit: 50)
+            replicaDigest: replicaDigest, liveDigest: digest, position: .ltx(txid: 1), replicaSource: source, liveSource: nil, listLimit: 50)
     }
 }
 
