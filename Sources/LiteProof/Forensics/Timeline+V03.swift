@@ -237,12 +237,8 @@ extension TimelineBuilder {
     /// The page size of another index of the generation (for scanning an index whose header is lost).
     static func otherPageSize(_ replica: Replica, _ g: V03Generation) -> Int? {
         for i in g.indexes {
-            guard let first = g.segments(of: i).first, first.offset == 0, let file = try? replica.open(first.path) else { continue }
-            var head: [UInt8] = []
-            _ = try? LZ4Frame.decompress(file, name: first.path) { chunk in
-                if head.count < WALHeader.size { head += chunk.prefix(WALHeader.size - head.count) }
-            }
-            if head.count == WALHeader.size, let h = try? head.withUnsafeBytes({ try WALHeader.parse($0) }) { return h.pageSize }
+            guard let first = g.segments(of: i).first, first.offset == 0 else { continue }
+            if let h = try? V03Readers.readWALHeader(replica, first) { return h.pageSize }
         }
         return nil
     }

@@ -284,4 +284,27 @@ extension V03Readers {
         }
         return found
     }
+
+    /// The WAL header at the start of a segment at offset 0: only its first 32 decompressed
+    /// bytes are read.
+    static func readWALHeader(_ replica: Replica, _ segment: V03File) throws -> WALHeader {
+        let stream = try LZ4FrameStream(try replica.open(segment.path), name: segment.path)
+        var bytes = [UInt8](repeating: 0, count: WALHeader.size)
+        var filled = 0
+        while filled < bytes.count {
+            let n = try bytes.withUnsafeMutableBytes { buffer in
+                try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        guard filled == bytes.count else {
+            throw FormatError(.walHeader, file: segment.path, offset: Int64(filled), "the WAL header is cut short: \(filled) of \(WALHeader.size) bytes")
+        }
+        do {
+            return try bytes.withUnsafeBytes { try WALHeader.parse($0) }
+        } catch let e as FormatError {
+            throw e.located(in: segment.path)
+        }
+    }
 }

@@ -49,31 +49,10 @@ struct GenerationChoice {
     func lastWALMark(_ generation: V03Generation) -> WALMark? {
         for index in generation.indexes.reversed() {
             guard let first = generation.segments(of: index).first, first.offset == 0 else { continue }
-            guard let header = try? Self.walHeader(replica, first) else { continue }
+            guard let header = try? V03Readers.readWALHeader(replica, first) else { continue }
             return WALMark(checkpointSequence: header.checkpointSequence, salt1: header.salt1)
         }
         return nil
-    }
-
-    static func walHeader(_ replica: Replica, _ segment: V03File) throws -> WALHeader {
-        let stream = try LZ4FrameStream(try replica.open(segment.path), name: segment.path)
-        var bytes = [UInt8](repeating: 0, count: WALHeader.size)
-        var filled = 0
-        while filled < bytes.count {
-            let n = try bytes.withUnsafeMutableBytes { buffer in
-                try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
-            }
-            if n == 0 { break }
-            filled += n
-        }
-        guard filled == bytes.count else {
-            throw FormatError(.walHeader, file: segment.path, offset: Int64(filled), "the WAL header is cut short: \(filled) of \(WALHeader.size) bytes")
-        }
-        do {
-            return try bytes.withUnsafeBytes { try WALHeader.parse($0) }
-        } catch let e as FormatError {
-            throw e.located(in: segment.path)
-        }
     }
 
     /// The newest of `candidates` (`all` is every generation, for the time check), with the reasons
