@@ -86,18 +86,10 @@ extension TimelineBuilder {
                     p.planned = b.damage
                     p.reason = b.reason
                 }
-            } catch let e as LiteProofError {
-                p.restorable = false
-                p.planned = false
-                p.reason = e.finding?.message ?? e.message
-            } catch let e as FormatError {
-                p.restorable = false
-                p.planned = false
-                p.reason = e.message
             } catch {
                 p.restorable = false
                 p.planned = false
-                p.reason = "\(error)"
+                p.reason = TimelineBuilder.reason(error)
             }
             points.append(p)
             prevEnd = t

@@ -55,12 +55,8 @@ extension TimelineBuilder {
                 do {
                     let chain = try planner.chainV03(.walIndex(i, generation: g.id))
                     base = chain.files.filter { !segPaths.contains($0) }
-                } catch let e as LiteProofError {
-                    planError = e.finding?.message ?? e.message
-                } catch let e as FormatError {
-                    planError = e.message
                 } catch {
-                    planError = "\(error)"
+                    planError = TimelineBuilder.reason(error)
                 }
                 func holder(_ end: Int64) -> V03File {
                     segs.last(where: { $0.offset < end }) ?? segs[0]

@@ -85,12 +85,8 @@ struct TimelineBuilder {
             } else {
                 latestRestores = true
             }
-        } catch let e as LiteProofError {
-            latestError = e.finding?.message ?? e.message
-        } catch let e as FormatError {
-            latestError = e.message
         } catch {
-            latestError = "\(error)"
+            latestError = Self.reason(error)
         }
         let planned = points.filter(\.planned)
         let summary = Timeline.Summary(
@@ -110,5 +106,14 @@ struct TimelineBuilder {
         return Timeline(
             replica: replica.root, format: replica.format, timeSource: timeSource, timesTrusted: timesTrusted,
             lanes: lanes, points: points, gaps: gaps, damaged: damaged, summary: summary, findings: findings)
+    }
+
+    /// Why a plan failed, in words: the finding's message where there is one.
+    static func reason(_ error: Error) -> String {
+        switch error {
+        case let e as LiteProofError: return e.finding?.message ?? e.message
+        case let e as FormatError: return e.message
+        default: return "\(error)"
+        }
     }
 }
