@@ -9,17 +9,28 @@ import Testing
     func replicaWithADeletedRow(_ v: LitestreamVersion) throws -> LiveReplication {
         let live = try startLiveReplication(v, seedRows: 50)
         try waitUntil("the first replica files", timeout: 20) { (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
+        // Each write waits until the replica's latest position moves past it, so the history
+        // holds a point between every two writes.
+        var position = try RestorePlanner(replica: Replica.open(live.replica)).plan().position
+        func waitForANewPosition() throws {
+            let before = position
+            try waitUntil("the replica to move past \(before)", timeout: 30) {
+                guard let now = try? RestorePlanner(replica: Replica.open(live.replica)).plan().position, now != before else { return false }
+                position = now
+                return true
+            }
+        }
         for batch in 0..<6 {
             try live.writer.exec(
                 "BEGIN; " + (0..<10).map { "INSERT INTO orders(item, qty) VALUES ('batch \(batch) item \($0)', \($0));" }.joined() + " COMMIT;")
-            usleep(350_000)  // let Litestream sync: the history gets several points
+            try waitForANewPosition()
         }
         #expect(try live.writer.query("SELECT count(*) FROM orders WHERE id = 42")[0][0] == "1")
         try live.writer.exec("DELETE FROM orders WHERE id = 42")
-        usleep(350_000)
+        try waitForANewPosition()
         for batch in 6..<9 {
             try live.writer.exec("INSERT INTO orders(item, qty) VALUES ('batch \(batch)', 1)")
-            usleep(350_000)
+            try waitForANewPosition()
         }
         // Wait until the replica holds the last row, then stop Litestream.
         let last = try live.writer.query("SELECT max(id) FROM orders")[0][0]

@@ -116,7 +116,7 @@ import Testing
         try writer.exec("PRAGMA page_size=512; PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB);")
         let ls = try startLitestream(.v05, db: db, replica: replicaDir, in: dir)
         defer { ls.stop(); writer.close() }
-        usleep(500_000)
+        try waitUntil("litestream's first L0 file", timeout: 30) { RigV05Files.maxTXID(replicaDir, level: 0) >= 1 }
         try writer.exec(
             "INSERT INTO t(b) SELECT randomblob(400) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<140000) SELECT i FROM n)")
         // Wait for a level-9 snapshot that holds every page.

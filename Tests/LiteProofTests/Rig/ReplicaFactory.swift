@@ -338,8 +338,9 @@ enum RigScenarioBuilder {
                         try checkAlive(ls); return v03SegmentCount(replicaDir) > before
                     }
                 }
-                try await v03Quiesce(replicaDir, ls)
+                try await v03WaitCaughtUp(dbPath, replicaDir, ls)
                 ls.stop()
+                try requireNoTemporaryFiles(replicaDir)
             }
             let gen1 = try only(RigV03Files.generations(replicaDir), "generation after the first run")
             // Between runs, the application checkpoints the WAL away (TRUNCATE) and
@@ -472,27 +473,31 @@ enum RigScenarioBuilder {
         }
     }
 
-    /// Waits until the replica's WAL folders stop changing for a while (snapshot
-    /// folders are not watched: with snapshot-interval 1s they never stay quiet).
-    private static func v03Quiesce(_ replicaDir: String, _ ls: LitestreamProcess) async throws {
-        try await quiesce(watch: { RigV03Files.generations(replicaDir).map { "\(replicaDir)/generations/\($0)/wal" } }, ls)
+    /// Waits until the replica holds every commit of the live WAL: litestream's shadow WAL (its
+    /// copy of the live WAL, one file per WAL index) ends where the live WAL's last commit
+    /// ends, and the replica's newest segment of that index ends there too.
+    private static func v03WaitCaughtUp(_ db: String, _ replicaDir: String, _ ls: LitestreamProcess) async throws {
+        var seen = ""
+        try await rigWait("the replica to reach the live WAL's last commit (\(seen))", timeout: 45, context: { ls.log }) {
+            try checkAlive(ls)
+            let p = RigPositions.v03(db: db, replicaDir: replicaDir)
+            seen = p.description
+            return p.caughtUp
+        }
     }
 
-    /// A last small write, wait until it is in the replica and all is quiet, close
-    /// our connection (while litestream still holds one, so SQLite does not
-    /// checkpoint on close), then stop litestream.
+    /// A last small write, wait until the replica holds it, close our connection (while
+    /// litestream still holds one, so SQLite does not checkpoint on close), then stop
+    /// litestream, which finishes or abandons (and removes) any file it is writing.
     private static func v03FinishAndStop(_ replicaDir: String, _ w: RigWorkload, _ ls: LitestreamProcess) async throws {
         let db = w.db
-        let before = v03SegmentCount(replicaDir)
         try w.finalWrites()
-        try await rigWait("the final WAL segment", timeout: 45, context: { ls.log }) {
-            try checkAlive(ls); return v03SegmentCount(replicaDir) > before
-        }
-        try await v03Quiesce(replicaDir, ls)
+        try await v03WaitCaughtUp(db.path, replicaDir, ls)
         db.close()
-        try await Task.sleep(nanoseconds: 400_000_000)  // two monitor ticks after our close
-        try await v03Quiesce(replicaDir, ls)
+        // Closing a connection that is not the last one writes nothing: the position holds.
+        try await v03WaitCaughtUp(db.path, replicaDir, ls)
         ls.stop()
+        try requireNoTemporaryFiles(replicaDir)
     }
 
     // MARK: 0.5.17
@@ -526,44 +531,31 @@ enum RigScenarioBuilder {
             try checkAlive(ls); return RigV05Files.maxTXID(replicaDir, level: 0) > before
         }
         db.close()
-        try await quiesce(watch: { [replicaDir + "/ltx/0"] }, ls)
+        // Litestream keeps each L0 file it made in its metadata folder before it uploads it:
+        // the replica has caught up when its newest L0 TXID is the metadata folder's.
+        let meta = RigPositions.metaFolder(db.path)
+        try await rigWait("the replica's L0 to reach litestream's own newest L0 file", timeout: 45, context: { ls.log }) {
+            try checkAlive(ls)
+            let local = RigV05Files.maxTXID(meta, level: 0)
+            return local > before && RigV05Files.maxTXID(replicaDir, level: 0) == local
+        }
         if waitForL1 {
             try await rigWait("L1 to cover the final TXID", timeout: 45, context: { ls.log }) {
                 try checkAlive(ls)
                 return RigV05Files.maxTXID(replicaDir, level: 1) == RigV05Files.maxTXID(replicaDir, level: 0)
             }
         }
-        // Do not interrupt a compaction or snapshot that is being written.
-        try await quiesce(watch: { [replicaDir + "/ltx"] }, quiet: 0.5, ls)
+        // A compaction or snapshot under way when litestream stops is finished or abandoned
+        // (its temporary file removed) by litestream's shutdown; checked after.
         ls.stop()
+        try requireNoTemporaryFiles(replicaDir)
     }
 
-    // MARK: shared
-
-    /// Waits until the files below the folders `watch()` (names, sizes, mtimes)
-    /// stay unchanged for `quiet` seconds.
-    private static func quiesce(
-        watch: () -> [String], quiet: TimeInterval = 1.0,
-        _ ls: LitestreamProcess
-    ) async throws {
-        func signature() -> [String] {
-            watch().flatMap { dir in
-                rigListFiles(dir).map { rel in
-                    let a = try? FileManager.default.attributesOfItem(atPath: dir + "/" + rel)
-                    let size = (a?[.size] as? Int) ?? -1
-                    let m = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-                    return "\(dir)/\(rel) \(size) \(m)"
-                }
-            }
-        }
-        var last = signature()
-        var since = Date()
-        try await rigWait("the replica to be quiet for \(quiet)s", timeout: 30, context: { ls.log }) {
-            try checkAlive(ls)
-            let now = signature()
-            if now != last { last = now; since = Date(); return false }
-            return Date().timeIntervalSince(since) >= quiet
-        }
+    /// Litestream writes each replica file under a temporary name and renames it; one left
+    /// behind would be an interrupted write, which no scenario should contain.
+    private static func requireNoTemporaryFiles(_ replicaDir: String) throws {
+        let left = rigListFiles(replicaDir).filter { $0.hasSuffix(".tmp") }
+        try require(left.isEmpty, "no temporary files left in the replica after litestream stopped, got \(left)")
     }
 
     private static func checkAlive(_ ls: LitestreamProcess) throws {
