@@ -58,6 +58,34 @@ import Testing
         expectNoNegativeNumbers(text.stdout, "timeline")
     }
 
+    /// After a WAL break (a missing segment), the timeline reads the frame headers of the later
+    /// segments for clues. A later segment that decompresses to 1 GiB (zeros: 4 MiB as LZ4) is
+    /// streamed, never held whole: `timeline` ends under a 1 GiB address-space limit.
+    @Test func timelineStreamsAHugeSegmentAfterAWALBreak() throws {
+        let dir = try exampleCopy("0.3")
+        try FileManager.default.removeItem(atPath: dir + "/" + Fixtures.v03Segment("00014200"))
+        let bomb = dir + "/" + Fixtures.v03Segment("00018260")
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/bin/sh")
+        make.arguments = ["-c", "head -c 1073741824 /dev/zero | lz4 -q -z -f - \"$0\"", bomb]
+        try make.run()
+        make.waitUntilExit()
+        try #require(make.terminationStatus == 0)
+        #expect(fileSize(bomb) < 8 << 20)
+        let started = Date()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ulimit -v 1048576; exec \"$0\" timeline \"$1\" 2>&1", liteproofBinary(), dir]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1, "\(text.prefix(3000))")
+        #expect(text.contains("WAL offsets 82432–98912 of index 00000000 are missing"), "the hole is named: \(text.prefix(3000))")
+        #expect(Date().timeIntervalSince(started) < Self.bound)
+    }
+
     /// A real snapshot copied to index ffffffff: the indexes before it are missing, which makes
     /// earlier points unreachable but not the latest restore (whichever snapshot it uses).
     @Test(arguments: [-3600.0, 3600.0])

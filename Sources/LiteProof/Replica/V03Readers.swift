@@ -264,23 +264,35 @@ extension V03Readers {
         where (result.segmentSizes[seg.path].map { seg.offset.addingReportingOverflow($0).overflow ? .max : seg.offset + $0 } ?? .max) > read.validEnd
             && seg.offset >= result.walSize
         {
-            guard let file = try? replica.open(seg.path) else { continue }
-            var bytes: [UInt8] = []
-            guard (try? LZ4Frame.decompress(file, name: seg.path, { bytes += $0 })) != nil else { continue }
-            guard seg.offset <= Int64.max - Int64(bytes.count) - frameSize else { continue }  // an offset from a name, near 2^63
-            let segEnd = seg.offset + Int64(bytes.count)
+            // An offset from a name near 2^63 leaves no room for frames.
+            guard seg.offset <= Int64.max / 2, let file = try? replica.open(seg.path) else { continue }
             // First frame start at or after max(segment start, end of the valid frames).
             var pos = max(seg.offset, read.validEnd, Int64(WALHeader.size))
             let rem = (pos - Int64(WALHeader.size)) % frameSize
             if rem != 0 { pos += frameSize - rem }
-            while pos + frameSize <= segEnd {
-                let at = Int(pos - seg.offset)
-                let pgno = bytes.u32BE(at: at), commit = bytes.u32BE(at: at + 4)
-                let salt1 = bytes.u32BE(at: at + 8), salt2 = bytes.u32BE(at: at + 12)
-                let saltsMatch = header.map { $0.salt1 == salt1 && $0.salt2 == salt2 } ?? true
-                if pgno != 0 && commit != 0 && saltsMatch { found.append(Commit(end: pos + frameSize, pages: commit)) }
-                pos += frameSize
+            // The segment is streamed: only the bytes from the next frame start on are kept, so
+            // memory stays one chunk plus one frame header whatever the segment decompresses to.
+            var window: [UInt8] = []
+            var windowStart = seg.offset
+            var candidates: [Commit] = []
+            let streamed = try? LZ4Frame.decompress(file, name: seg.path) { chunk in
+                window += chunk
+                while pos + 16 <= windowStart + Int64(window.count) {
+                    let at = Int(pos - windowStart)
+                    let pgno = window.u32BE(at: at), commit = window.u32BE(at: at + 4)
+                    let salt1 = window.u32BE(at: at + 8), salt2 = window.u32BE(at: at + 12)
+                    let saltsMatch = header.map { $0.salt1 == salt1 && $0.salt2 == salt2 } ?? true
+                    if pgno != 0 && commit != 0 && saltsMatch { candidates.append(Commit(end: pos + frameSize, pages: commit)) }
+                    pos += frameSize
+                }
+                let drop = Int(min(pos - windowStart, Int64(window.count)))
+                window.removeFirst(drop)
+                windowStart += Int64(drop)
             }
+            guard streamed != nil else { continue }
+            // A frame counts only when the segment holds all of it.
+            let segEnd = windowStart + Int64(window.count)
+            found += candidates.filter { $0.end <= segEnd }
         }
         return found
     }
