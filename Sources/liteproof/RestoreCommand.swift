@@ -40,7 +40,13 @@ struct RestoreCommand: ParsableCommand {
     @Flag(help: "Replace an existing output file (and its -wal/-shm/-journal).")
     var force = false
 
-    @Flag(name: .customLong("keep-failed"), help: "Keep the output even if the integrity check fails.")
+    @Flag(
+        name: .customLong("keep-failed"),
+        help: ArgumentHelp(
+            "Keep the output even if SQLite's integrity check fails on it.",
+            discussion:
+                "Damage found while applying the replica (a bad frame, a broken checksum) leaves nothing: a half-applied file is no state the database was ever in. Run `liteproof timeline` for the last point that restores cleanly and restore to it (--index/--offset or --txid)."
+        ))
     var keepFailed = false
 
     @Flag(name: .customLong("dry-run"), help: "Print the plan (each file in order) and write nothing.")
