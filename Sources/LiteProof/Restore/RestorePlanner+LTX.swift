@@ -76,10 +76,7 @@ extension RestorePlanner {
                         : "no snapshot (level 9) and no file starting at TXID 1 at or before the target; a restore needs one to start from"))
         }
         if target.timestamp == nil, have < .max, let after = incremental.filter({ $0.minTXID > have + 1 }).map(\.minTXID).min() {
-            throw LiteProofError.damaged(
-                .error(
-                    .chainGap, file: layout.style == .file ? "ltx" : "",
-                    "non-contiguous ltx files: have up to \(have.hex(width: 16)) but next file starts at \(after.hex(width: 16))"))
+            throw LiteProofError.damaged(.error(.chainGap, file: layout.style == .file ? "ltx" : "", Self.gapMessage(have: have, next: after)))
         }
         if let t = target.txid, have != t {
             throw LiteProofError.damaged(
@@ -88,7 +85,21 @@ extension RestorePlanner {
                     "TXID \(t.hex(width: 16)) cannot be reached: the files chain from the snapshot to \(have.hex(width: 16)) and no file ends exactly at the target"
                 ))
         }
+        // The first file holds the whole database: one that says it is empty (commit 0) restores
+        // to a 0-byte file, which Litestream refuses; so does LiteProof.
+        if case .ltx(let first) = steps[0], (try? LTX.readHeader(try replica.open(first.path), name: first.path))?.commit == 0 {
+            throw LiteProofError.damaged(.error(.ltxCommit, file: first.path, offset: 12, LTX.emptySnapshotMessage))
+        }
         guard case .ltx(let last) = steps.last! else { preconditionFailure("an LTX plan holds LTX steps") }
         return RestorePlan(steps: steps, reasons: reasons, warnings: [], position: .ltx(txid: have), time: Double(stamp(last)) / 1000)
+    }
+
+    /// The missing TXIDs between the last one held and the next file's first, as a range with its
+    /// count, then Litestream's own words. `next > have + 1`, so the range is never empty and
+    /// nothing overflows at TXID 2^64−1.
+    static func gapMessage(have: UInt64, next: UInt64) -> String {
+        let count = next - have - 1
+        return
+            "TXIDs \((have + 1).hex(width: 16))–\((next - 1).hex(width: 16)) (\(count) TXID\(count == 1 ? "" : "s")) are missing: non-contiguous ltx files: have up to \(have.hex(width: 16)) but next file starts at \(next.hex(width: 16))"
     }
 }
