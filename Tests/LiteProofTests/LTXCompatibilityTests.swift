@@ -112,7 +112,26 @@ import Testing
         #expect(ours.stderr.contains(Self.snapshot) && ours.stderr.contains("commit 0"), "\(ours.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
         let ls = try litestreamRestore(.v05, replicaDir: dir, output: try rigTempDir("commit0-ls") + "/ls.db")
-        #expect(ls.status != 0, "Litestream 0.5.17 refuses it too: \(ls.output)")
+        #expect(
+            ls.status != 0 && ls.output.contains("post-apply checksum must be empty for zero-length database"), "Litestream 0.5.17 refuses it too: \(ls.output)"
+        )
+        #expect(ours.stderr.contains("post-apply checksum must be empty for zero-length database"), "the finding quotes Litestream's error")
+    }
+
+    /// A restore whose last file says commit 0 (a deletion file) would be an empty database;
+    /// Litestream 0.5.17 refuses it, and LiteProof reports damage naming the file.
+    @Test func restoreEndingWithCommitZeroIsDamage() throws {
+        let dir = try exampleCopy("0.5")
+        try FileManager.default.removeItem(atPath: dir + "/" + Self.snapshot)
+        let last = "ltx/1/0000000000000006-0000000000000007.ltx"
+        try rewrite(dir + "/" + last, dropPages: true) { h in for k in 12..<16 { h[k] = 0 } }
+        let r = try verify(dir)
+        expectFinding(r, .ltxCommit, file: last, offset: 12)
+        let out = try rigTempDir("commit0-last") + "/ours.db"
+        let ours = try runLiteProof(["restore", dir, "-o", out])
+        #expect(ours.status == 1 && ours.stderr.contains(last), "\(ours.stderr)")
+        let ls = try litestreamRestore(.v05, replicaDir: dir, output: try rigTempDir("commit0-last-ls") + "/ls.db")
+        #expect(ls.status != 0 && ls.output.contains("post-apply checksum must be empty for zero-length database"), "\(ls.output)")
     }
 
     /// Version 1 (ltx 0.3 and older): 4-byte page headers and raw pages, no page index; or every

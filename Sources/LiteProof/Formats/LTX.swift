@@ -154,7 +154,7 @@ public enum LTX {
     static let pageHeaderSize = 6
     /// Why a snapshot of commit 0 is damage (the planner and the decoder say the same).
     static let emptySnapshotMessage =
-        "a snapshot must hold at least page 1; this one says commit 0 (an empty database) and holds no pages. Litestream 0.5.17 refuses to restore it"
+        "a snapshot must hold at least page 1; this one says commit 0 (an empty database) and holds no pages. Litestream 0.5.17 refuses to restore it (\"post-apply checksum must be empty for zero-length database\")"
     /// The page holding byte 2^30, which SQLite never writes.
     public static func lockPage(pageSize: Int) -> UInt32 { UInt32((1 << 30) / pageSize + 1) }
 
@@ -296,7 +296,9 @@ public enum LTX {
             }
             guard flags & ~1 == 0 else {
                 let head = Array(ph)  // `peek` may move the buffer `ph` points into
-                if pageCount == 0, let older = LTXVersion.older(firstPageHeader: head, next: Array(try reader.peek().prefix(2)), fileSize: file.size, pageSize: pageSize) {
+                if pageCount == 0,
+                    let older = LTXVersion.older(firstPageHeader: head, next: Array(try reader.peek().prefix(2)), fileSize: file.size, pageSize: pageSize)
+                {
                     throw damaged(.ltxVersion, at, older)
                 }
                 throw damaged(.ltxPageHeader, at, "page \(pgno) has unknown flags 0x\(flags.hex(width: 4))")

@@ -85,10 +85,18 @@ extension RestorePlanner {
                     "TXID \(t.hex(width: 16)) cannot be reached: the files chain from the snapshot to \(have.hex(width: 16)) and no file ends exactly at the target"
                 ))
         }
-        // The first file holds the whole database: one that says it is empty (commit 0) restores
-        // to a 0-byte file, which Litestream refuses; so does LiteProof.
-        if case .ltx(let first) = steps[0], (try? LTX.readHeader(try replica.open(first.path), name: first.path))?.commit == 0 {
-            throw LiteProofError.damaged(.error(.ltxCommit, file: first.path, offset: 12, LTX.emptySnapshotMessage))
+        // The first file holds the whole database and the last sets its size: either saying it is
+        // empty (commit 0) makes a 0-byte or pageless restore, which Litestream 0.5.17 refuses;
+        // so does LiteProof.
+        for (k, step) in [(0, steps[0]), (steps.count - 1, steps[steps.count - 1])] {
+            guard case .ltx(let ref) = step, (try? LTX.readHeader(try replica.open(ref.path), name: ref.path))?.commit == 0 else { continue }
+            throw LiteProofError.damaged(
+                .error(
+                    .ltxCommit, file: ref.path, offset: 12,
+                    k == 0 && ref.minTXID == 1
+                        ? LTX.emptySnapshotMessage
+                        : "the restore ends with this file, which says commit 0 (an empty database); Litestream 0.5.17 refuses to restore it (\"post-apply checksum must be empty for zero-length database\")"
+                ))
         }
         guard case .ltx(let last) = steps.last! else { preconditionFailure("an LTX plan holds LTX steps") }
         return RestorePlan(steps: steps, reasons: reasons, warnings: [], position: .ltx(txid: have), time: Double(stamp(last)) / 1000)
