@@ -39,7 +39,7 @@ public struct LTXHeader: Equatable, Sendable, Codable {
         }
         let flags = try r.readUInt32(.big, "the flags")
         if flags & ~(flagNoChecksum | LTXVersion.flagCompressLZ4) == 0, flags & LTXVersion.flagCompressLZ4 != 0 {
-            throw r.error(.ltxVersion, at: 4, LTXVersion.v1.describe("header flag 0x1 (its pages are one LZ4-compressed stream)"))
+            throw r.error(.ltxVersion, at: 4, LTXVersion.v1.describe("header flag 0x1: every page in one LZ4 stream"))
         }
         guard flags & ~flagNoChecksum == 0 else {
             throw bad(4, "unknown header flags 0x\(flags.hex(width: 8)); the only header flag is 0x2 (no checksums)")
@@ -127,7 +127,7 @@ enum LTXVersion: Int {
     }
 
     func describe(_ sign: String) -> String {
-        "LTX version \(rawValue) (\(sign)), written by \(writers); LiteProof reads version 3, as Litestream 0.5.0 and later do, and Litestream 0.5.17 cannot restore this file either"
+        "LTX version \(rawValue) (\(sign)), written by \(writers). LiteProof reads version 3 only, as Litestream 0.5.0 and later do: neither LiteProof nor Litestream 0.5.17 can restore this file"
     }
 
     /// Recognises a version-1 or version-2 file from its first page header (read as version 3's

@@ -67,9 +67,11 @@ extension Verifier {
     /// the file's last TXID fail).
     static func checksumsIncompatible(_ ref: LTXFileRef, header h: LTXHeader, endsLatest: Bool) -> Finding {
         let what =
-            "the header declares database checksums (flags 0x\(h.flags.hex(width: 8)), without 0x2), which LiteProof reads; Litestream 0.5.17 refuses to end a restore with this file (\"validate trailer: post-apply checksum not allowed\"), since every file Litestream 0.5 writes has flag 0x2"
+            "the header declares database checksums (flags 0x\(h.flags.hex(width: 8)): no flag 0x2, which every file Litestream 0.5 writes has); LiteProof reads it, but Litestream 0.5.17 refuses to end a restore with it (\"validate trailer: post-apply checksum not allowed\")"
         if endsLatest {
-            return .error(.ltxLitestreamIncompatible, file: ref.path, offset: 4, "\(what): the latest restore ends with it, so `litestream restore` fails")
+            return .error(
+                .ltxLitestreamIncompatible, file: ref.path, offset: 4,
+                "\(what): the latest restore ends with it, so `litestream restore` of the latest position fails")
         }
         return .warning(
             .ltxLitestreamIncompatible, file: ref.path, offset: 4,
