@@ -31,13 +31,10 @@ struct BisectCommand: ParsableCommand {
     @Option(help: "Compare with this result instead of the result at the earliest point (rows as lines, columns joined by |).")
     var expect: String?
 
-    @Option(help: "0.3: search this generation instead of the one a restore would choose.")
-    var generation: String?
-
     func run() throws {
         let report: Bisect.Report
         do {
-            var bisect = Bisect(replica: try options.open(), generation: generation)
+            var bisect = Bisect(replica: try options.open(), generation: options.generation)
             if !options.json && !options.quiet && isatty(2) == 1 {
                 bisect.progress = { FileHandle.standardError.write(Data("\r\($0)\u{1B}[K".utf8)) }
             }

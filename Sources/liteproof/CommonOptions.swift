@@ -11,15 +11,19 @@ struct ReplicaOptions: ParsableArguments {
             valueName: "replica"))
     var replica: String
 
+    @Option(help: "0.3: use this generation (16 hex digits) wherever a restore plan is made, instead of the one LiteProof would choose.")
+    var generation: String?
+
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
     @Flag(name: .long, help: "No progress display on stderr.")
     var quiet = false
 
+    /// Opens the replica, with `--generation` chosen for every plan made from it.
     func open() throws -> Replica {
-        if S3Location.isS3URL(replica) { return try Replica.open(storage: try S3Storage(url: replica)) }
-        return try Replica.open(replica)
+        let r = S3Location.isS3URL(replica) ? try Replica.open(storage: try S3Storage(url: replica)) : try Replica.open(replica)
+        return try r.choosing(generation: generation)
     }
 
     /// The first download that failed for good (a replica read from S3), if any: a verdict

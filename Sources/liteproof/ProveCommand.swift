@@ -24,6 +24,9 @@ struct ProveCommand: ParsableCommand {
     @Option(help: "The replica LiteProof can read (a folder, a file:// URL, or a downloaded bucket prefix).")
     var replica: String
 
+    @Option(help: "0.3: use this generation (16 hex digits) wherever a restore plan is made, instead of the one LiteProof would choose.")
+    var generation: String?
+
     @Option(help: "Seconds to wait for the canary to reach the replica.")
     var timeout: Double = 60
 
@@ -39,6 +42,10 @@ struct ProveCommand: ParsableCommand {
     func run() throws {
         var proof = ProofOfPersistence(database: db, replica: replica, timeout: timeout)
         proof.label = label
+        proof.generation = generation
+        if let generation {  // a wrong --generation is a usage error (exit 2), not an unproven replica
+            do { _ = try Replica.open(replica).choosing(generation: generation) } catch { throw fail(error, json: json) }
+        }
         if !json && isatty(2) == 1 { proof.progress = { FileHandle.standardError.write(Data("\r\($0)…\u{1B}[K".utf8)) } }
         let started = Date().timeIntervalSince1970
         let report: ProofOfPersistence.Report

@@ -53,13 +53,14 @@ struct RestoreCommand: ParsableCommand {
     var dryRun = false
 
     func validate() throws {
+        if targetOptions.txid != nil && options.generation != nil { throw ValidationError("--txid is for 0.5 replicas; --generation/--index are for 0.3") }
         if output == nil && !dryRun { throw ValidationError("give -o PATH for the restored database (or --dry-run to see the plan)") }
     }
 
     func run() throws {
         do {
+            let target = targetOptions.target(generation: options.generation)
             let replica = try options.open()
-            let target = targetOptions.target
             if replica.format == .v03 && target.txid != nil {
                 throw LiteProofError(.usage, "--txid is for Litestream 0.5 replicas; this one is 0.3 (use --generation/--index)")
             }

@@ -4,9 +4,6 @@ import LiteProof
 
 /// The restore target options, converted once into a ``RestoreTarget``.
 struct RestoreTargetOptions: ParsableArguments {
-    @Option(help: "0.3: restore from this generation (16 hex digits).")
-    var generation: String?
-
     @Option(help: "0.3: restore up to this WAL index (hex).")
     var index: WALIndexArgument?
 
@@ -21,13 +18,13 @@ struct RestoreTargetOptions: ParsableArguments {
 
     func validate() throws {
         if offset != nil && index == nil { throw ValidationError("--offset goes with --index") }
-        if txid != nil && (generation != nil || index != nil) { throw ValidationError("--txid is for 0.5 replicas; --generation/--index are for 0.3") }
+        if txid != nil && index != nil { throw ValidationError("--txid is for 0.5 replicas; --generation/--index are for 0.3") }
         if txid != nil && timestamp != nil { throw ValidationError("give --txid or --timestamp, not both") }
         if index != nil && timestamp != nil { throw ValidationError("give --index or --timestamp, not both") }
     }
 
-    /// What the options name (after ``validate()``).
-    var target: RestoreTarget {
+    /// What the options name (after ``validate()``), in `generation` (0.3, `--generation`).
+    func target(generation: String?) -> RestoreTarget {
         if let txid { return .txid(txid.value) }
         if let index { return .walIndex(index.value, offset: offset, generation: generation) }
         if let timestamp { return .time(timestamp.seconds, generation: generation) }

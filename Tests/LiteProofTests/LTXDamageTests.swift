@@ -122,6 +122,37 @@ import Testing
         #expect(r.verdict == .damaged)
         let gap = r.findings(.chainGap).first
         #expect(gap?.message.contains("have up to 0000000000000005 but next file starts at 0000000000000007") == true, "\(r.findings)")
+        #expect(gap?.message.hasPrefix("TXIDs 0000000000000006–0000000000000006 (1 TXID) are missing") == true, "\(r.findings)")
+        #expect(gap?.severity == .error && r.latestBrokenBy == nil)
+        // Restore stops with the same words, exit 1.
+        let out = try rigTempDir("gap-restore") + "/x.db"
+        let cli = try runLiteProof(["restore", dir, "-o", out])
+        #expect(cli.status == 1 && cli.stderr.contains("TXIDs 0000000000000006–0000000000000006 (1 TXID) are missing"), "\(cli.stderr)")
+    }
+
+    @Test func gapOfSeveralTXIDsIsOneRangeWithItsCount() throws {
+        let dir = try copy()
+        for f in [
+            Self.snapshot, "ltx/9/0000000000000001-0000000000000005.ltx", "ltx/0/0000000000000004-0000000000000004.ltx",
+            "ltx/0/0000000000000005-0000000000000005.ltx", "ltx/0/0000000000000006-0000000000000006.ltx",
+            "ltx/1/0000000000000003-0000000000000004.ltx", "ltx/1/0000000000000005-0000000000000005.ltx",
+            "ltx/1/0000000000000006-0000000000000007.ltx",
+        ] {
+            try FileManager.default.removeItem(atPath: dir + "/" + f)
+        }
+        let r = try verify(dir)
+        let gaps = r.findings(.chainGap)
+        #expect(gaps.count == 1 && gaps[0].severity == .error, "\(r.findings)")
+        #expect(gaps.first?.message.hasPrefix("TXIDs 0000000000000004–0000000000000006 (3 TXIDs) are missing") == true, "\(r.findings)")
+    }
+
+    /// A hole in level 0 that a level-1 compaction covers makes no restore impossible: no finding
+    /// (as Litestream, whose plan takes the compaction).
+    @Test func gapInLevel0CoveredByACompactionIsNoFinding() throws {
+        let dir = try copy()
+        try FileManager.default.removeItem(atPath: dir + "/ltx/0/0000000000000006-0000000000000006.ltx")
+        let r = try verify(dir)
+        #expect(r.verdict == .ok && r.findings(.chainGap).isEmpty, "\(r.findings)")
     }
 
     @Test func noSnapshotAndNothingFromTXIDOne() throws {

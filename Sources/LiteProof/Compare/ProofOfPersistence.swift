@@ -38,6 +38,8 @@ public struct ProofOfPersistence {
     public var poll: Double = 0.5
     public var label: String?
     public var progress: ((String) -> Void)?
+    /// 0.3: the generation every plan uses (nil: the one LiteProof chooses).
+    public var generation: String?
 
     public init(database: String, replica: String, timeout: Double = 60) {
         self.database = database
@@ -71,7 +73,7 @@ public struct ProofOfPersistence {
             step(
                 "replica-readable",
                 {
-                    let replica = try Replica.open(replicaLocation)
+                    let replica = try Replica.open(replicaLocation).choosing(generation: generation)
                     let plan = try RestorePlanner(replica: replica).plan()
                     before = Self.fingerprint(replica.storage)
                     let newest = before.compactMap(\.modified).max()
@@ -108,7 +110,7 @@ public struct ProofOfPersistence {
                     let deadline = Date().addingTimeInterval(timeout)
                     var last: [StoredFile] = []
                     while true {
-                        let replica = try Replica.open(replicaLocation)
+                        let replica = try Replica.open(replicaLocation).choosing(generation: generation)
                         let now = Self.fingerprint(replica.storage)
                         if now != last {
                             last = now
@@ -170,7 +172,7 @@ public struct ProofOfPersistence {
         _ = step(
             "compare-with-live",
             {
-                let replica = try Replica.open(replicaLocation)
+                let replica = try Replica.open(replicaLocation).choosing(generation: generation)
                 let r = try Comparer(replica: replica).compare(live: database)
                 report.compareVerdict = r.verdict.rawValue
                 let detail: String

@@ -38,6 +38,9 @@ public struct LTXHeader: Equatable, Sendable, Codable {
             throw bad(0, "magic is \(magicBytes.map { $0.hex(width: 2) }.joined(separator: " ")); expected \"LTX1\" (4c 54 58 31)")
         }
         let flags = try r.readUInt32(.big, "the flags")
+        if flags & ~(flagNoChecksum | LTXVersion.flagCompressLZ4) == 0, flags & LTXVersion.flagCompressLZ4 != 0 {
+            throw r.error(.ltxVersion, at: 4, LTXVersion.v1.describe("header flag 0x1: every page in one LZ4 stream"))
+        }
         guard flags & ~flagNoChecksum == 0 else {
             throw bad(4, "unknown header flags 0x\(flags.hex(width: 8)); the only header flag is 0x2 (no checksums)")
         }
@@ -104,11 +107,54 @@ public struct LTXSummary: Sendable {
     public var postApplyChecksum: UInt64
 }
 
+/// The LTX format versions. The magic is "LTX1" in all of them; a file's version shows in its
+/// structure only. Facts: docs/FORMATS.md ("Older LTX versions"), from the ltx library's history.
+enum LTXVersion: Int {
+    /// ltx 0.3 and older: 4-byte page headers, raw pages (or, with header flag 0x1, all pages in
+    /// one LZ4 frame), no page index.
+    case v1 = 1
+    /// ltx 0.4: 4-byte page headers, each page one LZ4 frame, a page index.
+    case v2 = 2
+
+    static let flagCompressLZ4: UInt32 = 0x1
+    static let lz4FrameMagic: [UInt8] = [0x04, 0x22, 0x4D, 0x18]
+
+    var writers: String {
+        switch self {
+        case .v1: "ltx 0.3 and older: LiteFS, Litestream 0.5.0-beta1"
+        case .v2: "ltx 0.4: the Litestream 0.5.0-test.1 and test.2 pre-releases"
+        }
+    }
+
+    func describe(_ sign: String) -> String {
+        "LTX version \(rawValue) (\(sign)), written by \(writers). LiteProof reads version 3 only, as Litestream 0.5.0 and later do: neither LiteProof nor Litestream 0.5.17 can restore this file"
+    }
+
+    /// Recognises a version-1 or version-2 file from its first page header (read as version 3's
+    /// six bytes), the bytes that follow, and the file's size; nil when it looks like neither.
+    static func older(firstPageHeader ph: [UInt8], next: [UInt8], fileSize: Int64, pageSize: Int) -> String? {
+        // Version 2: the page's LZ4 frame starts right after a 4-byte page number.
+        if ph.count == 6, next.count >= 2, ph[4] == lz4FrameMagic[0], ph[5] == lz4FrameMagic[1], next[0] == lz4FrameMagic[2], next[1] == lz4FrameMagic[3] {
+            return v2.describe("4-byte page headers, each page an LZ4 frame")
+        }
+        // Version 1 uncompressed: header, (4-byte page number + raw page) per page, a 4-byte zero
+        // end mark and the trailer, so the size is 100 + n × (4 + pageSize) + 4 + 16.
+        let body = fileSize - Int64(LTXHeader.size) - 4 - Int64(LTX.trailerSize)
+        if body > 0, body % Int64(4 + pageSize) == 0 {
+            return v1.describe("4-byte page headers and uncompressed pages, no page index")
+        }
+        return nil
+    }
+}
+
 /// Reader of LTX files: a cheap header/index read from the ends, and a full streaming decode that
 /// checks every byte (page order, page encodings, index, trailer, CRC-64 file checksum).
 public enum LTX {
     public static let trailerSize = 16
     static let pageHeaderSize = 6
+    /// Why a snapshot of commit 0 is damage (the planner and the decoder say the same).
+    static let emptySnapshotMessage =
+        "a snapshot must hold at least page 1; this one says commit 0 (an empty database) and holds no pages. Litestream 0.5.17 refuses to restore it (\"post-apply checksum must be empty for zero-length database\")"
     /// The page holding byte 2^30, which SQLite never writes.
     public static func lockPage(pageSize: Int) -> UInt32 { UInt32((1 << 30) / pageSize + 1) }
 
@@ -217,8 +263,14 @@ public enum LTX {
         let header = try LTXHeader.parse(hb, file: name)
         crc.update(hb)
 
+        if header.isSnapshot && header.commit == 0 {
+            throw damaged(.ltxCommit, 12, LTX.emptySnapshotMessage)
+        }
         let pageSize = header.pageSize
         let lockPage = lockPage(pageSize: pageSize)
+        // A snapshot that tracks checksums states the database's checksum in its trailer: the XOR
+        // of every page's hash, checked here as Litestream's decoder checks it.
+        var databaseChecksum: UInt64 = 0
         let page = UnsafeMutableRawBufferPointer.allocate(byteCount: pageSize, alignment: 64)
         defer { page.deallocate() }
         let maxBlock = Int(LZ4_compressBound(Int32(pageSize)))
@@ -243,6 +295,12 @@ public enum LTX {
                 break
             }
             guard flags & ~1 == 0 else {
+                let head = Array(ph)  // `peek` may move the buffer `ph` points into
+                if pageCount == 0,
+                    let older = LTXVersion.older(firstPageHeader: head, next: Array(try reader.peek().prefix(2)), fileSize: file.size, pageSize: pageSize)
+                {
+                    throw damaged(.ltxVersion, at, older)
+                }
                 throw damaged(.ltxPageHeader, at, "page \(pgno) has unknown flags 0x\(flags.hex(width: 4))")
             }
             guard pgno > lastPgno else {
@@ -277,6 +335,7 @@ public enum LTX {
                 try decodeFramePage(reader, frameCtx!, into: page, pgno: pgno, at: at + 6, name: name)
             }
             crc.update(UnsafeRawBufferPointer(page))
+            if header.hasChecksums && header.isSnapshot { databaseChecksum ^= DatabaseDigest.pageHash(pgno, UnsafeRawBufferPointer(page)) }
             try onPage(pgno, UnsafeRawBufferPointer(page))
             let entry = LTXIndexEntry(pageNumber: pgno, offset: at, size: reader.position - at)
             hashEntry(&blockHash, entry)
@@ -329,6 +388,11 @@ public enum LTX {
         let computed = crc.value | (1 << 63)
         guard stored == computed else {
             throw damaged(.ltxFileChecksum, trailerAt + 8, "file checksum is \(stored.hex(width: 16)); the file's bytes give \(computed.hex(width: 16))")
+        }
+        if header.hasChecksums && header.isSnapshot && post != databaseChecksum | (1 << 63) {
+            throw damaged(
+                .ltxTrailer, trailerAt,
+                "post-apply checksum is \(post.hex(width: 16)); the snapshot's pages give \((databaseChecksum | (1 << 63)).hex(width: 16))")
         }
         return LTXSummary(header: header, pageCount: pageCount, fileChecksum: stored, postApplyChecksum: post)
     }

@@ -20,11 +20,29 @@ public final class Replica: Sendable {
     /// Files below the root that belong to no known layout (relative paths).
     public let strays: [String]
 
-    init(storage: any ReplicaStorage, layout: ReplicaLayout, strays: [String]) {
+    /// 0.3: the generation every restore plan uses when its target names none (`--generation`);
+    /// nil lets the planner choose. Set with ``choosing(generation:)``.
+    public let chosenGeneration: String?
+
+    init(storage: any ReplicaStorage, layout: ReplicaLayout, strays: [String], chosenGeneration: String? = nil) {
         self.storage = storage
         self.root = storage.location
         self.layout = layout
         self.strays = strays
+        self.chosenGeneration = chosenGeneration
+    }
+
+    /// The same replica with `generation` chosen for every plan made from it (nil: unchanged).
+    /// A usage error for a 0.5 replica or a generation the replica does not hold.
+    public func choosing(generation: String?) throws -> Replica {
+        guard let generation else { return self }
+        guard let v03 else {
+            throw LiteProofError(.usage, "--generation is for Litestream 0.3 replicas; this one is 0.5 (its history is one TXID sequence)")
+        }
+        guard v03.generations.contains(where: { $0.id == generation }) else {
+            throw LiteProofError(.usage, "no generation \(generation) in the replica; it has \(v03.generations.map(\.id).joined(separator: ", "))")
+        }
+        return Replica(storage: storage, layout: layout, strays: strays, chosenGeneration: generation)
     }
 
     /// The Litestream version, as reports name it.

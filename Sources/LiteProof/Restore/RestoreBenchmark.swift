@@ -91,7 +91,7 @@ public struct RestoreBenchmark {
             progress?(warm ? "warm-up" : "run \(i) of \(runs)")
             // Listing and planning (opening the replica reads the folder afresh).
             var t = Date()
-            let fresh = try Replica.open(storage: replica.storage)
+            let fresh = try Replica.open(storage: replica.storage).choosing(generation: replica.chosenGeneration)
             _ = try RestorePlanner(replica: fresh).plan()
             let planTime = Date().timeIntervalSince(t)
             // Reading only: every file of the plan, to nowhere.
@@ -110,7 +110,7 @@ public struct RestoreBenchmark {
                 [
                     "restore", replica.root, "-o", out, "--json", "--quiet",
                     "--integrity-check", integrityCheck.rawValue,
-                ], scratch: scratch)
+                ] + (replica.chosenGeneration.map { ["--generation", $0] } ?? []), scratch: scratch)
             guard run.status == 0, let data = run.stdout.data(using: .utf8),
                 let report = try? JSONDecoder().decode(RestoreReport.self, from: data)
             else {
@@ -134,7 +134,9 @@ public struct RestoreBenchmark {
             }
             if let bin = litestream, lsError == nil {
                 let lsOut = scratch + "/litestream-\(i).db"
-                let r = try ChildProcess.run(bin, ["restore", "-o", lsOut, "file://" + replica.root], scratch: scratch)
+                let r = try ChildProcess.run(
+                    bin, ["restore", "-o", lsOut] + (replica.chosenGeneration.map { ["-generation", $0] } ?? []) + ["file://" + replica.root],
+                    scratch: scratch)
                 if r.status != 0 {
                     lsError = "litestream restore exited \(r.status): \(r.stdout.suffix(300))"
                 } else {

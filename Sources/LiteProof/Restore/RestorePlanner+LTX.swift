@@ -76,10 +76,7 @@ extension RestorePlanner {
                         : "no snapshot (level 9) and no file starting at TXID 1 at or before the target; a restore needs one to start from"))
         }
         if target.timestamp == nil, have < .max, let after = incremental.filter({ $0.minTXID > have + 1 }).map(\.minTXID).min() {
-            throw LiteProofError.damaged(
-                .error(
-                    .chainGap, file: layout.style == .file ? "ltx" : "",
-                    "non-contiguous ltx files: have up to \(have.hex(width: 16)) but next file starts at \(after.hex(width: 16))"))
+            throw LiteProofError.damaged(.error(.chainGap, file: layout.style == .file ? "ltx" : "", Self.gapMessage(have: have, next: after)))
         }
         if let t = target.txid, have != t {
             throw LiteProofError.damaged(
@@ -88,7 +85,29 @@ extension RestorePlanner {
                     "TXID \(t.hex(width: 16)) cannot be reached: the files chain from the snapshot to \(have.hex(width: 16)) and no file ends exactly at the target"
                 ))
         }
+        // The first file holds the whole database and the last sets its size: either saying it is
+        // empty (commit 0) makes a 0-byte or pageless restore, which Litestream 0.5.17 refuses;
+        // so does LiteProof.
+        for (k, step) in [(0, steps[0]), (steps.count - 1, steps[steps.count - 1])] {
+            guard case .ltx(let ref) = step, (try? LTX.readHeader(try replica.open(ref.path), name: ref.path))?.commit == 0 else { continue }
+            throw LiteProofError.damaged(
+                .error(
+                    .ltxCommit, file: ref.path, offset: 12,
+                    k == 0 && ref.minTXID == 1
+                        ? LTX.emptySnapshotMessage
+                        : "the restore ends with this file, which says commit 0 (an empty database); Litestream 0.5.17 refuses to restore it (\"post-apply checksum must be empty for zero-length database\")"
+                ))
+        }
         guard case .ltx(let last) = steps.last! else { preconditionFailure("an LTX plan holds LTX steps") }
         return RestorePlan(steps: steps, reasons: reasons, warnings: [], position: .ltx(txid: have), time: Double(stamp(last)) / 1000)
+    }
+
+    /// The missing TXIDs between the last one held and the next file's first, as a range with its
+    /// count, then Litestream's own words. `next > have + 1`, so the range is never empty and
+    /// nothing overflows at TXID 2^64−1.
+    static func gapMessage(have: UInt64, next: UInt64) -> String {
+        let count = next - have - 1
+        return
+            "TXIDs \((have + 1).hex(width: 16))–\((next - 1).hex(width: 16)) (\(count) TXID\(count == 1 ? "" : "s")) are missing: non-contiguous ltx files: have up to \(have.hex(width: 16)) but next file starts at \(next.hex(width: 16))"
     }
 }

@@ -10,7 +10,7 @@ extension RestorePlanner {
         guard !gens.isEmpty else {
             throw LiteProofError.damaged(.error(.chainEmpty, file: "generations", "the replica has no generations"))
         }
-        if let wanted = target.generation {
+        if let wanted = target.generation ?? replica.chosenGeneration {
             guard let g = gens.first(where: { $0.id == wanted }) else {
                 throw LiteProofError(.usage, "no generation \(wanted) in the replica; it has \(gens.map(\.id).joined(separator: ", "))")
             }

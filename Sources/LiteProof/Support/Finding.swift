@@ -86,6 +86,10 @@ public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, Expres
     public static let ltxNameMismatch: FindingCode = "ltx.name-mismatch"
     public static let ltxCommit: FindingCode = "ltx.bad-commit"
     public static let ltxPageSize: FindingCode = "ltx.page-size-mismatch"
+    /// An LTX file of an older format version (1 or 2), recognised by its structure.
+    public static let ltxVersion: FindingCode = "ltx.unsupported-version"
+    /// A file LiteProof reads but a Litestream version refuses (the message names both).
+    public static let ltxLitestreamIncompatible: FindingCode = "ltx.litestream-incompatible"
 
     // The chain of files
     public static let chainGap: FindingCode = "chain.gap"

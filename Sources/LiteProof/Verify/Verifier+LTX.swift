@@ -21,10 +21,13 @@ extension Verifier {
         }
         var findings: [Finding] = []
         var pageSizes: [Int: Int] = [:]
+        // The file the latest restore ends with (Litestream's restore keeps that file's trailer).
+        let latestLast = (try? RestorePlanner(replica: replica).plan())?.files.last
         for (ref, summary, finding) in results {
             if let finding { findings.append(finding) }
             guard let h = summary?.header else { continue }
             pageSizes[h.pageSize, default: 0] += 1
+            if h.hasChecksums { findings.append(Self.checksumsIncompatible(ref, header: h, endsLatest: ref.path == latestLast)) }
             if h.minTXID != ref.minTXID || h.maxTXID != ref.maxTXID {
                 findings.append(
                     .error(
@@ -54,5 +57,24 @@ extension Verifier {
             }
         }
         return (findings, refs.count, total)
+    }
+
+    /// A file whose header declares database checksums (no flag 0x2, as `ltx encode-db` writes):
+    /// LiteProof reads it, but Litestream 0.5.17 (ltx 0.5.2) cannot end a restore with it: its
+    /// restore compacts the plan into one file with flag 0x2 and copies the last file's post-apply
+    /// checksum into it, which the encoder refuses. An error when the latest restore ends with the
+    /// file (`litestream restore` of the latest position fails), else a warning (only restores to
+    /// the file's last TXID fail).
+    static func checksumsIncompatible(_ ref: LTXFileRef, header h: LTXHeader, endsLatest: Bool) -> Finding {
+        let what =
+            "the header declares database checksums (flags 0x\(h.flags.hex(width: 8)): no flag 0x2, which every file Litestream 0.5 writes has); LiteProof reads it, but Litestream 0.5.17 refuses to end a restore with it (\"validate trailer: post-apply checksum not allowed\")"
+        if endsLatest {
+            return .error(
+                .ltxLitestreamIncompatible, file: ref.path, offset: 4,
+                "\(what): the latest restore ends with it, so `litestream restore` of the latest position fails")
+        }
+        return .warning(
+            .ltxLitestreamIncompatible, file: ref.path, offset: 4,
+            "\(what): a Litestream restore to TXID \(h.maxTXID.hex(width: 16)) fails; the latest restore does not end with this file")
     }
 }

@@ -110,8 +110,10 @@ public struct Verifier {
             latest = PlanSummary(plan)
             findings += plan.warnings
             let needed = Set(plan.files)
+            // (A file only Litestream refuses does not stop LiteProof's restore: its finding says so.)
             latestBrokenBy = findings.first { f in
-                f.severity == .error && (needed.contains(f.file) || (!f.file.isEmpty && needed.contains { $0.hasPrefix(f.file + "/") }))
+                f.severity == .error && f.code != .ltxLitestreamIncompatible
+                    && (needed.contains(f.file) || (!f.file.isEmpty && needed.contains { $0.hasPrefix(f.file + "/") }))
             }
         } catch let e as LiteProofError {
             let f = e.finding ?? .error(.chainEmpty, file: "", e.message)
