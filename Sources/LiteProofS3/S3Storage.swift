@@ -32,8 +32,8 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     private var workers = 0
     private var rangeFailures: [Error] = []
     /// Objects up to this size are downloaded whole even when only part is read: one GET either
-    /// way, and the rest is often read next.
-    public static let wholeObjectBelow: Int64 = 32 << 10
+    /// way, and the rest is often read next. `Int64.max` turns ranged reads off.
+    public var wholeObjectsUpTo: Int64 = 32 << 10
 
     /// Lists `s3://…` (`url`, with `?endpoint=&region=&forcePathStyle=`) with credentials from
     /// `environment` and the AWS configuration files.
@@ -132,7 +132,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         condition.lock()
         let wanted = states[path] != nil || queued.contains(path)
         condition.unlock()
-        if wanted || object.size <= Self.wholeObjectBelow || n * 2 >= object.size {
+        if wanted || object.size <= wholeObjectsUpTo || n * 2 >= object.size {
             return try ReadOnlyFile(try localCopy(path), displayName: path).read(count: Int(n), at: offset)
         }
         let part = scratch + "/range-" + UUID().uuidString
