@@ -119,7 +119,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         }
     }
 
-    /// Part of one object: a `Range:` GET, unless the object is small, most of it is asked for, or
+    /// Part of one object: a `Range:` GET, unless the object is small, nearly all of it (8/9) is asked for, or
     /// it is downloaded, on its way or queued (then the local copy). A range that fails for good
     /// counts among ``transferFailures``, so a caller that shrugs off an unreadable header does not
     /// turn a transfer problem into a verdict.
@@ -132,7 +132,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         condition.lock()
         let wanted = states[path] != nil || queued.contains(path)
         condition.unlock()
-        if wanted || object.size <= wholeObjectsUpTo || n * 2 >= object.size {
+        if wanted || object.size <= wholeObjectsUpTo || n + n / 8 >= object.size {
             return try ReadOnlyFile(try localCopy(path), displayName: path).read(count: Int(n), at: offset)
         }
         let part = scratch + "/range-" + UUID().uuidString

@@ -126,9 +126,10 @@ public enum LZ4Frame {
 extension LZ4Frame {
     /// Decompresses only the first `count` bytes of the LZ4 frame in a file of `size` bytes (a
     /// WAL header at the start of a segment), pulling compressed bytes through `read(offset,
-    /// length)` in growing ranges (64 KiB, then doubling up to 4 MiB): a frame decodes from its
-    /// start, so this reads the first block and no further. Returns fewer bytes when the frame
-    /// (or the file) ends first; damage is thrown as by ``LZ4FrameStream``.
+    /// length)`: a file no larger than a block (4 MiB) at once; a larger one 64 KiB first, then what
+    /// liblz4 says the rest of the block needs (a compressed block decodes only whole; a stored one
+    /// streams). So at most the first block is read, in at most two reads. Returns fewer bytes when the frame (or the file) ends first; damage is thrown
+    /// as by ``LZ4FrameStream``.
     public static func decompressPrefix(
         count: Int, size: Int64, name: String, read: (Int64, Int) throws -> [UInt8]
     ) throws -> [UInt8] {
@@ -139,8 +140,10 @@ extension LZ4Frame {
         var out = [UInt8](repeating: 0, count: count)
         var filled = 0
         var offset: Int64 = 0
-        var chunk = 64 << 10
+        // A file no larger than one block (up to 4 MiB) is needed whole: one read.
+        var chunk = size <= Int64(outputChunk + (64 << 10)) ? Int(size) : 64 << 10
         var ended = false
+        var hint = 0
         while filled < count && offset < size && !ended {
             let bytes = try read(offset, Int(min(Int64(chunk), size - offset)))
             if bytes.isEmpty { break }
@@ -148,7 +151,7 @@ extension LZ4Frame {
             while consumed < bytes.count && filled < count {
                 var dstSize = count - filled
                 var srcSize = bytes.count - consumed
-                let hint = out.withUnsafeMutableBytes { o in
+                hint = out.withUnsafeMutableBytes { o in
                     bytes.withUnsafeBytes { i in
                         LZ4F_decompress(ctx, o.baseAddress! + filled, &dstSize, i.baseAddress! + consumed, &srcSize, nil)
                     }
@@ -167,7 +170,8 @@ extension LZ4Frame {
                 if srcSize == 0 && dstSize == 0 { break }
             }
             offset += Int64(bytes.count)
-            chunk = min(chunk * 2, 4 << 20)
+            // liblz4's hint: the rest of the block it holds, and the next block's size field.
+            chunk = max(64 << 10, min(hint, 8 << 20))
         }
         return Array(out[0..<filled])
     }
