@@ -19,8 +19,14 @@ public struct S3Object: Sendable, Equatable {
     public var etag: String
 }
 
-/// The few S3 calls LiteProof makes (ListObjectsV2, GetObject), signed with SigV4, synchronous
-/// (callers are plain threads), with retries and errors in S3's own words.
+/// The few S3 calls LiteProof makes (ListObjectsV2, GetObject, ranged GetObject), signed with
+/// SigV4, synchronous (callers are plain threads), with retries and errors in S3's own words.
+///
+/// Over Foundation's `URLSession` rather than async-http-client: the library reads replicas on
+/// plain threads with synchronous file I/O, so an event loop would only be bridged back to
+/// blocking waits; a download task streams a body to disk; and FoundationNetworking ships with the
+/// toolchain, with no SwiftNIO package tree to build. If URLSession ever proves unsound here (a
+/// crash at exit with many threads, say), only this type has to change.
 public final class S3Client: @unchecked Sendable {
     public let config: S3Config
     let session: URLSession

@@ -26,7 +26,8 @@ struct FetchCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Download only what a restore to this position needs (0.3: GENERATION/INDEX:OFFSET as reports print it, 0.5: a TXID in 16 hex digits).", valueName: "position"))
+            "Download only what a restore to this position needs (0.3: GENERATION/INDEX:OFFSET as reports print it, 0.5: a TXID in 16 hex digits).",
+            valueName: "position"))
     var position: String?
 
     @Option(name: .long, help: "Downloads in flight at once.")
@@ -49,7 +50,9 @@ struct FetchCommand: ParsableCommand {
             if let position {
                 guard let p = Position(position) else {
                     throw LiteProofError(
-                        .usage, "--position \(position) is not a position: 0.3 is GENERATION/INDEX:OFFSET (16 hex digits / 8 hex digits : a decimal WAL offset), 0.5 a TXID in 16 hex digits")
+                        .usage,
+                        "--position \(position) is not a position: 0.3 is GENERATION/INDEX:OFFSET (16 hex digits / 8 hex digits : a decimal WAL offset), 0.5 a TXID in 16 hex digits"
+                    )
                 }
                 try fetch.limit(to: p)
                 if let failure = storage.transferFailures.first { throw failure }

@@ -345,7 +345,8 @@ import Testing
         }
         let replica = try Replica.open(bad)
         let warning = replica.storageFindings.filter { $0.code == .manifestIgnored }.map(\.message).joined()
-        #expect(warning.contains("../../outside") && warning.contains("more than once") && warning.contains("the manifest says \(segment.size + 7)"), "\(warning)")
+        #expect(
+            warning.contains("../../outside") && warning.contains("more than once") && warning.contains("the manifest says \(segment.size + 7)"), "\(warning)")
         let files = (replica.v03?.generations ?? []).flatMap(\.allFiles)
         try #require(!files.isEmpty)
         let badSnapshot = try #require(files.first { $0.path == snapshot.path })
@@ -357,7 +358,8 @@ import Testing
 
         // Not JSON, nested past any parser's depth, duplicate keys, too big: ignored whole.
         let deep = String(repeating: "[", count: 100_000)
-        let duplicate = #"{"source":"a","source":"b","fetched":"x","files":[{"path":"p","path":"q","key":"k","size":1,"size":2,"etag":"e","lastModified":"t","modified":1}]}"#
+        let duplicate =
+            #"{"source":"a","source":"b","fetched":"x","files":[{"path":"p","path":"q","key":"k","size":1,"size":2,"etag":"e","lastModified":"t","modified":1}]}"#
         for (name, text) in [("garbage", "\u{0}not json"), ("deep", deep), ("duplicate", duplicate), ("empty", "")] {
             let folder = root + "/" + name
             try FileManager.default.copyItem(atPath: fetched, toPath: folder)
