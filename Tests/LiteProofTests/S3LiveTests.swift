@@ -231,6 +231,18 @@ import Testing
         let before = try segments()
         try writer.exec("INSERT INTO t(v) VALUES (randomblob(700))")
         try waitUntil("the final segment", timeout: 45) { try segments() > before }
+        // S3 keeps whole seconds: write on until the new generation's newest object is stamped
+        // after the old one's (the fetched copy below is ordered by those times).
+        try waitUntil("the new generation stamped after the old one", timeout: 60) {
+            let objects = try generations()
+            let old = objects.filter { first.contains($0.key) }.flatMap(\.value).map(\.lastModified).max() ?? 0
+            let new = objects.filter { !first.contains($0.key) }.flatMap(\.value).map(\.lastModified).max() ?? 0
+            if new > old { return true }
+            let count = try segments()
+            try writer.exec("INSERT INTO t(v) VALUES (randomblob(100))")
+            try waitUntil("one more segment", timeout: 45) { try segments() > count }
+            return false
+        }
         ls.stop()
         writer.close()
         let second = try #require(Set(try generations().keys).subtracting(first).first)
