@@ -100,6 +100,20 @@ import Testing
         #expect(timeline.status == 0 && timeline.output.contains("s3://bucket/app"), "\(timeline.output)")
         let cliFetch = try runWithEnvironment(liteproofBinary(), ["fetch", url, dir + "/cli-fetch"], environment: moto.childEnvironment)
         #expect(cliFetch.status == 0 && FS.exists(dir + "/cli-fetch/" + Replica.fetchManifestName), "\(cliFetch.output)")
+
+        // fetch --position with a TXID: the files of that restore only, and they restore offline to
+        // the same bytes as the bucket does.
+        let middle = try #require(replica.ltx?.files.filter { $0.level == 0 }.map(\.maxTXID).sorted().dropLast(2).last)
+        let position = Position.ltx(txid: middle)
+        let partialPlan = try Restorer(replica: replica).plan(position.target)
+        let partial = try runWithEnvironment(
+            liteproofBinary(), ["fetch", "--json", "--position", position.description, url, dir + "/partial"], environment: moto.childEnvironment)
+        #expect(partial.status == 0 && partial.output.contains("\"partialTo\""), "\(partial.output)")
+        #expect(Set(FS.walk(dir + "/partial")) == Set(partialPlan.files + [Replica.fetchManifestName]))
+        try Restorer(replica: replica).restore(position.target, to: dir + "/txid-bucket.db")
+        let offline = try runLiteProof(["restore", dir + "/partial", "--txid", position.description, "-o", dir + "/txid-partial.db"])
+        #expect(offline.status == 0, "\(offline.stderr)")
+        #expect(try sameBytes(dir + "/txid-bucket.db", dir + "/txid-partial.db"))
     }
 
     @Test func faultsAreRetriedOrStopTheCommand() async throws {
