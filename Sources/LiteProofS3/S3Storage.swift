@@ -31,6 +31,10 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     private var queued = Set<String>()
     private var workers = 0
     private var rangeFailures: [Error] = []
+    /// The first bytes of objects read as a range (at most ``headBytes`` each, so bounded by the
+    /// listing): a header is often read again (an LTX header by `inspect`, then by the plan).
+    private var heads: [String: [UInt8]] = [:]
+    static let headBytes = 512
     /// Objects up to this size are downloaded whole even when only part is read: one GET either
     /// way, and the rest is often read next. `Int64.max` turns ranged reads off.
     public var wholeObjectsUpTo: Int64 = 32 << 10
@@ -131,7 +135,9 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         if n == 0 { return [] }
         condition.lock()
         let wanted = states[path] != nil || queued.contains(path)
+        let head = heads[path]
         condition.unlock()
+        if let head, offset + n <= Int64(head.count) { return Array(head[Int(offset)..<Int(offset + n)]) }
         if wanted || object.size <= wholeObjectsUpTo || n + n / 8 >= object.size {
             return try ReadOnlyFile(try localCopy(path), displayName: path).read(count: Int(n), at: offset)
         }
@@ -150,7 +156,13 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
                 condition.unlock()
                 return try ReadOnlyFile(part, displayName: path).read(count: Int(n), at: offset)
             }
-            return try ReadOnlyFile(part, displayName: path).read(count: Int(n), at: 0)
+            let bytes = try ReadOnlyFile(part, displayName: path).read(count: Int(n), at: 0)
+            if offset == 0 && bytes.count <= Self.headBytes {
+                condition.lock()
+                heads[path] = bytes
+                condition.unlock()
+            }
+            return bytes
         } catch {
             condition.lock()
             rangeFailures.append(error)
