@@ -86,7 +86,13 @@ public struct S3Fetch: Sendable {
                             try FileManager.default.createDirectory(
                                 atPath: (local as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                             let partial = local + ".liteproof-partial"
-                            try storage.client.download(key: o.key, to: partial, expectedSize: o.size)
+                            // Planning `--position` may have downloaded the object already.
+                            if let copy = storage.downloadedCopy(path), FS.fileSize(copy) == o.size {
+                                FS.remove(partial)
+                                try FileManager.default.copyItem(atPath: copy, toPath: partial)
+                            } else {
+                                try storage.client.download(key: o.key, to: partial, expectedSize: o.size)
+                            }
                             Self.setTime(partial, o.lastModified)
                             guard rename(partial, local) == 0 else {
                                 throw LiteProofError(.io, "cannot rename \(partial) to \(local): \(String(cString: strerror(errno)))")

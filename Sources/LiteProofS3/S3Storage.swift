@@ -171,6 +171,14 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         }
     }
 
+    /// The local copy of `path` if it was downloaded already (e.g. while planning), else nil.
+    func downloadedCopy(_ path: String) -> String? {
+        condition.lock()
+        defer { condition.unlock() }
+        if case .done(let local) = states[path] { return local }
+        return nil
+    }
+
     func localName(_ path: String) -> String {
         scratch + "/" + String(format: "%08x", UInt32(truncatingIfNeeded: path.hashValue)) + "-" + path.replacingOccurrences(of: "/", with: "_")
     }

@@ -405,13 +405,18 @@ import Testing
     /// `fetch --position`: only the files a restore to that position applies; the copy restores
     /// offline to the same bytes as a restore from the bucket, and its manifest says it is partial.
     func partialFetch(url: String, moto: MotoServer, dir: String, generation: String) throws {
-        let storage = try S3Storage(url: url, environment: moto.environment)
+        let client = S3Client(config: try S3Config.resolve(try S3Location(url: url), environment: moto.environment))
+        let gets = Locked<[String]>([])
+        client.onRequest = { method, key in if method == "GET" && !key.isEmpty { gets.update { $0.append(key) } } }
+        let storage = try S3Storage(client: client)
         let bucket = try Replica.open(storage: storage)
         let position = try Restorer(replica: bucket).plan(.latest(generation: generation)).position
         var fetch = S3Fetch(storage: storage, destination: dir + "/partial")
         let plan = try fetch.limit(to: position)
         let summary = try fetch.run()
         #expect(summary.downloaded == plan.files.count && plan.files.count < storage.listing.count)
+        let fetched = gets.update { $0 }
+        #expect(fetched.count == Set(fetched).count, "planning and fetching downloaded an object twice: \(fetched)")
         #expect(Set(FS.walk(dir + "/partial")) == Set(plan.files + [Replica.fetchManifestName]))
         #expect(S3Fetch.readManifest(dir + "/partial")?.partialTo == position.description)
         try Restorer(replica: bucket).restore(position.target, to: dir + "/from-bucket.db")
