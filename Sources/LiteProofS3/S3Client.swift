@@ -19,8 +19,14 @@ public struct S3Object: Sendable, Equatable {
     public var etag: String
 }
 
-/// The few S3 calls LiteProof makes (ListObjectsV2, GetObject), signed with SigV4, synchronous
-/// (callers are plain threads), with retries and errors in S3's own words.
+/// The few S3 calls LiteProof makes (ListObjectsV2, GetObject, ranged GetObject), signed with
+/// SigV4, synchronous (callers are plain threads), with retries and errors in S3's own words.
+///
+/// Over Foundation's `URLSession` rather than async-http-client: the library reads replicas on
+/// plain threads with synchronous file I/O, so an event loop would only be bridged back to
+/// blocking waits; a download task streams a body to disk; and FoundationNetworking ships with the
+/// toolchain, with no SwiftNIO package tree to build. If URLSession ever proves unsound here (a
+/// crash at exit with many threads, say), only this type has to change.
 public final class S3Client: @unchecked Sendable {
     public let config: S3Config
     let session: URLSession
@@ -30,6 +36,14 @@ public final class S3Client: @unchecked Sendable {
     public var baseDelay = 0.2
     /// Called before each request is sent (method, key), e.g. to count the GETs.
     public var onRequest: (@Sendable (String, String) -> Void)?
+    /// Requests sent and response bytes received (bodies, error answers included), for measuring.
+    public var traffic: (requests: Int, bytes: Int64) {
+        trafficLock.lock()
+        defer { trafficLock.unlock() }
+        return trafficCount
+    }
+    private let trafficLock = NSLock()
+    private var trafficCount: (requests: Int, bytes: Int64) = (0, 0)
 
     public init(config: S3Config, timeout: TimeInterval = 60) {
         self.config = config
@@ -80,6 +94,37 @@ public final class S3Client: @unchecked Sendable {
         }
     }
 
+    /// Downloads `length` bytes at `offset` of `key` (an object of `objectSize` bytes, as listed)
+    /// into `destination` with a `Range:` GET. Returns true when the server sent the whole object
+    /// instead (200 to a ranged request, as some servers answer), false for the range alone (206).
+    /// A body of another length than asked is retried, then refused.
+    public func download(key: String, range offset: Int64, length: Int64, objectSize: Int64, to destination: String) throws -> Bool {
+        precondition(offset >= 0 && length > 0 && offset + length <= objectSize)
+        let header = ("Range", "bytes=\(offset)-\(offset + length - 1)")
+        return try request("GET", key: key, query: [], what: "read \(display(key))", destination: destination, extraHeaders: [header]) { response in
+            let got = FS.fileSize(destination) ?? -1
+            switch response.status {
+            case 206:
+                // `bytes FIRST-LAST/TOTAL`: the range must be the one asked for.
+                let expected = "bytes \(offset)-\(offset + length - 1)/"
+                if let range = response.headers["content-range"], !range.hasPrefix(expected) {
+                    throw Retryable(message: "asked for \(header.1), the server sent \(range)")
+                }
+                if got != length {
+                    throw Retryable(message: "the server sent \(got) bytes of the \(length) asked for at offset \(offset)")
+                }
+                return false
+            case 200:
+                if got != objectSize {
+                    throw Retryable(message: "the server sent \(got) bytes, the listing says the object has \(objectSize)")
+                }
+                return true
+            default:
+                throw LiteProofError(.io, "cannot read \(display(key)): HTTP \(response.status) to a ranged GET")
+            }
+        }
+    }
+
     public func display(_ key: String) -> String { "s3://\(config.location.bucket)/\(key)" }
 
     // MARK: - Requests
@@ -103,7 +148,7 @@ public final class S3Client: @unchecked Sendable {
     @discardableResult
     func request<T>(
         _ method: String, key: String?, query: [(String, String)], what: String, destination: String? = nil,
-        _ handle: (Response) throws -> T
+        extraHeaders: [(String, String)] = [], _ handle: (Response) throws -> T
     ) throws -> T {
         var last = ""
         var unreachable = false
@@ -115,7 +160,7 @@ public final class S3Client: @unchecked Sendable {
             onRequest?(method, key ?? "")
             let response: Response
             do {
-                response = try send(method, key: key, query: query, destination: destination)
+                response = try send(method, key: key, query: query, destination: destination, extraHeaders: extraHeaders)
             } catch let e as Retryable {
                 last = e.message
                 unreachable = e.transport
@@ -206,8 +251,9 @@ public final class S3Client: @unchecked Sendable {
         return (URL(string: text)!, host, path)
     }
 
-    /// One HTTP exchange. Transport failures come back as ``Retryable``.
-    func send(_ method: String, key: String?, query: [(String, String)], destination: String?) throws -> Response {
+    /// One HTTP exchange. Transport failures come back as ``Retryable``. `extraHeaders` are sent
+    /// unsigned (SigV4 signs only the headers it lists; `Range` need not be among them).
+    func send(_ method: String, key: String?, query: [(String, String)], destination: String?, extraHeaders: [(String, String)] = []) throws -> Response {
         let (url, host, path) = target(key: key, query: query)
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -219,7 +265,7 @@ public final class S3Client: @unchecked Sendable {
         } else {
             headers = []
         }
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        for (name, value) in headers + extraHeaders { request.setValue(value, forHTTPHeaderField: name) }
 
         let done = DispatchSemaphore(value: 0)
         let box = ResultBox()
@@ -249,6 +295,11 @@ public final class S3Client: @unchecked Sendable {
         task.resume()
         done.wait()
         let (response, data, error) = box.get()
+        let received = destination.flatMap { FS.fileSize($0) } ?? Int64(data?.count ?? 0)
+        trafficLock.lock()
+        trafficCount.requests += 1
+        trafficCount.bytes += received
+        trafficLock.unlock()
         if let error {
             if let destination { FS.remove(destination) }
             throw Retryable(message: "\(method) \(url.absoluteString): \(error.localizedDescription)", transport: true)

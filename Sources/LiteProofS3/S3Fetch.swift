@@ -8,22 +8,8 @@ import LiteProof
 public struct S3Fetch: Sendable {
     public static let manifestName = Replica.fetchManifestName
 
-    public struct Entry: Codable, Sendable, Equatable {
-        public var path: String
-        public var key: String
-        public var size: Int64
-        public var etag: String
-        /// RFC 3339, as S3 listed it.
-        public var lastModified: String
-        /// Seconds since the epoch.
-        public var modified: Double
-    }
-
-    public struct Manifest: Codable, Sendable {
-        public var source: String
-        public var fetched: String
-        public var files: [Entry]
-    }
+    public typealias Entry = FetchManifest.Entry
+    public typealias Manifest = FetchManifest
 
     public struct Summary: Sendable {
         public var downloaded = 0
@@ -36,10 +22,22 @@ public struct S3Fetch: Sendable {
     public let destination: String
     /// Called after each file (done, total).
     public var progress: (@Sendable (Int, Int) -> Void)?
+    /// Only these files (paths relative to the prefix), and the position they restore to, for a
+    /// partial copy (``limit(to:)``); nil fetches everything.
+    public private(set) var only: (files: Set<String>, position: Position)?
 
     public init(storage: S3Storage, destination: String) {
         self.storage = storage
         self.destination = destination
+    }
+
+    /// Limits the fetch to the files a restore to `position` applies (planned on the bucket's
+    /// listing, as `restore` plans it); the manifest then says the copy is partial. Returns the plan.
+    @discardableResult
+    public mutating func limit(to position: Position) throws -> RestorePlan {
+        let plan = try Restorer(replica: try Replica.open(storage: storage)).plan(position.target)
+        only = (Set(plan.files), plan.position)
+        return plan
     }
 
     public static func readManifest(_ folder: String) -> Manifest? {
@@ -55,6 +53,7 @@ public struct S3Fetch: Sendable {
         let previous = Dictionary(
             (Self.readManifest(destination)?.files ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let objects = storage.listing.compactMap { f in storage.objects[f.path].map { (f.path, $0) } }
+            .filter { only?.files.contains($0.0) ?? true }
         for (path, _) in objects where path == Self.manifestName || path.split(separator: "/").contains("..") {
             throw LiteProofError(.usage, "refusing to write \(path) from the bucket into \(destination)")
         }
@@ -87,7 +86,13 @@ public struct S3Fetch: Sendable {
                             try FileManager.default.createDirectory(
                                 atPath: (local as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                             let partial = local + ".liteproof-partial"
-                            try storage.client.download(key: o.key, to: partial, expectedSize: o.size)
+                            // Planning `--position` may have downloaded the object already.
+                            if let copy = storage.downloadedCopy(path), FS.fileSize(copy) == o.size {
+                                FS.remove(partial)
+                                try FileManager.default.copyItem(atPath: copy, toPath: partial)
+                            } else {
+                                try storage.client.download(key: o.key, to: partial, expectedSize: o.size)
+                            }
                             Self.setTime(partial, o.lastModified)
                             guard rename(partial, local) == 0 else {
                                 throw LiteProofError(.io, "cannot rename \(partial) to \(local): \(String(cString: strerror(errno)))")
@@ -111,7 +116,8 @@ public struct S3Fetch: Sendable {
         group.wait()
         // The manifest lists what is in the folder now, so a failed run resumes where it stopped.
         let kept = entries.update { $0 }.values.sorted { $0.path < $1.path }
-        let manifest = Manifest(source: storage.location, fetched: Self.formatTime(Date().timeIntervalSince1970), files: kept)
+        let manifest = Manifest(
+            source: storage.location, fetched: Self.formatTime(Date().timeIntervalSince1970), files: kept, partialTo: only?.position.description)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let tmp = destination + "/" + Self.manifestName + ".tmp"

@@ -28,7 +28,16 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     private let condition = NSCondition()
     private var states: [String: State] = [:]
     private var queue: [String] = []
+    private var queued = Set<String>()
     private var workers = 0
+    private var rangeFailures: [Error] = []
+    /// The first bytes of objects read as a range (at most ``headBytes`` each, so bounded by the
+    /// listing): a header is often read again (an LTX header by `inspect`, then by the plan).
+    private var heads: [String: [UInt8]] = [:]
+    static let headBytes = 512
+    /// Objects up to this size are downloaded whole even when only part is read: one GET either
+    /// way, and the rest is often read next. `Int64.max` turns ranged reads off.
+    public var wholeObjectsUpTo: Int64 = 32 << 10
 
     /// Lists `s3://…` (`url`, with `?endpoint=&region=&forcePathStyle=`) with credentials from
     /// `environment` and the AWS configuration files.
@@ -47,7 +56,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         var objects: [String: S3Object] = [:]
         for o in try client.list(prefix: prefix) where o.key.hasPrefix(prefix) && !o.key.hasSuffix("/") {
             let rel = String(o.key.dropFirst(prefix.count))
-            files.append(StoredFile(path: rel, size: o.size, modified: o.lastModified))
+            files.append(StoredFile(path: rel, size: o.size, modified: o.lastModified, timeTrusted: true))
             objects[rel] = o
         }
         listing = files
@@ -72,7 +81,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         return listing.compactMap { f in
             if case .failed(let e) = states[f.path] { return e }
             return nil
-        }
+        } + rangeFailures
     }
 
     public func open(_ path: String) throws -> ReadOnlyFile {
@@ -85,6 +94,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         var seen = Set(queue)
         for p in paths where states[p] == nil && objects[p] != nil && !seen.contains(p) {
             queue.append(p)
+            queued.insert(p)
             seen.insert(p)
         }
         let start = min(concurrency - workers, queue.count)
@@ -107,9 +117,70 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
                 return
             }
             let path = queue.removeFirst()
+            queued.remove(path)
             condition.unlock()
             _ = try? localCopy(path)
         }
+    }
+
+    /// Part of one object: a `Range:` GET, unless the object is small, nearly all of it (8/9) is asked for, or
+    /// it is downloaded, on its way or queued (then the local copy). A range that fails for good
+    /// counts among ``transferFailures``, so a caller that shrugs off an unreadable header does not
+    /// turn a transfer problem into a verdict.
+    public func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
+        guard let object = objects[path] else {
+            throw LiteProofError(.io, "\(location)/\(path) is not in the bucket's listing")
+        }
+        let n = max(0, min(Int64(max(0, count)), object.size - offset))
+        if n == 0 { return [] }
+        condition.lock()
+        let wanted = states[path] != nil || queued.contains(path)
+        let head = heads[path]
+        condition.unlock()
+        if let head, offset + n <= Int64(head.count) { return Array(head[Int(offset)..<Int(offset + n)]) }
+        if wanted || object.size <= wholeObjectsUpTo || n + n / 8 >= object.size {
+            return try ReadOnlyFile(try localCopy(path), displayName: path).read(count: Int(n), at: offset)
+        }
+        let part = scratch + "/range-" + UUID().uuidString
+        defer { FS.remove(part) }
+        do {
+            if try client.download(key: object.key, range: offset, length: n, objectSize: object.size, to: part) {
+                // The server sent the whole object: keep it as the local copy.
+                let local = localName(path)
+                condition.lock()
+                if states[path] == nil, rename(part, local) == 0 {
+                    states[path] = .done(local)
+                    condition.unlock()
+                    return try ReadOnlyFile(local, displayName: path).read(count: Int(n), at: offset)
+                }
+                condition.unlock()
+                return try ReadOnlyFile(part, displayName: path).read(count: Int(n), at: offset)
+            }
+            let bytes = try ReadOnlyFile(part, displayName: path).read(count: Int(n), at: 0)
+            if offset == 0 && bytes.count <= Self.headBytes {
+                condition.lock()
+                heads[path] = bytes
+                condition.unlock()
+            }
+            return bytes
+        } catch {
+            condition.lock()
+            rangeFailures.append(error)
+            condition.unlock()
+            throw error
+        }
+    }
+
+    /// The local copy of `path` if it was downloaded already (e.g. while planning), else nil.
+    func downloadedCopy(_ path: String) -> String? {
+        condition.lock()
+        defer { condition.unlock() }
+        if case .done(let local) = states[path] { return local }
+        return nil
+    }
+
+    func localName(_ path: String) -> String {
+        scratch + "/" + String(format: "%08x", UInt32(truncatingIfNeeded: path.hashValue)) + "-" + path.replacingOccurrences(of: "/", with: "_")
     }
 
     /// The local file holding `path`, downloading it unless it is there or on its way.
@@ -131,9 +202,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
             case nil:
                 states[path] = .downloading
                 condition.unlock()
-                let local =
-                    scratch + "/" + String(format: "%08x", UInt32(truncatingIfNeeded: path.hashValue)) + "-"
-                    + path.replacingOccurrences(of: "/", with: "_")
+                let local = localName(path)
                 let result: State
                 do {
                     try client.download(key: object.key, to: local, expectedSize: object.size)

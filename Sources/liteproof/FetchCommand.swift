@@ -12,6 +12,8 @@ struct FetchCommand: ParsableCommand {
             file's modification time to the object's LastModified (the time 0.3 generation choice and \
             --timestamp use), and records key, size, ETag and LastModified in FOLDER/\(Replica.fetchManifestName). \
             Run it again to resume: files already there with the same size and ETag are skipped. \
+            With --position, only the files a restore to that position applies are downloaded (planned \
+            as `restore` plans it), and the manifest says the copy is partial (partialTo). \
             Credentials and endpoints are read as for any s3:// replica (see the README).
             """)
 
@@ -20,6 +22,13 @@ struct FetchCommand: ParsableCommand {
 
     @Argument(help: ArgumentHelp("The folder to download into (created if missing).", valueName: "folder"))
     var folder: String
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Download only what a restore to this position needs (0.3: GENERATION/INDEX:OFFSET as reports print it, 0.5: a TXID in 16 hex digits).",
+            valueName: "position"))
+    var position: String?
 
     @Option(name: .long, help: "Downloads in flight at once.")
     var concurrency = 8
@@ -38,6 +47,16 @@ struct FetchCommand: ParsableCommand {
             guard concurrency >= 1 && concurrency <= 64 else { throw LiteProofError(.usage, "--concurrency must be 1…64") }
             let storage = try S3Storage(url: url, concurrency: concurrency)
             var fetch = S3Fetch(storage: storage, destination: folder)
+            if let position {
+                guard let p = Position(position) else {
+                    throw LiteProofError(
+                        .usage,
+                        "--position \(position) is not a position: 0.3 is GENERATION/INDEX:OFFSET (16 hex digits / 8 hex digits : a decimal WAL offset), 0.5 a TXID in 16 hex digits"
+                    )
+                }
+                try fetch.limit(to: p)
+                if let failure = storage.transferFailures.first { throw failure }
+            }
             if !json && !quiet && isatty(2) == 1 {
                 fetch.progress = { done, total in
                     FileHandle.standardError.write(Data("\rfetch: \(done) of \(total) files\u{1B}[K".utf8))
@@ -50,10 +69,10 @@ struct FetchCommand: ParsableCommand {
                     JSONOutput.encode(
                         FetchReport(
                             source: storage.location, folder: folder, files: s.files, downloaded: s.downloaded, skipped: s.skipped,
-                            bytesDownloaded: s.bytesDownloaded)))
+                            bytesDownloaded: s.bytesDownloaded, partialTo: fetch.only?.position.description)))
             } else {
                 print(
-                    "fetched \(storage.location) into \(folder): \(s.files) files, \(s.downloaded) downloaded (\(Units.bytes(s.bytesDownloaded))), \(s.skipped) already there"
+                    "fetched \(storage.location)\(fetch.only.map { " (only the files a restore to \($0.position) needs)" } ?? "") into \(folder): \(s.files) files, \(s.downloaded) downloaded (\(Units.bytes(s.bytesDownloaded))), \(s.skipped) already there"
                 )
             }
         } catch let e as ExitCode {
@@ -72,4 +91,5 @@ struct FetchReport: Encodable {
     var downloaded: Int
     var skipped: Int
     var bytesDownloaded: Int64
+    var partialTo: String?
 }

@@ -4,7 +4,7 @@ extension TimelineBuilder {
     mutating func buildLTX(_ layout: LTXLayout) {
         let replica = self.replica
         let headers: [LTXHeader?] = parallelMap(layout.files) { ref in
-            try? LTX.readHeader(try replica.open(ref.path), name: ref.path)
+            try? replica.readLTXHeader(ref.path)
         }
         var seconds: [String: Double] = [:]
         for (ref, h) in zip(layout.files, headers) {

@@ -123,6 +123,60 @@ public enum LZ4Frame {
     }
 }
 
+extension LZ4Frame {
+    /// Decompresses only the first `count` bytes of the LZ4 frame in a file of `size` bytes (a
+    /// WAL header at the start of a segment), pulling compressed bytes through `read(offset,
+    /// length)`: a file no larger than a block (4 MiB) at once; a larger one 64 KiB first, then what
+    /// liblz4 says the rest of the block needs (a compressed block decodes only whole; a stored one
+    /// streams). So at most the first block is read, in at most two reads. Returns fewer bytes when the frame (or the file) ends first; damage is thrown
+    /// as by ``LZ4FrameStream``.
+    public static func decompressPrefix(
+        count: Int, size: Int64, name: String, read: (Int64, Int) throws -> [UInt8]
+    ) throws -> [UInt8] {
+        var c: OpaquePointer?
+        let created = LZ4F_createDecompressionContext(&c, liteproof_lz4f_version())
+        guard LZ4F_isError(created) == 0, let ctx = c else { throw LiteProofError(.io, "cannot create an LZ4 decompression context") }
+        defer { LZ4F_freeDecompressionContext(ctx) }
+        var out = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        var offset: Int64 = 0
+        // A file no larger than one block (up to 4 MiB) is needed whole: one read.
+        var chunk = size <= Int64(outputChunk + (64 << 10)) ? Int(size) : 64 << 10
+        var ended = false
+        var hint = 0
+        while filled < count && offset < size && !ended {
+            let bytes = try read(offset, Int(min(Int64(chunk), size - offset)))
+            if bytes.isEmpty { break }
+            var consumed = 0
+            while consumed < bytes.count && filled < count {
+                var dstSize = count - filled
+                var srcSize = bytes.count - consumed
+                hint = out.withUnsafeMutableBytes { o in
+                    bytes.withUnsafeBytes { i in
+                        LZ4F_decompress(ctx, o.baseAddress! + filled, &dstSize, i.baseAddress! + consumed, &srcSize, nil)
+                    }
+                }
+                if LZ4F_isError(hint) != 0 {
+                    var f = LZ4FrameStream.error(for: hint, file: name, offset: offset + Int64(consumed))
+                    if offset + Int64(consumed) < 7 { f.code = .lz4Header }
+                    throw f
+                }
+                consumed += srcSize
+                filled += dstSize
+                if hint == 0 {
+                    ended = true
+                    break
+                }
+                if srcSize == 0 && dstSize == 0 { break }
+            }
+            offset += Int64(bytes.count)
+            // liblz4's hint: the rest of the block it holds, and the next block's size field.
+            chunk = max(64 << 10, min(hint, 8 << 20))
+        }
+        return Array(out[0..<filled])
+    }
+}
+
 /// Decodes one LZ4 *block* (LTX's page encoding) with `LZ4_decompress_safe`.
 public enum LZ4Block {
     /// Decodes `source` into `destination`; returns the number of bytes produced, or nil when the

@@ -112,7 +112,7 @@ public struct Inventory: Codable, Sendable {
                     files: layout.files(atLevel: level).map { ref in
                         var file = LTXFile(path: ref.path, minTXID: ref.minTXID.hex(width: 16), maxTXID: ref.maxTXID.hex(width: 16), size: ref.size)
                         do {
-                            let h = try LTX.readHeader(try replica.open(ref.path), name: ref.path)
+                            let h = try replica.readLTXHeader(ref.path)
                             file.time = formatTime(Double(h.timestamp) / 1000)
                             file.pageSize = h.pageSize
                             file.commit = h.commit

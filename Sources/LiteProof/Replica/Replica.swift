@@ -19,16 +19,27 @@ public final class Replica: Sendable {
     public let layout: ReplicaLayout
     /// Files below the root that belong to no known layout (relative paths).
     public let strays: [String]
+    /// Where trusted file times came from (a bucket listing, a fetch manifest), nil when the
+    /// times are the files' own.
+    public let timeSource: String?
+    /// Warnings about the storage rather than the replica's files (a fetch manifest ignored in
+    /// whole or in part).
+    public let storageFindings: [Finding]
 
     /// 0.3: the generation every restore plan uses when its target names none (`--generation`);
     /// nil lets the planner choose. Set with ``choosing(generation:)``.
     public let chosenGeneration: String?
 
-    init(storage: any ReplicaStorage, layout: ReplicaLayout, strays: [String], chosenGeneration: String? = nil) {
+    init(
+        storage: any ReplicaStorage, layout: ReplicaLayout, strays: [String], timeSource: String? = nil, storageFindings: [Finding] = [],
+        chosenGeneration: String? = nil
+    ) {
         self.storage = storage
         self.root = storage.location
         self.layout = layout
         self.strays = strays
+        self.timeSource = timeSource
+        self.storageFindings = storageFindings
         self.chosenGeneration = chosenGeneration
     }
 
@@ -42,7 +53,9 @@ public final class Replica: Sendable {
         guard v03.generations.contains(where: { $0.id == generation }) else {
             throw LiteProofError(.usage, "no generation \(generation) in the replica; it has \(v03.generations.map(\.id).joined(separator: ", "))")
         }
-        return Replica(storage: storage, layout: layout, strays: strays, chosenGeneration: generation)
+        return Replica(
+            storage: storage, layout: layout, strays: strays, timeSource: timeSource, storageFindings: storageFindings,
+            chosenGeneration: generation)
     }
 
     /// The Litestream version, as reports name it.
@@ -63,6 +76,12 @@ public final class Replica: Sendable {
     /// Opens a file of the replica, named relative to its root.
     public func open(_ relative: String) throws -> ReadOnlyFile { try storage.open(relative) }
 
+    /// The header of an LTX file, reading its first bytes only (a range of a remote object).
+    public func readLTXHeader(_ relative: String) throws -> LTXHeader {
+        let bytes = try storage.read(relative, offset: 0, count: LTXHeader.size)
+        return try bytes.withUnsafeBytes { try LTXHeader.parse($0, file: relative) }
+    }
+
     /// Opens the replica at `location`: a folder path or a `file://` URL.
     public static func open(_ location: String) throws -> Replica {
         let path = try resolve(location)
@@ -77,14 +96,31 @@ public final class Replica: Sendable {
     public static let fetchManifestName = ".liteproof-fetch.json"
 
     /// Recognises the layout of the files in `storage`.
+    /// A `fetchManifestName` file among the files (a folder or archive made by `liteproof fetch`)
+    /// gives the files their objects' LastModified as trusted times (see ``FetchManifest``).
     public static func open(storage: any ReplicaStorage, location: String? = nil) throws -> Replica {
-        let files = storage.files().filter { $0.path != fetchManifestName }.sorted { $0.path < $1.path }
+        let listed = storage.files()
+        var files = listed.filter { $0.path != fetchManifestName }.sorted { $0.path < $1.path }
+        var findings: [Finding] = []
+        var timeSource: String?
+        if let manifest = listed.first(where: { $0.path == fetchManifestName }) {
+            let applied = FetchManifest.apply(storage: storage, files: files, manifestSize: manifest.size)
+            files = applied.files
+            findings = applied.findings
+            if applied.trusted > 0 {
+                timeSource =
+                    "S3 LastModified from \(fetchManifestName)" + (applied.source.map { " (fetched from \($0))" } ?? "")
+                    + (applied.trusted < files.count ? " for \(applied.trusted) of \(files.count) files" : "")
+            }
+        } else if !files.isEmpty && files.allSatisfy(\.timeTrusted) {
+            timeSource = "the object store's LastModified"
+        }
         if files.contains(where: { $0.path.hasPrefix("generations/") }) {
             let (layout, strays) = V03Layout.scan(files: files)
-            return Replica(storage: storage, layout: .v03(layout), strays: strays)
+            return Replica(storage: storage, layout: .v03(layout), strays: strays, timeSource: timeSource, storageFindings: findings)
         }
         if let (layout, strays) = LTXLayout.scan(files: files) {
-            return Replica(storage: storage, layout: .ltx(layout), strays: strays)
+            return Replica(storage: storage, layout: .ltx(layout), strays: strays, timeSource: timeSource, storageFindings: findings)
         }
         let location = location ?? storage.location
         let hint =
@@ -156,11 +192,12 @@ public struct V03Layout: Sendable {
             let id = parts[1]
             let size = stored.size
             let mtime = stored.modified
+            let trusted = stored.timeTrusted
             if parts[2] == "snapshots", parts[3].hasSuffix(".snapshot.lz4") {
                 let stem = String(parts[3].dropLast(".snapshot.lz4".count))
                 if isHex(stem, count: 8), let index = UInt32(stem, radix: 16) {
                     gens[id, default: V03Generation(id: id)].snapshots.append(
-                        V03File(path: rel, index: index, offset: 0, size: size, modified: mtime))
+                        V03File(path: rel, index: index, offset: 0, size: size, modified: mtime, timeTrusted: trusted))
                     continue
                 }
             } else if parts[2] == "wal", parts[3].hasSuffix(".wal.lz4") {
@@ -171,7 +208,7 @@ public struct V03Layout: Sendable {
                     offset <= UInt64(Int64.max)
                 {
                     gens[id, default: V03Generation(id: id)].segments.append(
-                        V03File(path: rel, index: index, offset: Int64(offset), size: size, modified: mtime))
+                        V03File(path: rel, index: index, offset: Int64(offset), size: size, modified: mtime, timeTrusted: trusted))
                     continue
                 }
             }
@@ -195,6 +232,12 @@ public struct V03File: Sendable, Hashable, Codable {
     public var size: Int64
     /// File modification time (seconds since the epoch); Litestream uses it as the file's time.
     public var modified: Double?
+    /// `modified` is the object store's LastModified (a bucket listing or a fetch manifest).
+    public var timeTrusted = false
+
+    enum CodingKeys: String, CodingKey {
+        case path, index, offset, size, modified
+    }
 }
 
 public struct V03Generation: Sendable {

@@ -5,11 +5,15 @@ public struct StoredFile: Sendable, Hashable {
     public var size: Int64
     /// Modification time (seconds since the epoch), when the storage keeps one.
     public var modified: Double?
+    /// The time is the object store's (a bucket listing's LastModified, or the manifest of
+    /// `liteproof fetch`), not a file time a copy may have rewritten.
+    public var timeTrusted: Bool
 
-    public init(path: String, size: Int64, modified: Double?) {
+    public init(path: String, size: Int64, modified: Double?, timeTrusted: Bool = false) {
         self.path = path
         self.size = size
         self.modified = modified
+        self.timeTrusted = timeTrusted
     }
 }
 
@@ -24,10 +28,21 @@ public protocol ReplicaStorage: Sendable {
     /// Says which files are about to be read, in order, so a remote storage can fetch them ahead
     /// (several at once); local storages ignore it.
     func prefetch(_ paths: [String])
+    /// Reads `count` bytes at `offset` of one listed file, fewer where the file ends. For reads
+    /// that need only part of a file (an LTX header, the start of an LZ4 frame): a remote storage
+    /// then fetches that range instead of the whole object.
+    func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8]
 }
 
 extension ReplicaStorage {
     public func prefetch(_ paths: [String]) {}
+
+    public func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
+        let file = try open(path)
+        // The buffer follows the bytes that exist, not the count asked for.
+        let n = Int(max(0, min(Int64(max(0, count)), file.size - offset)))
+        return n == 0 ? [] : try file.read(count: n, at: offset)
+    }
 }
 
 /// A replica in a folder: a file replica, or a bucket prefix downloaded from object storage.

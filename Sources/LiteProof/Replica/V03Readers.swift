@@ -300,18 +300,13 @@ extension V03Readers {
     /// The WAL header at the start of a segment at offset 0: only its first 32 decompressed
     /// bytes are read.
     static func readWALHeader(_ replica: Replica, _ segment: V03File) throws -> WALHeader {
-        let stream = try LZ4FrameStream(try replica.open(segment.path), name: segment.path)
-        var bytes = [UInt8](repeating: 0, count: WALHeader.size)
-        var filled = 0
-        while filled < bytes.count {
-            let n = try bytes.withUnsafeMutableBytes { buffer in
-                try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
-            }
-            if n == 0 { break }
-            filled += n
+        // Only the frame's start is read (a range of a remote object).
+        let bytes = try LZ4Frame.decompressPrefix(count: WALHeader.size, size: segment.size, name: segment.path) { offset, count in
+            try replica.storage.read(segment.path, offset: offset, count: count)
         }
-        guard filled == bytes.count else {
-            throw FormatError(.walHeader, file: segment.path, offset: Int64(filled), "the WAL header is cut short: \(filled) of \(WALHeader.size) bytes")
+        guard bytes.count == WALHeader.size else {
+            throw FormatError(
+                .walHeader, file: segment.path, offset: Int64(bytes.count), "the WAL header is cut short: \(bytes.count) of \(WALHeader.size) bytes")
         }
         do {
             return try bytes.withUnsafeBytes { try WALHeader.parse($0) }

@@ -49,7 +49,7 @@ public struct PlanView: Codable, Sendable {
                         time: s.modified.map(formatTime))
                 }
             case .ltx(let r):
-                let t = (try? LTX.readHeader(try replica.open(r.path), name: r.path)).map { formatTime(Double($0.timestamp) / 1000) }
+                let t = (try? replica.readLTXHeader(r.path)).map { formatTime(Double($0.timestamp) / 1000) }
                 return [
                     Step(
                         kind: r.level == LTXLayout.snapshotLevel ? "snapshot" : "ltx L\(r.level)", path: r.path,

@@ -36,6 +36,8 @@ struct GenerationChoice {
         guard generations.count > 1 else { return nil }
         if times.count < files.count { return "some files have no time" }
         if Set(times).count == 1 { return "every file has the same time" }
+        // The object store's own times (a bucket listing, a fetch manifest) were not stamped by a copy.
+        if files.allSatisfy(\.timeTrusted) { return nil }
         // Times that never fall in path order, across several generations, are a download's in key
         // order: generation names are random, so Litestream's own times follow them only by chance.
         let byPath = files.sorted { $0.path < $1.path }.map { $0.modified! }
@@ -77,6 +79,7 @@ struct GenerationChoice {
         let timeReason =
             "generation \(byTime.id) was updated most recently of \(candidates.count) generations"
             + (byTime.timeBounds.map { " (newest file \(formatTime($0.1)))" } ?? "")
+            + (all.flatMap(\.allFiles).allSatisfy(\.timeTrusted) ? ", by \(replica.timeSource ?? "the object store's LastModified")" : "")
         if let h = byHeaders, h.id == byTime.id, timeTies.count == 1 {
             // Times and contents agree: nothing to doubt, even if the times could be a download's.
             return (byTime, [timeReason, "its WAL headers are the newest too (\(marks[h.id]!!))"], [])

@@ -12,7 +12,7 @@ extension RestorePlanner {
         func stamp(_ ref: LTXFileRef) -> Int64 {
             if let s = stamps[ref.path] { return s }
             let s =
-                (try? LTX.readHeader(try replica.open(ref.path), name: ref.path).timestamp)
+                (try? replica.readLTXHeader(ref.path).timestamp)
                 ?? Int64((ref.modified ?? 0) * 1000)
             stamps[ref.path] = s
             return s

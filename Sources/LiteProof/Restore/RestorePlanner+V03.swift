@@ -65,7 +65,8 @@ extension RestorePlanner {
         guard !gen.snapshots.isEmpty else {
             throw LiteProofError.damaged(.error(.chainNoSnapshot, file: genDir, "generation \(gen.id) has no snapshot to start a restore from"))
         }
-        if !timesTrustworthy(gen.allFiles.compactMap(\.modified), count: gen.allFiles.count) {
+        // Equal times the object store gave (S3 keeps whole seconds) are no sign of a lossy copy.
+        if !gen.allFiles.allSatisfy(\.timeTrusted) && !timesTrustworthy(gen.allFiles.compactMap(\.modified), count: gen.allFiles.count) {
             warnings.append(
                 .warning(
                     .timeUntrusted, file: genDir,

@@ -99,6 +99,8 @@ public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, Expres
     public static let chainMissingInitialSegment: FindingCode = "chain.missing-initial-segment"
     public static let chainEmpty: FindingCode = "chain.empty"
     public static let timeUntrusted: FindingCode = "time.untrusted"
+    /// The manifest of `liteproof fetch` (its trusted times) was ignored, in whole or for some files.
+    public static let manifestIgnored: FindingCode = "fetch.manifest-ignored"
     /// 0.3: file times and WAL headers disagree on which generation is the newest.
     public static let generationOrder: FindingCode = "generation.order-conflict"
     /// 0.3: neither file times nor WAL headers tell which generation is the newest.

@@ -87,6 +87,7 @@ public struct Verifier {
         var findings: [Finding] = replica.strays.map {
             .warning(.layoutStray, file: $0, "file belongs to no Litestream \(replica.format == .v03 ? "0.3" : "0.5") layout; a restore ignores it")
         }
+        findings += replica.storageFindings
         let strays = Set(replica.strays)
         replica.storage.prefetch(replica.storage.files().map(\.path).filter { !strays.contains($0) }.sorted())
         var files = 0
