@@ -119,6 +119,35 @@ import Testing
             #expect(text.stdout.hasPrefix("AHEAD: the replica holds the live state at \(x) and \(n) later"), "\(text.stdout)")
         }
 
+        // --wait: with Litestream stopped, the application commits twice; compare waits, and the
+        // replica catches up once Litestream runs again; the application goes on writing.
+        try s.write(2)
+        let out = s.dir + "/wait.out", err = s.dir + "/wait.err"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: liteproofBinary())
+        p.arguments = ["compare", s.replicaDir, "--live", s.db, "--wait", "150", "--json"]
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        try p.run()
+        defer { terminate(p, grace: 2) }
+        // The first read finds the replica behind; only then does Litestream start again.
+        try await rigWait("compare --wait to read the replica once", timeout: 60, context: { (try? String(contentsOfFile: err, encoding: .utf8)) ?? "" }) {
+            ((try? String(contentsOfFile: err, encoding: .utf8)) ?? "").contains("round 1: lagging")
+        }
+        // Litestream's first sync after the restart must hold the state compare read (0.3 starts
+        // a new generation, as stopping it lets SQLite restart the WAL): write again only after.
+        try await s.start()
+        try await s.waitUntilReplicated()
+        try s.write(2)
+        try await rigWait("compare --wait to finish", timeout: 170, context: { s.litestream?.log ?? "" }) { !p.isRunning }
+        let waited = try json(String(contentsOfFile: out, encoding: .utf8))
+        #expect(p.terminationStatus == 0, "\(waited) \((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
+        #expect(["identical", "ahead"].contains(waited["verdict"] as? String ?? ""), "\(waited)")
+        #expect((waited["notes"] as? [String])?.contains { $0.hasPrefix("waited ") } == true)
+        s.stop()
+
         // With Litestream stopped, the application writes, checkpoints its WAL away and writes
         // again: the live WAL no longer holds the replica's state.
         try s.write(2)
@@ -136,31 +165,6 @@ import Testing
         #expect(text.status == 3)
         #expect(text.stdout.hasPrefix("LAGGING-UNPROVEN: the live database has moved on past what its WAL remembers"), "\(text.stdout)")
         #expect(text.stdout.contains("--wait"))
-
-        // --wait: the replica catches up once Litestream runs again (0.3 starts a new generation
-        // after the WAL reset), while the application goes on writing.
-        let out = s.dir + "/wait.out", err = s.dir + "/wait.err"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: liteproofBinary())
-        p.arguments = ["compare", s.replicaDir, "--live", s.db, "--wait", "150", "--json"]
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-        try p.run()
-        defer { terminate(p, grace: 2) }
-        // The first read finds the replica behind; only then does Litestream start again.
-        try await rigWait("compare --wait to read the replica once", timeout: 60, context: { (try? String(contentsOfFile: err, encoding: .utf8)) ?? "" }) {
-            ((try? String(contentsOfFile: err, encoding: .utf8)) ?? "").contains("round 1: lagging-unproven")
-        }
-        try await s.start()
-        try s.write(2)
-        try await rigWait("compare --wait to finish", timeout: 170, context: { s.litestream?.log ?? "" }) { !p.isRunning }
-        let waited = try json(String(contentsOfFile: out, encoding: .utf8))
-        #expect(p.terminationStatus == 0, "\(waited) \((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
-        #expect(["identical", "ahead"].contains(waited["verdict"] as? String ?? ""), "\(waited)")
-        #expect((waited["notes"] as? [String])?.contains { $0.hasPrefix("waited ") } == true)
-        s.stop()
     }
 
     @Test func waitRunsOutWithTheVerdictOfTheLastRead() async throws {

@@ -8,7 +8,8 @@ extension CompareReport {
             let n = ahead?.commitsAhead ?? 0
             let unit = position.format == .ltx ? "TXID" : "commit"
             lines.append(
-                "AHEAD: the replica holds the live state at \(ahead.map { "\($0.position)" } ?? "?") and \(n) later \(unit)\(n == 1 ? "" : "s") (up to \(position))")
+                "AHEAD: the replica holds the live state at \(ahead.map { "\($0.position)" } ?? "?") and \(n) later \(unit)\(n == 1 ? "" : "s") (up to \(position))"
+            )
         case .laggingUnproven:
             lines.append(
                 "LAGGING-UNPROVEN: the live database has moved on past what its WAL remembers, so the replica's state cannot be matched (\(differingPageCount) page\(differingPageCount == 1 ? "" : "s") differ)"
@@ -40,7 +41,8 @@ extension CompareReport {
             lines.append("")
             lines.append("tables and indexes that differ:")
             for t in tables {
-                var s = "  \(t.type) \(t.name): replica \(t.replicaRows.map(String.init) ?? "absent"), live \(t.liveRows.map(String.init) ?? (t.liveKnown ? "absent" : "unknown")) entries"
+                var s =
+                    "  \(t.type) \(t.name): replica \(t.replicaRows.map(String.init) ?? "absent"), live \(t.liveRows.map(String.init) ?? (t.liveKnown ? "absent" : "unknown")) entries"
                 if t.differingPages > 0 { s += ", \(t.differingPages) differing page\(t.differingPages == 1 ? "" : "s")" }
                 lines.append(s)
                 if !t.onlyInReplica.isEmpty { lines.append("    rowids only in the replica: \(t.onlyInReplica.map(String.init).joined(separator: ", "))") }
