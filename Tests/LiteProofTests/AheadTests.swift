@@ -167,6 +167,61 @@ import Testing
         #expect(text.stdout.contains("--wait"))
     }
 
+    @Test(arguments: [Scenario.v03Multi, .v05Compacted])
+    func anEarlierPointOfALongHistoryIsFound(_ s: Scenario) async throws {
+        // The live side is the replica's own state at a point in the middle of its history
+        // (0.3: across WAL indexes and segments of the latest generation; 0.5: across levels),
+        // restored with LiteProof to its position: compare finds that point and counts the rest.
+        let r = try await ReplicaFactory.shared.replica(s)
+        let replica = try Replica.open(r.replicaDir)
+        let latest = try RestorePlanner(replica: replica).plan().position
+        let points = try Replayer(replica: replica).points.filter { p in
+            switch (p.position, latest) {
+            case (.v03(let g, let i, let o), .v03(let lg, let li, let lo)): return g == lg && (i, o) <= (li, lo)
+            case (.ltx(let t), .ltx(let lt)): return t <= lt
+            default: return false
+            }
+        }
+        #expect(points.count >= 4)
+        let x = points[points.count / 2]
+        let earlier = try rigTempDir("earlier") + "/earlier.db"
+        try Restorer(replica: replica).restore(x.position.target, to: earlier)
+        let c = try runLiteProof(["compare", r.replicaDir, "--live", earlier, "--json"])
+        #expect(c.status == 0, "\(c.stdout) \(c.stderr)")
+        let obj = try json(c.stdout)
+        #expect(obj["verdict"] as? String == "ahead", "\(c.stdout)")
+        let ahead = try #require(obj["ahead"] as? [String: Any])
+        #expect(ahead["position"] as? String == x.position.description)
+        let expected = commitsBetween(x.position, latest) ?? (points.count - 1 - points.count / 2)
+        #expect(ahead["commitsAhead"] as? Int == expected)
+    }
+
+    @Test(arguments: [Scenario.v03Basic, .v05Basic])
+    func aPassiveCheckpointInTheSameWALStaysLagging(_ s: Scenario) async throws {
+        // The application commits twice more in the WAL the replica's last change came from,
+        // growing the file, and a PASSIVE checkpoint copies every frame into the database file
+        // without restarting the WAL. Every page of the replica's state was written by a frame
+        // the WAL still holds, so the state is rebuilt from the frames: still `lagging`, not a
+        // guess. (`lagging-unproven` for the same WAL needs a page only the overwritten file
+        // held; the salts test is in walMarksTellAMovedOnDatabaseFromAnotherOne.)
+        let r = try await ReplicaFactory.shared.replica(s)
+        let dir = try rigTempDir("passive")
+        let db = dir + "/live.db"
+        try FileManager.default.copyItem(atPath: r.liveDB, toPath: db)
+        try FileManager.default.copyItem(atPath: r.liveDB + "-wal", toPath: db + "-wal")
+        let writer = try RigDB(db)
+        defer { writer.close() }  // closing checkpoints and removes the WAL: only after compare
+        try writer.exec("PRAGMA wal_autocheckpoint=0")
+        for i in 0..<2 { try writer.exec("INSERT INTO t(v) VALUES('after \(i) ' || hex(randomblob(100000)))") }
+        let ck = try writer.query("PRAGMA wal_checkpoint(PASSIVE)")
+        #expect(ck.first?.first == "0" && ck.first?[1] == ck.first?[2], "\(ck)")
+        let report = try Comparer(replica: try Replica.open(r.replicaDir)).compare(live: db)
+        #expect(report.verdict == .lagging, "\(report.renderText())")
+        #expect(report.lag?.commitsBehind == 2)
+        let digest = try LiveDatabase.read(db) { try Comparer.liveDigest($0, name: db) }
+        #expect(digest.wal?.history?.showsCheckpoint == true)
+    }
+
     @Test func waitRunsOutWithTheVerdictOfTheLastRead() async throws {
         // A live database whose changes never reach the replica: --wait gives up and reports it.
         let r = try await ReplicaFactory.shared.replica(.v05Basic)
@@ -226,17 +281,20 @@ import Testing
 
     @Test func walMarksTellAMovedOnDatabaseFromAnotherOne() {
         let r = WALMark(salt1: 100, salt2: 7, checkpointSequence: 3, offset: 4000)
-        // the same WAL, further along
-        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 100, salt2: 7, checkpointSequence: 3, offset: 8000)) != nil)
-        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 100, salt2: 7, checkpointSequence: 3, offset: 4000)) == nil)
+        // the same WAL, further along, with WAL pages already in the file (else every state since
+        // the WAL began is still there, and not matching one is a real difference)
+        let further = WALMark(salt1: 100, salt2: 7, checkpointSequence: 3, offset: 8000)
+        #expect(MovedOn.evidence(replica: r, live: further, checkpointed: true) != nil)
+        #expect(MovedOn.evidence(replica: r, live: further, checkpointed: false) == nil)
+        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 100, salt2: 7, checkpointSequence: 3, offset: 4000), checkpointed: true) == nil)
         // restarted twice since (salt-1 and checkpoint sequence step together)
-        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 102, salt2: 99, checkpointSequence: 5, offset: 100))?.contains("2 times") == true)
-        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 102, salt2: 99, checkpointSequence: 9, offset: 100)) == nil)
+        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 102, salt2: 99, checkpointSequence: 5, offset: 100), checkpointed: false)?.contains("2 times") == true)
+        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 102, salt2: 99, checkpointSequence: 9, offset: 100), checkpointed: false) == nil)
         // behind, or unrelated salts (a new WAL file, another database)
-        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 99, salt2: 99, checkpointSequence: 2, offset: 100)) == nil)
-        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 0x9000_0000, salt2: 1, checkpointSequence: nil, offset: 100)) == nil)
+        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 99, salt2: 99, checkpointSequence: 2, offset: 100), checkpointed: false) == nil)
+        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 0x9000_0000, salt2: 1, checkpointSequence: nil, offset: 100), checkpointed: false) == nil)
         // salt-1 wraps around
         let w = WALMark(salt1: .max, salt2: 1, checkpointSequence: nil, offset: 100)
-        #expect(MovedOn.evidence(replica: w, live: WALMark(salt1: 0, salt2: 2, checkpointSequence: nil, offset: 100)) != nil)
+        #expect(MovedOn.evidence(replica: w, live: WALMark(salt1: 0, salt2: 2, checkpointSequence: nil, offset: 100), checkpointed: false) != nil)
     }
 }

@@ -23,8 +23,9 @@ public struct WALMark: Codable, Sendable, Equatable {
 /// copy of the live WAL with its header, and a 0.5 LTX file written from the WAL records its salts
 /// and offsets. So the replica's last change names the WAL it came from, and the live side names
 /// its own WAL:
-/// - the same WAL (both salts equal), reaching further on the live side: a checkpoint has copied
-///   later pages into the database file, so its earlier states are gone from the live files;
+/// - the same WAL (both salts equal), reaching further on the live side, and the database file
+///   holding a page version the WAL wrote: a checkpoint has copied WAL pages into the file, so
+///   the earlier states are gone from the live files;
 /// - a later WAL: salt-1 ahead by d (1 ≤ d ≤ 2^20) and, where both are known, the checkpoint
 ///   sequence ahead by the same d: the WAL was restarted d times since.
 /// Anything else — no WAL on either side, a WAL behind, salts that do not step (a new WAL file
@@ -33,10 +34,13 @@ public struct WALMark: Codable, Sendable, Equatable {
 public enum MovedOn {
     static let maxResets: UInt32 = 1 << 20
 
-    /// Words saying how `live` is past `replica`, or nil when nothing shows it.
-    public static func evidence(replica r: WALMark, live l: WALMark) -> String? {
+    /// Words saying how `live` is past `replica`, or nil when nothing shows it. `checkpointed`:
+    /// the live database file already holds a page version that its WAL wrote (see
+    /// ``LiveHistory/showsCheckpoint``) — without it, the same WAL still holds every state since
+    /// it began, and a state it does not hold is a real difference.
+    public static func evidence(replica r: WALMark, live l: WALMark, checkpointed: Bool) -> String? {
         if r.salt1 == l.salt1 && r.salt2 == l.salt2 {
-            guard l.offset > r.offset else { return nil }
+            guard l.offset > r.offset, checkpointed else { return nil }
             return
                 "the live WAL is the one the replica's last change came from and reaches further (WAL offset \(l.offset) against \(r.offset)), but a checkpoint has copied its pages into the database file, so the earlier states are gone"
         }
