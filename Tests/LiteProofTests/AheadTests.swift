@@ -288,7 +288,9 @@ import Testing
         #expect(MovedOn.evidence(replica: r, live: further, checkpointed: false) == nil)
         #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 100, salt2: 7, checkpointSequence: 3, offset: 4000), checkpointed: true) == nil)
         // restarted twice since (salt-1 and checkpoint sequence step together)
-        #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 102, salt2: 99, checkpointSequence: 5, offset: 100), checkpointed: false)?.contains("2 times") == true)
+        #expect(
+            MovedOn.evidence(replica: r, live: WALMark(salt1: 102, salt2: 99, checkpointSequence: 5, offset: 100), checkpointed: false)?.contains("2 times")
+                == true)
         #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 102, salt2: 99, checkpointSequence: 9, offset: 100), checkpointed: false) == nil)
         // behind, or unrelated salts (a new WAL file, another database)
         #expect(MovedOn.evidence(replica: r, live: WALMark(salt1: 99, salt2: 99, checkpointSequence: 2, offset: 100), checkpointed: false) == nil)

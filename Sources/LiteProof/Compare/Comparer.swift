@@ -195,7 +195,8 @@ public struct Comparer {
         } catch {
             historyNote = "cannot read the replica's history to look for the live state in it: \((error as? LiteProofError)?.message ?? "\(error)")"
         }
-        if let mark = MovedOn.replicaMark(replica, plan: plan), let wal = l.wal, let evidence = MovedOn.evidence(replica: mark, live: wal.mark, checkpointed: wal.history?.showsCheckpoint ?? false)
+        if let mark = MovedOn.replicaMark(replica, plan: plan), let wal = l.wal,
+            let evidence = MovedOn.evidence(replica: mark, live: wal.mark, checkpointed: wal.history?.showsCheckpoint ?? false)
         {
             become(.laggingUnproven)
             report.unproven = .init(
