@@ -13,21 +13,25 @@ struct CompareCommand: ParsableCommand {
             and checksums checked. The live database is never written: no checkpoint, no -shm or \
             -wal created, no lock taken.
 
-            Verdicts:
-              identical  the live database equals the replica's latest position          exit 0
-              lagging    the replica equals an earlier state of the live database (the
-                         file alone, or with a prefix of its WAL's commits); reports how
-                         many commits behind and where in the live WAL              exit 0 (1 past --max-lag)
-              ahead      the live state (a database read earlier, or a digest) is a point
-                         X of the replica's history and the replica holds N later
-                         commits (0.5: TXIDs): the application went on writing        exit 0
-              lagging-unproven
-                         no state matches, but the live database's WAL shows it moved
-                         on past the replica's last change (restarted since, or
-                         checkpointed into the file): probably behind, not provable;
-                         rerun with --wait or against an earlier digest             exit 3
-              differs    no state matches: each differing page is named with the table
-                         or index that owns it, with row counts and rowids per table  exit 1
+            Verdicts, with their exit codes:
+              identical (0)  the live database equals the replica's latest position
+              lagging (0; 1 past --max-lag)
+                             the replica equals an earlier state of the live
+                             database (the file alone, or with a prefix of its
+                             WAL's commits): how many commits behind, and where
+              ahead (0)      the live state (a database read earlier, or a
+                             digest) is point X of the replica's history, and
+                             the replica holds N later commits (0.5: TXIDs):
+                             the application went on writing
+              lagging-unproven (3)
+                             no state matches, but the live WAL shows the
+                             database moved on past the replica's last change
+                             (restarted since, or checkpointed into the file):
+                             probably behind, not provable; rerun with --wait
+                             or against a digest taken earlier
+              differs (1)    no state matches: each differing page is named
+                             with the table or index that owns it, with entry
+                             counts and rowids per table
 
             --wait SECONDS reads the replica again (listing, plan, restore) until it is \
             identical to or ahead of the live state, or the time runs out; a live database is \
