@@ -147,6 +147,17 @@ import Testing
         #expect(["identical", "ahead"].contains(waited["verdict"] as? String ?? ""), "\(waited)")
         #expect((waited["notes"] as? [String])?.contains { $0.hasPrefix("waited ") } == true)
         s.stop()
+        // The first digest is still found, also when stopping 0.3 let SQLite restart the WAL and
+        // Litestream began a new generation (whose WAL continues the first one's).
+        let again = try runLiteProof(["compare", s.replicaDir, "--digest", digest, "--json"])
+        #expect(again.status == 0, "\(again.stdout) \(again.stderr)")
+        let againObj = try json(again.stdout)
+        #expect(againObj["verdict"] as? String == "ahead", "\(again.stdout)")
+        let againAhead = againObj["ahead"] as? [String: Any]
+        #expect(againAhead?["position"] as? String == x.description, "\(again.stdout)")
+        if version == .v03, let later = againAhead?["laterGeneration"] as? String {
+            #expect(later != x.generation && (againObj["position"] as? String)?.hasPrefix(later) == true)
+        }
 
         // With Litestream stopped, the application writes, checkpoints its WAL away and writes
         // again: the live WAL no longer holds the replica's state.

@@ -46,6 +46,9 @@ public struct CompareReport: Codable, Sendable {
         public var commitsAhead: Int
         /// When the replica reached the point (0.3: the file time; 0.5: the LTX header time).
         public var time: String?
+        /// 0.3: the generation a restore uses, when the point is in an earlier generation whose
+        /// WAL it continues; ``commitsAhead`` then counts the earlier generation's commits only.
+        public var laterGeneration: String?
         public var description: String
     }
 

@@ -15,12 +15,56 @@ struct HistoryMatch {
     /// The newest point at or before `latest` (the restore's position, which is not itself a
     /// match) whose pages equal `live`'s, and how many commits (0.3) or TXIDs (0.5) follow it up
     /// to `latest`; nil when no point matches.
+    ///
+    /// 0.3: when the restore's generation does not hold the live state, an earlier generation
+    /// may — Litestream starts a new generation from a snapshot of whatever the database holds
+    /// then, so states between two generations are in neither. Such a match counts only if the
+    /// restore's generation provably came after it: its WAL is the same WAL, or a restart of it
+    /// (see ``MovedOn/follows(_:_:)``); a database rolled back to an older copy starts a WAL
+    /// with fresh random salts, and stays `differs`.
     func find(live: DatabaseDigest, latest: Position) throws -> CompareReport.Ahead? {
         let replay = try Replayer(replica: replica, generation: latest.generation)
-        guard replay.pageSize == live.pageSize else { return nil }
         // The last point at or before the restore's position (0.3: a later snapshot's own
         // position is the end of the WAL index before it).
-        guard let last = replay.points.lastIndex(where: { Self.precedesOrEquals($0.position, latest) }) else { return nil }
+        if replay.pageSize == live.pageSize, let last = replay.points.lastIndex(where: { Self.precedesOrEquals($0.position, latest) }),
+            let k = try search(replay, live: live, through: last),
+            k < last  // a match at the last point is the latest state itself: `identical`, decided before
+        {
+            let x = replay.points[k]
+            let after: Int
+            switch (x.position, latest) {
+            case (.ltx(let a), .ltx(let b)): after = Int(clamping: b - a)
+            default: after = last - k
+            }
+            let unit = x.position.format == .ltx ? "TXID" : "commit"
+            return CompareReport.Ahead(
+                position: x.position, commitsAhead: after, time: x.time.map(formatTime), laterGeneration: nil,
+                description:
+                    "the live state is the replica's state at \(x.position)\(x.time.map { " (\(formatTime($0)))" } ?? ""); the replica holds \(after) later \(unit)\(after == 1 ? "" : "s") up to \(latest)"
+            )
+        }
+        guard case .v03(let latestID, _, _) = latest, let gens = replica.v03?.generations,
+            let newest = gens.first(where: { $0.id == latestID }), let newestWAL = Self.firstWALHeader(replica, newest)
+        else { return nil }
+        let others = gens.filter { $0.id != latestID }.sorted { ($0.timeBounds?.1 ?? 0) > ($1.timeBounds?.1 ?? 0) }
+        for g in others {
+            guard let wal = Self.lastWALHeader(replica, g), MovedOn.follows(newestWAL, wal),
+                let r = try? Replayer(replica: replica, generation: g.id), r.pageSize == live.pageSize,
+                let k = try? search(r, live: live, through: r.points.count - 1)
+            else { continue }
+            let x = r.points[k]
+            let after = r.points.count - 1 - k
+            return CompareReport.Ahead(
+                position: x.position, commitsAhead: after, time: x.time.map(formatTime), laterGeneration: latestID,
+                description:
+                    "the live state is the replica's state at \(x.position)\(x.time.map { " (\(formatTime($0)))" } ?? "") in generation \(g.id); the replica holds \(after) later commit\(after == 1 ? "" : "s") of that generation, then generation \(latestID) (the one a restore uses), whose WAL continues that generation's, up to \(latest)"
+            )
+        }
+        return nil
+    }
+
+    /// The newest point through `last` whose pages equal `live`'s.
+    func search(_ replay: Replayer, live: DatabaseDigest, through last: Int) throws -> Int? {
         let start = try DatabaseDigest.compute(try FilePageSource(path: replay.workingPath), name: "the replica's first snapshot", progress: progress)
         var state = PageState(live: live.pageHashes, pageSize: live.pageSize, start: start.pageHashes)
         var match: Int?
@@ -33,21 +77,16 @@ struct HistoryMatch {
                 if state.equalsLive(pageCount: replay.points[i].pageCount) { match = i }
                 meter.add(1)
             })
-        // A match at the last point is the latest state itself: `identical`, decided before.
-        guard let k = match, k < last else { return nil }
-        let x = replay.points[k]
-        let after: Int
-        switch (x.position, latest) {
-        case (.ltx(let a), .ltx(let b)): after = Int(clamping: b - a)
-        default: after = last - k
-        }
-        guard after > 0 else { return nil }
-        let unit = x.position.format == .ltx ? "TXID" : "commit"
-        return CompareReport.Ahead(
-            position: x.position, commitsAhead: after, time: x.time.map(formatTime),
-            description:
-                "the live state is the replica's state at \(x.position)\(x.time.map { " (\(formatTime($0)))" } ?? ""); the replica holds \(after) later \(unit)\(after == 1 ? "" : "s") up to \(latest)"
-        )
+        return match
+    }
+
+    /// The WAL header of a generation's first / last WAL index (nil when unreadable).
+    static func firstWALHeader(_ replica: Replica, _ g: V03Generation) -> WALHeader? {
+        g.indexes.lazy.compactMap { i in g.segments(of: i).first.flatMap { try? V03Readers.readWALHeader(replica, $0) } }.first
+    }
+
+    static func lastWALHeader(_ replica: Replica, _ g: V03Generation) -> WALHeader? {
+        g.indexes.reversed().lazy.compactMap { i in g.segments(of: i).first.flatMap { try? V03Readers.readWALHeader(replica, $0) } }.first
     }
 
     /// Whether `a` comes at or before `b` in one replica's history.

@@ -51,6 +51,15 @@ public enum MovedOn {
             "the live WAL was restarted \(d) time\(d == 1 ? "" : "s") since the replica's last change (SQLite adds one to salt-1 at every restart: \(r.salt1) then, \(l.salt1) now)"
     }
 
+    /// Whether the WAL with header `later` is `earlier`'s WAL or a restart of it (salt-1 and,
+    /// where both are set, the checkpoint sequence stepped by the same 1…2^20): the same
+    /// database, later in time.
+    static func follows(_ later: WALHeader, _ earlier: WALHeader) -> Bool {
+        if later.salt1 == earlier.salt1 && later.salt2 == earlier.salt2 { return true }
+        let d = later.salt1 &- earlier.salt1
+        return d >= 1 && d <= maxResets && later.checkpointSequence &- earlier.checkpointSequence == d
+    }
+
     /// The WAL mark of the state a plan restores: 0.3, the header of the last WAL index applied
     /// and the position's offset; 0.5, the WAL salts and range recorded in the LTX header of the
     /// last file (or of another file ending at the same TXID — level 0, a snapshot — when the

@@ -7,8 +7,9 @@ extension CompareReport {
         case .ahead:
             let n = ahead?.commitsAhead ?? 0
             let unit = position.format == .ltx ? "TXID" : "commit"
+            let later = ahead?.laterGeneration.map { " of its generation, then generation \($0)" } ?? ""
             lines.append(
-                "AHEAD: the replica holds the live state at \(ahead.map { "\($0.position)" } ?? "?") and \(n) later \(unit)\(n == 1 ? "" : "s") (up to \(position))"
+                "AHEAD: the replica holds the live state at \(ahead.map { "\($0.position)" } ?? "?") and \(n) later \(unit)\(n == 1 ? "" : "s")\(later) (up to \(position))"
             )
         case .laggingUnproven:
             lines.append(
