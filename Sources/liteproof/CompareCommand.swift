@@ -13,13 +13,29 @@ struct CompareCommand: ParsableCommand {
             and checksums checked. The live database is never written: no checkpoint, no -shm or \
             -wal created, no lock taken.
 
-            Verdicts:
-              identical  the live database equals the replica's latest position          exit 0
-              lagging    the replica equals an earlier state of the live database (the
-                         file alone, or with a prefix of its WAL's commits); reports how
-                         many commits behind and where in the live WAL              exit 0 (1 past --max-lag)
-              differs    no state matches: each differing page is named with the table
-                         or index that owns it, with row counts and rowids per table  exit 1
+            Verdicts, with their exit codes:
+              identical (0)  the live database equals the replica's latest position
+              lagging (0; 1 past --max-lag)
+                             the replica equals an earlier state of the live
+                             database (the file alone, or with a prefix of its
+                             WAL's commits): how many commits behind, and where
+              ahead (0)      the live state (a database read earlier, or a
+                             digest) is point X of the replica's history, and
+                             the replica holds N later commits (0.5: TXIDs):
+                             the application went on writing
+              lagging-unproven (3)
+                             no state matches, but the live WAL shows the
+                             database moved on past the replica's last change
+                             (restarted since, or checkpointed into the file):
+                             probably behind, not provable; rerun with --wait
+                             or against a digest taken earlier
+              differs (1)    no state matches: each differing page is named
+                             with the table or index that owns it, with entry
+                             counts and rowids per table
+
+            --wait SECONDS reads the replica again (listing, plan, restore) until it is \
+            identical to or ahead of the live state, or the time runs out; a live database is \
+            read once, at the start. Progress goes to stderr.
 
             Offline: run `liteproof digest DB -o live.digest` where the database lives, then \
             `liteproof compare REPLICA --digest live.digest` anywhere.
@@ -39,28 +55,45 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "How many differing pages and rowids to list.")
     var limit = 50
 
+    @Option(help: ArgumentHelp("Read the replica again until it holds the live state, for at most this long.", valueName: "seconds"))
+    var wait: Double?
+
     func validate() throws {
         if (live == nil) == (digest == nil) { throw ValidationError("give --live DB or --digest FILE") }
+        if let wait, !(wait >= 0 && wait <= 86400) { throw ValidationError("--wait takes 0 to 86400 seconds") }
     }
 
     func run() throws {
         let report: CompareReport
         do {
             for input in [live, digest].compactMap({ $0 }) { try FS.checkInput(input) }
-            var comparer = Comparer(replica: try options.open(), progress: options.progressHandler())
-            comparer.listLimit = limit
-            if let live {
-                report = try comparer.compare(live: live)
+            let input: Comparer.LiveInput = try live.map { .database($0) } ?? .digest(try DatabaseDigest.read(from: digest!))
+            let (limit, progress) = (limit, options.progressHandler())
+            let configure: (inout Comparer) -> Void = { c in
+                c.listLimit = limit
+                c.progress = progress
+            }
+            if let wait {
+                let quiet = options.quiet
+                report = try Comparer.waitForReplica(
+                    open: options.open, live: input, seconds: wait, configure: configure,
+                    status: { line in if !quiet { FileHandle.standardError.write(Data("liteproof: \(line.escapedForText)\n".utf8)) } })
             } else {
-                report = try comparer.compare(digest: try DatabaseDigest.read(from: digest!))
+                var comparer = Comparer(replica: try options.open())
+                configure(&comparer)
+                switch input {
+                case .database(let path): report = try comparer.compare(live: path)
+                case .digest(let d): report = try comparer.compare(digest: d)
+                }
             }
         } catch {
             throw fail(error, json: options.json)
         }
         print(options.json ? JSONOutput.encode(report) : report.renderText())
         switch report.verdict {
-        case .identical: return
+        case .identical, .ahead: return
         case .lagging: if let m = maxLag, (report.lag?.commitsBehind ?? 0) > m { throw ExitCode(1) }
+        case .laggingUnproven: throw ExitCode(3)
         case .differs: throw ExitCode(1)
         }
     }
@@ -75,8 +108,9 @@ struct DigestCommand: ParsableCommand {
             downloaded and run `liteproof compare REPLICA --digest FILE` there. The database is \
             read consistently and never written. The digest holds one 8-byte hash per page, the \
             SHA-256 of the whole image (equal to `sha256sum` of a quiesced file), the LTX-style \
-            CRC-64 database checksum, and the WAL's commits, so `compare` can tell `lagging` from \
-            `differs` offline.
+            CRC-64 database checksum, the WAL's commits, and the entries of every table and index \
+            (with a hash of each table's rowids), so `compare` can tell `identical`, `lagging`, \
+            `ahead` and `differs` offline and name the tables that differ.
             """)
 
     @Argument(help: "The live database (read-only).")
@@ -94,7 +128,7 @@ struct DigestCommand: ParsableCommand {
     func run() throws {
         do {
             try FS.checkOutput(output, force: force)
-            let d = try LiveDatabase.read(database) { try Comparer.liveDigest($0, name: database) }
+            let d = try LiveDatabase.read(database) { try Comparer.liveDigest($0, name: database, tables: true) }
             try d.write(to: output, force: force)
             struct Summary: Encodable {
                 var output: String; var pageSize: Int; var pageCount: UInt32; var sha256: String; var checksum: String; var walCommits: Int

@@ -21,19 +21,36 @@ public struct DatabaseDigest: Codable, Sendable {
     public var pageHashes: [UInt64]
     /// Where the live database's WAL stood (live digests only).
     public var wal: WALPosition?
+    /// Entries per table and index (written by `liteproof digest`; nil in digests of older
+    /// versions, whose tables are then unknown — never absent).
+    public var tables: [TableSummary]?
 
     public struct WALPosition: Codable, Sendable {
         public var salt1: UInt32
         public var salt2: UInt32
+        /// The WAL header's checkpoint sequence (nil in digests of older versions).
+        public var checkpointSequence: UInt32?
         public var commits: Int
         /// WAL offset after the last commit.
         public var offset: Int64
         /// How each commit changed the pages, for matching a lagging replica offline.
         public var history: LiveHistory?
+
+        public var mark: WALMark { WALMark(salt1: salt1, salt2: salt2, checkpointSequence: checkpointSequence, offset: offset) }
+    }
+
+    /// One table or index: how many entries its b-tree holds and, for a rowid table, a hash of
+    /// its rowids, so `compare --digest` can say which tables differ without the database.
+    public struct TableSummary: Codable, Sendable, Equatable {
+        public var type: String
+        public var name: String
+        public var entries: Int
+        /// Rowid tables: CRC-64/ISO of the sorted rowids (8 bytes big-endian each), hex.
+        public var rowidHash: String?
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, source, createdAt, pageSize, pageCount, sha256, checksum, pageHashes, wal
+        case format, source, createdAt, pageSize, pageCount, sha256, checksum, pageHashes, wal, tables
     }
 
     public init(source: String, pageSize: Int, pageCount: UInt32, sha256: String, checksum: String, pageHashes: [UInt64], wal: WALPosition?) {
@@ -64,6 +81,7 @@ public struct DatabaseDigest: Codable, Sendable {
         sha256 = try c.decode(String.self, forKey: .sha256)
         checksum = try c.decode(String.self, forKey: .checksum)
         wal = try c.decodeIfPresent(WALPosition.self, forKey: .wal)
+        tables = try c.decodeIfPresent([TableSummary].self, forKey: .tables)
         try wal?.history?.validate("the digest's WAL history")
         // Page hashes travel as base64 of big-endian u64s: compact for large databases.
         let b64 = try c.decode(String.self, forKey: .pageHashes)
@@ -88,6 +106,7 @@ public struct DatabaseDigest: Codable, Sendable {
         try c.encode(sha256, forKey: .sha256)
         try c.encode(checksum, forKey: .checksum)
         try c.encodeIfPresent(wal, forKey: .wal)
+        try c.encodeIfPresent(tables, forKey: .tables)
         var data = Data(capacity: pageHashes.count * 8)
         for h in pageHashes { withUnsafeBytes(of: h.bigEndian) { data.append(contentsOf: $0) } }
         try c.encode(data.base64EncodedString(), forKey: .pageHashes)
@@ -137,6 +156,25 @@ public struct DatabaseDigest: Codable, Sendable {
         return DatabaseDigest(
             source: name, pageSize: ps, pageCount: source.pageCount, sha256: SHA256.hex(box.sha.finalize()),
             checksum: (xor | (1 << 63)).hex(width: 16), pageHashes: hashes, wal: wal)
+    }
+
+    /// The entries of every table and index of `source` (b-tree walks), or nil when damage
+    /// stops one: a digest then says nothing about tables rather than something wrong.
+    public static func tableSummaries(_ source: PageSource) -> [TableSummary]? {
+        guard let reader = try? BTreeReader(source), let schema = try? reader.schema() else { return nil }
+        var out: [TableSummary] = []
+        for e in schema where e.rootPage > 0 {
+            guard let keys = try? reader.keys(of: e) else { return nil }
+            out.append(TableSummary(type: e.type, name: e.name, entries: keys.count, rowidHash: keys.rowids.map(rowidHash)))
+        }
+        return out
+    }
+
+    /// CRC-64/ISO of sorted rowids, each 8 bytes big-endian, hex.
+    public static func rowidHash(_ rowids: [Int64]) -> String {
+        var c = CRC64()
+        for r in rowids { withUnsafeBytes(of: r.bigEndian) { c.update($0) } }
+        return c.value.hex(width: 16)
     }
 
     /// Writes the digest as JSON to `path`, a new regular file (an existing one only with `force`).

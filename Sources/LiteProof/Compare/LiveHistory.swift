@@ -66,6 +66,16 @@ public struct LiveHistory: Codable, Sendable {
         }
     }
 
+    /// Whether the database file already holds a version of a page that one of the WAL's commits
+    /// wrote: what a checkpoint that copied WAL frames into the file (without restarting the WAL)
+    /// leaves behind. The states before it can then no longer be rebuilt from the live files.
+    public var showsCheckpoint: Bool {
+        for c in commits {
+            for (p, h) in zip(c.pages, c.hashes) where baseHashes[p] == h { return true }
+        }
+        return false
+    }
+
     /// The newest state (number of commits applied, 0 = database file alone) whose pages equal
     /// `replica`'s, given the latest state's hashes.
     public func matchingState(latest: [UInt64], replica: [UInt64]) -> Int? {

@@ -179,6 +179,10 @@ public struct ProofOfPersistence {
                 switch r.verdict {
                 case .identical: detail = "the live database equals the replica"
                 case .lagging: detail = "the replica equals the live database \(r.lag?.commitsBehind ?? 0) commit(s) ago"
+                case .ahead: detail = "the replica holds the live state and \(r.ahead?.commitsAhead ?? 0) later commit(s)"
+                case .laggingUnproven:
+                    detail =
+                        "not matched, not damage: the live database moved on past what its WAL remembers (\(r.unproven?.evidence ?? "")); the canary above is the proof"
                 case .differs: detail = "no state of the live database matches the replica: \(r.differingPageCount) pages differ"
                 }
                 return (r.verdict != .differs, detail)

@@ -175,6 +175,54 @@ public final class Replayer {
         current = target
     }
 
+    /// Reads the history forward from the current point through point `last` without applying
+    /// it (the working file and ``current`` stay as they are): `page` gets the hash
+    /// (``DatabaseDigest/pageHash(_:_:)``) of each page the change leading to a point writes —
+    /// 0.3: the frames of each commit, handed over only at its commit frame; 0.5: every page of
+    /// each LTX file — then `reached` gets the point. Memory: the hashes of one open transaction.
+    public func scan(through last: Int, page: (UInt32, UInt64) throws -> Void, reached: (Int) throws -> Void) throws {
+        precondition(last >= current && last < points.count)
+        guard last > current else { return }
+        let from = points[current], to = points[last]
+        let frameSize = Int64(24 + pageSize)
+        var next = current + 1
+        for s in (from.step < 0 ? 0 : from.step)...to.step {
+            switch steps[s] {
+            case .walIndex(let index, let segs, _, let lastCommitEnd):
+                let start = s == from.step ? from.walEnd : Int64(WALHeader.size)
+                let end = s == to.step ? to.walEnd : lastCommitEnd
+                if start >= end { continue }
+                var open: [(UInt32, UInt64)] = []
+                // `readIndex` keeps its frame handler; these two only live through the call.
+                try withoutActuallyEscaping(page) { page in
+                    try withoutActuallyEscaping(reached) { reached in
+                        _ = try V03Readers.readIndex(
+                            replica, index: index, segments: segs, expectedPageSize: pageSize, limit: end, failFast: true
+                        ) { frame in
+                            let frameEnd = frame.walOffset + frameSize
+                            guard frame.walOffset >= start, frameEnd <= end else { return }
+                            open.append((frame.pageNumber, DatabaseDigest.pageHash(frame.pageNumber, frame.page)))
+                            guard frame.commitSize != 0 else { return }
+                            for (p, h) in open { try page(p, h) }
+                            open.removeAll(keepingCapacity: true)
+                            while next <= last, self.points[next].step == s, self.points[next].walEnd <= frameEnd {
+                                try reached(next)
+                                next += 1
+                            }
+                        }
+                    }
+                }
+            case .ltx(let ref, _):
+                if s == from.step { continue }  // already applied
+                try LTX.decode(try replica.open(ref.path), name: ref.path) { pgno, p in try page(pgno, DatabaseDigest.pageHash(pgno, p)) }
+                while next <= last, points[next].step == s {
+                    try reached(next)
+                    next += 1
+                }
+            }
+        }
+    }
+
     /// Returns to the point where the undo log began.
     public func rewind() throws {
         guard let reader = undoReader else { return }

@@ -4,10 +4,26 @@ extension CompareReport {
         switch verdict {
         case .identical: lines.append("IDENTICAL: the live database equals the replica at \(position)")
         case .lagging: lines.append("LAGGING: the replica is \(lag?.commitsBehind ?? 0) commit\(lag?.commitsBehind == 1 ? "" : "s") behind the live database")
+        case .ahead:
+            let n = ahead?.commitsAhead ?? 0
+            let unit = position.format == .ltx ? "TXID" : "commit"
+            let later = ahead?.laterGeneration.map { " of its generation, then generation \($0)" } ?? ""
+            lines.append(
+                "AHEAD: the replica holds the live state at \(ahead.map { "\($0.position)" } ?? "?") and \(n) later \(unit)\(n == 1 ? "" : "s")\(later) (up to \(position))"
+            )
+        case .laggingUnproven:
+            lines.append(
+                "LAGGING-UNPROVEN: the live database has moved on past what its WAL remembers, so the replica's state cannot be matched (\(differingPageCount) page\(differingPageCount == 1 ? "" : "s") differ)"
+            )
         case .differs:
             lines.append("DIFFERS: no state of the live database matches the replica (\(differingPageCount) page\(differingPageCount == 1 ? "" : "s") differ)")
         }
         if let lag { lines.append("  \(lag.description)") }
+        if let ahead { lines.append("  \(ahead.description)") }
+        if let unproven {
+            lines.append("  evidence: \(unproven.evidence)")
+            lines.append("  \(unproven.advice)")
+        }
         lines.append("")
         lines.append("           pages × size      sha256                                                            checksum")
         for (name, s) in [("replica", replica), ("live", live)] {
@@ -26,7 +42,8 @@ extension CompareReport {
             lines.append("")
             lines.append("tables and indexes that differ:")
             for t in tables {
-                var s = "  \(t.type) \(t.name): replica \(t.replicaRows.map(String.init) ?? "absent"), live \(t.liveRows.map(String.init) ?? "absent") entries"
+                var s =
+                    "  \(t.type) \(t.name): replica \(t.replicaRows.map(String.init) ?? "absent"), live \(t.liveRows.map(String.init) ?? (t.liveKnown ? "absent" : "unknown")) entries"
                 if t.differingPages > 0 { s += ", \(t.differingPages) differing page\(t.differingPages == 1 ? "" : "s")" }
                 lines.append(s)
                 if !t.onlyInReplica.isEmpty { lines.append("    rowids only in the replica: \(t.onlyInReplica.map(String.init).joined(separator: ", "))") }
