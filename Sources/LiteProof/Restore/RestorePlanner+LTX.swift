@@ -89,7 +89,7 @@ extension RestorePlanner {
         // empty (commit 0) makes a 0-byte or pageless restore, which Litestream 0.5.17 refuses;
         // so does LiteProof.
         for (k, step) in [(0, steps[0]), (steps.count - 1, steps[steps.count - 1])] {
-            guard case .ltx(let ref) = step, (try? LTX.readHeader(try replica.open(ref.path), name: ref.path))?.commit == 0 else { continue }
+            guard case .ltx(let ref) = step, (try? replica.readLTXHeader(ref.path))?.commit == 0 else { continue }
             throw LiteProofError.damaged(
                 .error(
                     .ltxCommit, file: ref.path, offset: 12,

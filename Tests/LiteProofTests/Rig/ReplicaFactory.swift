@@ -502,6 +502,8 @@ enum RigScenarioBuilder {
 
     // MARK: 0.5.17
 
+    /// No checkpoint by time (the default is every minute): on a loaded machine a scenario can
+    /// take that long, and the shape of the live WAL must not depend on the machine's speed.
     static func v05Config(db: String, replica: String) -> String {
         """
         levels:
@@ -512,6 +514,7 @@ enum RigScenarioBuilder {
         dbs:
           - path: "\(db)"
             monitor-interval: 200ms
+            checkpoint-interval: 1h
             replica:
               type: file
               path: "\(replica)"
