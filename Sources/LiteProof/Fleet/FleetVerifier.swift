@@ -65,26 +65,26 @@ public struct FleetVerifier: Sendable {
             // `jobs` threads of our own rather than Dispatch's pool (which runs about one per
             // core): a replica's check may wait on storage (an object store) rather than compute.
             // Each replica's files are still read in parallel on the pool by ``Verifier``.
-            // The threads reach `emit` through a box emptied before returning, since a finished
-            // Thread object may outlive this call for a moment.
-            let box = EmitBox(emit)
-            let group = DispatchGroup()
-            for _ in 0..<workers {
-                group.enter()
-                let thread = Thread {
-                    defer { group.leave() }
-                    while true {
-                        let i = next.increment()
-                        if i >= mine.count { break }
-                        let entry = fleet.check(mine[i])
-                        collector.finish(i, entry, emit: box.call)
-                    }
+            // Every thread is joined before this returns, so none outlives the call: a worker
+            // may release the last reference to the storage (an S3 client and its session),
+            // and that must not race the process's exit (see ``JoinableThread``).
+            let output = EmitBox(emit)
+            let work: @Sendable () -> Void = {
+                while true {
+                    let i = next.increment()
+                    if i >= mine.count { break }
+                    let entry = fleet.check(mine[i])
+                    collector.finish(i, entry, emit: output.call)
                 }
-                thread.stackSize = 8 << 20
-                thread.start()
             }
-            group.wait()
-            box.clear()
+            var threads: [JoinableThread] = []
+            for _ in 0..<workers {
+                guard let thread = try? JoinableThread(stackSize: 8 << 20, work) else { break }
+                threads.append(thread)
+            }
+            // No thread could start: the replicas are checked on this one.
+            if threads.isEmpty { work() }
+            for thread in threads { thread.join() }
         }
         return FleetSummary(
             root: root, shard: shard, discovered: all.count, entries: collector.entries,
@@ -196,14 +196,10 @@ final class FleetCollector: @unchecked Sendable {
     }
 }
 
-/// Holds the caller's non-escaping output closure for the worker threads, until cleared.
+/// Carries the caller's output closure to the worker threads; it is called under
+/// ``FleetCollector``'s lock only, so never from two threads at once.
 final class EmitBox: @unchecked Sendable {
-    private var emit: ((FleetEntry) -> Void)?
+    let call: (FleetEntry) -> Void
 
-    init(_ emit: @escaping (FleetEntry) -> Void) { self.emit = emit }
-
-    /// Called under ``FleetCollector``'s lock, and only before ``clear()``.
-    func call(_ entry: FleetEntry) { emit?(entry) }
-
-    func clear() { emit = nil }
+    init(_ call: @escaping (FleetEntry) -> Void) { self.call = call }
 }
