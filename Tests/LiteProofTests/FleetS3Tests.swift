@@ -47,9 +47,11 @@ import Testing
         try upload(v05, to: "tenants/deep/b", bucket: "fleet", port: moto.port)
         try upload(v05, to: "tenants/b2", bucket: "fleet", port: moto.port)
         // A flipped byte in the middle of one LTX file of a 0.5 copy.
-        try upload(v05, to: "tenants/c", bucket: "fleet", port: moto.port) { rel, body in
-            if rel == "ltx/0/0000000000000007-0000000000000007.ltx" { body[body.count / 2] ^= 0xff }
-        }
+        try upload(
+            v05, to: "tenants/c", bucket: "fleet", port: moto.port,
+            damage: { rel, body in
+                if rel == "ltx/0/0000000000000007-0000000000000007.ltx" { body[body.count / 2] ^= 0xff }
+            })
         // A 0.3 copy without a WAL segment the latest restore needs.
         try upload(v03, to: "tenants/d", bucket: "fleet", port: moto.port, keep: { $0 != Fixtures.v03Segment("0000c140") })
         let url = "s3://fleet/tenants?endpoint=http://127.0.0.1:\(moto.port)&region=us-east-1&forcePathStyle=true"
