@@ -103,13 +103,7 @@ public struct S3Fetch: Sendable {
                 progress?(done, objects.count)
             }
         }
-        var threads: [JoinableThread] = []
-        for _ in 0..<workers {
-            guard let thread = try? JoinableThread(stackSize: 512 << 10, work) else { break }
-            threads.append(thread)
-        }
-        if threads.isEmpty { work() }
-        for thread in threads { thread.join() }
+        JoinableThread.runAll(workers, stackSize: 512 << 10, work)
         // The manifest lists what is in the folder now, so a failed run resumes where it stopped.
         let kept = entries.update { $0 }.values.sorted { $0.path < $1.path }
         let manifest = Manifest(source: storage.location, fetched: Self.formatTime(Date().timeIntervalSince1970), files: kept)

@@ -77,14 +77,7 @@ public struct FleetVerifier: Sendable {
                     collector.finish(i, entry, emit: output.call)
                 }
             }
-            var threads: [JoinableThread] = []
-            for _ in 0..<workers {
-                guard let thread = try? JoinableThread(stackSize: 8 << 20, work) else { break }
-                threads.append(thread)
-            }
-            // No thread could start: the replicas are checked on this one.
-            if threads.isEmpty { work() }
-            for thread in threads { thread.join() }
+            JoinableThread.runAll(workers, stackSize: 8 << 20, work)
         }
         return FleetSummary(
             root: root, shard: shard, discovered: all.count, entries: collector.entries,

@@ -37,6 +37,18 @@ public final class JoinableThread: @unchecked Sendable {
         }
     }
 
+    /// Runs `work` on `count` threads at once and returns when every one has ended (runs it on
+    /// the calling thread when none can start).
+    public static func runAll(_ count: Int, stackSize: Int = 8 << 20, _ work: @escaping @Sendable () -> Void) {
+        var threads: [JoinableThread] = []
+        for _ in 0..<max(1, count) {
+            guard let thread = try? JoinableThread(stackSize: stackSize, work) else { break }
+            threads.append(thread)
+        }
+        if threads.isEmpty { work() }
+        for thread in threads { thread.join() }
+    }
+
     /// Waits until the thread has ended (at once if it has been joined already).
     public func join() {
         lock.lock()
