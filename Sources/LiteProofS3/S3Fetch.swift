@@ -64,56 +64,51 @@ public struct S3Fetch: Sendable {
         summary.update { $0.files = objects.count }
 
         let workers = min(storage.concurrency, max(1, objects.count))
-        let group = DispatchGroup()
-        for _ in 0..<workers {
-            group.enter()
-            let t = Thread {
-                defer { group.leave() }
-                while true {
-                    let i = next.update { n -> Int in
-                        n += 1
-                        return n - 1
-                    }
-                    guard i < objects.count else { return }
-                    let (path, o) = objects[i]
-                    let local = destination + "/" + path
-                    if let old = previous[path], old.size == o.size, old.etag == o.etag, FS.fileSize(local) == o.size {
-                        Self.setTime(local, o.lastModified)
-                        entries.update { $0[path] = Self.entry(path, o) }
-                        summary.update { $0.skipped += 1 }
-                    } else {
-                        do {
-                            try FileManager.default.createDirectory(
-                                atPath: (local as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                            let partial = local + ".liteproof-partial"
-                            // Planning `--position` may have downloaded the object already.
-                            if let copy = storage.downloadedCopy(path), FS.fileSize(copy) == o.size {
-                                FS.remove(partial)
-                                try FileManager.default.copyItem(atPath: copy, toPath: partial)
-                            } else {
-                                try storage.client.download(key: o.key, to: partial, expectedSize: o.size)
-                            }
-                            Self.setTime(partial, o.lastModified)
-                            guard rename(partial, local) == 0 else {
-                                throw LiteProofError(.io, "cannot rename \(partial) to \(local): \(String(cString: strerror(errno)))")
-                            }
-                            entries.update { $0[path] = Self.entry(path, o) }
-                            summary.update {
-                                $0.downloaded += 1
-                                $0.bytesDownloaded += o.size
-                            }
-                        } catch {
-                            failures.update { $0.append("\(path): \(error)") }
-                        }
-                    }
-                    let done = summary.update { $0.downloaded + $0.skipped }
-                    progress?(done, objects.count)
+        // Joined threads (see ``JoinableThread``): none outlives this call, so none releases the
+        // storage (its S3 client and URL session) while the process exits.
+        let work: @Sendable () -> Void = {
+            while true {
+                let i = next.update { n -> Int in
+                    n += 1
+                    return n - 1
                 }
+                guard i < objects.count else { return }
+                let (path, o) = objects[i]
+                let local = destination + "/" + path
+                if let old = previous[path], old.size == o.size, old.etag == o.etag, FS.fileSize(local) == o.size {
+                    Self.setTime(local, o.lastModified)
+                    entries.update { $0[path] = Self.entry(path, o) }
+                    summary.update { $0.skipped += 1 }
+                } else {
+                    do {
+                        try FileManager.default.createDirectory(
+                            atPath: (local as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                        let partial = local + ".liteproof-partial"
+                        // Planning `--position` may have downloaded the object already.
+                        if let copy = storage.downloadedCopy(path), FS.fileSize(copy) == o.size {
+                            FS.remove(partial)
+                            try FileManager.default.copyItem(atPath: copy, toPath: partial)
+                        } else {
+                            try storage.client.download(key: o.key, to: partial, expectedSize: o.size)
+                        }
+                        Self.setTime(partial, o.lastModified)
+                        guard rename(partial, local) == 0 else {
+                            throw LiteProofError(.io, "cannot rename \(partial) to \(local): \(String(cString: strerror(errno)))")
+                        }
+                        entries.update { $0[path] = Self.entry(path, o) }
+                        summary.update {
+                            $0.downloaded += 1
+                            $0.bytesDownloaded += o.size
+                        }
+                    } catch {
+                        failures.update { $0.append("\(path): \(error)") }
+                    }
+                }
+                let done = summary.update { $0.downloaded + $0.skipped }
+                progress?(done, objects.count)
             }
-            t.stackSize = 512 << 10
-            t.start()
         }
-        group.wait()
+        JoinableThread.runAll(workers, stackSize: 512 << 10, work)
         // The manifest lists what is in the folder now, so a failed run resumes where it stopped.
         let kept = entries.update { $0 }.values.sorted { $0.path < $1.path }
         let manifest = Manifest(

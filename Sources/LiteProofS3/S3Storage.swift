@@ -38,6 +38,8 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     /// Objects up to this size are downloaded whole even when only part is read: one GET either
     /// way, and the rest is often read next. `Int64.max` turns ranged reads off.
     public var wholeObjectsUpTo: Int64 = 32 << 10
+    /// The prefetch threads, joined by `deinit` (see ``JoinableThread``).
+    private var threads: [JoinableThread] = []
 
     /// Lists `s3://…` (`url`, with `?endpoint=&region=&forcePathStyle=`) with credentials from
     /// `environment` and the AWS configuration files.
@@ -68,7 +70,11 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         condition.lock()
         queue.removeAll()
         while workers > 0 { condition.wait() }
+        let started = threads
+        threads.removeAll()
         condition.unlock()
+        // Each has left `work()`; joining waits for the rest of its end.
+        for thread in started { thread.join() }
         ScratchSpace.release(scratch)
     }
 
@@ -97,14 +103,20 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
             queued.insert(p)
             seen.insert(p)
         }
-        let start = min(concurrency - workers, queue.count)
-        workers += max(0, start)
-        condition.unlock()
-        for _ in 0..<max(0, start) {
-            let t = Thread { [self] in self.work() }
-            t.stackSize = 512 << 10
-            t.start()
+        // Threads of earlier prefetches that have all left `work()`: joined now rather than kept.
+        if workers == 0 {
+            for thread in threads { thread.join() }
+            threads.removeAll()
         }
+        // The threads hold no reference to the storage: the last one is the owner's, so `deinit`
+        // never runs on a prefetch thread (where it would race the process's exit); it waits
+        // for them instead.
+        for _ in 0..<max(0, min(concurrency - workers, queue.count)) {
+            guard let thread = try? JoinableThread(stackSize: 512 << 10, { [unowned self] in self.work() }) else { break }
+            threads.append(thread)
+            workers += 1
+        }
+        condition.unlock()
     }
 
     private func work() {

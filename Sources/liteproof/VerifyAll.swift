@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LiteProof
 import LiteProofMetrics
+import LiteProofS3
 
 /// `verify --all ROOT`: every replica below ROOT, one line each, then a summary.
 struct VerifyAll {
@@ -15,7 +16,10 @@ struct VerifyAll {
 
     func run() throws {
         var fleet: FleetVerifier
-        do { fleet = try FleetVerifier.open(root) } catch { throw fail(error, json: json) }
+        do {
+            // An s3:// prefix is listed once; each replica's files are downloaded as its check reads them.
+            fleet = S3Location.isS3URL(root) ? FleetVerifier(root: root, storage: try S3Storage(url: root)) : try FleetVerifier.open(root)
+        } catch { throw fail(error, json: json) }
         fleet.shard = shard
         if let jobs { fleet.jobs = jobs }
         fleet.restoreCheck = restoreCheck

@@ -280,6 +280,21 @@ func verdicts(_ databases: [[String: Any]]) -> [String: String] {
         #expect(bad.status == 64 || bad.status == 2)
         #expect(bad.stderr.contains("out of range"))
     }
+
+    /// The fleet's restore time comes from ``Verifier``'s own trial restore (one code path).
+    @Test func verifierTimesItsTrialRestore() throws {
+        for version in ["0.3", "0.5"] {
+            let replica = try Replica.open(Fixtures.example(version).replica)
+            let checked = Verifier(replica: replica, restoreCheck: .quick).run()
+            #expect(checked.restoreCheck == "ok")
+            #expect((checked.restoreSeconds ?? -1) >= 0)
+            let unchecked = Verifier(replica: replica).run()
+            #expect(unchecked.restoreSeconds == nil && unchecked.restoreCheck == nil)
+            let entry = FleetVerifier(root: Fixtures.example(version).replica, storage: replica.storage).check(
+                FleetVerifier(root: "", storage: replica.storage).discover()[0])
+            #expect(entry.restoreCheck == "ok" && entry.restoreSeconds != nil && entry.verdict == .ok)
+        }
+    }
 }
 
 /// `prove --metrics` against real `litestream replicate` 0.5.17: the same gauges, for one database.

@@ -65,26 +65,19 @@ public struct FleetVerifier: Sendable {
             // `jobs` threads of our own rather than Dispatch's pool (which runs about one per
             // core): a replica's check may wait on storage (an object store) rather than compute.
             // Each replica's files are still read in parallel on the pool by ``Verifier``.
-            // The threads reach `emit` through a box emptied before returning, since a finished
-            // Thread object may outlive this call for a moment.
-            let box = EmitBox(emit)
-            let group = DispatchGroup()
-            for _ in 0..<workers {
-                group.enter()
-                let thread = Thread {
-                    defer { group.leave() }
-                    while true {
-                        let i = next.increment()
-                        if i >= mine.count { break }
-                        let entry = fleet.check(mine[i])
-                        collector.finish(i, entry, emit: box.call)
-                    }
+            // Every thread is joined before this returns, so none outlives the call: a worker
+            // may release the last reference to the storage (an S3 client and its session),
+            // and that must not race the process's exit (see ``JoinableThread``).
+            let output = EmitBox(emit)
+            let work: @Sendable () -> Void = {
+                while true {
+                    let i = next.increment()
+                    if i >= mine.count { break }
+                    let entry = fleet.check(mine[i])
+                    collector.finish(i, entry, emit: output.call)
                 }
-                thread.stackSize = 8 << 20
-                thread.start()
             }
-            group.wait()
-            box.clear()
+            JoinableThread.runAll(workers, stackSize: 8 << 20, work)
         }
         return FleetSummary(
             root: root, shard: shard, discovered: all.count, entries: collector.entries,
@@ -103,63 +96,25 @@ public struct FleetVerifier: Sendable {
                 database: found.name, verdict: .unreadable, replicaBytes: found.bytes, files: found.files.count,
                 problem: (error as? LiteProofError)?.message ?? "\(error)", checkedAt: checkedAt)
         }
-        var report = Verifier(replica: replica, restoreCheck: .none).run()
+        // Every file checked, then (when sound, unless `restoreCheck` is `.none`) the timed trial
+        // restore of the latest position with SQLite's check and the canaries found in it.
+        let report = Verifier(replica: replica, restoreCheck: restoreCheck).run()
         let plan = try? RestorePlanner(replica: replica).plan()
-        var trial = TrialRestore()
-        if restoreCheck != .none, report.verdict == .ok, let plan {
-            trial = TrialRestore.run(replica, plan, check: restoreCheck)
-            if let f = trial.finding {
-                report.findings.insert(f, at: 0)
-                report.verdict = .damaged
-            }
-        }
         // A file that could not be opened or read (gone since the listing, no permission, an I/O
         // error) leaves the replica unjudged rather than damaged.
         let unreadable = report.findings.first { $0.severity == .error && $0.code == .fileUnreadable }
         let firstError = unreadable ?? report.findings.first { $0.severity == .error }
-        let newest = trial.canaries?.newestInReplica
+        let newest = report.canaries?.newestInReplica
         let time = plan?.time
         let verdict: FleetEntry.Verdict = unreadable != nil ? .unreadable : report.verdict == .ok ? .ok : .damaged
         return FleetEntry(
             database: found.name, verdict: verdict, format: replica.format.rawValue,
             position: report.latest?.position.description, latestTime: time.map(formatTime), ageSeconds: time.map { max(0, checkedAt - $0) },
             replicaBytes: found.bytes, files: report.filesChecked, bytesRead: report.bytesRead,
-            seconds: Date().timeIntervalSince(started), restoreSeconds: trial.seconds, restoreCheck: trial.check,
+            seconds: Date().timeIntervalSince(started), restoreSeconds: report.restoreSeconds, restoreCheck: report.restoreCheck,
             errors: report.errorCount, warnings: report.warningCount, problem: firstError?.description,
             canary: newest.map { FleetEntry.NewestCanary(token: $0.token, label: $0.label, createdAt: $0.createdAt) },
             canaryLagSeconds: newest?.age, checkedAt: checkedAt)
-    }
-}
-
-/// The timed trial restore of a replica's latest position into a scratch folder.
-struct TrialRestore {
-    var seconds: Double?
-    var check: String?
-    var canaries: CanaryReport?
-    var finding: Finding?
-
-    static func run(_ replica: Replica, _ plan: RestorePlan, check: RestoreOptions.IntegrityCheck) -> TrialRestore {
-        var out = TrialRestore()
-        do {
-            let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-fleet")
-            defer { ScratchSpace.release(scratch) }
-            let started = Date()
-            let path = try Restorer(replica: replica).restoreToScratch(plan, in: scratch)
-            out.seconds = Date().timeIntervalSince(started)
-            let problems = try SQLiteDatabase(path: path, mode: .immutable).integrityCheck(full: check == .full)
-            out.check = problems.isEmpty ? "ok" : problems.prefix(5).joined(separator: "; ")
-            if !problems.isEmpty {
-                out.finding = .error(
-                    .restoreIntegrity, file: "",
-                    "the latest position restores, but SQLite's \(check == .full ? "integrity_check" : "quick_check") of the result fails: \(out.check!)")
-            }
-            out.canaries = try CanaryReport.make(replica: try FilePageSource(path: path), live: nil)
-        } catch let e as LiteProofError {
-            out.finding = out.finding ?? e.finding ?? .error(.restoreIntegrity, file: "", "the trial restore failed: \(e.message)")
-        } catch {
-            out.finding = out.finding ?? .error(.restoreIntegrity, file: "", "the trial restore failed: \(error)")
-        }
-        return out
     }
 }
 
@@ -196,14 +151,10 @@ final class FleetCollector: @unchecked Sendable {
     }
 }
 
-/// Holds the caller's non-escaping output closure for the worker threads, until cleared.
+/// Carries the caller's output closure to the worker threads; it is called under
+/// ``FleetCollector``'s lock only, so never from two threads at once.
 final class EmitBox: @unchecked Sendable {
-    private var emit: ((FleetEntry) -> Void)?
+    let call: (FleetEntry) -> Void
 
-    init(_ emit: @escaping (FleetEntry) -> Void) { self.emit = emit }
-
-    /// Called under ``FleetCollector``'s lock, and only before ``clear()``.
-    func call(_ entry: FleetEntry) { emit?(entry) }
-
-    func clear() { emit = nil }
+    init(_ call: @escaping (FleetEntry) -> Void) { self.call = call }
 }

@@ -23,6 +23,8 @@ public struct VerifyReport: Codable, Sendable {
     public var latestBrokenBy: Finding?
     /// SQLite's check of a trial restore of the latest position ("ok", the problems, or nil when not run).
     public var restoreCheck: String?
+    /// Seconds the trial restore of the latest position took (nil when it did not run or failed).
+    public var restoreSeconds: Double?
     /// Canaries in the restored replica (and, with a live database, those not replicated yet).
     public var canaries: CanaryReport?
 
@@ -125,13 +127,16 @@ public struct Verifier {
             findings.append(.error(.chainEmpty, file: "", "\(error)"))
         }
         var restoreCheckResult: String?
+        var restoreSeconds: Double?
         var canaries: CanaryReport?
         if restoreCheck != .none || live != nil, !findings.contains(where: { $0.severity == .error }) {
             do {
                 let plan = try RestorePlanner(replica: replica).plan()
                 let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-verify")
                 defer { ScratchSpace.release(scratch) }
+                let restoreStarted = Date()
                 let path = try Restorer(replica: replica).restoreToScratch(plan, in: scratch)
+                restoreSeconds = Date().timeIntervalSince(restoreStarted)
                 if restoreCheck != .none {
                     let problems = try SQLiteDatabase(path: path, mode: .immutable).integrityCheck(full: restoreCheck == .full)
                     restoreCheckResult = problems.isEmpty ? "ok" : problems.prefix(5).joined(separator: "; ")
@@ -165,6 +170,6 @@ public struct Verifier {
             verdict: findings.contains { $0.severity == .error } ? .damaged : .ok,
             findings: findings, filesChecked: files, bytesRead: bytes,
             seconds: Date().timeIntervalSince(started), latest: latest, latestBrokenBy: latestBrokenBy, restoreCheck: restoreCheckResult,
-            canaries: canaries)
+            restoreSeconds: restoreSeconds, canaries: canaries)
     }
 }
