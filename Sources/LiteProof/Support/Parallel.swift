@@ -1,6 +1,9 @@
 import Foundation
 
-/// Runs `body` over `items` on all cores (Dispatch's `concurrentPerform`), results in input order.
+/// Runs `body` over `items` on all cores, results in input order. The workers are threads of
+/// their own (joined before returning), not Dispatch's shared pool: a body that waits on the
+/// network (an S3 read) would otherwise hold the pool's threads while URLSession needs one of
+/// them to deliver the reply, and every such wait would last until Dispatch added a thread.
 func parallelMap<T, R>(_ items: [T], _ body: (T) throws -> R) rethrows -> [R] {
     if items.count <= 1 { return try items.map(body) }
     let results = UnsafeMutableBufferPointer<Result<R, Error>?>.allocate(capacity: items.count)
@@ -12,7 +15,7 @@ func parallelMap<T, R>(_ items: [T], _ body: (T) throws -> R) rethrows -> [R] {
         let shared = UncheckedSendable((items: items, body: body, results: results))
         let next = Counter()
         let workers = min(items.count, ProcessInfo.processInfo.activeProcessorCount)
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        JoinableThread.runAll(workers) {
             let (items, body, results) = shared.value
             while true {
                 let i = next.increment()
