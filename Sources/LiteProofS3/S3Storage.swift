@@ -17,7 +17,8 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     public let objects: [String: S3Object]
     /// Most GETs in flight at once for prefetches.
     public let concurrency: Int
-    let scratch: String
+    /// The folder holding the local copies of downloaded objects (removed with the storage).
+    public let scratch: String
 
     private enum State {
         case downloading
@@ -196,6 +197,21 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     }
 
     /// The local file holding `path`, downloading it unless it is there or on its way.
+    /// Removes the local copies of `paths` (files already open stay readable until closed) and
+    /// forgets them: a later read downloads the object again.
+    public func evict(_ paths: [String]) {
+        condition.lock()
+        var removed: [String] = []
+        for p in paths {
+            guard case .done(let local) = states[p] else { continue }
+            states[p] = nil
+            heads[p] = nil
+            removed.append(local)
+        }
+        condition.unlock()
+        for local in removed { FS.remove(local) }
+    }
+
     func localCopy(_ path: String) throws -> String {
         guard let object = objects[path] else {
             throw LiteProofError(.io, "\(location)/\(path) is not in the bucket's listing")

@@ -1,5 +1,6 @@
 import Foundation
 import LiteProof
+import LiteProofS3
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -69,6 +70,13 @@ import Testing
             let summary = objects.first { $0["type"] as? String == "summary" }
             #expect(summary != nil, "\(r.output)")
         }
+        // Each replica's local copies are dropped once it is checked: the scratch folder follows
+        // the replicas in flight, not the fleet (here, empty at the end, with the storage alive).
+        let storage = try S3Storage(url: url, environment: moto.childEnvironment)
+        var seen: [String: String] = [:]
+        let summary = try FleetVerifier(root: url, storage: storage).run { seen[$0.database] = $0.verdict.rawValue }
+        #expect(seen == expected && summary.databases == expected.count)
+        #expect(FS.walk(storage.scratch).isEmpty, "left in scratch: \(FS.walk(storage.scratch))")
         // A prefix holding no replica: exit 2, in words.
         let empty = try runWithEnvironment(
             liteproofBinary(), ["verify", "--all", url.replacingOccurrences(of: "/tenants?", with: "/nothing?")], environment: moto.childEnvironment)

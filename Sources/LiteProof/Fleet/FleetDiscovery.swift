@@ -152,4 +152,12 @@ public struct SubtreeStorage: ReplicaStorage {
     public func files() -> [StoredFile] { listing }
 
     public func open(_ path: String) throws -> ReadOnlyFile { try base.open(prefix + path) }
+
+    public func prefetch(_ paths: [String]) { base.prefetch(paths.map { prefix + $0 }) }
+
+    public func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
+        try base.read(prefix + path, offset: offset, count: count)
+    }
+
+    public func evict(_ paths: [String]) { base.evict(paths.map { prefix + $0 }) }
 }

@@ -92,6 +92,7 @@ public struct FleetVerifier: Sendable {
         do {
             replica = try Replica.open(storage: SubtreeStorage(base: storage, replica: found))
         } catch {
+            storage.evict(found.files.map { found.prefix + $0.path })
             return FleetEntry(
                 database: found.name, verdict: .unreadable, replicaBytes: found.bytes, files: found.files.count,
                 problem: (error as? LiteProofError)?.message ?? "\(error)", checkedAt: checkedAt)
@@ -100,6 +101,8 @@ public struct FleetVerifier: Sendable {
         // restore of the latest position with SQLite's check and the canaries found in it.
         let report = Verifier(replica: replica, restoreCheck: restoreCheck).run()
         let plan = try? RestorePlanner(replica: replica).plan()
+        // Done with this replica's files: an object store's local copies of them go now.
+        replica.storage.evict(found.files.map(\.path))
         // A file that could not be opened or read (gone since the listing, no permission, an I/O
         // error) leaves the replica unjudged rather than damaged.
         let unreadable = report.findings.first { $0.severity == .error && $0.code == .fileUnreadable }

@@ -32,10 +32,16 @@ public protocol ReplicaStorage: Sendable {
     /// that need only part of a file (an LTX header, the start of an LZ4 frame): a remote storage
     /// then fetches that range instead of the whole object.
     func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8]
+    /// Says the files will not be read again, so a remote storage can drop the local copies it
+    /// made of them (a fleet's disk use then follows the replicas in flight, not the whole
+    /// fleet); files already open stay readable. Local storages ignore it.
+    func evict(_ paths: [String])
 }
 
 extension ReplicaStorage {
     public func prefetch(_ paths: [String]) {}
+
+    public func evict(_ paths: [String]) {}
 
     public func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
         let file = try open(path)
