@@ -26,6 +26,18 @@ final class PageWriter {
         count += pageSize
     }
 
+    /// Like ``write(page:_:)``, but `fill` produces the page straight into the buffer (it gets
+    /// exactly `pageSize` bytes); nothing is kept when it throws.
+    func write(page pgno: UInt32, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        let pages = count / pageSize
+        if count > 0 && (pgno != firstPage + UInt32(pages) || count + pageSize > buffer.count) {
+            try flush()
+        }
+        try fill(UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count + pageSize)]))
+        if count == 0 { firstPage = pgno }
+        count += pageSize
+    }
+
     func flush() throws {
         guard count > 0 else { return }
         try out.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), at: Int64(firstPage - 1) * Int64(pageSize))

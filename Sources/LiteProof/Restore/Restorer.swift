@@ -56,6 +56,9 @@ public struct Restorer {
     /// 0.3: bytes of page images the page map holds before it writes them out (tests shrink it
     /// to exercise flushes and transactions larger than the map).
     var pageMapMemory = 8 << 20
+    /// 0.5: pages of the database whose newest versions are found and written in one pass (16
+    /// bytes of map each); larger databases take several (tests shrink it to exercise windows).
+    var ltxWindowPages = 1 << 19
 
     public init(replica: Replica, progress: ProgressHandler? = nil) {
         self.replica = replica
