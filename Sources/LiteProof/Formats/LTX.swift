@@ -407,7 +407,9 @@ extension LTX {
             var src = frame.count - pageHeaderSize
             let hint = LZ4F_decompress(context, page.baseAddress, &dst, frame.baseAddress! + pageHeaderSize, &src, nil)
             guard LZ4F_isError(hint) == 0, hint == 0, dst == page.count, src == frame.count - pageHeaderSize else {
-                throw damaged(.ltxPageData, offset + 6, "page \(pgno)'s LZ4 frame does not decode to one \(page.count)-byte page in the \(frame.count) bytes the page index gives it")
+                throw damaged(
+                    .ltxPageData, offset + 6,
+                    "page \(pgno)'s LZ4 frame does not decode to one \(page.count)-byte page in the \(frame.count) bytes the page index gives it")
             }
         } else {
             throw damaged(.ltxPageHeader, offset, "page \(pgno) has unknown flags 0x\(flags.hex(width: 4))")

@@ -35,7 +35,9 @@ extension Restorer {
             try LTX.forEachIndexEntry(f, name: r.path, header: headers[i]) { e in
                 if e.pageNumber == lockPage {
                     throw LiteProofError.damaged(
-                        .error(.ltxPageHeader, file: r.path, offset: e.offset, "the page index lists page \(e.pageNumber), the lock page (byte 2^30), which is never stored"))
+                        .error(
+                            .ltxPageHeader, file: r.path, offset: e.offset,
+                            "the page index lists page \(e.pageNumber), the lock page (byte 2^30), which is never stored"))
                 }
                 if e.pageNumber <= commit { listed += 1 }
             }
