@@ -85,9 +85,10 @@ import Testing
         try Restorer(replica: replica).restore(to: out, options: RestoreOptions(integrityCheck: .full))
     }
 
-    /// The newest version of a page is read from where the page index points: a page header
-    /// there naming another page, or a size prefix that disagrees with the index, stops the
-    /// restore with the file and offset (the first frame of the plan's last file: at 100).
+    /// Newest first (as `verify`'s trial restore reads, after checking every file), the newest
+    /// version of a page is read from where the page index points: a page header there naming
+    /// another page, or a size prefix that disagrees with the index, stops the restore with the
+    /// file and offset (the first frame of the plan's last file: at 100).
     @Test(arguments: [(103, FindingCode.ltxPageIndex, Int64(100)), (109, .ltxPageHeader, 106)])
     func newestFirstChecksThePagesItReads(_ byte: Int, _ code: FindingCode, _ offset: Int64) throws {
         let dir = try exampleCopy("0.5")
@@ -96,7 +97,9 @@ import Testing
         try flipByte(dir + "/" + last, at: byte, mask: 0x01)
         let out = try rigTempDir("newestdamage") + "/db"
         do {
-            try Restorer(replica: try Replica.open(dir)).restore(to: out)
+            var restorer = Restorer(replica: try Replica.open(dir))
+            restorer.ltxFilesChecked = true
+            try restorer.restore(to: out)
             Issue.record("the restore did not notice a damaged frame in \(last)")
         } catch let e as LiteProofError {
             #expect(e.kind == .damaged)
@@ -120,13 +123,16 @@ import Testing
             let (status, text) = try litestreamRestore(.v05, replicaDir: replicaDir, output: theirs, args: ["-txid", txid.hex(width: 16)])
             try #require(status == 0, "litestream restore -txid \(txid): \(text)")
             for window in windows {
-                let ours = dir + "/liteproof-\(window ?? 0).db"
-                var restorer = Restorer(replica: replica)
-                if let window { restorer.ltxWindowPages = window }
-                try restorer.restore(.txid(txid), to: ours, options: RestoreOptions(integrityCheck: .none))
-                #expect(
-                    FileManager.default.contentsEqual(atPath: ours, andPath: theirs),
-                    "\(label) TXID \(txid), window \(window.map(String.init) ?? "default"): differs from litestream restore")
+                for checked in [false, true] {
+                    let ours = dir + "/liteproof-\(window ?? 0)-\(checked).db"
+                    var restorer = Restorer(replica: replica)
+                    if let window { restorer.ltxWindowPages = window }
+                    restorer.ltxFilesChecked = checked
+                    try restorer.restore(.txid(txid), to: ours, options: RestoreOptions(integrityCheck: .none))
+                    #expect(
+                        FileManager.default.contentsEqual(atPath: ours, andPath: theirs),
+                        "\(label) TXID \(txid), window \(window.map(String.init) ?? "default"), files checked \(checked): differs from litestream restore")
+                }
             }
         }
     }

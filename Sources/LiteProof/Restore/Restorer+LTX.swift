@@ -2,20 +2,21 @@ import CLZ4
 import Foundation
 
 extension Restorer {
-    /// Newest first: every file's page index is read (not its pages), each page's newest version
-    /// is found (the last file of the plan whose index lists it, as Litestream's compaction picks
-    /// it), and only those versions are read, decompressed (on all cores) and written, once each.
-    /// Pages above the final commit are dropped; the lock page stays zero.
+    /// Each page is written once, from its newest version: the last file of the plan whose page
+    /// index lists it (as Litestream's compaction picks it). Pages above the final commit are
+    /// dropped; the lock page stays zero. Every file's header and whole page index are read first,
+    /// and the files must hold every page up to the final commit before anything is sized from it.
     ///
-    /// What this checks: every file's header, its whole page index (ascending pages, entries
-    /// inside the file), that the files hold every page up to the final commit, and every page
-    /// version it writes (the page header the index points at names that page, and its LZ4 data
-    /// decodes to exactly one page). It does not decompress page versions a newer file replaces,
-    /// so it cannot check the CRC-64 file checksums, which cover every decompressed page; `verify`
-    /// decodes every file in full and checks them.
+    /// Unless ``ltxFilesChecked`` says a caller (`verify`) has just decoded every file in full,
+    /// every file is also decoded in full, on all cores, and checked (page encodings, index
+    /// against the page block, CRC-64 file checksum, which covers every decompressed page — so a
+    /// page version a newer file replaces is decompressed too). When the page map covers the
+    /// whole database (up to ``ltxWindowPages`` pages) that decode writes the newest versions as it
+    /// goes; beyond, the files are checked first, then restored window by window, newest first.
     ///
-    /// Memory: the page → newest-version map covers at most ``ltxWindowPages`` pages at a time
-    /// (16 bytes a page); larger databases are restored window by window, each index read once.
+    /// Newest first, the only versions read and decompressed are the ones written: the page
+    /// header the index points at must name that page and its data must decode to one page.
+    /// Memory: 16 bytes per page of one window, each index read once however many windows.
     func applyLTX(_ plan: RestorePlan, to out: OutputFile) throws -> Applied {
         let refs: [LTXFileRef] = plan.steps.compactMap { if case .ltx(let r) = $0 { return r } else { return nil } }
         let files = try refs.map { try replica.open($0.path) }
@@ -54,33 +55,41 @@ extension Restorer {
         let cursors = try zip(files, refs).map { try LTXIndexCursor($0, name: $1.path) }
         let window = Int(min(Int64(commit), Int64(ltxWindowPages)))
         let map = NewestPages(count: window)
-        var lo: UInt32 = 1
-        while window > 0 && lo <= commit {
-            let hi = UInt32(min(Int64(commit), Int64(lo) + Int64(window) - 1))
-            map.clear(Int(hi - lo) + 1)
-            // Owner of each page: the last file in plan order whose page index lists it.
-            for (i, cursor) in cursors.enumerated() {
-                try cursor.forEach(through: hi) { e in
-                    map.set(Int(e.pageNumber - lo), file: UInt32(i + 1), offset: e.offset, size: e.size)
+        // The full decodes go largest file first, so the cores finish together.
+        let bySize = refs.indices.sorted { refs[$0].size > refs[$1].size }
+        if !ltxFilesChecked && Int64(commit) <= Int64(ltxWindowPages) {
+            if commit > 0 {
+                try map.fill(cursors, first: 1, last: commit, commit: commit, lockPage: lockPage, name: refs.last!.path)
+            }
+            _ = try parallelMap(bySize) { i in
+                let writer = PageWriter(out, pageSize: pageSize)
+                let me = UInt32(i + 1)
+                try LTX.decode(files[i], name: refs[i].path) { pgno, page in
+                    if pgno <= commit && map.owner[Int(pgno - 1)] == me { try writer.write(page: pgno, page) }
                 }
+                try writer.flush()
+                meter.add(refs[i].size)
             }
-            if let missing = (lo...hi).first(where: { $0 != lockPage && map.owner[Int($0 - lo)] == 0 }) {
-                throw LiteProofError.damaged(
-                    .error(
-                        .ltxCommit, file: refs.last!.path, offset: 12,
-                        "the database has \(commit) pages but no file of the plan holds page \(missing)"))
+        } else {
+            if !ltxFilesChecked {
+                _ = try parallelMap(bySize) { i in try LTX.decode(files[i], name: refs[i].path) }
             }
-            // Pieces of the window, decoded and written on all cores.
-            let piece = 2048
-            let pieces = Array(stride(from: 0, to: Int(hi - lo) + 1, by: piece))
-            let first = lo
-            _ = try parallelMap(pieces) { start in
-                try map.apply(
-                    pages: start..<min(start + piece, Int(hi - first) + 1), firstPage: first, files: files, refs: refs,
-                    writer: PageWriter(out, pageSize: pageSize), meter: meter)
+            var lo: UInt32 = 1
+            while window > 0 && lo <= commit {
+                let hi = UInt32(min(Int64(commit), Int64(lo) + Int64(window) - 1))
+                try map.fill(cursors, first: lo, last: hi, commit: commit, lockPage: lockPage, name: refs.last!.path)
+                // Pieces of the window, decoded and written on all cores.
+                let piece = 2048
+                let pieces = Array(stride(from: 0, to: Int(hi - lo) + 1, by: piece))
+                let first = lo
+                _ = try parallelMap(pieces) { start in
+                    try map.apply(
+                        pages: start..<min(start + piece, Int(hi - first) + 1), firstPage: first, files: files, refs: refs,
+                        writer: PageWriter(out, pageSize: pageSize), meter: meter)
+                }
+                if hi == commit { break }
+                lo = hi + 1
             }
-            lo = hi &+ 1
-            if hi == commit { break }
         }
         try out.truncate(to: Int64(commit) * Int64(pageSize))
         return Applied(pageSize: pageSize, pageCount: Int64(commit))
@@ -102,9 +111,21 @@ final class NewestPages: @unchecked Sendable {
         size = [UInt32](repeating: 0, count: count)
     }
 
-    func clear(_ count: Int) {
-        precondition(count <= owner.count)
+    /// Finds the newest version of pages `first...last` (at most the map's size): the last file
+    /// in plan order whose page index lists the page. A page no file holds (but the lock page) is
+    /// damage.
+    func fill(_ cursors: [LTXIndexCursor], first: UInt32, last: UInt32, commit: UInt32, lockPage: UInt32, name: String) throws {
+        precondition(Int(last - first) < owner.count)
         owner.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        for (i, cursor) in cursors.enumerated() {
+            try cursor.forEach(through: last) { e in
+                set(Int(e.pageNumber - first), file: UInt32(i + 1), offset: e.offset, size: e.size)
+            }
+        }
+        if let missing = (first...last).first(where: { $0 != lockPage && owner[Int($0 - first)] == 0 }) {
+            throw LiteProofError.damaged(
+                .error(.ltxCommit, file: name, offset: 12, "the database has \(commit) pages but no file of the plan holds page \(missing)"))
+        }
     }
 
     @inline(__always)
