@@ -148,7 +148,7 @@ final class PageMap {
     /// Page images written to the output so far (a page written by two flushes counts twice).
     private(set) var pagesWritten = 0
 
-    init(_ writer: PageWriter, memory: Int = 8 << 20, spillDirectory: String) {
+    init(_ writer: PageWriter, memory: Int = 4 << 20, spillDirectory: String) {
         self.writer = writer
         pageSize = writer.pageSize
         slots = max(memory / writer.pageSize, 16)
