@@ -32,6 +32,26 @@ import Testing
         }
     }
 
+    /// A transaction larger than the pending arena goes to the scratch file an arena at a time and
+    /// comes back in frame order: a page written twice ends with its later image.
+    @Test func pendingPagesSpillInFrameOrder() throws {
+        let dir = try rigTempDir("spill")
+        let pageSize = 512
+        let order: [UInt32] = [3, 4, 5, 9, 1, 2, 3, 10, 11, 12, 4, 7, 8, 1]
+        let pending = PendingPages(pageSize: pageSize, memoryLimit: 3 * pageSize, spillDirectory: dir)
+        var expected = [UInt8](repeating: 0, count: 12 * pageSize)
+        for (k, pgno) in order.enumerated() {
+            let page = [UInt8](repeating: UInt8(k + 1), count: pageSize)
+            try page.withUnsafeBytes { try pending.append(pgno, $0) }
+            expected.replaceSubrange((Int(pgno - 1) * pageSize)..<(Int(pgno) * pageSize), with: page)
+        }
+        let out = try OutputFile(creating: dir + "/out")
+        try pending.flush(to: PageWriter(out, pageSize: pageSize))
+        try out.truncate(to: Int64(expected.count))
+        #expect(try bytes(of: dir + "/out") == expected)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out"])  // the scratch file is unlinked
+    }
+
     /// 0.5 restores write each page's newest version only: with a window of 7 pages (every
     /// window boundary, runs cut short) the output is still litestream's, at every TXID.
     @Test(arguments: [Scenario.v05Basic, .v05Compacted, .v05Page64k])
