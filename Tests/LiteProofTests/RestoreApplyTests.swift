@@ -32,6 +32,131 @@ import Testing
         }
     }
 
+    /// A transaction larger than the pending arena goes to the scratch file an arena at a time and
+    /// comes back in frame order: a page written twice ends with its later image.
+    @Test func pendingPagesSpillInFrameOrder() throws {
+        let dir = try rigTempDir("spill")
+        let pageSize = 512
+        let order: [UInt32] = [3, 4, 5, 9, 1, 2, 3, 10, 11, 12, 4, 7, 8, 1]
+        let pending = PendingPages(pageSize: pageSize, memoryLimit: 3 * pageSize, spillDirectory: dir)
+        var expected = [UInt8](repeating: 0, count: 12 * pageSize)
+        for (k, pgno) in order.enumerated() {
+            let page = [UInt8](repeating: UInt8(k + 1), count: pageSize)
+            try page.withUnsafeBytes { try pending.append(pgno, $0) }
+            expected.replaceSubrange((Int(pgno - 1) * pageSize)..<(Int(pgno) * pageSize), with: page)
+        }
+        let out = try OutputFile(creating: dir + "/out")
+        try pending.flush(to: PageWriter(out, pageSize: pageSize))
+        try out.truncate(to: Int64(expected.count))
+        #expect(try bytes(of: dir + "/out") == expected)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out"])  // the scratch file is unlinked
+    }
+
+    /// 0.5 restores write each page's newest version only: with a window of 7 pages (every
+    /// window boundary, runs cut short) the output is still litestream's, at every TXID.
+    @Test(arguments: [Scenario.v05Basic, .v05Compacted, .v05Page64k])
+    func newestFirstInSmallWindowsRestoresWhatLitestreamRestores(_ s: Scenario) async throws {
+        let r = try await ReplicaFactory.shared.replica(s)
+        try compareEveryTXID(r.replicaDir, windows: [7], label: "\(s)")
+    }
+
+    /// A real 0.5.17 replica of a database that grows, is rewritten, shrinks (VACUUM) and grows a
+    /// little again: older files hold pages beyond the final commit (dropped), the newest
+    /// version of a page can be in an old file below newer files that lack it, and every TXID
+    /// in the middle restores to what litestream restores.
+    @Test func newestFirstAcrossAShrinkingDatabase() async throws {
+        let work = try rigTempDir("shrink")
+        let replicaDir = work + "/replica", dbPath = work + "/db.sqlite", config = work + "/litestream.yml"
+        try RigScenarioBuilder.v05Config(db: dbPath, replica: replicaDir).write(toFile: config, atomically: true, encoding: .utf8)
+        let db = try RigDB(dbPath)
+        try db.exec("PRAGMA page_size=1024")
+        _ = try db.query("PRAGMA journal_mode=WAL")
+        try db.exec("CREATE TABLE big(id INTEGER PRIMARY KEY, b BLOB)")
+        let ls = try LitestreamProcess(binary: try Litestream.binary(.v05), config: config, logPath: work + "/litestream.log")
+        defer { ls.stop() }
+        func step(_ sql: String) async throws {
+            let before = RigV05Files.maxTXID(replicaDir, level: 0)
+            try db.exec(sql)
+            try await rigWait("an L0 file after \(sql.prefix(40))", timeout: 45, context: { ls.log }) {
+                guard ls.isRunning else { throw RigError("litestream exited: \(ls.log)") }
+                return RigV05Files.maxTXID(replicaDir, level: 0) > before
+            }
+        }
+        try await step("INSERT INTO big(b) VALUES(randomblob(10))")
+        try await step(
+            "INSERT INTO big(b) SELECT randomblob(900) FROM (WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) SELECT i FROM c)")
+        try await step("UPDATE big SET b = randomblob(900) WHERE id % 3 = 0")
+        try await step("DELETE FROM big WHERE id > 40")
+        try await step("VACUUM")
+        try await step("UPDATE big SET b = randomblob(900) WHERE id = 5")
+        try await step(
+            "INSERT INTO big(b) SELECT randomblob(900) FROM (WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20) SELECT i FROM c)")
+        db.close()
+        ls.stop()
+        // The replica holds what the test is about: a commit larger than the final one.
+        let replica = try Replica.open(replicaDir)
+        let commits = try RigV05Files.files(replicaDir, level: 0).map { f in
+            try LTX.readHeader(try replica.open("ltx/0/" + f.name), name: f.name).commit
+        }
+        try #require(commits.count >= 7, "\(commits)")
+        try #require(commits.max()! > commits.last! + 100, "the database did not shrink: \(commits)")
+        try compareEveryTXID(replicaDir, windows: [nil, 7, 64], label: "shrinking")
+        let out = try rigTempDir("latest") + "/db"
+        try Restorer(replica: replica).restore(to: out, options: RestoreOptions(integrityCheck: .full))
+    }
+
+    /// Newest first (as `verify`'s trial restore reads, after checking every file), the newest
+    /// version of a page is read from where the page index points: a page header there naming
+    /// another page, or a size prefix that disagrees with the index, stops the restore with the
+    /// file and offset (the first frame of the plan's last file: at 100).
+    @Test(arguments: [(103, FindingCode.ltxPageIndex, Int64(100)), (109, .ltxPageHeader, 106)])
+    func newestFirstChecksThePagesItReads(_ byte: Int, _ code: FindingCode, _ offset: Int64) throws {
+        let dir = try exampleCopy("0.5")
+        let plan = try RestorePlanner(replica: try Replica.open(dir)).plan()
+        let last = try #require(plan.files.last)
+        try flipByte(dir + "/" + last, at: byte, mask: 0x01)
+        let out = try rigTempDir("newestdamage") + "/db"
+        do {
+            var restorer = Restorer(replica: try Replica.open(dir))
+            restorer.ltxFilesChecked = true
+            try restorer.restore(to: out)
+            Issue.record("the restore did not notice a damaged frame in \(last)")
+        } catch let e as LiteProofError {
+            #expect(e.kind == .damaged)
+            #expect(e.finding?.code == code, "\(e.message)")
+            #expect(e.finding?.file == last)
+            #expect(e.finding?.offset == offset, "\(e.message)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(try verify(dir).verdict == .damaged)
+    }
+
+    /// Restores every TXID of a 0.5 replica with LiteProof (default window and `windows`) and
+    /// with litestream, and compares the bytes.
+    func compareEveryTXID(_ replicaDir: String, windows: [Int?], label: String) throws {
+        let replica = try Replica.open(replicaDir)
+        let last = (0...9).map { RigV05Files.maxTXID(replicaDir, level: $0) }.max()!
+        try #require(last >= 2)
+        for txid in UInt64(1)...last {
+            let dir = try rigTempDir("newest")
+            let theirs = dir + "/litestream.db"
+            let (status, text) = try litestreamRestore(.v05, replicaDir: replicaDir, output: theirs, args: ["-txid", txid.hex(width: 16)])
+            try #require(status == 0, "litestream restore -txid \(txid): \(text)")
+            for window in windows {
+                for checked in [false, true] {
+                    let ours = dir + "/liteproof-\(window ?? 0)-\(checked).db"
+                    var restorer = Restorer(replica: replica)
+                    if let window { restorer.ltxWindowPages = window }
+                    restorer.ltxFilesChecked = checked
+                    try restorer.restore(.txid(txid), to: ours, options: RestoreOptions(integrityCheck: .none))
+                    #expect(
+                        FileManager.default.contentsEqual(atPath: ours, andPath: theirs),
+                        "\(label) TXID \(txid), window \(window.map(String.init) ?? "default"), files checked \(checked): differs from litestream restore")
+                }
+            }
+        }
+    }
+
     /// The last frame of the example's WAL names page 2^30 − 1 (resealed into the checksum chain,
     /// recompressed): every file check passes, and the restore reports the frame as damage
     /// (exit 1) instead of trying to write a 4 TiB file.

@@ -42,9 +42,9 @@ let benchmarks: @Sendable () -> Void = {
                 let replica = try BenchData.replica(version: version, size: size)
                 return RestoreState(
                     replica: replica, databaseBytes: replica.databaseBytes,
-                    scratch: try BenchData.makeScratch("restore-\(version)-\(size.megabytes)"))
+                    scratch: try BenchData.makeScratch("restore-\(version)-\(size.folderSuffix)"))
             } teardown: {
-                BenchData.removeScratch(BenchData.dataDir + "/scratch/restore-\(version)-\(size.megabytes)-\(getpid())")
+                BenchData.removeScratch(BenchData.dataDir + "/scratch/restore-\(version)-\(size.folderSuffix)-\(getpid())")
             }
         }
     }

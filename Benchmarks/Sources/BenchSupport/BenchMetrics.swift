@@ -19,6 +19,7 @@ extension BenchSize {
         case .small: return 20
         case .medium: return 8
         case .large: return 3
+        case .updateHeavy, .smallTx: return 5
         }
     }
 }

@@ -6,7 +6,8 @@ import LiteProof
 public struct BenchReplica: Sendable {
     public let version: String
     public let size: BenchSize
-    /// `Benchmarks/.data/<version>-<size>mb`: `live.db`, `replica/`, `litestream.yml`, logs.
+    /// `Benchmarks/.data/<version>-<size>mb` or `<version>-<profile>`: `live.db`, `replica/`,
+    /// `litestream.yml`, logs.
     public let folder: String
 
     public var replicaPath: String { folder + "/replica" }
@@ -18,17 +19,36 @@ public struct BenchReplica: Sendable {
     public var replicaFiles: Int { BenchData.fileCount(replicaPath) }
 }
 
-/// The sizes the suites measure. `large` is made and measured only with `LITEPROOF_BENCH_LARGE=1`.
-public enum BenchSize: Int, Sendable, CaseIterable {
-    case small = 16
-    case medium = 256
-    case large = 1024
+/// The replicas the suites measure: three sizes of the append profile (`large` made and measured
+/// only with `LITEPROOF_BENCH_LARGE=1`) and the two profiles dominated by updates
+/// (`make-replica.sh VERSION update-heavy|small-tx`).
+public enum BenchSize: String, Sendable, CaseIterable {
+    case small, medium, large
+    case updateHeavy = "update-heavy"
+    case smallTx = "small-tx"
 
-    /// The SIZE_MB argument of `make-replica.sh`. The databases it makes are somewhat larger
-    /// (rows and index overhead): 16.6 MB, 359 MB and 1.48 GB.
-    public var megabytes: Int { rawValue }
-    /// The name in benchmark names: `small`, `medium`, `large`.
-    public var label: String { "\(self)" }
+    /// The second argument of `make-replica.sh`: SIZE_MB for the append sizes (the databases it
+    /// makes are somewhat larger, rows and index overhead: 16.6 MB, 359 MB and 1.48 GB), or the
+    /// profile's name.
+    public var makeArgument: String {
+        switch self {
+        case .small: return "16"
+        case .medium: return "256"
+        case .large: return "1024"
+        case .updateHeavy, .smallTx: return rawValue
+        }
+    }
+
+    /// The cache folder's name after `VERSION-` (the same as `compare-litestream.sh`'s).
+    public var folderSuffix: String {
+        switch self {
+        case .small, .medium, .large: return makeArgument + "mb"
+        case .updateHeavy, .smallTx: return rawValue
+        }
+    }
+
+    /// The name in benchmark names: `small`, `medium`, `large`, `update-heavy`, `small-tx`.
+    public var label: String { rawValue }
 }
 
 /// Where the benchmark inputs live and how they are made, once.
@@ -42,9 +62,10 @@ public enum BenchData {
         ProcessInfo.processInfo.environment["LITEPROOF_BENCH_LARGE"] == "1"
     }
 
-    /// The sizes to register: small and medium always, large when enabled.
+    /// The replicas to register: small, medium and both update profiles always, large when
+    /// enabled.
     public static var sizes: [BenchSize] {
-        largeEnabled ? [.small, .medium, .large] : [.small, .medium]
+        largeEnabled ? [.small, .medium, .large, .updateHeavy, .smallTx] : [.small, .medium, .updateHeavy, .smallTx]
     }
 
     /// This package's folder (`Benchmarks/`), from this file's path at build time.
@@ -74,7 +95,7 @@ public enum BenchData {
     /// The replica of `version` at `size`: made by `make-replica.sh` the first time, then reused
     /// (a folder counts as made once its `.complete` marker exists).
     public static func replica(version: String, size: BenchSize) throws -> BenchReplica {
-        let folder = dataDir + "/\(version)-\(size.megabytes)mb"
+        let folder = dataDir + "/\(version)-\(size.folderSuffix)"
         let replica = BenchReplica(version: version, size: size, folder: folder)
         let fm = FileManager.default
         if fm.fileExists(atPath: folder + "/.complete") {
@@ -94,16 +115,16 @@ public enum BenchData {
         try fm.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let temp = folder + ".making-\(getpid())"
         try? fm.removeItem(atPath: temp)
-        note("making a real Litestream \(version) replica (\(size.label): make-replica.sh \(version) \(size.megabytes)) in \(folder); once, it is reused afterwards…")
+        note("making a real Litestream \(version) replica (\(size.label): make-replica.sh \(version) \(size.makeArgument)) in \(folder); once, it is reused afterwards…")
         let started = Date()
         let log = temp + ".log"
         let status = try run(
-            "/bin/bash", [packageDir + "/make-replica.sh", version, String(size.megabytes), temp],
+            "/bin/bash", [packageDir + "/make-replica.sh", version, size.makeArgument, temp],
             outputTo: log)
         guard status == 0 else {
             let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.suffix(2000) ?? ""
             try? fm.removeItem(atPath: temp)
-            throw BenchError("make-replica.sh \(version) \(size.megabytes) failed (exit \(status)); its output (\(log)):\n\(tail)")
+            throw BenchError("make-replica.sh \(version) \(size.makeArgument) failed (exit \(status)); its output (\(log)):\n\(tail)")
         }
         try? fm.removeItem(atPath: folder)
         try fm.moveItem(atPath: temp, toPath: folder)

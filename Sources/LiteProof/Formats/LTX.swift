@@ -427,3 +427,56 @@ public enum LTX {
         }
     }
 }
+
+extension LTX {
+    /// The largest frame (page header, size prefix and data) a `pageSize`-byte page can take: an
+    /// LZ4 block of the worst case, or an LZ4 frame around it (older writers), with headers.
+    static func maxFrameSize(pageSize: Int) -> Int { pageHeaderSize + 4 + Int(LZ4_compressBound(Int32(pageSize))) + 64 }
+
+    /// Decodes one page frame read whole from where the page index points (for a restore that
+    /// reads only some pages): its page header must name `pgno`, and its data must decode to
+    /// exactly one page, into `page`. `context` is an LZ4 frame decoder made on first need.
+    static func decodeFrame(
+        _ frame: UnsafeRawBufferPointer, pgno: UInt32, into page: UnsafeMutableRawBufferPointer, at offset: Int64, name: String,
+        context: inout OpaquePointer?
+    ) throws {
+        func damaged(_ code: FindingCode, _ at: Int64, _ message: String) -> LiteProofError {
+            LiteProofError.damaged(.error(code, file: name, offset: at, message))
+        }
+        guard frame.count > pageHeaderSize else { throw damaged(.ltxPageIndex, offset, "the page index gives page \(pgno) only \(frame.count) bytes") }
+        let named = frame.u32BE(at: 0), flags = frame.u16BE(at: 4)
+        guard named == pgno else {
+            throw damaged(.ltxPageIndex, offset, "the page index puts page \(pgno) here, but the page header here names page \(named)")
+        }
+        if flags == 1 {
+            guard frame.count > pageHeaderSize + 4 else { throw damaged(.ltxPageIndex, offset, "the page index gives page \(pgno) only \(frame.count) bytes") }
+            let size = Int(frame.u32BE(at: pageHeaderSize))
+            guard size == frame.count - pageHeaderSize - 4 else {
+                throw damaged(
+                    .ltxPageHeader, offset + 6, "page \(pgno) says its LZ4 block is \(size) bytes; the page index gives it \(frame.count - pageHeaderSize - 4)")
+            }
+            guard LZ4Block.decompress(UnsafeRawBufferPointer(rebasing: frame[(pageHeaderSize + 4)...]), into: page) == page.count else {
+                throw damaged(.ltxPageData, offset + 10, "page \(pgno)'s LZ4 block does not decode to one \(page.count)-byte page")
+            }
+        } else if flags == 0 {
+            if context == nil {
+                var c: OpaquePointer?
+                guard LZ4F_isError(LZ4F_createDecompressionContext(&c, liteproof_lz4f_version())) == 0 else {
+                    throw LiteProofError(.io, "cannot create an LZ4 decompression context")
+                }
+                context = c
+            }
+            LZ4F_resetDecompressionContext(context)
+            var dst = page.count
+            var src = frame.count - pageHeaderSize
+            let hint = LZ4F_decompress(context, page.baseAddress, &dst, frame.baseAddress! + pageHeaderSize, &src, nil)
+            guard LZ4F_isError(hint) == 0, hint == 0, dst == page.count, src == frame.count - pageHeaderSize else {
+                throw damaged(
+                    .ltxPageData, offset + 6,
+                    "page \(pgno)'s LZ4 frame does not decode to one \(page.count)-byte page in the \(frame.count) bytes the page index gives it")
+            }
+        } else {
+            throw damaged(.ltxPageHeader, offset, "page \(pgno) has unknown flags 0x\(flags.hex(width: 4))")
+        }
+    }
+}

@@ -6,8 +6,8 @@ import CLZ4
 /// Memory is fixed: one 1 MiB input buffer; the caller supplies the output buffer.
 public final class LZ4FrameStream {
     static let inputChunk = 1 << 20
-    public let name: String
-    let file: ReadOnlyFile
+    public private(set) var name: String
+    private(set) var file: ReadOnlyFile
     let ctx: OpaquePointer
     let input: UnsafeMutableRawBufferPointer
     var inputStart = 0, inputEnd = 0
@@ -29,6 +29,21 @@ public final class LZ4FrameStream {
     deinit {
         LZ4F_freeDecompressionContext(ctx)
         input.deallocate()
+    }
+
+    /// Starts on another file, keeping the decoder and its buffers (liblz4 allocates up to two
+    /// blocks' worth per context: a thread that decodes many files reuses them instead of
+    /// allocating and freeing them per file).
+    public func restart(_ file: ReadOnlyFile, name: String) {
+        LZ4F_resetDecompressionContext(ctx)
+        self.file = file
+        self.name = name
+        inputStart = 0
+        inputEnd = 0
+        fileOffset = 0
+        nextHint = 7
+        finished = false
+        produced = 0
     }
 
     /// Compressed offset of the next unread byte.

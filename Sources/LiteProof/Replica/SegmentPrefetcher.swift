@@ -101,9 +101,19 @@ final class SegmentPrefetchLane: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
+        // One decoder for all the lane's files: its buffers are allocated once.
+        var decoder: LZ4FrameStream?
         for (i, f) in files.enumerated() {
             do {
-                let stream = try LZ4FrameStream(try replica.open(f.path), name: f.path)
+                let file = try replica.open(f.path)
+                let stream: LZ4FrameStream
+                if let d = decoder {
+                    d.restart(file, name: f.path)
+                    stream = d
+                } else {
+                    stream = try LZ4FrameStream(file, name: f.path)
+                    decoder = stream
+                }
                 while true {
                     guard let b = takeBuffer() else { return }
                     let n = try stream.read(into: pool[b])

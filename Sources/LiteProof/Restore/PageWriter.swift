@@ -26,6 +26,18 @@ final class PageWriter {
         count += pageSize
     }
 
+    /// Like ``write(page:_:)``, but `fill` produces the page straight into the buffer (it gets
+    /// exactly `pageSize` bytes); nothing is kept when it throws.
+    func write(page pgno: UInt32, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        let pages = count / pageSize
+        if count > 0 && (pgno != firstPage + UInt32(pages) || count + pageSize > buffer.count) {
+            try flush()
+        }
+        try fill(UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count + pageSize)]))
+        if count == 0 { firstPage = pgno }
+        count += pageSize
+    }
+
     func flush() throws {
         guard count > 0 else { return }
         try out.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), at: Int64(firstPage - 1) * Int64(pageSize))
@@ -34,8 +46,8 @@ final class PageWriter {
 }
 
 /// The pages of a transaction that has not reached its commit frame yet. Held in memory up to
-/// `memoryLimit`, then spilled to an unlinked scratch file, so a huge transaction cannot exhaust
-/// memory.
+/// `memoryLimit`; beyond, each full arena goes to an unlinked scratch file in one write, so a huge
+/// transaction cannot exhaust memory and costs one `pwrite` and one `pread` per arena, not per page.
 final class PendingPages {
     let pageSize: Int
     let memoryLimit: Int
@@ -43,6 +55,7 @@ final class PendingPages {
     /// Page images kept in memory; grows to at most `memoryLimit` and is reused, never shrunk,
     /// so steady-state restores allocate nothing.
     private var arena: UnsafeMutableRawBufferPointer
+    /// Page numbers in frame order: first the spilled ones, then the arena's.
     private var pages: [UInt32] = []
     private var inMemory = 0
     private var spill: OutputFile?
@@ -59,48 +72,69 @@ final class PendingPages {
     deinit { arena.deallocate() }
 
     func append(_ pgno: UInt32, _ page: UnsafeRawBufferPointer) throws {
-        if spilled == 0 && (inMemory + 1) * pageSize <= memoryLimit {
-            if (inMemory + 1) * pageSize > arena.count {
+        if (inMemory + 1) * pageSize > arena.count {
+            if arena.count < memoryLimit {
                 let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: min(memoryLimit, arena.count * 2), alignment: 4096)
                 bigger.baseAddress!.copyMemory(from: arena.baseAddress!, byteCount: inMemory * pageSize)
                 arena.deallocate()
                 arena = bigger
+            } else {
+                try spillArena()
             }
-            (arena.baseAddress! + inMemory * pageSize).copyMemory(from: page.baseAddress!, byteCount: pageSize)
-            inMemory += 1
-        } else {
-            if spill == nil {
-                let path = spillDirectory + "/.liteproof-spill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-                spill = try OutputFile(creating: path, mode: 0o600)
-                spillReader = try ReadOnlyFile(path)
-                unlink(path)
-            }
-            try spill!.write(page, at: Int64(spilled) * Int64(pageSize))
-            spilled += 1
         }
+        (arena.baseAddress! + inMemory * pageSize).copyMemory(from: page.baseAddress!, byteCount: pageSize)
+        inMemory += 1
         pages.append(pgno)
     }
 
+    /// Appends the arena's pages to the scratch file and empties the arena.
+    private func spillArena() throws {
+        guard inMemory > 0 else { return }
+        if spill == nil {
+            let path = spillDirectory + "/.liteproof-spill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            spill = try OutputFile(creating: path, mode: 0o600)
+            spillReader = try ReadOnlyFile(path)
+            unlink(path)
+        }
+        try spill!.write(UnsafeRawBufferPointer(rebasing: arena[0..<(inMemory * pageSize)]), at: Int64(spilled) * Int64(pageSize))
+        spilled += inMemory
+        inMemory = 0
+    }
+
     /// Writes every pending page, in order, then empties. Runs of consecutive page numbers go
-    /// straight from the arena to the file, one `pwrite` each, without another copy.
+    /// straight from the arena to the file, one `pwrite` each, without another copy; spilled
+    /// pages come back through the arena, one arena at a time.
     func flush(to writer: PageWriter) throws {
         try writer.flush()
-        var i = 0
-        while i < inMemory {
-            var j = i + 1
-            while j < inMemory && pages[j] == pages[j - 1] + 1 { j += 1 }
-            try writer.out.write(
-                UnsafeRawBufferPointer(rebasing: arena[(i * pageSize)..<(j * pageSize)]), at: Int64(pages[i] - 1) * Int64(pageSize))
-            i = j
-        }
         if spilled > 0, let reader = spillReader {
-            var page = [UInt8](repeating: 0, count: pageSize)
-            for i in 0..<spilled {
-                _ = try page.withUnsafeMutableBytes { try reader.read(into: $0, at: Int64(i) * Int64(pageSize)) }
-                try page.withUnsafeBytes { try writer.write(page: pages[inMemory + i], $0) }
+            try spillArena()
+            let perArena = arena.count / pageSize
+            var first = 0
+            while first < spilled {
+                let n = min(perArena, spilled - first)
+                let bytes = UnsafeMutableRawBufferPointer(rebasing: arena[0..<(n * pageSize)])
+                guard try reader.read(into: bytes, at: Int64(first) * Int64(pageSize)) == bytes.count else {
+                    throw LiteProofError(.io, "the restore's scratch file \(spillDirectory)/.liteproof-spill-* came back short")
+                }
+                try writeRuns(count: n, pages: first, to: writer.out)
+                first += n
             }
+        } else {
+            try writeRuns(count: inMemory, pages: 0, to: writer.out)
         }
         discard()
+    }
+
+    /// Writes the arena's first `count` pages, numbered `pages[from...]`, in runs of consecutive
+    /// page numbers.
+    private func writeRuns(count: Int, pages from: Int, to out: OutputFile) throws {
+        var i = 0
+        while i < count {
+            var j = i + 1
+            while j < count && pages[from + j] == pages[from + j - 1] + 1 { j += 1 }
+            try out.write(UnsafeRawBufferPointer(rebasing: arena[(i * pageSize)..<(j * pageSize)]), at: Int64(pages[from + i] - 1) * Int64(pageSize))
+            i = j
+        }
     }
 
     func discard() {
@@ -136,7 +170,7 @@ final class PageMap {
     /// Page images written to the output so far (a page written by two flushes counts twice).
     private(set) var pagesWritten = 0
 
-    init(_ writer: PageWriter, memory: Int = 8 << 20, spillDirectory: String) {
+    init(_ writer: PageWriter, memory: Int = 4 << 20, spillDirectory: String) {
         self.writer = writer
         pageSize = writer.pageSize
         slots = max(memory / writer.pageSize, 16)

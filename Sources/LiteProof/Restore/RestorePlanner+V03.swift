@@ -41,7 +41,9 @@ extension RestorePlanner {
         let chain = try chainV03(target)
         return RestorePlan(
             steps: chain.steps, reasons: chain.reasons, warnings: chain.warnings,
-            position: exactPosition(generation: chain.generation, steps: chain.steps), time: chain.time)
+            position: exactV03Position
+                ? exactPosition(generation: chain.generation, steps: chain.steps) : namedPosition(generation: chain.generation, steps: chain.steps),
+            time: chain.time)
     }
 
     /// The files of a 0.3 plan, from names and file times alone (no position yet).
@@ -137,6 +139,19 @@ extension RestorePlanner {
             }
         }
         return V03Chain(generation: gen.id, steps: steps, reasons: reasons, warnings: warnings, time: lastTime)
+    }
+
+    /// The position Litestream's plan names by file, without reading the WAL: the start of the
+    /// last segment applied (or offset 0 of the snapshot's index).
+    func namedPosition(generation: String, steps: [RestorePlan.Step]) -> Position {
+        for step in steps.reversed() {
+            if case .walIndex(let index, let segments, let limit) = step, let last = segments.last {
+                if let limit, limit <= Int64(WALHeader.size) { continue }
+                return .v03(generation: generation, index: index, offset: last.offset)
+            }
+            if case .snapshot(let s) = step { return .v03(generation: generation, index: s.index, offset: 0) }
+        }
+        preconditionFailure("a 0.3 plan starts with a snapshot")
     }
 
     /// The position a 0.3 plan restores to — the one place it is computed: the WAL offset after

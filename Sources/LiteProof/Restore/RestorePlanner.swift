@@ -8,6 +8,10 @@ import Foundation
 /// halves are in `RestorePlanner+V03.swift` and `RestorePlanner+LTX.swift`.
 public struct RestorePlanner {
     public let replica: Replica
+    /// 0.3: read the WAL of the last index the plan applies to name the exact position (after its
+    /// last commit). A restore turns this off and names the position from its own reading of
+    /// that WAL, so it is decompressed once; the plan then names the last segment's start.
+    var exactV03Position = true
 
     public init(replica: Replica) { self.replica = replica }
 
@@ -23,7 +27,7 @@ public struct RestorePlanner {
     func pastTheEnd(_ what: String, latest: RestoreTarget) -> LiteProofError {
         let last: String
         do {
-            last = "the last restorable position is \(try plan(latest).position)"
+            last = "the last restorable position is \(try RestorePlanner(replica: replica).plan(latest).position)"
         } catch {
             last = "and the latest position does not restore either (\((error as? LiteProofError)?.message ?? "\(error)"))"
         }

@@ -13,6 +13,7 @@ extension Restorer {
         var prefetcher: SegmentPrefetcher?
         defer { prefetcher?.cancel() }
         var pageMap: PageMap?
+        var position: Position?
         for step in plan.steps {
             switch step {
             case .snapshot(let file):
@@ -22,6 +23,7 @@ extension Restorer {
                 if let e = r.localFailure { throw e }
                 if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
                 guard let h = r.header else { throw LiteProofError.damaged(.error(.snapshotHeader, file: file.path, "no database header")) }
+                position = .v03(generation: plan.position.generation ?? "", index: file.index, offset: 0)
                 pageSize = h.pageSize
                 size = r.size
                 meter.add(file.size)
@@ -47,7 +49,7 @@ extension Restorer {
                 // anything is written from it.
                 let basePages = (size + 65536) / Int64(pageSize)
                 var frames: Int64 = 0
-                _ = try V03Readers.readIndex(
+                let read = try V03Readers.readIndex(
                     replica, index: segments[0].index, segments: segments, expectedPageSize: pageSize,
                     limit: limit, failFast: true, prefetcher: prefetcher
                 ) { frame in
@@ -69,6 +71,9 @@ extension Restorer {
                     }
                 }
                 map.discardOpen()
+                if read.lastCommitEnd > Int64(WALHeader.size) {
+                    position = .v03(generation: plan.position.generation ?? "", index: segments[0].index, offset: read.lastCommitEnd)
+                }
                 try map.flush(maxPage: committed > 0 ? committed : .max)
                 // As SQLite's checkpoint: truncate to the last commit's size (when there was one).
                 if committed > 0 {
@@ -80,6 +85,6 @@ extension Restorer {
                 preconditionFailure("LTX step in a 0.3 plan")
             }
         }
-        return Applied(pageSize: pageSize, pageCount: pageSize > 0 ? size / Int64(pageSize) : 0)
+        return Applied(pageSize: pageSize, pageCount: pageSize > 0 ? size / Int64(pageSize) : 0, position: position)
     }
 }

@@ -54,8 +54,18 @@ public struct Restorer {
     public let replica: Replica
     public var progress: ProgressHandler?
     /// 0.3: bytes of page images the page map holds before it writes them out (tests shrink it
-    /// to exercise flushes and transactions larger than the map).
-    var pageMapMemory = 8 << 20
+    /// to exercise flushes and transactions larger than the map). 4 MiB holds a WAL index of
+    /// Litestream's default checkpoint (1,000 pages of 4 KiB), and the map is written out at the
+    /// end of each index anyway; it keeps a 0.3 restore's peak under 64 MiB with the two
+    /// decompression lanes.
+    var pageMapMemory = 4 << 20
+    /// 0.5: pages of the database whose newest versions are found and written in one pass (16
+    /// bytes of map each); larger databases take several (tests shrink it to exercise windows).
+    var ltxWindowPages = 1 << 19
+    /// 0.5: the caller has just decoded every file of the replica in full and found each sound
+    /// (`verify`, before its trial restore): the restore then reads only the page versions it
+    /// writes.
+    var ltxFilesChecked = false
 
     public init(replica: Replica, progress: ProgressHandler? = nil) {
         self.replica = replica
@@ -66,12 +76,20 @@ public struct Restorer {
         try RestorePlanner(replica: replica).plan(target)
     }
 
+    /// The plan a restore applies: a 0.3 position is then named by the restore itself, which
+    /// reads the last index's WAL anyway (see ``Applied/position``).
+    func planForRestore(_ target: RestoreTarget) throws -> RestorePlan {
+        var planner = RestorePlanner(replica: replica)
+        planner.exactV03Position = false
+        return try planner.plan(target)
+    }
+
     /// Restores `target` into `output`.
     @discardableResult
     public func restore(_ target: RestoreTarget = .latest(), to output: String, options: RestoreOptions = RestoreOptions()) throws -> RestoreReport {
         let started = Date()
         var phases = RestoreReport.Phases()
-        let plan = try self.plan(target)
+        var plan = try planForRestore(target)
         phases.plan = Date().timeIntervalSince(started)
 
         try prepareOutput(output, force: options.force)
@@ -84,6 +102,7 @@ public struct Restorer {
         let out = try ScratchSpace.createFile(temp)
         let result = try apply(plan, to: out, scratch: dir.isEmpty ? "." : dir)
         phases.apply = Date().timeIntervalSince(applyStart)
+        if let p = result.position { plan.position = p }
 
         if options.sync {
             let t = Date()
@@ -135,6 +154,9 @@ public struct Restorer {
     struct Applied {
         var pageSize: Int
         var pageCount: Int64
+        /// 0.3: the position after the last commit applied, as ``RestorePlanner`` names it
+        /// exactly (nil for 0.5, whose plan names its TXID from headers).
+        var position: Position?
     }
 
     /// Applies the plan's files to a fresh, empty file. Exposed to benchmarks and `compare` through
