@@ -37,10 +37,15 @@ struct HistoryMatch {
             default: after = last - k
             }
             let unit = x.position.format == .ltx ? "TXID" : "commit"
+            // Commits in a gap of the history are not points: the count is then a lower bound.
+            let gaps = replay.gaps.filter { g in
+                g.resumedAt.map { r in replay.points[k...last].contains { $0.position == r && $0.afterGap != nil } } ?? false
+            }
+            let gapNote = gaps.isEmpty ? "" : " (at least: \(gaps.map(\.description).joined(separator: "; ")))"
             return CompareReport.Ahead(
                 position: x.position, commitsAhead: after, time: x.time.map(formatTime), laterGeneration: nil,
                 description:
-                    "the live state is the replica's state at \(x.position)\(x.time.map { " (\(formatTime($0)))" } ?? ""); the replica holds \(after) later \(unit)\(after == 1 ? "" : "s") up to \(latest)"
+                    "the live state is the replica's state at \(x.position)\(x.time.map { " (\(formatTime($0)))" } ?? ""); the replica holds \(after) later \(unit)\(after == 1 ? "" : "s") up to \(latest)\(gapNote)"
             )
         }
         guard case .v03(let latestID, _, _) = latest, let gens = replica.v03?.generations,
