@@ -25,6 +25,9 @@ public struct VerifyReport: Codable, Sendable {
     public var restoreCheck: String?
     /// Canaries in the restored replica (and, with a live database, those not replicated yet).
     public var canaries: CanaryReport?
+    /// Where trusted file times came from (a bucket listing or a fetch manifest); nil when the
+    /// times are the files' own modification times.
+    public var timeSource: String?
 
     public var errorCount: Int { findings.filter { $0.severity == .error }.count }
     public var warningCount: Int { findings.filter { $0.severity == .warning }.count }
@@ -165,6 +168,6 @@ public struct Verifier {
             verdict: findings.contains { $0.severity == .error } ? .damaged : .ok,
             findings: findings, filesChecked: files, bytesRead: bytes,
             seconds: Date().timeIntervalSince(started), latest: latest, latestBrokenBy: latestBrokenBy, restoreCheck: restoreCheckResult,
-            canaries: canaries)
+            canaries: canaries, timeSource: replica.timeSource)
     }
 }
