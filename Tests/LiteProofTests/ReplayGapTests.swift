@@ -13,16 +13,21 @@ import Testing
         let missing: UInt32
     }
 
-    /// A copy of the shared multi-index replica without the segments of WAL index `pick(…)` of
-    /// the latest generation.
-    func damaged(pick: (V03Generation) -> UInt32?) async throws -> Damaged {
+    /// A copy of the shared multi-index replica without the WAL segments `pick(…)` chooses in the
+    /// latest generation (all of one WAL index, or some of its segments).
+    func damaged(pick: (V03Generation) -> (UInt32, [V03File])?) async throws -> Damaged {
         let r = try await ReplicaFactory.shared.replica(.v03Multi)
         let original = try Replica.open(r.replicaDir)
         let gen = try #require(original.v03?.generations.first { $0.id == r.generations.last })
-        let missing = try #require(pick(gen), "no suitable WAL index in \(gen.indexes) with snapshots at \(gen.snapshots.map(\.index))")
+        let (missing, removed) = try #require(pick(gen), "no suitable WAL index in \(gen.indexes) with snapshots at \(gen.snapshots.map(\.index))")
         let dir = try scratchCopy(of: r)
-        for seg in gen.segments(of: missing) { try FileManager.default.removeItem(atPath: dir + "/" + seg.path) }
+        for seg in removed { try FileManager.default.removeItem(atPath: dir + "/" + seg.path) }
         return Damaged(original: original, dir: dir, generation: gen, missing: missing)
+    }
+
+    func offset(_ p: Position) -> Int64 {
+        guard case .v03(_, _, let o) = p else { return -1 }
+        return o
     }
 
     func index(_ p: Position) -> UInt32 {
@@ -42,17 +47,18 @@ import Testing
         let d = try await damaged { g in
             let snaps = g.snapshots.map(\.index).sorted()
             guard let first = snaps.first, let later = snaps.first(where: { $0 > first }) else { return nil }
-            return g.indexes.first { $0 >= first && $0 < later }
+            return g.indexes.first { $0 >= first && $0 < later }.map { ($0, g.segments(of: $0)) }
         }
         let replica = try Replica.open(d.dir)
         let replay = try Replayer(replica: replica)
-        let resume = try #require(d.generation.snapshots.map(\.index).filter { $0 >= d.missing }.min())
+        // (a snapshot at the missing index itself holds the state before it, which is no help)
+        let resume = try #require(d.generation.snapshots.map(\.index).filter { $0 > d.missing }.min())
         let resumed = Position.v03(generation: d.generation.id, index: resume, offset: 0)
         // One gap, resumed at that snapshot; no point lies in the missing index or between it and the snapshot.
         #expect(replay.gaps.count == 1, "\(replay.gaps.map(\.description))")
         #expect(replay.gaps.first?.resumedAt == resumed)
         #expect(replay.gaps.first?.reason.contains("\(d.missing.hex(width: 8))") == true)
-        #expect(!replay.points.contains { index($0.position) >= d.missing && index($0.position) < resume })
+        #expect(!replay.points.contains { p in index(p.position) >= d.missing && index(p.position) < resume && offset(p.position) > 0 })
         let k = try #require(replay.points.firstIndex { $0.position == resumed && $0.afterGap != nil })
         let lastBefore = replay.points[k - 1]
         #expect(replay.gaps.first?.lastBefore == lastBefore.position)
@@ -96,31 +102,34 @@ import Testing
         if let inGap = originalPoints.first(where: { index($0.position) == d.missing && $0.position != lastBefore.position }) {
             let live = try writeState(try originalState(d, at: inGap.position))
             let c = try runLiteProof(["compare", d.dir, "--live", live, "--json"])
-            #expect(try json(c.stdout)["verdict"] as? String != "ahead", "\(c.stdout)")
+            // (a snapshot or an earlier generation may hold the same pages; no commit of the
+            // missing index can be rebuilt)
+            let found = try json(c.stdout)["ahead"] as? [String: Any]
+            let at = (found?["position"] as? String).flatMap(Position.init)
+            #expect(!(at.map { index($0) == d.missing && offset($0) > 0 && $0.generation == d.generation.id } ?? false), "\(c.stdout)")
         }
     }
 
     @Test func pointsAfterAGapWithNoLaterSnapshotAreUnreachable() async throws {
-        // An index at or after the last snapshot with another index after it.
+        // The last WAL index (at or after the last snapshot) loses its first segment, the one
+        // with the WAL header: nothing of it can be applied, and no snapshot follows.
         let d = try await damaged { g in
-            guard let last = g.snapshots.map(\.index).max() else { return nil }
-            return g.indexes.first { i in i >= last && g.indexes.contains { $0 > i } }
+            guard let last = g.snapshots.map(\.index).max(), let i = g.indexes.last, i >= last, g.segments(of: i).count >= 2 else { return nil }
+            return (i, [g.segments(of: i)[0]])
         }
         let replica = try Replica.open(d.dir)
         let replay = try Replayer(replica: replica)
         #expect(replay.gaps.count == 1, "\(replay.gaps.map(\.description))")
         #expect(replay.gaps.first?.resumedAt == nil)
         #expect(replay.gaps.first?.lastBefore == replay.points.last?.position)
-        // Nothing at or after the missing index is a point (the later indexes are still there).
+        // Nothing of the damaged index is a point (its later segments are still there).
         #expect(!replay.points.contains { index($0.position) >= d.missing })
-        #expect(d.generation.indexes.contains { $0 > d.missing })
+        #expect(replica.v03?.generations.first { $0.id == d.generation.id }?.segments(of: d.missing).isEmpty == false)
 
-        // A change that happens only after the gap is not found, and the text says why.
-        let total = try sqliteQuery(writeState(try originalState(d, at: RestorePlanner(replica: d.original).plan().position)), "SELECT max(id) FROM t")[0][0]
-        let cli = try runLiteProof(["bisect", d.dir, "--sql", "SELECT max(id) >= \(total) FROM t"])
-        #expect(cli.status == 1, "\(cli.stdout) \(cli.stderr)")
-        #expect(cli.stdout.contains("NO CHANGE"))
-        #expect(cli.stdout.contains("not searched: WAL index \(d.missing.hex(width: 8))"), "\(cli.stdout)")
+        // bisect says what it could not search.
+        let cli = try runLiteProof(["bisect", d.dir, "--sql", "SELECT max(id) FROM t"])
+        #expect(cli.status == 0 || cli.status == 1, "\(cli.stdout) \(cli.stderr)")
+        #expect(cli.stdout.contains("not searched: WAL index \(d.missing.hex(width: 8)) breaks off"), "\(cli.stdout)")
     }
 
     func writeState(_ data: Data) throws -> String {

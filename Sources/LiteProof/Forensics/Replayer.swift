@@ -74,10 +74,32 @@ public final class Replayer {
     private var undoSize: Int64 = 0
     private var undoFrom = 0
 
+    /// Sees the history while a 0.3 replay is prepared, so one read of each WAL index both lists
+    /// the points and hands over their changes (what ``scan(through:page:reached:)`` would give
+    /// from the first point on). 0.5 replays ignore it.
+    struct Observer {
+        /// The starting snapshot is in the working file (point 0), before any other point.
+        var started: (Replayer) throws -> Void
+        /// The hash (``DatabaseDigest/pageHash(_:_:)``) of a page the change to the next point writes.
+        var page: (UInt32, UInt64) throws -> Void
+        /// Point `index` is reached, at `position` with `pages` pages (it is listed only after the
+        /// WAL index holding it is read).
+        var reached: (_ index: Int, _ position: Position, _ pages: UInt32) throws -> Void
+    }
+
+    private var observer: Observer?
+    /// 0.3: how many WAL indexes the preparation reads (known before ``Observer/started``).
+    private(set) var indexesToRead = 0
+
     /// Prepares the replay of `generation` (0.3; default: the one a restore would choose) and
     /// applies the starting snapshot into a scratch folder.
-    public init(replica: Replica, generation: String? = nil) throws {
+    public convenience init(replica: Replica, generation: String? = nil) throws {
+        try self.init(replica: replica, generation: generation, observer: nil)
+    }
+
+    init(replica: Replica, generation: String?, observer: Observer?) throws {
         self.replica = replica
+        self.observer = observer
         scratch = try ScratchSpace.makeFolder(prefix: "liteproof-replay")
         workingPath = scratch + "/working.db"
         out = try OutputFile(creating: workingPath)
@@ -90,6 +112,7 @@ public final class Replayer {
             ScratchSpace.release(scratch)
             throw error
         }
+        self.observer = nil
     }
 
     deinit { ScratchSpace.release(scratch) }
@@ -111,11 +134,13 @@ public final class Replayer {
             ReplayPoint(
                 position: .v03(generation: gen.id, index: snapshot.index, offset: 0), time: snapshot.modified, file: snapshot.path,
                 pageCount: UInt32(r.size / Int64(pageSize)), step: -1, walEnd: 0))
+        indexesToRead = gen.indexes.filter { $0 >= snapshot.index }.count
+        try observer?.started(self)
         // `next`: the WAL index to apply next (the history holds the state at its start), unless
         // `broken` says why the state at its start is unknown.
         let indexes = Set(gen.indexes)
         let lastIndex = gen.indexes.last ?? snapshot.index
-        var next = snapshot.index
+        var next = UInt64(snapshot.index)  // wide: an index named ffffffff has no successor
         var broken: String?
         while true {
             if let reason = broken {
@@ -125,7 +150,8 @@ public final class Replayer {
                     gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: nil))
                     break
                 }
-                let pages = try snapshotPages(s) { _, _ in }
+                let observer = self.observer
+                let pages = try snapshotPages(s) { pgno, p in try observer?.page(pgno, DatabaseDigest.pageHash(pgno, p)) }
                 let position = Position.v03(generation: gen.id, index: s.index, offset: 0)
                 gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: position))
                 steps.append(.snapshot(s))
@@ -133,19 +159,37 @@ public final class Replayer {
                     ReplayPoint(
                         position: position, time: s.modified, file: s.path, pageCount: pages, step: steps.count - 1, walEnd: 0,
                         afterGap: reason))
-                next = s.index
+                try observer?.reached(points.count - 1, position, pages)
+                next = UInt64(s.index)
                 broken = nil
                 continue
             }
             guard next <= lastIndex else { break }
-            guard indexes.contains(next) else {
-                broken = "WAL index \(next.hex(width: 8)) of generation \(gen.id) is missing"
+            guard indexes.contains(UInt32(next)) else {
+                // The state at its start is known; the one after it is not.
+                broken = "WAL index \(UInt32(next).hex(width: 8)) of generation \(gen.id) is missing"
+                next += 1
                 continue
             }
-            let index = next
+            let index = UInt32(next)
             next += 1
             let segs = gen.segments(of: index)
-            let read = try V03Readers.commits(replica, index: index, segments: segs, expectedPageSize: pageSize)
+            // The observer gets each commit's pages at its commit frame.
+            var open: [(UInt32, UInt64)] = []
+            var reachedPoint = points.count
+            let read = try V03Readers.commits(
+                replica, index: index, segments: segs, expectedPageSize: pageSize,
+                onFrame: observer.map { o in
+                    { (frame: WALFrame) throws in
+                        open.append((frame.pageNumber, DatabaseDigest.pageHash(frame.pageNumber, frame.page)))
+                        guard frame.commitSize != 0 else { return }
+                        for (p, h) in open { try o.page(p, h) }
+                        open.removeAll(keepingCapacity: true)
+                        let end = frame.walOffset + Int64(24 + frame.page.count)
+                        try o.reached(reachedPoint, .v03(generation: gen.id, index: index, offset: end), frame.commitSize)
+                        reachedPoint += 1
+                    }
+                })
             if let e = read.result.findings.first(where: { $0.severity == .error }) {
                 broken = "WAL index \(index.hex(width: 8)) breaks off at \(e.file)\(e.offset.map { " offset \($0)" } ?? ""): \(e.message)"
             }
