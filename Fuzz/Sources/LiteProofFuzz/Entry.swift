@@ -16,7 +16,7 @@ struct FuzzTarget: Sendable {
 /// library's entry point for those bytes and nothing else).
 let allTargets: [FuzzTarget] = [
     ltxTarget, walTarget, walSegmentTarget, lz4Target, snapshotTarget, databaseHeaderTarget,
-    layoutTarget, tarTarget, tarZstdTarget, manifestTarget, digestTarget, logsTarget,
+    layoutTarget, tarTarget, tarZstdTarget, manifestTarget, digestTarget, logsTarget, fetchManifestTarget,
 ]
 
 nonisolated(unsafe) private var selected: FuzzTarget?

@@ -69,6 +69,16 @@ enum Seeds {
         try put("manifest", "v03", try manifest.read(count: Int(manifest.size), at: 0))
         try put("tar-zst", "evidence-bundle", try contents(bundle))
 
+        // A fetch manifest naming the files the fetch-manifest target lists.
+        let fetched = FetchManifest(
+            source: "s3://bucket/db", fetched: "2026-01-01T00:00:00Z",
+            files: fetchManifestNames.enumerated().map { i, path in
+                FetchManifest.Entry(
+                    path: path, key: "db/" + path, size: 100, etag: "\"e\(i)\"", lastModified: "2026-01-01T00:00:0\(i)Z",
+                    modified: 1_767_225_600 + Double(i))
+            })
+        try put("fetch-manifest", "v03", Array(try JSONEncoder().encode(fetched)))
+
         let logs = repositoryRoot + "/Tests/Fixtures/logs"
         for name in try FileManager.default.contentsOfDirectory(atPath: logs).sorted() where name.hasSuffix(".log") {
             try put("logs", name, try contents(logs + "/" + name))

@@ -23,11 +23,10 @@ struct HistoryMatch {
     /// (see ``MovedOn/follows(_:_:)``); a database rolled back to an older copy starts a WAL
     /// with fresh random salts, and stays `differs`.
     func find(live: DatabaseDigest, latest: Position) throws -> CompareReport.Ahead? {
-        let replay = try Replayer(replica: replica, generation: latest.generation)
+        let (replay, found) = try replayAndSearch(generation: latest.generation, live: live, through: latest)
         // The last point at or before the restore's position (0.3: a later snapshot's own
         // position is the end of the WAL index before it).
-        if replay.pageSize == live.pageSize, let last = replay.points.lastIndex(where: { Self.precedesOrEquals($0.position, latest) }),
-            let k = try search(replay, live: live, through: last),
+        if let last = replay.points.lastIndex(where: { Self.precedesOrEquals($0.position, latest) }), let k = found,
             k < last  // a match at the last point is the latest state itself: `identical`, decided before
         {
             let x = replay.points[k]
@@ -37,10 +36,15 @@ struct HistoryMatch {
             default: after = last - k
             }
             let unit = x.position.format == .ltx ? "TXID" : "commit"
+            // Commits in a gap of the history are not points: the count is then a lower bound.
+            let gaps = replay.gaps.filter { g in
+                g.resumedAt.map { r in replay.points[k...last].contains { $0.position == r && $0.afterGap != nil } } ?? false
+            }
+            let gapNote = gaps.isEmpty ? "" : " (at least: \(gaps.map(\.description).joined(separator: "; ")))"
             return CompareReport.Ahead(
                 position: x.position, commitsAhead: after, time: x.time.map(formatTime), laterGeneration: nil,
                 description:
-                    "the live state is the replica's state at \(x.position)\(x.time.map { " (\(formatTime($0)))" } ?? ""); the replica holds \(after) later \(unit)\(after == 1 ? "" : "s") up to \(latest)"
+                    "the live state is the replica's state at \(x.position)\(x.time.map { " (\(formatTime($0)))" } ?? ""); the replica holds \(after) later \(unit)\(after == 1 ? "" : "s") up to \(latest)\(gapNote)"
             )
         }
         guard case .v03(let latestID, _, _) = latest, let gens = replica.v03?.generations,
@@ -49,8 +53,7 @@ struct HistoryMatch {
         let others = gens.filter { $0.id != latestID }.sorted { ($0.timeBounds?.1 ?? 0) > ($1.timeBounds?.1 ?? 0) }
         for g in others {
             guard let wal = Self.lastWALHeader(replica, g), MovedOn.follows(newestWAL, wal),
-                let r = try? Replayer(replica: replica, generation: g.id), r.pageSize == live.pageSize,
-                let k = try? search(r, live: live, through: r.points.count - 1)
+                let (r, found) = try? replayAndSearch(generation: g.id, live: live, through: nil), let k = found
             else { continue }
             let x = r.points[k]
             let after = r.points.count - 1 - k
@@ -61,6 +64,46 @@ struct HistoryMatch {
             )
         }
         return nil
+    }
+
+    /// Replays `generation` and finds its newest point at or before `limit` (nil: any) whose
+    /// pages equal `live`'s. 0.3 reads each WAL index once: the replay's preparation hands its
+    /// frames over as it lists the points.
+    func replayAndSearch(generation: String?, live: DatabaseDigest, through limit: Position?) throws -> (Replayer, Int?) {
+        guard replica.format == .v03 else {
+            let replay = try Replayer(replica: replica, generation: generation)
+            guard replay.pageSize == live.pageSize,
+                let last = limit.map({ l in replay.points.lastIndex { Self.precedesOrEquals($0.position, l) } }) ?? replay.points.indices.last
+            else { return (replay, nil) }
+            return (replay, try search(replay, live: live, through: last))
+        }
+        var state: PageState?
+        var match: Int?
+        var meter: ProgressMeter?
+        var lastIndex: UInt32?
+        let progress = self.progress
+        let observer = Replayer.Observer(
+            started: { replay in
+                guard replay.pageSize == live.pageSize else { return }
+                let start = try DatabaseDigest.compute(
+                    try FilePageSource(path: replay.workingPath), name: "the replica's first snapshot", progress: progress)
+                state = PageState(live: live.pageHashes, pageSize: live.pageSize, start: start.pageHashes)
+                if state!.equalsLive(pageCount: replay.points[0].pageCount) { match = 0 }
+                meter = ProgressMeter(phase: "searching the replica's history", total: Int64(replay.indexesToRead), handler: progress)
+            },
+            page: { p, h in state?.set(p, h) },
+            reached: { i, position, pages in
+                guard state != nil else { return }
+                if case .v03(_, let index, _) = position, index != lastIndex {
+                    if lastIndex != nil { meter?.add(1) }
+                    lastIndex = index
+                }
+                state!.truncate(to: pages)
+                if state!.equalsLive(pageCount: pages), limit.map({ Self.precedesOrEquals(position, $0) }) ?? true { match = i }
+            })
+        let replay = try Replayer(replica: replica, generation: generation, observer: observer)
+        meter?.add(1)
+        return (replay, match)
     }
 
     /// The newest point through `last` whose pages equal `live`'s.

@@ -19,6 +19,11 @@ public struct Bisect {
         public var after: String?
         public var previousPoint: ReplayPoint?
         public var seconds: Double
+        /// Stretches of history that cannot be rebuilt (the search skips them).
+        public var gaps: [ReplayGap] = []
+        /// Set when the change lies in such a stretch: `point` is then the first state after it
+        /// (a snapshot), and the commit that made the change cannot be named.
+        public var changeInGap: String?
     }
 
     public let replica: Replica
@@ -80,6 +85,8 @@ public struct Bisect {
                 report.after = hiResult
             }
         }
+        report.gaps = r.gaps
+        if report.previousPoint != nil, let gap = report.point?.afterGap { report.changeInGap = gap }
         report.time = report.point?.time.map(formatTime)
         report.probes = probes
         report.seconds = Date().timeIntervalSince(started)
@@ -90,7 +97,12 @@ public struct Bisect {
 extension Bisect.Report {
     public func renderText() -> String {
         var lines: [String] = []
-        if found, let p = point {
+        if found, let p = point, let gap = changeInGap, let prev = previousPoint {
+            lines.append("CHANGED between \(prev.position) and \(p.position)\(time.map { " (\($0))" } ?? ""), where the history has a gap")
+            lines.append("  the states in between cannot be rebuilt (\(gap)); \(p.position) is a snapshot, the first state after the gap")
+            lines.append("  result before: \(before ?? baseline)")
+            lines.append("  result after:  \(after ?? "")")
+        } else if found, let p = point {
             lines.append("CHANGED at \(p.position)\(time.map { " (\($0))" } ?? "")")
             lines.append("  file holding the change: \(p.file)")
             if let prev = previousPoint {
@@ -102,6 +114,7 @@ extension Bisect.Report {
             lines.append("NO CHANGE: the query gives the baseline result at every one of the \(points) points")
             lines.append("  result: \(baseline)")
         }
+        for gap in gaps { lines.append("  not searched: \(gap.description)") }
         lines.append("searched \(points) points (\(history)) with \(probes) probes in \(Units.seconds(seconds))")
         return lines.map(\.escapedForText).joined(separator: "\n")
     }

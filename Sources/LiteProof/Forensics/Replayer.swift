@@ -12,6 +12,24 @@ public struct ReplayPoint: Sendable, Codable {
     // Where the point lies in the plan.
     var step: Int  // index into Replayer.steps
     var walEnd: Int64  // 0.3: WAL offset after the commit frame
+    /// Set on the first point after a gap in the history (a missing WAL index or TXID range, a
+    /// hole in a WAL index, damage): this point is a snapshot the replay resumed from, and the
+    /// states between the point before it and this one cannot be rebuilt.
+    public var afterGap: String?
+}
+
+/// A stretch of a replica's history that cannot be replayed: what broke the chain, the last
+/// point before it, and the snapshot the replay resumed from (nil: nothing after the gap is
+/// reachable).
+public struct ReplayGap: Sendable, Codable {
+    public var reason: String
+    public var lastBefore: Position
+    public var resumedAt: Position?
+
+    public var description: String {
+        "\(reason): the states after \(lastBefore) "
+            + (resumedAt.map { "and before \($0) (a snapshot) cannot be rebuilt" } ?? "cannot be rebuilt (no later snapshot)")
+    }
 }
 
 /// Applies a replica forward, point by point, into a working database file — with an undo log,
@@ -20,6 +38,11 @@ public struct ReplayPoint: Sendable, Codable {
 /// 0.3: the points are every commit of every WAL index of one generation, from its snapshot on.
 /// 0.5: the points are the TXIDs along the finest chain of LTX files from the oldest snapshot
 /// (level-0 files where they are kept, compacted ranges where they are not).
+///
+/// A gap (a missing WAL index, a hole in one or damage; 0.5: a TXID range no file covers) ends
+/// what can be rebuilt from the state before it: as a restore would, the replay resumes only
+/// from a snapshot at or after the gap, and the points in between are not points at all
+/// (``gaps`` lists them).
 public final class Replayer {
     public let replica: Replica
     public private(set) var points: [ReplayPoint] = []
@@ -30,9 +53,13 @@ public final class Replayer {
     /// The point the working file holds.
     public private(set) var current = 0
     public private(set) var description = ""
+    /// Stretches of history that cannot be rebuilt, in order.
+    public private(set) var gaps: [ReplayGap] = []
 
     enum Step {
         case walIndex(index: UInt32, segments: [V03File], finalSize: UInt32, lastCommitEnd: Int64)
+        /// 0.3: a snapshot the replay resumes from after a gap (the whole database image).
+        case snapshot(V03File)
         case ltx(LTXFileRef, LTXHeader)
     }
 
@@ -47,10 +74,32 @@ public final class Replayer {
     private var undoSize: Int64 = 0
     private var undoFrom = 0
 
+    /// Sees the history while a 0.3 replay is prepared, so one read of each WAL index both lists
+    /// the points and hands over their changes (what ``scan(through:page:reached:)`` would give
+    /// from the first point on). 0.5 replays ignore it.
+    struct Observer {
+        /// The starting snapshot is in the working file (point 0), before any other point.
+        var started: (Replayer) throws -> Void
+        /// The hash (``DatabaseDigest/pageHash(_:_:)``) of a page the change to the next point writes.
+        var page: (UInt32, UInt64) throws -> Void
+        /// Point `index` is reached, at `position` with `pages` pages (it is listed only after the
+        /// WAL index holding it is read).
+        var reached: (_ index: Int, _ position: Position, _ pages: UInt32) throws -> Void
+    }
+
+    private var observer: Observer?
+    /// 0.3: how many WAL indexes the preparation reads (known before ``Observer/started``).
+    private(set) var indexesToRead = 0
+
     /// Prepares the replay of `generation` (0.3; default: the one a restore would choose) and
     /// applies the starting snapshot into a scratch folder.
-    public init(replica: Replica, generation: String? = nil) throws {
+    public convenience init(replica: Replica, generation: String? = nil) throws {
+        try self.init(replica: replica, generation: generation, observer: nil)
+    }
+
+    init(replica: Replica, generation: String?, observer: Observer?) throws {
         self.replica = replica
+        self.observer = observer
         scratch = try ScratchSpace.makeFolder(prefix: "liteproof-replay")
         workingPath = scratch + "/working.db"
         out = try OutputFile(creating: workingPath)
@@ -63,6 +112,7 @@ public final class Replayer {
             ScratchSpace.release(scratch)
             throw error
         }
+        self.observer = nil
     }
 
     deinit { ScratchSpace.release(scratch) }
@@ -84,11 +134,68 @@ public final class Replayer {
             ReplayPoint(
                 position: .v03(generation: gen.id, index: snapshot.index, offset: 0), time: snapshot.modified, file: snapshot.path,
                 pageCount: UInt32(r.size / Int64(pageSize)), step: -1, walEnd: 0))
-        for index in gen.indexes where index >= snapshot.index {
+        indexesToRead = gen.indexes.filter { $0 >= snapshot.index }.count
+        try observer?.started(self)
+        // `next`: the WAL index to apply next (the history holds the state at its start), unless
+        // `broken` says why the state at its start is unknown.
+        let indexes = Set(gen.indexes)
+        let lastIndex = gen.indexes.last ?? snapshot.index
+        var next = UInt64(snapshot.index)  // wide: an index named ffffffff has no successor
+        var broken: String?
+        while true {
+            if let reason = broken {
+                // Resume from the first snapshot at or after the gap, as a restore would.
+                let lastBefore = points[points.count - 1].position
+                guard let s = gen.snapshots.filter({ $0.index >= next }).min(by: { $0.index < $1.index }) else {
+                    gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: nil))
+                    break
+                }
+                let observer = self.observer
+                let pages = try snapshotPages(s) { pgno, p in try observer?.page(pgno, DatabaseDigest.pageHash(pgno, p)) }
+                let position = Position.v03(generation: gen.id, index: s.index, offset: 0)
+                gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: position))
+                steps.append(.snapshot(s))
+                points.append(
+                    ReplayPoint(
+                        position: position, time: s.modified, file: s.path, pageCount: pages, step: steps.count - 1, walEnd: 0,
+                        afterGap: reason))
+                try observer?.reached(points.count - 1, position, pages)
+                next = UInt64(s.index)
+                broken = nil
+                continue
+            }
+            guard next <= lastIndex else { break }
+            guard indexes.contains(UInt32(next)) else {
+                // The state at its start is known; the one after it is not.
+                broken = "WAL index \(UInt32(next).hex(width: 8)) of generation \(gen.id) is missing"
+                next += 1
+                continue
+            }
+            let index = UInt32(next)
+            next += 1
             let segs = gen.segments(of: index)
-            let read = try V03Readers.commits(replica, index: index, segments: segs, expectedPageSize: pageSize, failFast: true)
+            // The observer gets each commit's pages at its commit frame.
+            var open: [(UInt32, UInt64)] = []
+            var reachedPoint = points.count
+            let read = try V03Readers.commits(
+                replica, index: index, segments: segs, expectedPageSize: pageSize,
+                onFrame: observer.map { o in
+                    { (frame: WALFrame) throws in
+                        open.append((frame.pageNumber, DatabaseDigest.pageHash(frame.pageNumber, frame.page)))
+                        guard frame.commitSize != 0 else { return }
+                        for (p, h) in open { try o.page(p, h) }
+                        open.removeAll(keepingCapacity: true)
+                        let end = frame.walOffset + Int64(24 + frame.page.count)
+                        try o.reached(reachedPoint, .v03(generation: gen.id, index: index, offset: end), frame.commitSize)
+                        reachedPoint += 1
+                    }
+                })
+            if let e = read.result.findings.first(where: { $0.severity == .error }) {
+                broken = "WAL index \(index.hex(width: 8)) breaks off at \(e.file)\(e.offset.map { " offset \($0)" } ?? ""): \(e.message)"
+            }
             guard !read.commits.isEmpty else { continue }
-            steps.append(.walIndex(index: index, segments: segs, finalSize: read.result.lastCommitSize, lastCommitEnd: read.result.lastCommitEnd))
+            let lastCommit = read.commits[read.commits.count - 1]
+            steps.append(.walIndex(index: index, segments: segs, finalSize: lastCommit.pages, lastCommitEnd: lastCommit.end))
             for commit in read.commits {
                 let end = commit.end
                 // The segment holding the commit frame.
@@ -99,6 +206,37 @@ public final class Replayer {
                         pageCount: commit.pages, step: steps.count - 1, walEnd: end))
             }
         }
+    }
+
+    /// Hands each page of a 0.3 snapshot to `body` in order; returns its page count. Throws on
+    /// damage.
+    func snapshotPages(_ s: V03File, _ body: (UInt32, UnsafeRawBufferPointer) throws -> Void) throws -> UInt32 {
+        let pageSize = self.pageSize
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(pageSize)
+        var pgno: UInt32 = 0
+        let r = withoutActuallyEscaping(body) { body in
+            V03Readers.readSnapshot(replica, s) { chunk, _ in
+                var rest = chunk
+                while !rest.isEmpty {
+                    let take = min(pageSize - buffer.count, rest.count)
+                    buffer += rest.prefix(take)
+                    rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst(take))
+                    if buffer.count == pageSize {
+                        pgno += 1
+                        try buffer.withUnsafeBytes { try body(pgno, $0) }
+                        buffer.removeAll(keepingCapacity: true)
+                    }
+                }
+            }
+        }
+        if let e = r.localFailure { throw e }
+        if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
+        if let h = r.header, h.pageSize != pageSize {
+            throw LiteProofError.damaged(
+                .error(.snapshotHeader, file: s.path, offset: 0, "snapshot has \(h.pageSize)-byte pages; the generation's first snapshot has \(pageSize)"))
+        }
+        return pgno
     }
 
     // MARK: 0.5
@@ -122,7 +260,25 @@ public final class Replayer {
         while true {
             let next = incremental.filter { $0.minTXID <= have + 1 && $0.maxTXID > have }
                 .min { ($0.maxTXID, $0.level) < ($1.maxTXID, $1.level) }
-            guard let next else { break }
+            guard let next else {
+                // A gap (or the end): resume from the first snapshot past it, as a restore would.
+                guard layout.files.contains(where: { $0.maxTXID > have }) else { break }
+                let reason = "no LTX file covers the TXID after \(Position.ltx(txid: have))"
+                let lastBefore = points[points.count - 1].position
+                guard let full = snapshots.filter({ $0.maxTXID > have }).min(by: { $0.maxTXID < $1.maxTXID }) else {
+                    gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: nil))
+                    break
+                }
+                let h = try LTX.readHeader(try replica.open(full.path), name: full.path)
+                steps.append(.ltx(full, h))
+                points.append(
+                    ReplayPoint(
+                        position: .ltx(txid: full.maxTXID), time: Double(h.timestamp) / 1000, file: full.path,
+                        pageCount: h.commit, step: steps.count - 1, walEnd: 0, afterGap: reason))
+                gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: points[points.count - 1].position))
+                have = full.maxTXID
+                continue
+            }
             let h = try LTX.readHeader(try replica.open(next.path), name: next.path)
             steps.append(.ltx(next, h))
             points.append(
@@ -149,16 +305,24 @@ public final class Replayer {
         let from = points[current], to = points[target]
         let frameSize = Int64(24 + pageSize)
         if target > current {
-            let firstStep = from.step < 0 ? 0 : from.step
+            // A snapshot on the way replaces the whole file: start there.
+            var firstStep = max(from.step, 0)
+            if to.step > from.step, let snap = (from.step + 1...to.step).last(where: { if case .snapshot = steps[$0] { true } else { false } }) {
+                firstStep = snap
+            }
             for s in firstStep...to.step {
                 switch steps[s] {
+                case .snapshot(let file):
+                    if s == from.step { continue }  // already applied
+                    let pages = try snapshotPages(file) { pgno, page in try self.writePage(pgno, page) }
+                    try setSize(Int64(pages) * Int64(pageSize))
                 case .walIndex(let index, let segs, let finalSize, let lastCommitEnd):
                     let start = s == from.step ? from.walEnd : Int64(WALHeader.size)
                     // Frames after the index's last commit are never applied (SQLite ignores them).
                     let end = s == to.step ? to.walEnd : lastCommitEnd
                     if start >= end { continue }
                     var lastSize: UInt32 = 0
-                    _ = try V03Readers.readIndex(replica, index: index, segments: segs, expectedPageSize: pageSize, failFast: true) { frame in
+                    try readWAL(index: index, segments: segs, through: end) { frame in
                         let frameEnd = frame.walOffset + frameSize
                         guard frame.walOffset >= start, frameEnd <= end else { return }
                         try self.writePage(frame.pageNumber, frame.page)
@@ -188,6 +352,13 @@ public final class Replayer {
         var next = current + 1
         for s in (from.step < 0 ? 0 : from.step)...to.step {
             switch steps[s] {
+            case .snapshot(let file):
+                if s == from.step { continue }  // already applied
+                _ = try snapshotPages(file) { pgno, p in try page(pgno, DatabaseDigest.pageHash(pgno, p)) }
+                while next <= last, points[next].step == s {
+                    try reached(next)
+                    next += 1
+                }
             case .walIndex(let index, let segs, _, let lastCommitEnd):
                 let start = s == from.step ? from.walEnd : Int64(WALHeader.size)
                 let end = s == to.step ? to.walEnd : lastCommitEnd
@@ -196,9 +367,7 @@ public final class Replayer {
                 // `readIndex` keeps its frame handler; these two only live through the call.
                 try withoutActuallyEscaping(page) { page in
                     try withoutActuallyEscaping(reached) { reached in
-                        _ = try V03Readers.readIndex(
-                            replica, index: index, segments: segs, expectedPageSize: pageSize, limit: end, failFast: true
-                        ) { frame in
+                        try self.readWAL(index: index, segments: segs, through: end) { frame in
                             let frameEnd = frame.walOffset + frameSize
                             guard frame.walOffset >= start, frameEnd <= end else { return }
                             open.append((frame.pageNumber, DatabaseDigest.pageHash(frame.pageNumber, frame.page)))
@@ -220,6 +389,25 @@ public final class Replayer {
                     next += 1
                 }
             }
+        }
+    }
+
+    /// Reads the frames of one WAL index up to WAL offset `end` (a commit's end: the frames before
+    /// it were verified when the plan was made; damage after it does not matter). Throws when the
+    /// WAL no longer reaches `end`.
+    func readWAL(index: UInt32, segments: [V03File], through end: Int64, _ onFrame: @escaping (WALFrame) throws -> Void) throws {
+        let frameSize = Int64(24 + pageSize)
+        var reach: Int64 = 0
+        let read = try V03Readers.readIndex(
+            replica, index: index, segments: segments.filter { $0.offset < end }, expectedPageSize: pageSize, limit: end
+        ) { frame in
+            reach = max(reach, frame.walOffset + frameSize)
+            try onFrame(frame)
+        }
+        guard reach >= end else {
+            throw LiteProofError.damaged(
+                read.findings.first { $0.severity == .error }
+                    ?? .error(.fileUnreadable, file: segments.last?.path ?? "", "WAL index \(index.hex(width: 8)) no longer reaches WAL offset \(end)"))
         }
     }
 

@@ -17,9 +17,11 @@ extension TimelineBuilder {
         let gens = layout.generations.sorted {
             ($0.timeBounds?.0 ?? .infinity, $0.id) < ($1.timeBounds?.0 ?? .infinity, $1.id)
         }
+        // Equal times the object store gave (a bucket listing or fetch manifest: whole seconds)
+        // are no sign of a copy that lost them.
         timesTrusted = gens.allSatisfy { g in
             let times = g.allFiles.compactMap(\.modified)
-            return times.count == g.allFiles.count && (times.count < 2 || Set(times).count > 1)
+            return times.count == g.allFiles.count && (g.allFiles.allSatisfy(\.timeTrusted) || times.count < 2 || Set(times).count > 1)
         }
         let replica = self.replica
         let units = gens.flatMap { g in g.indexes.map { (g, $0) } }

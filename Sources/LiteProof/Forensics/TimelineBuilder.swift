@@ -100,7 +100,8 @@ struct TimelineBuilder {
             clean: firstBroken == nil && gaps.isEmpty && damaged.isEmpty && !restorable.isEmpty)
         let timeSource =
             replica.format == .v03
-            ? "file modification times: Litestream 0.3 files carry no times, so a point's time is that of the file holding it"
+            ? (replica.timeSource.map { "file times from \($0) (whole seconds)" } ?? "file modification times")
+                + ": Litestream 0.3 files carry no times, so a point's time is that of the file holding it"
                 + (timesTrusted ? "" : " (here missing or all equal: a copy lost them, so files are ordered by position)")
             : "LTX header timestamps (milliseconds)"
         return Timeline(

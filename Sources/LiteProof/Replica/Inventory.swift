@@ -60,6 +60,9 @@ public struct Inventory: Codable, Sendable {
     /// Why no restore is possible, when that is so.
     public var latestError: String?
     public var strays: [String]
+    /// Where trusted file times came from (a bucket listing or a fetch manifest); nil when the
+    /// times are the files' own modification times.
+    public var timeSource: String?
 
     /// `a + b` for sizes and offsets taken from file names, held at `Int64.max` rather than trapping
     /// (a segment can be named at offset 7fffffffffffffff).
@@ -69,7 +72,7 @@ public struct Inventory: Codable, Sendable {
     }
 
     public static func make(_ replica: Replica) throws -> Inventory {
-        var inv = Inventory(replica: replica.root, format: replica.format, strays: replica.strays)
+        var inv = Inventory(replica: replica.root, format: replica.format, strays: replica.strays, timeSource: replica.timeSource)
         switch replica.layout {
         case .v03(let layout):
             inv.generations = layout.generations.map { g in
@@ -134,6 +137,7 @@ public struct Inventory: Codable, Sendable {
 
     public func renderText() -> String {
         var lines = ["replica: \(replica) (\(format.rawValue)\(layout.map { ", " + $0 } ?? ""))"]
+        if let timeSource { lines.append("file times: \(timeSource)") }
         for g in generations ?? [] {
             lines.append("")
             lines.append("generation \(g.id)  \(g.firstTime ?? "?") … \(g.lastTime ?? "?")")

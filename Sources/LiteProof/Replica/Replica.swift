@@ -142,7 +142,9 @@ public final class Replica: Sendable {
             let name = location[..<scheme.lowerBound]
             throw LiteProofError(
                 .usage,
-                "\(name):// replicas are read from a local copy: download the bucket prefix first (e.g. `aws s3 sync s3://bucket/prefix ./replica`) and pass the folder"
+                name == "s3"
+                    ? "Replica.open(_:) reads a folder or archive; an s3:// replica is read in place by the liteproof command, or in code with the LiteProofS3 product: Replica.open(storage: try S3Storage(url: \"\(location)\"))"
+                    : "\(name):// replicas are not supported: pass a folder or archive (or an s3:// URL to the liteproof command)"
             )
         }
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }

@@ -233,9 +233,11 @@ extension V03Readers {
     }
 
     /// Reads one WAL index and lists its commits: the one commit enumerator of 0.3 history,
-    /// shared by `timeline` and ``Replayer``. Throws only with `failFast`.
+    /// shared by `timeline` and ``Replayer``. Throws only with `failFast` (or when `onFrame`,
+    /// which sees each valid frame after it is listed, throws).
     public static func commits(
-        _ replica: Replica, index: UInt32, segments: [V03File], expectedPageSize: Int?, failFast: Bool = false
+        _ replica: Replica, index: UInt32, segments: [V03File], expectedPageSize: Int?, failFast: Bool = false,
+        onFrame: ((WALFrame) throws -> Void)? = nil
     ) throws -> IndexCommits {
         final class Box: @unchecked Sendable {
             var commits: [Commit] = []
@@ -246,6 +248,7 @@ extension V03Readers {
             let end = frame.walOffset + 24 + Int64(frame.page.count)
             box.validEnd = end
             if frame.commitSize != 0 { box.commits.append(Commit(end: end, pages: frame.commitSize)) }
+            try onFrame?(frame)
         }
         return IndexCommits(result: result, commits: box.commits, validEnd: max(box.validEnd, result.header != nil ? Int64(WALHeader.size) : 0))
     }

@@ -8,6 +8,7 @@ extension VerifyReport {
             : "DAMAGED: \(errorCount) error\(errorCount == 1 ? "" : "s")" + (warningCount > 0 ? ", \(warningCount) warning\(warningCount == 1 ? "" : "s")" : "")
         lines.append(verdictLine)
         lines.append("replica: \(replica) (\(format.rawValue))")
+        if let timeSource { lines.append("file times: \(timeSource)") }
         lines.append("checked: \(filesChecked) files, \(Units.bytes(bytesRead)) in \(Units.seconds(seconds))")
         if let latest {
             if let broken = latestBrokenBy {

@@ -27,6 +27,9 @@ public struct VerifyReport: Codable, Sendable {
     public var restoreSeconds: Double?
     /// Canaries in the restored replica (and, with a live database, those not replicated yet).
     public var canaries: CanaryReport?
+    /// Where trusted file times came from (a bucket listing or a fetch manifest); nil when the
+    /// times are the files' own modification times.
+    public var timeSource: String?
 
     public var errorCount: Int { findings.filter { $0.severity == .error }.count }
     public var warningCount: Int { findings.filter { $0.severity == .warning }.count }
@@ -172,6 +175,6 @@ public struct Verifier {
             verdict: findings.contains { $0.severity == .error } ? .damaged : .ok,
             findings: findings, filesChecked: files, bytesRead: bytes,
             seconds: Date().timeIntervalSince(started), latest: latest, latestBrokenBy: latestBrokenBy, restoreCheck: restoreCheckResult,
-            restoreSeconds: restoreSeconds, canaries: canaries)
+            restoreSeconds: restoreSeconds, canaries: canaries, timeSource: replica.timeSource)
     }
 }

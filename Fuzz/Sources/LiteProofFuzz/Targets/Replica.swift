@@ -54,3 +54,37 @@ let tarTarget = FuzzTarget(name: "tar", summary: "a .tar archive: ArchiveStorage
 let tarZstdTarget = FuzzTarget(name: "tar-zst", summary: "a .tar.zst archive: ArchiveStorage.open (zstd stream, extraction)") { bytes in
     readArchive(Scratch.write(bytes, as: "replica.tar.zst"))
 }
+
+/// A replica listing whose fetch manifest holds the fuzzer's bytes; the other files are only listed.
+private struct ManifestStorage: ReplicaStorage {
+    let manifest: [UInt8]
+    var location: String { "fuzz" }
+    func files() -> [StoredFile] {
+        [StoredFile(path: Replica.fetchManifestName, size: Int64(manifest.count), modified: 1_700_000_000)]
+            + fetchManifestNames.map { StoredFile(path: $0, size: 100, modified: 1_700_000_000) }
+    }
+    func open(_ path: String) throws -> ReadOnlyFile { throw LiteProofError(.io, "\(path): listed only") }
+    func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
+        guard path == Replica.fetchManifestName else { throw LiteProofError(.io, "\(path): listed only") }
+        return Array(manifest.dropFirst(Int(clamping: max(0, offset))).prefix(max(0, count)))
+    }
+}
+
+/// The files the fetch-manifest target lists beside the manifest (its seed names them).
+let fetchManifestNames = [
+    "generations/0123456789abcdef/snapshots/00000000.snapshot.lz4",
+    "generations/0123456789abcdef/wal/00000000_00000000.wal.lz4",
+    "generations/0123456789abcdef/wal/00000000_00001000.wal.lz4",
+]
+
+/// The manifest `liteproof fetch` writes (`.liteproof-fetch.json`): parsed and applied to a
+/// listing when the replica is opened (trusted times, time source, warnings).
+let fetchManifestTarget = FuzzTarget(name: "fetch-manifest", summary: "a fetch manifest (.liteproof-fetch.json): Replica.open(storage:)") {
+    bytes in
+    let manifest = Array(bytes)
+    expectCleanError {
+        let replica = try Replica.open(storage: ManifestStorage(manifest: manifest))
+        _ = replica.timeSource
+        _ = try Inventory.make(replica).renderText()
+    }
+}
