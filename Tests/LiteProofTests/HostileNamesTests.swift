@@ -73,15 +73,9 @@ import Testing
         try #require(make.terminationStatus == 0)
         #expect(fileSize(bomb) < 8 << 20)
         let started = Date()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "ulimit -v 1048576; exec \"$0\" timeline \"$1\" 2>&1", liteproofBinary(), dir]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 1, "\(text.prefix(3000))")
+        let r = try runLiteProof(["timeline", dir], timeout: Self.bound * 2, addressSpaceKiB: 1 << 20)
+        let text = r.stdout + r.stderr
+        #expect(r.status == 1, "\(text.prefix(3000))")
         #expect(text.contains("WAL offsets 82432–98912 of index 00000000 are missing"), "the hole is named: \(text.prefix(3000))")
         #expect(Date().timeIntervalSince(started) < Self.bound)
     }

@@ -204,15 +204,9 @@ import Testing
         let out = try rigTempDir("bigcommit") + "/out.db"
         let started = Date()
         // `liteproof restore` under a 1 GiB address-space limit (a 4 GiB owner array would fail).
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "ulimit -v 1048576; exec \"$0\" restore \"$1\" -o \"$2\" 2>&1", liteproofBinary(), dir, out]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 1, "\(text)")
+        let r = try runLiteProof(["restore", dir, "-o", out], timeout: 60, addressSpaceKiB: 1 << 20)
+        let text = r.stdout + r.stderr
+        #expect(r.status == 1, "\(text)")
         #expect(text.contains(commit == 1 << 30 ? "ltx.bad-commit" : "ltx.bad-header"), "\(text)")
         #expect(Date().timeIntervalSince(started) < 30)
         #expect(!FileManager.default.fileExists(atPath: out))

@@ -74,14 +74,21 @@ struct CommandResult {
 }
 
 /// Runs the `liteproof` executable with `args`, capturing stdout and stderr separately.
-func runLiteProof(_ args: [String], timeout: TimeInterval = 120) throws -> CommandResult {
+/// Runs the CLI; `addressSpaceKiB` runs it under `ulimit -v` (a blow-up then fails fast instead
+/// of taking the machine's memory; AddressSanitizer builds cannot start under such a limit).
+func runLiteProof(_ args: [String], timeout: TimeInterval = 120, addressSpaceKiB: Int? = nil) throws -> CommandResult {
     let dir = try rigTempDir("cli")
     let outPath = dir + "/stdout", errPath = dir + "/stderr"
     _ = FileManager.default.createFile(atPath: outPath, contents: nil)
     _ = FileManager.default.createFile(atPath: errPath, contents: nil)
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: liteproofBinary())
-    p.arguments = args
+    if let addressSpaceKiB {
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ulimit -v \(addressSpaceKiB); exec \"$0\" \"$@\"", liteproofBinary()] + args
+    } else {
+        p.executableURL = URL(fileURLWithPath: liteproofBinary())
+        p.arguments = args
+    }
     p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
     p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
     p.standardInput = FileHandle.nullDevice
