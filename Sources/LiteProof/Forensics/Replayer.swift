@@ -257,6 +257,16 @@ public final class Replayer {
         // The finest chain: each time, the file that extends the range by the least.
         let incremental = layout.files.filter { $0.level != LTXLayout.snapshotLevel }
         var have = snapshot.maxTXID
+        // One replay step: the file's header read, the point it reaches recorded.
+        func step(_ ref: LTXFileRef, afterGap: String?) throws {
+            let h = try replica.readLTXHeader(ref.path)
+            steps.append(.ltx(ref, h))
+            points.append(
+                ReplayPoint(
+                    position: .ltx(txid: ref.maxTXID), time: Double(h.timestamp) / 1000, file: ref.path,
+                    pageCount: h.commit, step: steps.count - 1, walEnd: 0, afterGap: afterGap))
+            have = ref.maxTXID
+        }
         while true {
             let next = incremental.filter { $0.minTXID <= have + 1 && $0.maxTXID > have }
                 .min { ($0.maxTXID, $0.level) < ($1.maxTXID, $1.level) }
@@ -269,23 +279,11 @@ public final class Replayer {
                     gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: nil))
                     break
                 }
-                let h = try LTX.readHeader(try replica.open(full.path), name: full.path)
-                steps.append(.ltx(full, h))
-                points.append(
-                    ReplayPoint(
-                        position: .ltx(txid: full.maxTXID), time: Double(h.timestamp) / 1000, file: full.path,
-                        pageCount: h.commit, step: steps.count - 1, walEnd: 0, afterGap: reason))
+                try step(full, afterGap: reason)
                 gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: points[points.count - 1].position))
-                have = full.maxTXID
                 continue
             }
-            let h = try LTX.readHeader(try replica.open(next.path), name: next.path)
-            steps.append(.ltx(next, h))
-            points.append(
-                ReplayPoint(
-                    position: .ltx(txid: next.maxTXID), time: Double(h.timestamp) / 1000, file: next.path,
-                    pageCount: h.commit, step: steps.count - 1, walEnd: 0))
-            have = next.maxTXID
+            try step(next, afterGap: nil)
         }
     }
 
