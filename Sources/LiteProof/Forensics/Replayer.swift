@@ -242,8 +242,11 @@ public final class Replayer {
     // MARK: 0.5
 
     func prepareLTX(_ layout: LTXLayout) throws {
-        let snapshots = layout.files(atLevel: LTXLayout.snapshotLevel)
-        guard let snapshot = snapshots.min(by: { $0.maxTXID < $1.maxTXID }) else {
+        // Every file that starts at TXID 1 holds the whole database (a level-9 snapshot, or the
+        // first L0 file and the compactions that begin with it): the oldest one starts the
+        // replay, so the history reaches as far back as the replica does.
+        let snapshots = layout.files.filter { $0.minTXID == 1 }
+        guard let snapshot = snapshots.min(by: { ($0.maxTXID, $0.level) < ($1.maxTXID, $1.level) }) else {
             throw LiteProofError.damaged(.error(.chainNoSnapshot, file: "ltx/9", "no snapshot to start from"))
         }
         description = "TXIDs from snapshot \(snapshot.path)"
