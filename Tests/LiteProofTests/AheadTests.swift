@@ -12,7 +12,6 @@ import Testing
         let dir: String
         let db: String
         let replicaDir: String
-        let config: String
         let writer: RigDB
         var workload: RigWorkload
         var litestream: LitestreamProcess?
@@ -23,12 +22,6 @@ import Testing
             dir = try rigTempDir("ahead-\(version.rawValue)")
             db = dir + "/app.db"
             replicaDir = dir + "/replica"
-            config = dir + "/litestream.yml"
-            let text =
-                version == .v03
-                ? RigScenarioBuilder.v03Config(db: db, replica: replicaDir, checkpointing: false, snapshotInterval: nil)
-                : RigScenarioBuilder.v05Config(db: db, replica: replicaDir)
-            try text.write(toFile: config, atomically: true, encoding: .utf8)
             writer = try RigWorkload.create(path: db, pageSize: 4096)
             try writer.exec("PRAGMA wal_autocheckpoint=0")
             workload = RigWorkload(db: writer, pageSize: 4096, seed: version == .v03 ? 0x0301 : 0x0501)
@@ -40,7 +33,7 @@ import Testing
         }
 
         func start() async throws {
-            let ls = try LitestreamProcess(binary: try Litestream.binary(version), config: config, logPath: dir + "/litestream.log")
+            let ls = try startLitestream(version, db: db, replica: replicaDir, in: dir)
             litestream = ls
             // 0.5 replays from its oldest snapshot: let the first one exist before the test's points.
             try await rigWait("Litestream's first replica files", timeout: 60, context: { ls.log }) {
