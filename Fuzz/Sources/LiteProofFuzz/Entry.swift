@@ -15,7 +15,7 @@ struct FuzzTarget: Sendable {
 /// Every target, each defined in its own file under Targets/ (keep the bodies thin: they call the
 /// library's entry point for those bytes and nothing else).
 let allTargets: [FuzzTarget] = [
-    ltxTarget, walTarget, walSegmentTarget, lz4Target, snapshotTarget, databaseHeaderTarget,
+    ltxTarget, walTarget, walSegmentTarget, lz4Target, lz4BlocksTarget, snapshotTarget, databaseHeaderTarget,
     layoutTarget, tarTarget, tarZstdTarget, manifestTarget, digestTarget, logsTarget, fetchManifestTarget,
 ]
 

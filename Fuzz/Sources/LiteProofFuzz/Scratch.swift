@@ -63,9 +63,10 @@ let repositoryRoot: String = {
 }()
 
 /// Compresses `bytes` into one LZ4 frame with a content checksum, as Litestream 0.3 writes its files.
-func lz4Frame(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+func lz4Frame(_ bytes: UnsafeRawBufferPointer, blockSize: LZ4F_blockSizeID_t = LZ4F_default) -> [UInt8] {
     var prefs = LZ4F_preferences_t()
     prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled
+    prefs.frameInfo.blockSizeID = blockSize
     let bound = LZ4F_compressFrameBound(bytes.count, &prefs)
     var out = [UInt8](repeating: 0, count: bound)
     let n = out.withUnsafeMutableBytes { LZ4F_compressFrame($0.baseAddress, bound, bytes.baseAddress, bytes.count, &prefs) }

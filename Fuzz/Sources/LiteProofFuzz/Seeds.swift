@@ -1,3 +1,4 @@
+import CLZ4
 import Foundation
 @testable import LiteProof
 
@@ -30,7 +31,10 @@ enum Seeds {
             for name in names {
                 let bytes = try contents(root + "/" + name)
                 if name.hasSuffix(".ltx") { try put("ltx", name, bytes) }
-                if name.hasSuffix(".lz4") { try put("lz4", name, bytes) }
+                if name.hasSuffix(".lz4") {
+                    try put("lz4", name, bytes)
+                    try put("lz4-blocks", name, bytes)
+                }
             }
             // 0.3: each index's segments decompressed and concatenated = the WAL; snapshots decompressed = database images.
             for generation in replica.v03?.generations ?? [] {
@@ -40,6 +44,8 @@ enum Seeds {
                         try LZ4Frame.decompress(try replica.open(segment.path), name: segment.path) { wal += $0 }
                     }
                     try put("wal", "\(generation.id)-\(index)", wal)
+                    // The same WAL framed in 64 KiB blocks: many blocks in one file.
+                    try put("lz4-blocks", "\(generation.id)-\(index)-64k", wal.withUnsafeBytes { lz4Frame($0, blockSize: LZ4F_max64KB) })
                     try put("wal-segment", "\(generation.id)-\(index)", wal)
                 }
                 for snapshot in generation.snapshots {

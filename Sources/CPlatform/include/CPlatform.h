@@ -1,8 +1,24 @@
 #ifndef LITEPROOF_CPLATFORM_H
 #define LITEPROOF_CPLATFORM_H
+#include <stddef.h>
 #include <stdint.h>
 
 /// Starts writeback of a file's dirty pages without waiting (Linux `sync_file_range` with
 /// `SYNC_FILE_RANGE_WRITE`; a no-op elsewhere). Returns 0 or -1 with errno.
 int liteproof_start_writeback(int fd);
+
+/// Streaming XXH32 (the checksum of LZ4 frame headers and contents).
+typedef struct {
+    uint32_t v[4];
+    uint64_t total;
+    uint8_t buffer[16];
+    uint32_t buffered;
+    uint32_t seed;
+} liteproof_xxh32_state;
+
+void liteproof_xxh32_reset(liteproof_xxh32_state *state, uint32_t seed);
+void liteproof_xxh32_update(liteproof_xxh32_state *state, const void *input, size_t length);
+uint32_t liteproof_xxh32_digest(const liteproof_xxh32_state *state);
+/// XXH32 of one buffer.
+uint32_t liteproof_xxh32(const void *input, size_t length, uint32_t seed);
 #endif

@@ -237,6 +237,15 @@ public struct V03File: Sendable, Hashable, Codable {
     /// `modified` is the object store's LastModified (a bucket listing or a fetch manifest).
     public var timeTrusted = false
 
+    public init(path: String, index: UInt32, offset: Int64, size: Int64, modified: Double? = nil, timeTrusted: Bool = false) {
+        self.path = path
+        self.index = index
+        self.offset = offset
+        self.size = size
+        self.modified = modified
+        self.timeTrusted = timeTrusted
+    }
+
     enum CodingKeys: String, CodingKey {
         case path, index, offset, size, modified
     }

@@ -1,182 +1,427 @@
+import CLZ4
+import CPlatform
 import Foundation
 
-/// Decompresses a list of LZ4-frame files on background threads, ahead of the reader: file `k`
-/// goes to lane `k mod lanes`, each lane a thread with its own fixed pool of buffers, so the
-/// cores decompress the next files while the reader applies the current one. A lane never waits
-/// for another's buffers, so the reader taking files in order cannot deadlock.
-/// Memory is `lanes × buffers × 4 MiB` whatever the files' sizes.
+/// Decompresses a list of LZ4-frame files (a 0.3 snapshot and WAL segments) on background
+/// threads, ahead of a reader that takes them in order, *block by block*: the frames Litestream
+/// writes have independent blocks (up to 4 MiB each), so both cores decode blocks of the same file
+/// at once, while the content checksum (XXH32, a serial hash) is carried through the blocks in
+/// order by whichever worker finishes a block next. A whole-file scheme leaves one core idle
+/// whenever a file is larger than what the other may buffer ahead, which on update-heavy replicas
+/// (segments of 10–40 MB) is most of the time.
+///
+/// Only the frame shape Litestream writes takes this path: version 1, independent blocks, no block
+/// checksums, no content size, no dictionary. Anything else, and anything unexpected in a file (a
+/// bad header checksum, a block that does not decode, a truncated file, a content checksum that
+/// does not match, bytes after the end mark), hands the file to liblz4's frame decoder on the
+/// reader's thread, from the first byte not yet handed over: the reader sees the same bytes and the
+/// same damage, with the same words, as ``LZ4Frame/decompress(_:name:_:)`` gives.
+///
+/// Memory is fixed: `slots` decompressed blocks and one compressed block per worker, each as
+/// large as the largest block size the files declare (4 MiB for Litestream's), allocated when a
+/// block first needs it.
 public final class SegmentPrefetcher: @unchecked Sendable {
-    let files: [V03File]
-    private let lanes: [SegmentPrefetchLane]
-    private var nextFile = 0
-
-    init(replica: Replica, files: [V03File], lanes: Int = 2, buffers: Int = 2) {
-        self.files = files
-        let n = max(1, min(lanes, files.count))
-        self.lanes = (0..<n).map { lane in
-            SegmentPrefetchLane(replica: replica, files: stride(from: lane, to: files.count, by: n).map { files[$0] }, buffers: buffers)
-        }
-    }
-
-    /// Stops the producers and waits for them.
-    func cancel() {
-        for l in lanes { l.cancel() }
-    }
-
-    /// Hands the decompressed chunks of `file` (the next file in order) to `body`; returns its
-    /// decompressed size, or throws the file's damage as ``LZ4Frame/decompress`` would. A file out
-    /// of order is decompressed here, on the caller's thread.
-    func decompress(_ file: V03File, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
-        guard nextFile < files.count, files[nextFile] == file, !lanes.isEmpty else {
-            return try LZ4Frame.decompress(try lanes[0].replica.open(file.path), name: file.path, body)
-        }
-        let lane = lanes[nextFile % lanes.count]
-        nextFile += 1
-        return try lane.decompress(file, body)
-    }
-}
-
-/// One decompressing thread of a ``SegmentPrefetcher``, with its own buffers.
-final class SegmentPrefetchLane: @unchecked Sendable {
-    enum Item {
-        case chunk(file: Int, buffer: Int, count: Int)
-        case end(file: Int, size: Int64)
-        case failed(file: Int, Error)
-    }
-
     let replica: Replica
     let files: [V03File]
-    let pool: [UnsafeMutableRawBufferPointer]
-    private var free: [Int]
-    private var queue: [Item] = []
-    private var head = 0
-    private var cancelled = false
-    private let condition = NSCondition()
-    private var thread: Thread?
-    private var done = false
 
-    init(replica: Replica, files: [V03File], buffers: Int = 4) {
+    private enum Kind {
+        /// A decoded block in `slot` (`count` bytes); `failed` when it did not decode.
+        case block(slot: Int, count: Int, failed: Bool)
+        /// The frame's end mark, with its content checksum (when the frame has one).
+        case end(checksum: UInt32?)
+        /// The rest of the file, from `delivered` decompressed bytes on, goes to liblz4.
+        case fallback(delivered: Int64)
+        /// A block after a fallback: nothing to hand over.
+        case skip
+    }
+
+    private struct Item {
+        let file: Int
+        var kind: Kind
+        /// Decoded (or needs no decoding): the in-order hash may take it.
+        var decoded: Bool
+        /// Hashed and checked: the reader may take it.
+        var ready: Bool
+    }
+
+    /// Where the feeder stands in the file it reads the block headers of.
+    private struct Cursor {
+        var file = 0
+        var handle: ReadOnlyFile?
+        var offset: Int64 = 0
+        var blockMax = 0
+        var checksummed = false
+    }
+
+    /// The decompressed blocks' buffers; an element belongs to whoever holds its slot number
+    /// (a worker decoding into it, the hash, the reader), so it is grown without the lock.
+    private let slots: UnsafeMutableBufferPointer<UnsafeMutableRawBufferPointer>
+    private var freeSlots: [Int]
+    /// One lock; the reader and the workers wait on separate conditions, and each is woken only
+    /// when someone waits (a wake-up that finds nothing to do costs the reader its core).
+    private let lock = Monitor()
+    private var readerWaiting = false
+    private var workersWaiting = 0
+    private var cancelled = false
+    private var workers: [JoinableThread] = []
+    private var items: [Item] = []
+    /// Items removed from the front of `items` so far (an item's sequence number minus this is its index).
+    private var removed = 0
+    /// The reader's next item, and the in-order hash's next item (indexes into `items`).
+    private var head = 0
+    private var hashedUpTo = 0
+    private var hashing = false
+    private var hashFile = -1
+    private var hashFailed = false
+    private var hashedBytes: Int64 = 0
+    private var hashState = liteproof_xxh32_state()
+    private var feeding = false
+    private var cursor = Cursor()
+    /// The reader's next file.
+    private var nextFile = 0
+    private var parallelBlocks = 0
+
+    /// Blocks decoded on the workers so far (the rest of the bytes came from liblz4's frame decoder).
+    public var blocksDecodedInParallel: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return parallelBlocks
+    }
+
+    public init(replica: Replica, files: [V03File], workers: Int = 2, slots: Int = 4) {
         self.replica = replica
         self.files = files
-        pool = (0..<buffers).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: LZ4Frame.outputChunk, alignment: 64) }
-        free = Array(0..<buffers)
-        let t = Thread { [unowned self] in self.produce() }
-        t.stackSize = 1 << 20
-        thread = t
-        t.start()
+        self.slots = .allocate(capacity: max(slots, workers + 1))
+        self.slots.initialize(repeating: UnsafeMutableRawBufferPointer(start: nil, count: 0))
+        freeSlots = Array(self.slots.indices)
+        guard !files.isEmpty else { return }
+        for _ in 0..<max(1, workers) {
+            guard
+                let thread = try? JoinableThread(
+                    stackSize: 1 << 20,
+                    { [unowned self] in
+                        var input = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+                        defer { input.deallocate() }
+                        self.work(input: &input)
+                    })
+            else { break }
+            self.workers.append(thread)
+        }
     }
 
     deinit {
         cancel()
-        for b in pool { b.deallocate() }
+        for s in slots { s.deallocate() }
+        slots.deallocate()
     }
 
-    /// Stops the producer and waits for it.
-    func cancel() {
-        condition.lock()
+    /// Stops the workers and waits for them.
+    public func cancel() {
+        lock.lock()
         cancelled = true
-        condition.broadcast()
-        while !done { condition.wait() }
-        condition.unlock()
+        lock.broadcast(lock.workers)
+        lock.unlock()
+        for w in workers { w.join() }
     }
 
-    private func push(_ item: Item) {
-        condition.lock()
-        queue.append(item)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    private func takeBuffer() -> Int? {
-        condition.lock()
-        defer { condition.unlock() }
-        while free.isEmpty && !cancelled { condition.wait() }
-        return cancelled ? nil : free.removeLast()
-    }
-
-    private func produce() {
-        defer {
-            condition.lock()
-            done = true
-            condition.broadcast()
-            condition.unlock()
-        }
-        // One decoder for all the lane's files: its buffers are allocated once.
-        var decoder: LZ4FrameStream?
-        for (i, f) in files.enumerated() {
-            do {
-                let file = try replica.open(f.path)
-                let stream: LZ4FrameStream
-                if let d = decoder {
-                    d.restart(file, name: f.path)
-                    stream = d
-                } else {
-                    stream = try LZ4FrameStream(file, name: f.path)
-                    decoder = stream
-                }
-                while true {
-                    guard let b = takeBuffer() else { return }
-                    let n = try stream.read(into: pool[b])
-                    if n == 0 {
-                        condition.lock(); free.append(b); condition.unlock()
-                        break
-                    }
-                    push(.chunk(file: i, buffer: b, count: n))
-                }
-                push(.end(file: i, size: stream.produced))
-            } catch {
-                push(.failed(file: i, error))
-            }
-            condition.lock()
-            let stop = cancelled
-            condition.unlock()
-            if stop { return }
-        }
-    }
-
-    private func pop() -> Item {
-        condition.lock()
-        defer { condition.unlock() }
-        while head == queue.count { condition.wait() }
-        let item = queue[head]
-        head += 1
-        if head > 64 && head * 2 > queue.count {
-            queue.removeFirst(head)
-            head = 0
-        }
-        return item
-    }
-
-    private func release(_ b: Int) {
-        condition.lock()
-        free.append(b)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    private var nextFile = 0
-
-    /// Hands the decompressed chunks of `file` (the next file in order) to `body`; returns its
-    /// decompressed size, or throws the file's damage as ``LZ4Frame/decompress`` would.
-    func decompress(_ file: V03File, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
-        guard nextFile < files.count, files[nextFile] == file else {
+    /// Hands the decompressed chunks of `file` to `body` in order; returns its decompressed size,
+    /// or throws the file's damage as ``LZ4Frame/decompress(_:name:_:)`` would. A file the
+    /// prefetcher does not hold next (out of order, or not in its list) is decompressed here, on
+    /// the caller's thread.
+    public func decompress(_ file: V03File, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        guard !workers.isEmpty, let k = files[nextFile...].firstIndex(of: file) else {
             return try LZ4Frame.decompress(try replica.open(file.path), name: file.path, body)
         }
-        let index = nextFile
-        nextFile += 1
+        nextFile = k + 1
+        var delivered: Int64 = 0
         while true {
-            switch pop() {
-            case .chunk(let f, let b, let n):
-                precondition(f == index)
-                defer { release(b) }
-                try body(UnsafeRawBufferPointer(rebasing: pool[b][0..<n]))
-            case .end(let f, let size):
-                precondition(f == index)
-                return size
-            case .failed(let f, let error):
-                precondition(f == index)
-                throw error
+            lock.lock()
+            while head == items.count || !items[head].ready {
+                readerWaiting = true
+                lock.wait(lock.reader)
+                readerWaiting = false
+            }
+            let item = items[head]
+            head += 1
+            if head > 64 && head * 2 > items.count {
+                items.removeFirst(head)
+                removed += head
+                hashedUpTo -= head
+                head = 0
+            }
+            lock.unlock()
+            // Items of files the reader skipped or stopped reading early.
+            if item.file < k {
+                if case .block(let slot, _, _) = item.kind { release(slot) }
+                continue
+            }
+            precondition(item.file == k, "the prefetcher's files are read in order")
+            switch item.kind {
+            case .block(let slot, let count, _):
+                defer { release(slot) }
+                try body(UnsafeRawBufferPointer(rebasing: slots[slot][0..<count]))
+                delivered += Int64(count)
+            case .end:
+                return delivered
+            case .fallback(let from):
+                return try Self.decompressDirectly(try replica.open(file.path), name: file.path, skipping: from, body)
+            case .skip:
+                continue
             }
         }
     }
+
+    /// liblz4's frame decoder on the caller's thread, handing over only the bytes after the first `skipping`.
+    static func decompressDirectly(
+        _ handle: ReadOnlyFile, name: String, skipping: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int64 {
+        var position: Int64 = 0
+        return try LZ4Frame.decompress(handle, name: name) { chunk in
+            let start = Int(max(0, min(Int64(chunk.count), skipping - position)))
+            position += Int64(chunk.count)
+            if start < chunk.count { try body(UnsafeRawBufferPointer(rebasing: chunk[start...])) }
+        }
+    }
+
+    private func release(_ slot: Int) {
+        lock.lock()
+        freeSlots.append(slot)
+        wakeWorkers()
+        lock.unlock()
+    }
+
+    /// With the lock held.
+    private func wakeWorkers() {
+        if workersWaiting > 0 { lock.broadcast(lock.workers) }
+    }
+
+    // MARK: - Workers
+
+    private func work(input: inout UnsafeMutableRawBufferPointer) {
+        while true {
+            // Take the feeder's turn and a free slot, then read the next block's header.
+            lock.lock()
+            while !cancelled && cursor.file < files.count && (feeding || freeSlots.isEmpty) {
+                workersWaiting += 1
+                lock.wait(lock.workers)
+                workersWaiting -= 1
+            }
+            if cancelled || cursor.file >= files.count {
+                lock.unlock()
+                return
+            }
+            feeding = true
+            let slot = freeSlots.removeLast()
+            var c = cursor
+            lock.unlock()
+
+            let next = feed(&c)
+
+            lock.lock()
+            feeding = false
+            let fileIndex = c.file
+            var decode: (offset: Int64, size: Int, raw: Bool, handle: ReadOnlyFile, blockMax: Int)?
+            switch next {
+            case .block(let offset, let size, let raw):
+                items.append(Item(file: fileIndex, kind: .block(slot: slot, count: 0, failed: false), decoded: false, ready: false))
+                decode = (offset, size, raw, c.handle!, c.blockMax)
+            case .end(let checksum):
+                items.append(Item(file: fileIndex, kind: .end(checksum: checksum), decoded: true, ready: false))
+                freeSlots.append(slot)
+                c = Cursor(file: fileIndex + 1)
+            case .fallback:
+                items.append(Item(file: fileIndex, kind: .fallback(delivered: 0), decoded: true, ready: false))
+                freeSlots.append(slot)
+                c = Cursor(file: fileIndex + 1)
+            }
+            let sequence = removed + items.count - 1
+            cursor = c
+            wakeWorkers()
+            if decode == nil { advanceHash() }
+            lock.unlock()
+
+            guard let d = decode else { continue }
+            Self.reserve(&input, d.blockMax)
+            Self.reserve(&slots[slot], d.blockMax)
+            let count = Self.decodeBlock(d.handle, at: d.offset, size: d.size, raw: d.raw, blockMax: d.blockMax, input: input, into: slots[slot])
+
+            lock.lock()
+            let i = sequence - removed
+            items[i].kind = .block(slot: slot, count: max(count ?? 0, 0), failed: count == nil)
+            items[i].decoded = true
+            advanceHash()
+            lock.unlock()
+        }
+    }
+
+    private enum Next {
+        case block(offset: Int64, size: Int, raw: Bool)
+        case end(checksum: UInt32?)
+        case fallback
+    }
+
+    /// Reads the next block header of the cursor's file (opening the file and checking its frame
+    /// header first). Runs outside the lock, one worker at a time.
+    private func feed(_ c: inout Cursor) -> Next {
+        do {
+            if c.handle == nil {
+                let h = try replica.open(files[c.file].path)
+                c.handle = h
+                var header = [UInt8](repeating: 0, count: 7)
+                guard try header.withUnsafeMutableBytes({ try h.read(into: $0, at: 0) }) == 7 else { return .fallback }
+                let magic = UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24
+                let flags = header[4]
+                let bd = header[5]
+                // Version 01, independent blocks, no block checksum, no content size, no
+                // dictionary, reserved bits clear; a block size id of 4–7 (64 KiB–4 MiB).
+                guard magic == 0x184D_2204, flags & 0b1111_1011 == 0b0110_0000, bd & 0b1000_1111 == 0,
+                    (4...7).contains(bd >> 4)
+                else { return .fallback }
+                let hc = UInt8(truncatingIfNeeded: XXH32.hash(Array(header[4..<6])) >> 8)
+                guard hc == header[6] else { return .fallback }
+                c.blockMax = 1 << (8 + 2 * Int(bd >> 4))
+                c.checksummed = flags & 0b100 != 0
+                c.offset = 7
+            }
+            let h = c.handle!
+            guard let word = try Self.readWord(h, at: c.offset) else { return .fallback }
+            if word == 0 {
+                var end = c.offset + 4
+                var checksum: UInt32?
+                if c.checksummed {
+                    guard let sum = try Self.readWord(h, at: end) else { return .fallback }
+                    checksum = sum
+                    end += 4
+                }
+                return end == h.size ? .end(checksum: checksum) : .fallback
+            }
+            let size = Int(word & 0x7FFF_FFFF)
+            guard size <= c.blockMax, c.offset + 4 + Int64(size) <= h.size else { return .fallback }
+            let offset = c.offset + 4
+            // liblz4 reads the next block's size with this block and fails both when it is too
+            // large: so does this path, so a reader gets exactly the bytes liblz4 would give.
+            if let next = try Self.readWord(h, at: offset + Int64(size)), Int(next & 0x7FFF_FFFF) > c.blockMax {
+                return .fallback
+            }
+            c.offset = offset + Int64(size)
+            return .block(offset: offset, size: size, raw: word & 0x8000_0000 != 0)
+        } catch {
+            return .fallback  // the reader's own decode reports it
+        }
+    }
+
+    /// Grows `buffer` to at least `size` bytes (its contents are not kept).
+    private static func reserve(_ buffer: inout UnsafeMutableRawBufferPointer, _ size: Int) {
+        guard buffer.count < size else { return }
+        buffer.deallocate()
+        buffer = .allocate(byteCount: size, alignment: 64)
+    }
+
+    private static func readWord(_ h: ReadOnlyFile, at offset: Int64) throws -> UInt32? {
+        var word: UInt32 = 0
+        guard try withUnsafeMutableBytes(of: &word, { try h.read(into: $0, at: offset) }) == 4 else { return nil }
+        return UInt32(littleEndian: word)
+    }
+
+    /// Reads and decodes one block into `output`; nil when it cannot (the reader's decode then reports why).
+    private static func decodeBlock(
+        _ h: ReadOnlyFile, at offset: Int64, size: Int, raw: Bool, blockMax: Int,
+        input: UnsafeMutableRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) -> Int? {
+        do {
+            if raw {
+                return try h.read(into: UnsafeMutableRawBufferPointer(rebasing: output[0..<size]), at: offset) == size ? size : nil
+            }
+            guard try h.read(into: UnsafeMutableRawBufferPointer(rebasing: input[0..<size]), at: offset) == size else { return nil }
+            let n = LZ4_decompress_safe(
+                input.baseAddress!.assumingMemoryBound(to: CChar.self), output.baseAddress!.assumingMemoryBound(to: CChar.self),
+                Int32(size), Int32(blockMax))
+            return n >= 0 ? Int(n) : nil
+        } catch {
+            return nil
+        }
+    }
+
+    /// Carries the content hash through every decoded item in order and marks them ready; called
+    /// with the lock held, by one worker at a time (it drops the lock while hashing).
+    private func advanceHash() {
+        guard !hashing else { return }
+        hashing = true
+        defer { hashing = false }
+        while hashedUpTo < items.count && items[hashedUpTo].decoded {
+            let i = hashedUpTo
+            let item = items[i]
+            if item.file != hashFile {
+                hashFile = item.file
+                hashFailed = false
+                hashedBytes = 0
+                liteproof_xxh32_reset(&hashState, 0)
+            }
+            var kind = item.kind
+            if hashFailed {
+                if case .block(let slot, _, _) = kind { freeSlots.append(slot) }
+                kind = .skip
+            } else {
+                switch kind {
+                case .block(let slot, let count, let failed):
+                    if failed {
+                        freeSlots.append(slot)
+                        kind = .fallback(delivered: hashedBytes)
+                        hashFailed = true
+                    } else {
+                        lock.unlock()
+                        liteproof_xxh32_update(&hashState, slots[slot].baseAddress!, count)
+                        lock.lock()
+                        hashedBytes += Int64(count)
+                        parallelBlocks += 1
+                    }
+                case .end(let checksum):
+                    if let checksum, liteproof_xxh32_digest(&hashState) != checksum {
+                        kind = .fallback(delivered: hashedBytes)
+                        hashFailed = true
+                    }
+                case .fallback:
+                    kind = .fallback(delivered: hashedBytes)
+                    hashFailed = true
+                case .skip:
+                    break
+                }
+            }
+            // The reader may have compacted `items` while the lock was dropped.
+            let j = hashedUpTo
+            items[j].kind = kind
+            items[j].ready = true
+            hashedUpTo += 1
+            if readerWaiting { lock.signal(lock.reader) }
+        }
+        wakeWorkers()  // slots freed by failed or skipped blocks
+    }
+}
+
+/// A mutex with two condition variables (Foundation's `NSCondition` has one per lock).
+private final class Monitor: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    let reader = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    let workers = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(reader, nil)
+        pthread_cond_init(workers, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(workers)
+        pthread_cond_destroy(reader)
+        pthread_mutex_destroy(mutex)
+        workers.deallocate()
+        reader.deallocate()
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+    func wait(_ condition: UnsafeMutablePointer<pthread_cond_t>) { pthread_cond_wait(condition, mutex) }
+    func signal(_ condition: UnsafeMutablePointer<pthread_cond_t>) { pthread_cond_signal(condition) }
+    func broadcast(_ condition: UnsafeMutablePointer<pthread_cond_t>) { pthread_cond_broadcast(condition) }
 }

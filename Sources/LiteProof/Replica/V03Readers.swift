@@ -18,15 +18,16 @@ public enum V03Readers {
     /// Decompresses a snapshot, checks its SQLite header and size, and hands each chunk to `sink`
     /// (with its offset in the database image).
     public static func readSnapshot(
-        _ replica: Replica, _ file: V03File,
+        _ replica: Replica, _ file: V03File, prefetcher: SegmentPrefetcher? = nil,
         sink: ((UnsafeRawBufferPointer, Int64) throws -> Void)? = nil
     ) -> SnapshotResult {
         var result = SnapshotResult(file: file)
         var headerBytes: [UInt8] = []
         var position: Int64 = 0
         do {
-            let f = try replica.open(file.path)
-            result.size = try LZ4Frame.decompress(f, name: file.path) { chunk in
+            let decompress: (V03File, (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 =
+                prefetcher?.decompress ?? { try LZ4Frame.decompress(try replica.open($0.path), name: $0.path, $1) }
+            result.size = try decompress(file) { chunk in
                 if headerBytes.count < DatabaseHeader.size {
                     headerBytes += chunk.prefix(DatabaseHeader.size - headerBytes.count)
                     if headerBytes.count == DatabaseHeader.size {

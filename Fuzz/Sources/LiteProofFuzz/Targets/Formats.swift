@@ -1,5 +1,6 @@
 import CLZ4
 import Foundation
+
 @testable import LiteProof
 
 // Targets for the file formats (Sources/LiteProof/Formats). Each body calls the library's entry
@@ -66,6 +67,43 @@ let lz4Target = FuzzTarget(name: "lz4", summary: "an LZ4 frame file: LZ4Frame.de
     let page = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 64)
     defer { page.deallocate() }
     _ = LZ4Block.decompress(bytes, into: page)
+}
+
+/// The restore's block-parallel LZ4 decoder against liblz4's: the input is cut into two frame
+/// files, read in order through a ``SegmentPrefetcher``; any difference from
+/// ``LZ4Frame/decompress(_:name:_:)`` in the bytes handed over, the size or the error is a bug.
+let lz4BlocksTarget = FuzzTarget(name: "lz4-blocks", summary: "LZ4 frame files: SegmentPrefetcher against LZ4Frame.decompress") { bytes in
+    let root = Scratch.folder("replica-blocks")
+    let dir = "generations/0123456789abcdef/wal/"
+    let cut = bytes.count < 2 ? bytes.count : Int(bytes.last!) * 257 % bytes.count
+    var files: [V03File] = []
+    for (i, part) in [bytes[0..<cut], bytes[cut...]].enumerated() {
+        let name = "\(dir)00000000_\(UInt64(i * 4096).hex(width: 8)).wal.lz4"
+        Scratch.write(UnsafeRawBufferPointer(rebasing: part), as: "replica-blocks/" + name)
+        files.append(V03File(path: name, index: 0, offset: Int64(i * 4096), size: Int64(part.count)))
+    }
+    guard let replica = try? Replica.open(root) else { return }
+    func outcome(_ run: ((UnsafeRawBufferPointer) throws -> Void) throws -> Int64) -> ([UInt8], Int64?, FormatError?) {
+        var got: [UInt8] = []
+        do {
+            let size = try run { got += $0 }
+            return (got, size, nil)
+        } catch let e as FormatError {
+            return (got, nil, e)
+        } catch {
+            return (got, nil, FormatError(.fileUnreadable, offset: -1, "\(error)"))
+        }
+    }
+    let prefetcher = SegmentPrefetcher(replica: replica, files: files)
+    defer { prefetcher.cancel() }
+    for file in files {
+        let want = outcome { try LZ4Frame.decompress(try replica.open(file.path), name: file.path, $0) }
+        let got = outcome { try prefetcher.decompress(file, $0) }
+        precondition(
+            got.0 == want.0 && got.1 == want.1 && got.2 == want.2,
+            "SegmentPrefetcher gave \(got.0.count) bytes, \(got.1.map(String.init) ?? "no size"), \(got.2.map(String.init(describing:)) ?? "no error"); LZ4Frame.decompress \(want.0.count) bytes, \(want.1.map(String.init) ?? "no size"), \(want.2.map(String.init(describing:)) ?? "no error"), for \(file.path)"
+        )
+    }
 }
 
 /// A 0.3 snapshot: the bytes are the database image, compressed as Litestream does.
