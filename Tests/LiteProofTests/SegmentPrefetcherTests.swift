@@ -89,6 +89,12 @@ import Testing
     /// decoded on its workers.
     @discardableResult
     func compareWithLiblz4(_ frames: [(name: String, bytes: [UInt8])]) throws -> Int {
+        // Inline (the reader decodes each block itself) first: the same code without threads.
+        _ = try compareWithLiblz4(frames, workers: 0)
+        return try compareWithLiblz4(frames, workers: 2)
+    }
+
+    func compareWithLiblz4(_ frames: [(name: String, bytes: [UInt8])], workers: Int) throws -> Int {
         let root = try rigTempDir("prefetch")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let dir = root + "/generations/0123456789abcdef/wal"
@@ -100,12 +106,12 @@ import Testing
             files.append(V03File(path: path, index: 0, offset: Int64(i * 4096), size: Int64(f.bytes.count)))
         }
         let replica = try Replica.open(root)
-        let prefetcher = SegmentPrefetcher(replica: replica, files: files)
+        let prefetcher = SegmentPrefetcher(replica: replica, files: files, workers: workers)
         defer { prefetcher.cancel() }
         for (file, f) in zip(files, frames) {
             let want = Self.outcome { try LZ4Frame.decompress(try replica.open(file.path), name: file.path, $0) }
             let got = Self.outcome { try prefetcher.decompress(file, $0) }
-            #expect(got == want, "\(f.name): the prefetcher gave \(got); liblz4 \(want)")
+            #expect(got == want, "\(f.name), \(workers) workers: the prefetcher gave \(got); liblz4 \(want)")
         }
         return prefetcher.blocksDecodedInParallel
     }

@@ -88,6 +88,11 @@ public final class SegmentPrefetcher: @unchecked Sendable {
         return parallelBlocks
     }
 
+    /// The reader's own compressed-block buffer when there are no worker threads.
+    private var inlineInput = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+
+    /// `workers` threads decode ahead of the reader; with none (or when no thread can start),
+    /// the reader decodes each block itself when it needs it, through the same code.
     public init(replica: Replica, files: [V03File], workers: Int = 2, slots: Int = 4) {
         self.replica = replica
         self.files = files
@@ -95,7 +100,7 @@ public final class SegmentPrefetcher: @unchecked Sendable {
         self.slots.initialize(repeating: UnsafeMutableRawBufferPointer(start: nil, count: 0))
         freeSlots = Array(self.slots.indices)
         guard !files.isEmpty else { return }
-        for _ in 0..<max(1, workers) {
+        for _ in 0..<workers {
             guard
                 let thread = try? JoinableThread(
                     stackSize: 1 << 20,
@@ -113,6 +118,7 @@ public final class SegmentPrefetcher: @unchecked Sendable {
         cancel()
         for s in slots { s.deallocate() }
         slots.deallocate()
+        inlineInput.deallocate()
     }
 
     /// Stops the workers and waits for them.
@@ -129,7 +135,7 @@ public final class SegmentPrefetcher: @unchecked Sendable {
     /// prefetcher does not hold next (out of order, or not in its list) is decompressed here, on
     /// the caller's thread.
     public func decompress(_ file: V03File, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
-        guard !workers.isEmpty, let k = files[nextFile...].firstIndex(of: file) else {
+        guard let k = files[nextFile...].firstIndex(of: file) else {
             return try LZ4Frame.decompress(try replica.open(file.path), name: file.path, body)
         }
         nextFile = k + 1
@@ -137,6 +143,14 @@ public final class SegmentPrefetcher: @unchecked Sendable {
         while true {
             lock.lock()
             while head == items.count || !items[head].ready {
+                if workers.isEmpty {
+                    // No worker threads: the reader feeds and decodes the next block itself.
+                    lock.unlock()
+                    let progressed = step(input: &inlineInput, waiting: false)
+                    lock.lock()
+                    precondition(progressed, "an inline prefetcher always has the next block to decode")
+                    continue
+                }
                 readerWaiting = true
                 lock.wait(lock.reader)
                 readerWaiting = false
@@ -198,60 +212,66 @@ public final class SegmentPrefetcher: @unchecked Sendable {
     // MARK: - Workers
 
     private func work(input: inout UnsafeMutableRawBufferPointer) {
-        while true {
-            // Take the feeder's turn and a free slot, then read the next block's header.
-            lock.lock()
-            while !cancelled && cursor.file < files.count && (feeding || freeSlots.isEmpty) {
-                workersWaiting += 1
-                lock.wait(lock.workers)
-                workersWaiting -= 1
-            }
-            if cancelled || cursor.file >= files.count {
-                lock.unlock()
-                return
-            }
-            feeding = true
-            let slot = freeSlots.removeLast()
-            var c = cursor
-            lock.unlock()
+        while step(input: &input, waiting: true) {}
+    }
 
-            let next = feed(&c)
-
-            lock.lock()
-            feeding = false
-            let fileIndex = c.file
-            var decode: (offset: Int64, size: Int, raw: Bool, handle: ReadOnlyFile, blockMax: Int)?
-            switch next {
-            case .block(let offset, let size, let raw):
-                items.append(Item(file: fileIndex, kind: .block(slot: slot, count: 0, failed: false), decoded: false, ready: false))
-                decode = (offset, size, raw, c.handle!, c.blockMax)
-            case .end(let checksum):
-                items.append(Item(file: fileIndex, kind: .end(checksum: checksum), decoded: true, ready: false))
-                freeSlots.append(slot)
-                c = Cursor(file: fileIndex + 1)
-            case .fallback:
-                items.append(Item(file: fileIndex, kind: .fallback(delivered: 0), decoded: true, ready: false))
-                freeSlots.append(slot)
-                c = Cursor(file: fileIndex + 1)
-            }
-            let sequence = removed + items.count - 1
-            cursor = c
-            wakeWorkers()
-            if decode == nil { advanceHash() }
-            lock.unlock()
-
-            guard let d = decode else { continue }
-            Self.reserve(&input, d.blockMax)
-            Self.reserve(&slots[slot], d.blockMax)
-            let count = Self.decodeBlock(d.handle, at: d.offset, size: d.size, raw: d.raw, blockMax: d.blockMax, input: input, into: slots[slot])
-
-            lock.lock()
-            let i = sequence - removed
-            items[i].kind = .block(slot: slot, count: max(count ?? 0, 0), failed: count == nil)
-            items[i].decoded = true
-            advanceHash()
-            lock.unlock()
+    /// Feeds the next item and decodes it when it is a block; false when there is nothing to do
+    /// (every file fed, or cancelled; without `waiting`, also when the feeder's turn or a slot is
+    /// taken).
+    private func step(input: inout UnsafeMutableRawBufferPointer, waiting: Bool) -> Bool {
+        // Take the feeder's turn and a free slot, then read the next block's header.
+        lock.lock()
+        while waiting && !cancelled && cursor.file < files.count && (feeding || freeSlots.isEmpty) {
+            workersWaiting += 1
+            lock.wait(lock.workers)
+            workersWaiting -= 1
         }
+        if cancelled || cursor.file >= files.count || feeding || freeSlots.isEmpty {
+            lock.unlock()
+            return false
+        }
+        feeding = true
+        let slot = freeSlots.removeLast()
+        var c = cursor
+        lock.unlock()
+
+        let next = feed(&c)
+
+        lock.lock()
+        feeding = false
+        let fileIndex = c.file
+        var decode: (offset: Int64, size: Int, raw: Bool, handle: ReadOnlyFile, blockMax: Int)?
+        switch next {
+        case .block(let offset, let size, let raw):
+            items.append(Item(file: fileIndex, kind: .block(slot: slot, count: 0, failed: false), decoded: false, ready: false))
+            decode = (offset, size, raw, c.handle!, c.blockMax)
+        case .end(let checksum):
+            items.append(Item(file: fileIndex, kind: .end(checksum: checksum), decoded: true, ready: false))
+            freeSlots.append(slot)
+            c = Cursor(file: fileIndex + 1)
+        case .fallback:
+            items.append(Item(file: fileIndex, kind: .fallback(delivered: 0), decoded: true, ready: false))
+            freeSlots.append(slot)
+            c = Cursor(file: fileIndex + 1)
+        }
+        let sequence = removed + items.count - 1
+        cursor = c
+        wakeWorkers()
+        if decode == nil { advanceHash() }
+        lock.unlock()
+
+        guard let d = decode else { return true }
+        Self.reserve(&input, d.blockMax)
+        Self.reserve(&slots[slot], d.blockMax)
+        let count = Self.decodeBlock(d.handle, at: d.offset, size: d.size, raw: d.raw, blockMax: d.blockMax, input: input, into: slots[slot])
+
+        lock.lock()
+        let i = sequence - removed
+        items[i].kind = .block(slot: slot, count: max(count ?? 0, 0), failed: count == nil)
+        items[i].decoded = true
+        advanceHash()
+        lock.unlock()
+        return true
     }
 
     private enum Next {
