@@ -19,6 +19,10 @@ typedef struct {
 void liteproof_xxh32_reset(liteproof_xxh32_state *state, uint32_t seed);
 void liteproof_xxh32_update(liteproof_xxh32_state *state, const void *input, size_t length);
 uint32_t liteproof_xxh32_digest(const liteproof_xxh32_state *state);
+/// SQLite's WAL checksum of `length` bytes (a multiple of 8), continuing from (*s0, *s1);
+/// `bigEndian` as the WAL header's magic says.
+void liteproof_wal_checksum(const void *data, size_t length, int bigEndian, uint32_t *s0, uint32_t *s1);
+
 /// XXH32 of one buffer.
 uint32_t liteproof_xxh32(const void *input, size_t length, uint32_t seed);
 #endif

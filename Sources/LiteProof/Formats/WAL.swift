@@ -1,3 +1,5 @@
+import CPlatform
+
 /// SQLite write-ahead-log format: header, frames, cumulative checksums.
 /// Facts: https://www.sqlite.org/fileformat2.html#walformat and docs/FORMATS.md ("The SQLite WAL").
 public struct WALHeader: Equatable, Sendable {
@@ -61,25 +63,27 @@ func validPageSize(_ raw: UInt32) -> Int? {
 
 /// The WAL checksum: pairs of 32-bit words, `s0 += x0 + s1; s1 += x1 + s0`, wrapping.
 public enum WALChecksum {
+    /// Continues the checksum `(s0, s1)` over `data` (a multiple of 8 bytes). In C (CPlatform),
+    /// four quarters of the data summed side by side and joined (see WALChecksum.c).
     @inline(__always)
     public static func update(_ data: UnsafeRawBufferPointer, bigEndian: Bool, _ s0: inout UInt32, _ s1: inout UInt32) {
         precondition(data.count % 8 == 0)
-        var a = s0, b = s1
-        let words = data.count / 4
         guard let base = data.baseAddress else { return }
+        liteproof_wal_checksum(base, data.count, bigEndian ? 1 : 0, &s0, &s1)
+    }
+
+    /// The same sum one unit after another, as SQLite writes it (the reference the tests hold the
+    /// fast one to).
+    public static func reference(_ data: UnsafeRawBufferPointer, bigEndian: Bool, _ s0: inout UInt32, _ s1: inout UInt32) {
+        precondition(data.count % 8 == 0)
+        var a = s0, b = s1
         var i = 0
-        if bigEndian {
-            while i < words {
-                a = a &+ UInt32(bigEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)) &+ b
-                b = b &+ UInt32(bigEndian: base.loadUnaligned(fromByteOffset: i * 4 + 4, as: UInt32.self)) &+ a
-                i += 2
-            }
-        } else {
-            while i < words {
-                a = a &+ UInt32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)) &+ b
-                b = b &+ UInt32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4 + 4, as: UInt32.self)) &+ a
-                i += 2
-            }
+        while i < data.count {
+            let x0 = data.loadUnaligned(fromByteOffset: i, as: UInt32.self)
+            let x1 = data.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self)
+            a = a &+ (bigEndian ? UInt32(bigEndian: x0) : UInt32(littleEndian: x0)) &+ b
+            b = b &+ (bigEndian ? UInt32(bigEndian: x1) : UInt32(littleEndian: x1)) &+ a
+            i += 8
         }
         s0 = a
         s1 = b
