@@ -32,9 +32,10 @@ import Testing
         var frames = 0
         var at = 32
         while at + 24 + header.pageSize <= wal.count {
+            let big = header.bigEndianChecksums
             wal.withUnsafeBytes { b in
-                WALChecksum.update(UnsafeRawBufferPointer(rebasing: b[at..<(at + 8)]), bigEndian: header.bigEndianChecksums, &s.0, &s.1)
-                WALChecksum.update(UnsafeRawBufferPointer(rebasing: b[(at + 24)..<(at + 24 + header.pageSize)]), bigEndian: header.bigEndianChecksums, &s.0, &s.1)
+                WALChecksum.update(UnsafeRawBufferPointer(rebasing: b[at..<(at + 8)]), bigEndian: big, &s.0, &s.1)
+                WALChecksum.update(UnsafeRawBufferPointer(rebasing: b[(at + 24)..<(at + 24 + header.pageSize)]), bigEndian: big, &s.0, &s.1)
             }
             #expect(s.0 == u32(wal, at + 16) && s.1 == u32(wal, at + 20), "frame \(frames + 1)")
             at += 24 + header.pageSize
