@@ -32,6 +32,57 @@ import Testing
         }
     }
 
+    /// A transaction larger than the page map writes its pages past the database's committed end
+    /// straight to the output; cut inside such a transaction (`--offset` at a frame in its
+    /// middle), the restore must drop them again. At every frame of every index, a 16-slot page
+    /// map restores the same bytes as one large enough never to overflow.
+    @Test(arguments: [Scenario.v03Basic, .v03Multi, .v03Page64k])
+    func overflowingTransactionsCutAnywhereRestoreAlike(_ s: Scenario) async throws {
+        let r = try await ReplicaFactory.shared.replica(s)
+        let replica = try Replica.open(r.replicaDir)
+        let gen = try RestorePlanner(replica: replica).chooseGeneration(.latest()).0
+        var appendingOverflows = 0
+        for index in gen.indexes where gen.snapshots.contains(where: { $0.index <= index }) {
+            let segments = gen.segments(of: index)
+            // The transactions of this index: how many frames, and whether one writes past the
+            // database's size at its start (the size before the index is not needed: any page past
+            // every earlier commit's size counts, which undercounts only).
+            var frameEnds: [Int64] = []
+            var pageSize = 0
+            var committedPages: UInt32 = 0, framesInTransaction = 0, pastEnd = false
+            _ = try V03Readers.readIndex(replica, index: index, segments: segments, expectedPageSize: nil) { f in
+                pageSize = f.page.count
+                frameEnds.append(f.walOffset + 24 + Int64(f.page.count))
+                framesInTransaction += 1
+                if committedPages > 0 && f.pageNumber > committedPages { pastEnd = true }
+                if f.commitSize != 0 {
+                    if framesInTransaction > 16 && pastEnd { appendingOverflows += 1 }
+                    committedPages = max(committedPages, f.commitSize)
+                    framesInTransaction = 0
+                    pastEnd = false
+                }
+            }
+            // Every frame end in small indexes; about 40 spread over a large one, and the last.
+            let step = max(1, frameEnds.count / 40)
+            let offsets = stride(from: 0, to: frameEnds.count, by: step).map { frameEnds[$0] } + frameEnds.suffix(1)
+            for offset in offsets {
+                let dir = try rigTempDir("cut")
+                defer { try? FileManager.default.removeItem(atPath: dir) }
+                var tiny = Restorer(replica: replica)
+                tiny.pageMapMemory = 1  // 16 slots
+                var large = Restorer(replica: replica)
+                large.pageMapMemory = 1 << 30
+                let target = RestoreTarget.walIndex(index, offset: offset)
+                try tiny.restore(target, to: dir + "/tiny.db", options: RestoreOptions(integrityCheck: .none))
+                try large.restore(target, to: dir + "/large.db", options: RestoreOptions(integrityCheck: .none))
+                #expect(
+                    FileManager.default.contentsEqual(atPath: dir + "/tiny.db", andPath: dir + "/large.db"),
+                    "\(s) index \(index) offset \(offset) (page size \(pageSize)): a 16-slot page map restores other bytes")
+            }
+        }
+        if s == .v03Basic { #expect(appendingOverflows > 0, "the replica has transactions that overflow 16 slots past the database's end") }
+    }
+
     /// A transaction larger than the pending arena goes to the scratch file an arena at a time and
     /// comes back in frame order: a page written twice ends with its later image.
     @Test func pendingPagesSpillInFrameOrder() throws {

@@ -151,7 +151,10 @@ final class PendingPages {
 /// copies only each page's last frame). Pages of the open transaction wait in the same slots until
 /// its commit frame; when every slot is taken, the committed pages are written out in page order
 /// (runs of consecutive pages in one `pwrite`) and their slots reused. A transaction larger than
-/// all the slots continues in a ``PendingPages`` (which spills to a scratch file).
+/// all the slots continues in a ``PendingPages`` (which spills to a scratch file), except its
+/// pages past the database's committed end (an appending transaction's new pages): nothing
+/// committed lives there, so they go straight to the output, and the end of the WAL index cuts
+/// the file to the last commit's size, which drops them if their transaction never commits.
 ///
 /// Memory is `slots × pageSize` plus a few bytes per slot, whatever the database or WAL size.
 final class PageMap {
@@ -167,6 +170,11 @@ final class PageMap {
     /// The open transaction's frames beyond the slots (only for a transaction larger than all of them).
     private let overflow: PendingPages
     private var overflowing = false
+    /// The database's size in pages at the last commit (set by the caller at each WAL index's
+    /// start, then by each commit frame).
+    var databasePages: UInt32 = 0
+    /// Pages of the open transaction written straight to the output (past `databasePages`).
+    private var direct: Set<UInt32> = []
     /// Page images written to the output so far (a page written by two flushes counts twice).
     private(set) var pagesWritten = 0
 
@@ -187,7 +195,13 @@ final class PageMap {
         if !overflowing && free.isEmpty { try flush() }
         guard !overflowing, let slot = free.popLast() else {
             overflowing = true
-            try overflow.append(pgno, page)
+            if pgno > databasePages {
+                try writer.write(page: pgno, page)
+                direct.insert(pgno)
+                pagesWritten += 1
+            } else {
+                try overflow.append(pgno, page)
+            }
             return
         }
         (arena.baseAddress! + Int(slot) * pageSize).copyMemory(from: page.baseAddress!, byteCount: pageSize)
@@ -195,12 +209,18 @@ final class PageMap {
     }
 
     /// The commit frame of the open transaction: its pages become the newest committed versions.
-    func commit(_ pgno: UInt32, _ page: UnsafeRawBufferPointer) throws {
+    func commit(_ pgno: UInt32, _ page: UnsafeRawBufferPointer, databasePages newSize: UInt32) throws {
         try stage(pgno, page)
         for (p, slot) in open {
-            if let old = committed.updateValue(slot, forKey: p) { free.append(old) }
+            if direct.contains(p) {
+                free.append(slot)  // a later frame of this transaction went to the output
+            } else if let old = committed.updateValue(slot, forKey: p) {
+                free.append(old)
+            }
         }
         open.removeAll(keepingCapacity: true)
+        direct.removeAll(keepingCapacity: true)
+        databasePages = newSize
         if overflowing {
             // The overflowed frames come after every frame in the slots: write the slots first.
             try flush()
@@ -214,6 +234,7 @@ final class PageMap {
     func discardOpen() {
         for (_, slot) in open { free.append(slot) }
         open.removeAll(keepingCapacity: true)
+        direct.removeAll(keepingCapacity: true)
         overflow.discard()
         overflowing = false
     }
@@ -221,7 +242,10 @@ final class PageMap {
     /// Writes every committed page (up to `maxPage`; pages above it are dropped, as SQLite's
     /// checkpoint drops pages past the database's size) in page order and frees their slots.
     func flush(maxPage: UInt32 = .max) throws {
-        guard !committed.isEmpty else { return }
+        guard !committed.isEmpty else {
+            try writer.flush()  // pages written straight to the output may wait there
+            return
+        }
         var entries = committed.map { (page: $0.key, slot: $0.value) }
         entries.sort { $0.page < $1.page }
         for e in entries {

@@ -50,6 +50,7 @@ extension Restorer {
                 // continues in a scratch file); trailing uncommitted frames are dropped.
                 if pageMap == nil { pageMap = PageMap(PageWriter(out, pageSize: pageSize), memory: pageMapMemory, spillDirectory: scratch) }
                 let map = pageMap!
+                map.databasePages = UInt32(size / Int64(pageSize))
                 var committed: UInt32 = 0
                 // No valid WAL names a page the database could not have reached: its size before
                 // this index, plus one page per frame so far, plus SQLite's 64 KiB of slack (its
@@ -74,7 +75,7 @@ extension Restorer {
                     if frame.commitSize == 0 {
                         try map.stage(frame.pageNumber, frame.page)
                     } else {
-                        try map.commit(frame.pageNumber, frame.page)
+                        try map.commit(frame.pageNumber, frame.page, databasePages: frame.commitSize)
                         committed = frame.commitSize
                     }
                 }
@@ -83,11 +84,11 @@ extension Restorer {
                     position = .v03(generation: plan.position.generation ?? "", index: segments[0].index, offset: read.lastCommitEnd)
                 }
                 try map.flush(maxPage: committed > 0 ? committed : .max)
-                // As SQLite's checkpoint: truncate to the last commit's size (when there was one).
-                if committed > 0 {
-                    size = Int64(committed) * Int64(pageSize)
-                    try out.truncate(to: size)
-                }
+                // As SQLite's checkpoint: truncate to the last commit's size (or back to the size
+                // before the index when it has no commit: an uncommitted transaction may have
+                // written pages past it).
+                if committed > 0 { size = Int64(committed) * Int64(pageSize) }
+                try out.truncate(to: size)
                 meter.add(segments.reduce(0) { $0 + $1.size })
             case .ltx:
                 preconditionFailure("LTX step in a 0.3 plan")
