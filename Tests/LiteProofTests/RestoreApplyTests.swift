@@ -75,9 +75,12 @@ import Testing
                 let target = RestoreTarget.walIndex(index, offset: offset)
                 try tiny.restore(target, to: dir + "/tiny.db", options: RestoreOptions(integrityCheck: .none))
                 try large.restore(target, to: dir + "/large.db", options: RestoreOptions(integrityCheck: .none))
+                let a = try bytes(of: dir + "/tiny.db"), b = try bytes(of: dir + "/large.db")
+                let firstDiff = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset
                 #expect(
-                    FileManager.default.contentsEqual(atPath: dir + "/tiny.db", andPath: dir + "/large.db"),
-                    "\(s) index \(index) offset \(offset) (page size \(pageSize)): a 16-slot page map restores other bytes")
+                    a == b,
+                    "\(s) index \(index) offset \(offset) (page size \(pageSize)): a 16-slot page map restores other bytes (\(a.count) against \(b.count) bytes, first difference in page \(firstDiff.map { $0 / max(pageSize, 1) + 1 } ?? 0))"
+                )
             }
         }
         if s == .v03Basic { #expect(appendingOverflows > 0, "the replica has transactions that overflow 16 slots past the database's end") }
