@@ -1,5 +1,8 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "CPlatform.h"
 
 int liteproof_start_writeback(int fd) {
@@ -8,5 +11,13 @@ int liteproof_start_writeback(int fd) {
 #else
     (void)fd;
     return 0;
+#endif
+}
+
+void liteproof_mmap_large_buffers(size_t threshold) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, (int)threshold);
+#else
+    (void)threshold;
 #endif
 }

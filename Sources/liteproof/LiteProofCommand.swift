@@ -32,6 +32,7 @@ struct LiteProofCommand: ParsableCommand {
     /// Runs the command; argument errors exit 2 ("could not run"), as documented, instead of the
     /// argument parser's 64. `--help` and `--version` still print on standard output and exit 0.
     static func main() {
+        ProcessMemory.returnLargeBuffersWhenFreed()
         do {
             var command = try parseAsRoot()
             try command.run()

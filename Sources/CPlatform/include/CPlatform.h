@@ -7,6 +7,10 @@
 /// `SYNC_FILE_RANGE_WRITE`; a no-op elsewhere). Returns 0 or -1 with errno.
 int liteproof_start_writeback(int fd);
 
+/// Makes allocations of `threshold` bytes or more come from mmap, so that freeing them returns
+/// the memory to the system (glibc's `M_MMAP_THRESHOLD`; a no-op elsewhere).
+void liteproof_mmap_large_buffers(size_t threshold);
+
 /// Streaming XXH32 (the checksum of LZ4 frame headers and contents).
 typedef struct {
     uint32_t v[4];
