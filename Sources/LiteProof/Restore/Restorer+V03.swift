@@ -16,6 +16,8 @@ extension Restorer {
         }
         let prefetcher = SegmentPrefetcher(replica: replica, files: planFiles)
         defer { prefetcher.cancel() }
+        // The WAL rewrites the snapshot's pages: keep page-cache folios small (see `largestWrite`).
+        out.largestWrite = 64 << 10
         // No writeback until the final fsync: the WAL rewrites the same pages again and again, and
         // starting writeback midway both writes pages that change again and makes the apply loop
         // wait in the block layer's throttle (update-heavy benchmark: apply 1.14 s with writeback

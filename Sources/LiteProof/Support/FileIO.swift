@@ -132,14 +132,14 @@ public final class OutputFile: @unchecked Sendable {
 
     private let unsyncedLock = NSLock()
 
-    /// The largest single `pwrite`. Linux (6.16+ on ext4) sizes a page-cache folio by the write
-    /// that creates it, and a later 4 KiB write into a folio costs work in proportion to the
-    /// folio's size: on this project's test machine, 100,000 random 4 KiB writes into a file
-    /// written in 1 MiB pieces took 0.56 s, in 64 KiB pieces 0.29 s. A 0.3 restore writes the
-    /// snapshot, then rewrites its pages from the WAL: writing in pieces of at most 64 KiB cut
-    /// the update-heavy benchmark's system time from 1.1–1.4 s to 0.4 s
+    /// The largest single `pwrite` (unlimited unless set). Linux (6.16+ on ext4) sizes a
+    /// page-cache folio by the write that creates it, and a later 4 KiB write into a folio costs
+    /// work in proportion to the folio's size: on this project's test machine, 100,000 random
+    /// 4 KiB writes into a file written in 1 MiB pieces took 0.56 s, in 64 KiB pieces 0.29 s. A
+    /// file whose pages are written again (a 0.3 restore: the snapshot, then the WAL's versions)
+    /// sets 64 KiB: that cut the update-heavy benchmark's system time from 0.9 s to 0.4 s
     /// (`Benchmarks/README.md`).
-    static let largestWrite = 64 << 10
+    public var largestWrite = Int.max
 
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         // Several threads write one output (0.5 restores): the counter is shared.
@@ -151,7 +151,7 @@ public final class OutputFile: @unchecked Sendable {
         if start { startWriteback() }
         var done = 0
         while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, min(bytes.count - done, Self.largestWrite), off_t(offset) + off_t(done))
+            let n = pwrite(fd, bytes.baseAddress! + done, min(bytes.count - done, largestWrite), off_t(offset) + off_t(done))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw localError("cannot write", path: path)
