@@ -132,5 +132,16 @@ public struct RestorePlan: Sendable {
     /// Every replica file the plan reads, relative to the replica root.
     public var files: [String] { steps.flatMap(\.files) }
 
+    /// 0.3: the snapshot and WAL segments the plan reads, in the order it reads them.
+    public var v03Files: [V03File] {
+        steps.flatMap { step -> [V03File] in
+            switch step {
+            case .snapshot(let file): return [file]
+            case .walIndex(_, let segments, _): return segments
+            case .ltx: return []
+            }
+        }
+    }
+
     public var totalBytes: Int64 { steps.reduce(0) { $0 + $1.bytes } }
 }

@@ -7,14 +7,7 @@ extension Restorer {
         var size: Int64 = 0
         // The snapshot and the WAL segments decompress on both cores, block by block, ahead of
         // the apply loop.
-        let planFiles = plan.steps.flatMap { step -> [V03File] in
-            switch step {
-            case .snapshot(let file): return [file]
-            case .walIndex(_, let segs, _): return segs
-            case .ltx: return []
-            }
-        }
-        let prefetcher = SegmentPrefetcher(replica: replica, files: planFiles)
+        let prefetcher = SegmentPrefetcher(replica: replica, files: plan.v03Files)
         defer { prefetcher.cancel() }
         // The WAL rewrites the snapshot's pages: keep page-cache folios small (see `largestWrite`).
         out.largestWrite = 64 << 10
