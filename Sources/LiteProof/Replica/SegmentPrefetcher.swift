@@ -287,9 +287,9 @@ public final class SegmentPrefetcher: @unchecked Sendable {
             if c.handle == nil {
                 let h = try replica.open(files[c.file].path)
                 c.handle = h
-                var header = [UInt8](repeating: 0, count: 7)
-                guard try header.withUnsafeMutableBytes({ try h.read(into: $0, at: 0) }) == 7 else { return .fallback }
-                let magic = UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24
+                let header = try h.read(count: 7, at: 0)
+                guard header.count == 7 else { return .fallback }
+                let magic = header.withUnsafeBytes { $0.u32LE(at: 0) }
                 let flags = header[4]
                 let bd = header[5]
                 // Version 01, independent blocks, no block checksum, no content size, no
@@ -338,9 +338,8 @@ public final class SegmentPrefetcher: @unchecked Sendable {
     }
 
     private static func readWord(_ h: ReadOnlyFile, at offset: Int64) throws -> UInt32? {
-        var word: UInt32 = 0
-        guard try withUnsafeMutableBytes(of: &word, { try h.read(into: $0, at: offset) }) == 4 else { return nil }
-        return UInt32(littleEndian: word)
+        let bytes = try h.read(count: 4, at: offset)
+        return bytes.count == 4 ? bytes.withUnsafeBytes { $0.u32LE(at: 0) } : nil
     }
 
     /// Reads and decodes one block into `output`; nil when it cannot (the reader's decode then reports why).
