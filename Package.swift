@@ -27,7 +27,7 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
-        .target(name: "CPlatform"),
+        .target(name: "CPlatform", dependencies: ["CSQLite"]),
         .target(
             name: "LiteProof",
             dependencies: [

@@ -29,4 +29,12 @@ void liteproof_wal_checksum(const void *data, size_t length, int bigEndian, uint
 
 /// XXH32 of one buffer.
 uint32_t liteproof_xxh32(const void *input, size_t length, uint32_t seed);
+
+/// The name of the SQLite VFS that reads a read-only main database through a memory map
+/// (`MappedVFS.c`): only for files LiteProof wrote and nobody else changes while open.
+#define LITEPROOF_MAPPED_VFS "liteproof-mapped"
+/// Registers that VFS (once; not as the default). Returns SQLITE_OK (0) or SQLite's error code.
+int liteproof_register_mapped_vfs(void);
+/// Bytes this process has read through that VFS's maps (for tests).
+uint64_t liteproof_mapped_vfs_served(void);
 #endif

@@ -158,7 +158,7 @@ public struct ProofOfPersistence {
             step(
                 "restore-and-check",
                 {
-                    let problems = try SQLiteDatabase(path: restoredPath!, mode: .immutable).integrityCheck(full: false)
+                    let problems = try SQLiteDatabase(path: restoredPath!, mode: .written).integrityCheck(full: false)
                     return (
                         problems.isEmpty,
                         problems.isEmpty

@@ -113,7 +113,7 @@ public struct Restorer {
         var problems: [String] = []
         if options.integrityCheck != .none {
             let t = Date()
-            problems = try SQLiteDatabase(path: temp, mode: .immutable).integrityCheck(full: options.integrityCheck == .full)
+            problems = try SQLiteDatabase(path: temp, mode: .written).integrityCheck(full: options.integrityCheck == .full)
             phases.integrityCheck = Date().timeIntervalSince(t)
         }
         if !problems.isEmpty && !options.keepFailed {

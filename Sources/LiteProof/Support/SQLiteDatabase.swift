@@ -1,3 +1,4 @@
+import CPlatform
 import CSQLite
 import Foundation
 
@@ -8,6 +9,11 @@ public final class SQLiteDatabase {
         /// `immutable=1`: no locks, no -wal or -shm, the file is read as it is (scratch files,
         /// restored databases).
         case immutable
+        /// `immutable=1` on a file LiteProof wrote itself and nobody changes while it is open (a
+        /// restored database before it is renamed into place, a trial restore): its pages are read
+        /// through a memory map, several times faster for a whole-file check than a read per page
+        /// (`MappedVFS.c`; a file cut short under the map would raise SIGBUS, hence only ours).
+        case written
         /// Read-only with normal locking (a live database: SQLite's own consistent read).
         case readOnly
         /// Read-write; creates the file if missing.
@@ -27,7 +33,12 @@ public final class SQLiteDatabase {
         var db: OpaquePointer?
         let flags: Int32
         let name: String
+        var vfs: String?
         switch mode {
+        case .written:
+            flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
+            name = "file:" + SQLiteDatabase.uriEscape(path) + "?immutable=1"
+            if liteproof_register_mapped_vfs() == SQLITE_OK { vfs = LITEPROOF_MAPPED_VFS }
         case .immutable:
             flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
             name = "file:" + SQLiteDatabase.uriEscape(path) + "?immutable=1"
@@ -38,7 +49,7 @@ public final class SQLiteDatabase {
             flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
             name = path
         }
-        let rc = sqlite3_open_v2(name, &db, flags, nil)
+        let rc = sqlite3_open_v2(name, &db, flags, vfs)
         guard rc == SQLITE_OK, let db else {
             let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(db)  // closes a half-opened handle (sqlite3_open_v2 allocates one even on error)
@@ -47,6 +58,10 @@ public final class SQLiteDatabase {
         handle = db
         sqlite3_busy_timeout(db, 5000)
         sqlite3_extended_result_codes(db, 1)
+        if vfs != nil {
+            // Pages in place from the map (no copy into SQLite's cache); the VFS bounds the memory.
+            sqlite3_exec(db, "PRAGMA mmap_size=\(Int64.max)", nil, nil, nil)
+        }
     }
 
     deinit { sqlite3_close_v2(handle) }

@@ -143,7 +143,7 @@ public struct Verifier {
                 let path = try restorer.restoreToScratch(plan, in: scratch)
                 restoreSeconds = Date().timeIntervalSince(restoreStarted)
                 if restoreCheck != .none {
-                    let problems = try SQLiteDatabase(path: path, mode: .immutable).integrityCheck(full: restoreCheck == .full)
+                    let problems = try SQLiteDatabase(path: path, mode: .written).integrityCheck(full: restoreCheck == .full)
                     restoreCheckResult = problems.isEmpty ? "ok" : problems.prefix(5).joined(separator: "; ")
                     if !problems.isEmpty {
                         findings.append(
