@@ -172,7 +172,7 @@ import Testing
         let out = try rigTempDir("newestdamage") + "/db"
         do {
             var restorer = Restorer(replica: try Replica.open(dir))
-            restorer.ltxFilesChecked = true
+            restorer.filesChecked = true
             try restorer.restore(to: out)
             Issue.record("the restore did not notice a damaged frame in \(last)")
         } catch let e as LiteProofError {
@@ -201,7 +201,7 @@ import Testing
                     let ours = dir + "/liteproof-\(window ?? 0)-\(checked).db"
                     var restorer = Restorer(replica: replica)
                     if let window { restorer.ltxWindowPages = window }
-                    restorer.ltxFilesChecked = checked
+                    restorer.filesChecked = checked
                     try restorer.restore(.txid(txid), to: ours, options: RestoreOptions(integrityCheck: .none))
                     #expect(
                         FileManager.default.contentsEqual(atPath: ours, andPath: theirs),

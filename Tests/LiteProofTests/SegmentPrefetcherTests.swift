@@ -161,6 +161,38 @@ import Testing
         try compareWithLiblz4(cases)
     }
 
+    /// `checksContent: false` (files `verify` has just checked) hands over the same bytes and skips
+    /// only the content checksum: a frame whose checksum alone is wrong passes, other damage does not.
+    @Test func skippingTheContentChecksumSkipsOnlyThat() throws {
+        let plain = try Self.realContent()
+        let good = Self.frame(plain)
+        var checksum = good
+        checksum[checksum.count - 2] ^= 0x01
+        var flipped = good
+        flipped[Self.blockData(good, 3) + 100] ^= 0xFF
+        let root = try rigTempDir("prefetch")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let dir = root + "/generations/0123456789abcdef/wal"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var files: [V03File] = []
+        for (i, bytes) in [good, checksum, flipped].enumerated() {
+            let path = "generations/0123456789abcdef/wal/00000000_\(String(format: "%08x", i * 4096)).wal.lz4"
+            try write(bytes, to: root + "/" + path)
+            files.append(V03File(path: path, index: 0, offset: Int64(i * 4096), size: Int64(bytes.count)))
+        }
+        let replica = try Replica.open(root)
+        for workers in [0, 2] {
+            let checking = SegmentPrefetcher(replica: replica, files: files, workers: workers)
+            let trusting = SegmentPrefetcher(replica: replica, files: files, workers: workers, checksContent: false)
+            defer { checking.cancel(); trusting.cancel() }
+            let outcomes = files.map { f in (Self.outcome { try checking.decompress(f, $0) }, Self.outcome { try trusting.decompress(f, $0) }) }
+            #expect(outcomes[0].0 == outcomes[0].1 && outcomes[0].1.error == nil && outcomes[0].1.bytes == plain)
+            #expect(outcomes[1].0.error?.hasPrefix("lz4.content-checksum") == true, "\(workers) workers")
+            #expect(outcomes[1].1.error == nil && outcomes[1].1.bytes == plain, "\(workers) workers")
+            #expect(outcomes[2].1.error != nil && outcomes[2].1.error == outcomes[2].0.error, "\(workers) workers")
+        }
+    }
+
     /// A reader that stops inside a file (its own error) or skips one still gets the next file whole.
     @Test func readerMayStopEarlyOrSkip() throws {
         let plain = try Self.realContent()

@@ -91,11 +91,18 @@ public final class SegmentPrefetcher: @unchecked Sendable {
     /// The reader's own compressed-block buffer when there are no worker threads.
     private var inlineInput = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
+    /// Whether the content checksums are computed and compared (see ``init``).
+    let checksContent: Bool
+
     /// `workers` threads decode ahead of the reader; with none (or when no thread can start),
     /// the reader decodes each block itself when it needs it, through the same code.
-    public init(replica: Replica, files: [V03File], workers: Int = 2, slots: Int = 4) {
+    /// `checksContent: false` skips the content checksums of the frames this decoder decodes
+    /// itself, for files that were just decoded in full and found sound (`verify`'s trial
+    /// restore); a file that goes to liblz4 is still checked there.
+    public init(replica: Replica, files: [V03File], workers: Int = 2, slots: Int = 4, checksContent: Bool = true) {
         self.replica = replica
         self.files = files
+        self.checksContent = checksContent
         self.slots = .allocate(capacity: max(slots, workers + 1))
         self.slots.initialize(repeating: UnsafeMutableRawBufferPointer(start: nil, count: 0))
         freeSlots = Array(self.slots.indices)
@@ -388,14 +395,16 @@ public final class SegmentPrefetcher: @unchecked Sendable {
                         kind = .fallback(delivered: hashedBytes)
                         hashFailed = true
                     } else {
-                        lock.unlock()
-                        liteproof_xxh32_update(&hashState, slots[slot].baseAddress!, count)
-                        lock.lock()
+                        if checksContent {
+                            lock.unlock()
+                            liteproof_xxh32_update(&hashState, slots[slot].baseAddress!, count)
+                            lock.lock()
+                        }
                         hashedBytes += Int64(count)
                         parallelBlocks += 1
                     }
                 case .end(let checksum):
-                    if let checksum, liteproof_xxh32_digest(&hashState) != checksum {
+                    if checksContent, let checksum, liteproof_xxh32_digest(&hashState) != checksum {
                         kind = .fallback(delivered: hashedBytes)
                         hashFailed = true
                     }

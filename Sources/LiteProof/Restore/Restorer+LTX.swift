@@ -7,7 +7,7 @@ extension Restorer {
     /// dropped; the lock page stays zero. Every file's header and whole page index are read first,
     /// and the files must hold every page up to the final commit before anything is sized from it.
     ///
-    /// Unless ``ltxFilesChecked`` says a caller (`verify`) has just decoded every file in full,
+    /// Unless ``filesChecked`` says a caller (`verify`) has just decoded every file in full,
     /// every file is also decoded in full, on all cores, and checked (page encodings, index
     /// against the page block, CRC-64 file checksum, which covers every decompressed page — so a
     /// page version a newer file replaces is decompressed too). When the page map covers the
@@ -57,7 +57,7 @@ extension Restorer {
         let map = NewestPages(count: window)
         // The full decodes go largest file first, so the cores finish together.
         let bySize = refs.indices.sorted { refs[$0].size > refs[$1].size }
-        if !ltxFilesChecked && Int64(commit) <= Int64(ltxWindowPages) {
+        if !filesChecked && Int64(commit) <= Int64(ltxWindowPages) {
             if commit > 0 {
                 try map.fill(cursors, first: 1, last: commit, commit: commit, lockPage: lockPage, name: refs.last!.path)
             }
@@ -71,7 +71,7 @@ extension Restorer {
                 meter.add(refs[i].size)
             }
         } else {
-            if !ltxFilesChecked {
+            if !filesChecked {
                 _ = try parallelMap(bySize) { i in try LTX.decode(files[i], name: refs[i].path) }
             }
             var lo: UInt32 = 1

@@ -7,7 +7,7 @@ extension Restorer {
         var size: Int64 = 0
         // The snapshot and the WAL segments decompress on both cores, block by block, ahead of
         // the apply loop.
-        let prefetcher = SegmentPrefetcher(replica: replica, files: plan.v03Files)
+        let prefetcher = SegmentPrefetcher(replica: replica, files: plan.v03Files, checksContent: !filesChecked)
         defer { prefetcher.cancel() }
         // The WAL rewrites the snapshot's pages: keep page-cache folios small (see `largestWrite`).
         out.largestWrite = 64 << 10

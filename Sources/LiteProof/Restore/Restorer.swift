@@ -62,10 +62,12 @@ public struct Restorer {
     /// 0.5: pages of the database whose newest versions are found and written in one pass (16
     /// bytes of map each); larger databases take several (tests shrink it to exercise windows).
     var ltxWindowPages = 1 << 19
-    /// 0.5: the caller has just decoded every file of the replica in full and found each sound
-    /// (`verify`, before its trial restore): the restore then reads only the page versions it
-    /// writes.
-    var ltxFilesChecked = false
+    /// The caller has just decoded every file of the replica in full and found each sound
+    /// (`verify`, before its trial restore; Litestream never rewrites a file once written). A 0.5
+    /// restore then reads only the page versions it writes; a 0.3 restore does not compute the
+    /// LZ4 content checksums again (the WAL's own checksum chain is still followed: it decides
+    /// which frames count).
+    var filesChecked = false
 
     public init(replica: Replica, progress: ProgressHandler? = nil) {
         self.replica = replica

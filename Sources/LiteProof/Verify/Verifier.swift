@@ -139,7 +139,7 @@ public struct Verifier {
                 defer { ScratchSpace.release(scratch) }
                 let restoreStarted = Date()
                 var restorer = Restorer(replica: replica)
-                restorer.ltxFilesChecked = true  // every file was decoded and checked above, with no error
+                restorer.filesChecked = true  // every file was decoded and checked above, with no error
                 let path = try restorer.restoreToScratch(plan, in: scratch)
                 restoreSeconds = Date().timeIntervalSince(restoreStarted)
                 if restoreCheck != .none {
