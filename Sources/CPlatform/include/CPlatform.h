@@ -30,11 +30,11 @@ void liteproof_wal_checksum(const void *data, size_t length, int bigEndian, uint
 /// XXH32 of one buffer.
 uint32_t liteproof_xxh32(const void *input, size_t length, uint32_t seed);
 
-/// The name of the SQLite VFS that reads a read-only main database through a memory map
-/// (`MappedVFS.c`): only for files LiteProof wrote and nobody else changes while open.
-#define LITEPROOF_MAPPED_VFS "liteproof-mapped"
+/// The name of the SQLite VFS that reads a read-only main database ahead, 256 KiB at a time, when
+/// its reads run forward (`ReadAheadVFS.c`): for files LiteProof wrote and nobody else changes.
+#define LITEPROOF_READAHEAD_VFS "liteproof-readahead"
 /// Registers that VFS (once; not as the default). Returns SQLITE_OK (0) or SQLite's error code.
-int liteproof_register_mapped_vfs(void);
-/// Bytes this process has read through that VFS's maps (for tests).
-uint64_t liteproof_mapped_vfs_served(void);
+int liteproof_register_readahead_vfs(void);
+/// Bytes this process's reads through that VFS took from its read-ahead buffers (for tests).
+uint64_t liteproof_readahead_vfs_served(void);
 #endif
