@@ -27,6 +27,12 @@ uint32_t liteproof_xxh32_digest(const liteproof_xxh32_state *state);
 /// `bigEndian` as the WAL header's magic says.
 void liteproof_wal_checksum(const void *data, size_t length, int bigEndian, uint32_t *s0, uint32_t *s1);
 
+/// CRC-64/ISO as Go's `crc64.Update(value, crc64.MakeTable(crc64.ISO), data)` computes it (the
+/// LTX file checksum): carry-less multiplication where the processor has it (`CRC64.c`).
+uint64_t liteproof_crc64(uint64_t value, const void *data, size_t length);
+/// The same with tables only (for tests: the two must agree).
+uint64_t liteproof_crc64_portable(uint64_t value, const void *data, size_t length);
+
 /// XXH32 of one buffer.
 uint32_t liteproof_xxh32(const void *input, size_t length, uint32_t seed);
 
