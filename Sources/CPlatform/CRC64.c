@@ -14,6 +14,7 @@
 // so each constant is x^(k-1) mod P, for k = 192 and 128 (one piece) and 576 and 512 (four).
 #include <pthread.h>
 #include <string.h>
+#include "Bytes.h"
 #include "CPlatform.h"
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -52,19 +53,10 @@ static void make_tables(void) {
 #endif
 }
 
-static inline uint64_t load64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
 // The register (already complemented) through `n` bytes, slicing-by-8.
 static uint64_t by_table(uint64_t crc, const uint8_t *p, size_t n) {
     while (n >= 8) {
-        uint64_t w = load64(p) ^ crc;
+        uint64_t w = liteproof_le64(p) ^ crc;
         crc = table[7][w & 0xFF] ^ table[6][(w >> 8) & 0xFF] ^ table[5][(w >> 16) & 0xFF] ^ table[4][(w >> 24) & 0xFF]
             ^ table[3][(w >> 32) & 0xFF] ^ table[2][(w >> 40) & 0xFF] ^ table[1][(w >> 48) & 0xFF] ^ table[0][w >> 56];
         p += 8;

@@ -2,6 +2,7 @@
 // from the algorithm's public description (the xxHash specification): four accumulators over
 // 16-byte stripes, then the tail and a final avalanche. Little-endian input words.
 #include <string.h>
+#include "Bytes.h"
 #include "CPlatform.h"
 
 #define P1 0x9E3779B1u
@@ -12,14 +13,6 @@
 
 static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
 
-static inline uint32_t read32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap32(v);
-#endif
-    return v;
-}
 
 static inline uint32_t round32(uint32_t acc, uint32_t lane) { return rotl32(acc + lane * P2, 13) * P1; }
 
@@ -44,16 +37,16 @@ void liteproof_xxh32_update(liteproof_xxh32_state *s, const void *input, size_t 
     if (s->buffered > 0) {
         size_t fill = 16 - s->buffered;
         memcpy(s->buffer + s->buffered, p, fill);
-        for (int i = 0; i < 4; i++) s->v[i] = round32(s->v[i], read32(s->buffer + 4 * i));
+        for (int i = 0; i < 4; i++) s->v[i] = round32(s->v[i], liteproof_le32(s->buffer + 4 * i));
         p += fill;
         s->buffered = 0;
     }
     uint32_t v0 = s->v[0], v1 = s->v[1], v2 = s->v[2], v3 = s->v[3];
     while (end - p >= 16) {
-        v0 = round32(v0, read32(p));
-        v1 = round32(v1, read32(p + 4));
-        v2 = round32(v2, read32(p + 8));
-        v3 = round32(v3, read32(p + 12));
+        v0 = round32(v0, liteproof_le32(p));
+        v1 = round32(v1, liteproof_le32(p + 4));
+        v2 = round32(v2, liteproof_le32(p + 8));
+        v3 = round32(v3, liteproof_le32(p + 12));
         p += 16;
     }
     s->v[0] = v0, s->v[1] = v1, s->v[2] = v2, s->v[3] = v3;
@@ -73,7 +66,7 @@ uint32_t liteproof_xxh32_digest(const liteproof_xxh32_state *s) {
     acc += (uint32_t)s->total;
     const uint8_t *p = s->buffer, *end = p + s->buffered;
     while (end - p >= 4) {
-        acc = rotl32(acc + read32(p) * P3, 17) * P4;
+        acc = rotl32(acc + liteproof_le32(p) * P3, 17) * P4;
         p += 4;
     }
     while (p < end) {
