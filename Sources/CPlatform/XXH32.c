@@ -13,7 +13,6 @@
 
 static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
 
-
 static inline uint32_t round32(uint32_t acc, uint32_t lane) { return rotl32(acc + lane * P2, 13) * P1; }
 
 void liteproof_xxh32_reset(liteproof_xxh32_state *s, uint32_t seed) {
