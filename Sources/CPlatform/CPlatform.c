@@ -14,6 +14,15 @@ int liteproof_start_writeback(int fd) {
 #endif
 }
 
+int liteproof_start_writeback_range(int fd, int64_t offset, int64_t length) {
+#ifdef SYNC_FILE_RANGE_WRITE
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd, (void)offset, (void)length;
+    return 0;
+#endif
+}
+
 void liteproof_mmap_large_buffers(size_t threshold) {
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, (int)threshold);

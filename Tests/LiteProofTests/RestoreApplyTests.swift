@@ -10,7 +10,8 @@ import Testing
     let frame = 24 + 4096
 
     /// A page map of 16 slots flushes every few transactions and overflows into the scratch file
-    /// for any larger transaction: the output must still be litestream's, at every index.
+    /// for any larger transaction, and appended pages start writeback after every index (its
+    /// thresholds shrunk to a page): the output must still be litestream's, at every index.
     @Test(arguments: [Scenario.v03Basic, .v03Multi, .v03Page64k])
     func tinyPageMapRestoresWhatLitestreamRestores(_ s: Scenario) async throws {
         let r = try await ReplicaFactory.shared.replica(s)
@@ -20,16 +21,20 @@ import Testing
         for i in gen.indexes where gen.snapshots.contains(where: { $0.index <= i }) {
             targets.append((.walIndex(i), ["-index", i.hex(width: 8)]))
         }
+        let writebacks = BackgroundWriteback.rangesStarted
         for (target, args) in targets {
             let dir = try rigTempDir("tinymap")
             let ours = dir + "/liteproof.db", theirs = dir + "/litestream.db"
             var restorer = Restorer(replica: replica)
             restorer.pageMapMemory = 1  // the minimum: 16 slots
+            restorer.appendedWritebackMargin = 0
+            restorer.appendedWritebackBatch = 1
             try restorer.restore(target, to: ours, options: RestoreOptions(integrityCheck: .none))
             let (status, text) = try litestreamRestore(r.version, replicaDir: r.replicaDir, output: theirs, args: args)
             try #require(status == 0, "litestream restore \(args): \(text)")
             #expect(FileManager.default.contentsEqual(atPath: ours, andPath: theirs), "\(s) \(args): differs from litestream restore")
         }
+        #expect(BackgroundWriteback.rangesStarted > writebacks, "appended pages started writeback")
     }
 
     /// A transaction larger than the page map writes its pages past the database's committed end

@@ -6,6 +6,8 @@
 /// Starts writeback of a file's dirty pages without waiting (Linux `sync_file_range` with
 /// `SYNC_FILE_RANGE_WRITE`; a no-op elsewhere). Returns 0 or -1 with errno.
 int liteproof_start_writeback(int fd);
+/// The same for `length` bytes from `offset` only.
+int liteproof_start_writeback_range(int fd, int64_t offset, int64_t length);
 
 /// Makes allocations of `threshold` bytes or more come from mmap, so that freeing them returns
 /// the memory to the system (glibc's `M_MMAP_THRESHOLD`; a no-op elsewhere).

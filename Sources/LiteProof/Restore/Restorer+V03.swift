@@ -16,6 +16,15 @@ extension Restorer {
         // wait in the block layer's throttle (update-heavy benchmark: apply 1.14 s with writeback
         // every 64 MiB, 0.93 s without, the final fsync 20 ms → 85 ms).
         out.writebackEvery = .max
+        // Except for the pages the WAL appended past the snapshot, well behind the newest end: an
+        // appending WAL seldom writes them again, so they start on their way to disk from a
+        // thread of their own (which pays the kernel's work of submitting them) while the apply
+        // goes on, and the final fsync has less to wait for (append benchmark: fsync 160 → 45 ms,
+        // the whole restore 4–6% faster over 22 pairs; update-heavy unchanged). Started from the
+        // apply thread itself it saved nothing: the apply grew by what the fsync saved.
+        let writeback = BackgroundWriteback(out)
+        defer { writeback.stop() }
+        var appendedFrom: Int64 = .max
         var pageMap: PageMap?
         var position: Position?
         for step in plan.steps {
@@ -30,6 +39,7 @@ extension Restorer {
                 position = .v03(generation: plan.position.generation ?? "", index: file.index, offset: 0)
                 pageSize = h.pageSize
                 size = r.size
+                appendedFrom = size
                 meter.add(file.size)
             case .walIndex(_, let segments, var limit):
                 // An --offset inside a frame means the frames that end at or before it.
@@ -84,6 +94,10 @@ extension Restorer {
                 // written pages past it).
                 if committed > 0 { size = Int64(committed) * Int64(pageSize) }
                 try out.truncate(to: size)
+                if size - appendedWritebackMargin >= appendedFrom + appendedWritebackBatch {
+                    writeback.start(appendedFrom..<(size - appendedWritebackMargin))
+                    appendedFrom = size - appendedWritebackMargin
+                }
                 meter.add(segments.reduce(0) { $0 + $1.size })
             case .ltx:
                 preconditionFailure("LTX step in a 0.3 plan")

@@ -59,6 +59,11 @@ public struct Restorer {
     /// end of each index anyway; it keeps a 0.3 restore's peak under 64 MiB with the two
     /// decompression lanes.
     var pageMapMemory = 4 << 20
+    /// 0.3: pages the WAL appended past the snapshot start on their way to disk once they are
+    /// this far behind the newest end (bytes)…
+    var appendedWritebackMargin: Int64 = 16 << 20
+    /// …this many bytes at a time (tests shrink both to exercise it).
+    var appendedWritebackBatch: Int64 = 32 << 20
     /// 0.5: pages of the database whose newest versions are found and written in one pass (16
     /// bytes of map each); larger databases take several (tests shrink it to exercise windows).
     var ltxWindowPages = 1 << 19

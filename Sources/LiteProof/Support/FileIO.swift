@@ -166,6 +166,11 @@ public final class OutputFile: @unchecked Sendable {
         _ = liteproof_start_writeback(fd)
     }
 
+    /// ``startWriteback()`` for `range` of the file only.
+    public func startWriteback(_ range: Range<Int64>) {
+        _ = liteproof_start_writeback_range(fd, range.lowerBound, range.upperBound - range.lowerBound)
+    }
+
     public func truncate(to size: Int64) throws {
         guard ftruncate(fd, off_t(size)) == 0 else { throw localError("cannot truncate", path: path) }
     }
