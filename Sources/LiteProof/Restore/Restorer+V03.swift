@@ -1,7 +1,7 @@
 import Foundation
 
 extension Restorer {
-    func applyV03(_ plan: RestorePlan, to out: OutputFile, scratch: String) throws -> Applied {
+    func applyV03(_ plan: RestorePlan, to out: OutputFile, scratch: String, durable: Bool) throws -> Applied {
         let meter = ProgressMeter(phase: "restore", total: plan.totalBytes, handler: progress)
         var pageSize = 0
         var size: Int64 = 0
@@ -22,8 +22,8 @@ extension Restorer {
         // goes on, and the final fsync has less to wait for (append benchmark: fsync 160 → 45 ms,
         // the whole restore 4–6% faster over 22 pairs; update-heavy unchanged). Started from the
         // apply thread itself it saved nothing: the apply grew by what the fsync saved.
-        let writeback = BackgroundWriteback(out)
-        defer { writeback.stop() }
+        let writeback = durable ? BackgroundWriteback(out) : nil
+        defer { writeback?.stop() }
         var appendedFrom: Int64 = .max
         var pageMap: PageMap?
         var position: Position?
@@ -94,9 +94,10 @@ extension Restorer {
                 // written pages past it).
                 if committed > 0 { size = Int64(committed) * Int64(pageSize) }
                 try out.truncate(to: size)
-                if size - appendedWritebackMargin >= appendedFrom + appendedWritebackBatch {
-                    writeback.start(appendedFrom..<(size - appendedWritebackMargin))
-                    appendedFrom = size - appendedWritebackMargin
+                let behind = size - appendedWritebackMargin
+                if let writeback, appendedFrom < behind, behind - appendedFrom >= appendedWritebackBatch {
+                    writeback.start(appendedFrom..<behind)
+                    appendedFrom = behind
                 }
                 meter.add(segments.reduce(0) { $0 + $1.size })
             case .ltx:

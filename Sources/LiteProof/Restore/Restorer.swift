@@ -107,7 +107,7 @@ public struct Restorer {
 
         let applyStart = Date()
         let out = try ScratchSpace.createFile(temp)
-        let result = try apply(plan, to: out, scratch: dir.isEmpty ? "." : dir)
+        let result = try apply(plan, to: out, scratch: dir.isEmpty ? "." : dir, durable: options.sync)
         phases.apply = Date().timeIntervalSince(applyStart)
         if let p = result.position { plan.position = p }
 
@@ -167,11 +167,14 @@ public struct Restorer {
     }
 
     /// Applies the plan's files to a fresh, empty file. Exposed to benchmarks and `compare` through
-    /// ``restore(_:to:options:)`` and ``restoreToScratch(_:in:)``.
-    func apply(_ plan: RestorePlan, to out: OutputFile, scratch: String) throws -> Applied {
+    /// ``restore(_:to:options:)`` and ``restoreToScratch(_:in:)``. `durable`: the file will be
+    /// fsynced, so writeback may start early; a scratch file (removed soon, never synced) starts
+    /// none, which spares the disk the whole database.
+    func apply(_ plan: RestorePlan, to out: OutputFile, scratch: String, durable: Bool = false) throws -> Applied {
         replica.storage.prefetch(plan.files)
+        if !durable { out.writebackEvery = .max }
         switch plan.format {
-        case .v03: return try applyV03(plan, to: out, scratch: scratch)
+        case .v03: return try applyV03(plan, to: out, scratch: scratch, durable: durable)
         case .ltx: return try applyLTX(plan, to: out)
         }
     }
