@@ -49,7 +49,7 @@ static void make_tables(void) {
     }
 #ifdef LITEPROOF_CRC64_CLMUL
     __builtin_cpu_init();
-    use_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+    use_clmul = __builtin_cpu_supports("pclmul");
 #endif
 }
 
@@ -67,12 +67,12 @@ static uint64_t by_table(uint64_t crc, const uint8_t *p, size_t n) {
 }
 
 #ifdef LITEPROOF_CRC64_CLMUL
-__attribute__((target("pclmul,sse4.1"))) static inline __m128i fold(__m128i x, __m128i k) {
+__attribute__((target("pclmul"))) static inline __m128i fold(__m128i x, __m128i k) {
     return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
 }
 
 // The register through n bytes (n >= 64).
-__attribute__((target("pclmul,sse4.1"))) static uint64_t by_clmul(uint64_t crc, const uint8_t *p, size_t n) {
+__attribute__((target("pclmul"))) static uint64_t by_clmul(uint64_t crc, const uint8_t *p, size_t n) {
     const __m128i k512 = _mm_set_epi64x((long long)FOLD512_LOW, (long long)FOLD512_HIGH);
     const __m128i k128 = _mm_set_epi64x((long long)FOLD128_LOW, (long long)FOLD128_HIGH);
     // The register enters as if XORed into the first 8 bytes (a reflected CRC's initial value).

@@ -35,13 +35,10 @@ public final class SQLiteDatabase {
         let name: String
         var vfs: String?
         switch mode {
-        case .written:
+        case .immutable, .written:
             flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
             name = "file:" + SQLiteDatabase.uriEscape(path) + "?immutable=1"
-            if liteproof_register_readahead_vfs() == SQLITE_OK { vfs = LITEPROOF_READAHEAD_VFS }
-        case .immutable:
-            flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
-            name = "file:" + SQLiteDatabase.uriEscape(path) + "?immutable=1"
+            if mode == .written && liteproof_register_readahead_vfs() == SQLITE_OK { vfs = LITEPROOF_READAHEAD_VFS }
         case .readOnly:
             flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
             name = "file:" + SQLiteDatabase.uriEscape(path) + "?mode=ro"
