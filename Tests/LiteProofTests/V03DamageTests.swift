@@ -1,3 +1,4 @@
+import CLZ4
 import Foundation
 import LiteProof
 import Testing
@@ -37,6 +38,24 @@ import Testing
         let dir = try copy(), seg = Fixtures.v03Segment("00004080")
         try flipByte(dir + "/" + seg, at: 600)
         expectFinding(try verify(dir), .lz4Data, file: seg, offset: 11)
+    }
+
+    /// A WAL header forged to the largest page size (65536) and the largest checkpoint sequence,
+    /// its checksum recomputed and the segment compressed again: the first frame now spans four
+    /// segments, and its checksum mismatch is named in the segment it starts in, at its offset.
+    @Test func forgedPageSizeNamesTheSegmentTheFrameStartsIn() throws {
+        let dir = try copy(), seg = Fixtures.v03Segment("00000000")
+        var wal = try lz4DecompressFile(dir + "/" + seg)
+        wal.replaceSubrange(8..<16, with: [0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF])
+        let big = wal[3] & 1 == 1
+        var s0: UInt32 = 0, s1: UInt32 = 0
+        wal.withUnsafeBytes { WALChecksum.update(UnsafeRawBufferPointer(rebasing: $0[0..<24]), bigEndian: big, &s0, &s1) }
+        wal.replaceSubrange(24..<32, with: [s0 >> 24, s0 >> 16, s0 >> 8, s0, s1 >> 24, s1 >> 16, s1 >> 8, s1].map { UInt8(truncatingIfNeeded: $0) })
+        try write(SegmentPrefetcherTests.frame(wal, blockSize: LZ4F_max4MB), to: dir + "/" + seg)
+        let r = try verify(dir)
+        expectFinding(r, .walPageSize, file: seg, offset: 8)
+        expectFinding(r, .walChecksumMismatch, file: seg, offset: 32)
+        #expect(r.findings.allSatisfy { ($0.offset ?? 0) >= 0 }, "\(r.findings)")
     }
 
     @Test func contentChecksum() throws {

@@ -160,9 +160,12 @@ public enum V03Readers {
                     }
                     fed += Int64(bytes.count)
                     if let stop = decoder.stopped, walProblem == nil {
-                        let at = decoder.stoppedAt - segmentStart
+                        // A frame larger than a segment (a page size the header forged) stops the
+                        // decoder in a later segment than the one the frame starts in: name that one.
+                        let owner = segments.last { $0.offset <= decoder.stoppedAt && $0.offset <= segmentStart } ?? seg
+                        let at = decoder.stoppedAt - owner.offset
                         walProblem = .error(
-                            stop.code, file: seg.path, offset: at,
+                            stop.code, file: owner.path, offset: at,
                             stop.message
                                 + " (decompressed offset \(at) in this segment, WAL offset \(decoder.stoppedAt)); SQLite ignores every frame from here on")
                     }
