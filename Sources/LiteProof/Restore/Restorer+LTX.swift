@@ -19,15 +19,7 @@ extension Restorer {
     /// Memory: 16 bytes per page of one window, each index read once however many windows.
     func applyLTX(_ plan: RestorePlan, to out: OutputFile) throws -> Applied {
         let refs: [LTXFileRef] = plan.steps.compactMap { if case .ltx(let r) = $0 { return r } else { return nil } }
-        // A plan file that cannot be opened (a FIFO in its place, gone, unreadable) is the
-        // replica's damage, as the 0.3 readers report it, not a failure to run.
-        let files = try refs.map { ref in
-            do {
-                return try replica.open(ref.path)
-            } catch let e as LiteProofError where e.kind == .io && !e.isLocal && e.finding == nil {
-                throw LiteProofError.damaged(.error(.fileUnreadable, file: ref.path, e.message))
-            }
-        }
+        let files = try refs.map { try replica.open($0.path) }
         let headers = try zip(files, refs).map { try LTX.readHeader($0, name: $1.path) }
         let pageSize = headers[0].pageSize
         for (h, r) in zip(headers, refs) where h.pageSize != pageSize {
