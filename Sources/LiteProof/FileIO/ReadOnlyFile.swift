@@ -1,0 +1,98 @@
+import CPlatform
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A file opened read-only with `open(2)`; closed in `deinit`.
+///
+/// All reads are positional (`pread`), so one handle can serve several threads.
+public final class ReadOnlyFile: @unchecked Sendable {
+    public let path: String
+    let fd: Int32
+    /// Size of the file (or of the window onto it).
+    public let size: Int64
+    /// Where the window starts in the underlying file (0 for a whole file).
+    let base: Int64
+    /// Reads are clamped to the window; a whole file is read as the OS has it (it may have grown
+    /// since it was opened, e.g. a spill file being written).
+    let windowed: Bool
+
+    /// Opens `path`; with `window`, only `size` bytes from `offset` are visible (a member of an
+    /// uncompressed archive, read in place).
+    public init(_ path: String, window: (offset: Int64, size: Int64)? = nil, displayName: String? = nil) throws {
+        self.path = displayName ?? path
+        // O_NONBLOCK: opening a FIFO (or a device) named like a replica file must not wait for a
+        // writer; anything but a regular file is refused before it is read.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw posixError("cannot open", path: path) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            close(fd)
+            throw posixError("cannot stat", path: path, errno: e)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw LiteProofError(.io, "\(path) is not a regular file (\(FS.kindName(st.st_mode))); LiteProof reads only regular files")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        if let window {
+            guard window.offset >= 0, window.size >= 0, window.offset + window.size <= Int64(st.st_size) else {
+                close(fd)
+                throw LiteProofError(.io, "\(displayName ?? path) lies outside \(path)")
+            }
+            base = window.offset
+            size = window.size
+            windowed = true
+        } else {
+            base = 0
+            size = Int64(st.st_size)
+            windowed = false
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Reads up to `count` bytes at `offset` into `buffer`; returns how many were read (short only at EOF).
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        var done = 0
+        let want = windowed ? Int(max(0, min(Int64(buffer.count), size - offset))) : buffer.count
+        while done < want {
+            let n = pread(fd, buffer.baseAddress! + done, want - done, off_t(base + offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw posixError("cannot read", path: path)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    /// Reads exactly `count` bytes at `offset`, or fewer when the file ends first.
+    public func read(count: Int, at offset: Int64) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try bytes.withUnsafeMutableBytes { try read(into: $0, at: offset) }
+        if n < count { bytes.removeLast(count - n) }
+        return bytes
+    }
+
+    /// Calls `body` with successive chunks of the file, in order, from `offset` to the end.
+    public func forEachChunk(
+        from offset: Int64 = 0, chunkSize: Int = 1 << 20,
+        _ body: (UnsafeRawBufferPointer, Int64) throws -> Void
+    ) throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var position = offset
+        while position < size {
+            let n = try read(into: buffer, at: position)
+            if n == 0 { break }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), position)
+            position += Int64(n)
+        }
+    }
+}
