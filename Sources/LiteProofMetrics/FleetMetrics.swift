@@ -31,14 +31,8 @@ public struct DatabaseMetrics: Sendable {
 
     /// The gauges of one database of a fleet check.
     public init(_ e: FleetEntry) {
-        let verdict: Int
-        switch e.verdict {
-        case .ok: verdict = 0
-        case .damaged: verdict = 1
-        case .unreadable: verdict = 2
-        }
         self.init(
-            database: e.database, verdict: verdict, latestAgeSeconds: e.ageSeconds, restoreSeconds: e.restoreSeconds,
+            database: e.database, verdict: Int(e.verdict.exitCode), latestAgeSeconds: e.ageSeconds, restoreSeconds: e.restoreSeconds,
             canaryLagSeconds: e.canaryLagSeconds, replicaBytes: e.replicaBytes, checkedAt: e.checkedAt)
     }
 }
@@ -57,7 +51,7 @@ public enum MetricsFile {
 
         var help: String {
             switch self {
-            case .verdict: return "Verdict of the last check: 0 sound (prove: proven), 1 damaged (not proven), 2 could not be read."
+            case .verdict: return "Verdict of the last check: 0 sound (prove: proven), 1 damaged (not proven), 2 could not be read or decided (the exit code of verify)."
             case .latestAge: return "Seconds from the latest restorable position's time to the check."
             case .restore: return "Seconds the trial restore of the latest position took."
             case .canaryLag: return "Seconds from the newest canary found in the replica to the check (prove: the measured replication lag)."
@@ -108,7 +102,7 @@ public enum MetricsFile {
             try file.sync()
             guard rename(temp, path) == 0 else {
                 let reason = String(cString: strerror(errno))
-                throw LiteProofError(.io, "cannot rename \(temp) to \(path): \(reason)")
+                throw LiteProofError.storage(.local, "cannot rename \(temp) to \(path): \(reason)")
             }
             FS.syncDirectory(folder)
         } catch {

@@ -74,7 +74,7 @@ public final class S3Client: @unchecked Sendable {
             token = page.truncated ? page.nextToken : nil
             pages += 1
             if page.truncated && token == nil {
-                throw LiteProofError(.io, "listing \(display(prefix)): page \(pages) is truncated but has no NextContinuationToken")
+                throw LiteProofError.storage(.transfer, "listing \(display(prefix)): page \(pages) is truncated but has no NextContinuationToken")
             }
         } while token != nil
         return out
@@ -120,7 +120,7 @@ public final class S3Client: @unchecked Sendable {
                 }
                 return true
             default:
-                throw LiteProofError(.io, "cannot read \(display(key)): HTTP \(response.status) to a ranged GET")
+                throw LiteProofError.storage(.transfer, "cannot read \(display(key)): HTTP \(response.status) to a ranged GET")
             }
         }
     }
@@ -187,7 +187,7 @@ public final class S3Client: @unchecked Sendable {
         let hint =
             unreachable
             ? "; to work offline, download the replica with `liteproof fetch` on a machine that reaches the bucket and pass the folder" : ""
-        throw LiteProofError(.io, "cannot \(what) at \(config.endpoint.absoluteString): \(last) (gave up after \(maxAttempts) attempts\(hint))")
+        throw LiteProofError.storage(.transfer, "cannot \(what) at \(config.endpoint.absoluteString): \(last) (gave up after \(maxAttempts) attempts\(hint))")
     }
 
     /// Turns an S3 error answer into a message in S3's words, with what was tried.
@@ -220,11 +220,16 @@ public final class S3Client: @unchecked Sendable {
                 hint = tried
             }
         }
-        let kind: LiteProofError.Kind =
-            [
-                "NoSuchBucket", "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AllAccessDisabled",
-                "AuthorizationHeaderMalformed", "PermanentRedirect", "InvalidBucketName",
-            ].contains(code) || status == 301 ? .usage : .io
+        // The configuration is wrong (exit 2, usage); an object the store will not give is a
+        // storage failure of its own kind, never damage.
+        let kind: LiteProofError.Kind
+        switch code {
+        case "NoSuchKey": kind = .storage(.missing)
+        case "AccessDenied", "AllAccessDisabled": kind = .storage(.permission)
+        case "NoSuchBucket", "SignatureDoesNotMatch", "InvalidAccessKeyId", "AuthorizationHeaderMalformed", "PermanentRedirect", "InvalidBucketName":
+            kind = .usage
+        default: kind = status == 301 ? .usage : .storage(.transfer)
+        }
         return LiteProofError(kind, "cannot \(what): S3 answered \(code): \(message) (\(hint))")
     }
 
@@ -361,15 +366,15 @@ struct ListBucketResult {
         let xml = FlatXML.parse(data, record: "Contents")
         guard xml.ok, xml.root == "ListBucketResult" else {
             throw LiteProofError(
-                .io, "listing \(context): the answer is not a ListBucketResult (\(String(decoding: data.prefix(200), as: UTF8.self)))")
+                .storage(.transfer), "listing \(context): the answer is not a ListBucketResult (\(String(decoding: data.prefix(200), as: UTF8.self)))")
         }
         var objects: [S3Object] = []
         for r in xml.records {
             guard let key = r["Key"], let size = r["Size"].flatMap({ Int64($0) }), size >= 0 else {
-                throw LiteProofError(.io, "listing \(context): an entry without Key or Size")
+                throw LiteProofError.storage(.transfer, "listing \(context): an entry without Key or Size")
             }
             guard let modified = r["LastModified"].flatMap(parseTime) else {
-                throw LiteProofError(.io, "listing \(context): \(key) has no readable LastModified (\(r["LastModified"] ?? "none"))")
+                throw LiteProofError.storage(.transfer, "listing \(context): \(key) has no readable LastModified (\(r["LastModified"] ?? "none"))")
             }
             var etag = r["ETag"] ?? ""
             etag = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))

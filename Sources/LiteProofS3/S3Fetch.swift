@@ -93,7 +93,7 @@ public struct S3Fetch: Sendable {
                         }
                         Self.setTime(partial, o.lastModified)
                         guard rename(partial, local) == 0 else {
-                            throw LiteProofError(.io, "cannot rename \(partial) to \(local): \(String(cString: strerror(errno)))")
+                            throw LiteProofError.storage(.local, "cannot rename \(partial) to \(local): \(String(cString: strerror(errno)))")
                         }
                         entries.update { $0[path] = Self.entry(path, o) }
                         summary.update {
@@ -118,12 +118,12 @@ public struct S3Fetch: Sendable {
         let tmp = destination + "/" + Self.manifestName + ".tmp"
         try encoder.encode(manifest).write(to: URL(fileURLWithPath: tmp))
         guard rename(tmp, destination + "/" + Self.manifestName) == 0 else {
-            throw LiteProofError(.io, "cannot write \(destination)/\(Self.manifestName)")
+            throw LiteProofError.storage(.local, "cannot write \(destination)/\(Self.manifestName)")
         }
         let failed = failures.update { $0 }
         if !failed.isEmpty {
             throw LiteProofError(
-                .io, "\(failed.count) of \(objects.count) files could not be fetched (run again to resume): \(failed.prefix(3).joined(separator: "; "))")
+                .storage(.transfer), "\(failed.count) of \(objects.count) files could not be fetched (run again to resume): \(failed.prefix(3).joined(separator: "; "))")
         }
         return summary.update { $0 }
     }

@@ -81,14 +81,15 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
 
     public func files() -> [StoredFile] { listing }
 
-    /// Downloads that failed after their retries (a transfer problem, not damage in the replica).
-    public var transferFailures: [Error] {
+    /// Downloads and ranged reads that failed after their retries: storage failures, never
+    /// damage in the replica.
+    public var failures: [LiteProofError] {
         condition.lock()
         defer { condition.unlock() }
-        return listing.compactMap { f in
+        return (listing.compactMap { f in
             if case .failed(let e) = states[f.path] { return e }
             return nil
-        } + rangeFailures
+        } + rangeFailures).map { LiteProofError(wrapping: $0) }
     }
 
     public func open(_ path: String) throws -> ReadOnlyFile {
@@ -138,11 +139,11 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
 
     /// Part of one object: a `Range:` GET, unless the object is small, nearly all of it (8/9) is asked for, or
     /// it is downloaded, on its way or queued (then the local copy). A range that fails for good
-    /// counts among ``transferFailures``, so a caller that shrugs off an unreadable header does not
+    /// counts among ``failures``, so a caller that shrugs off an unreadable header does not
     /// turn a transfer problem into a verdict.
     public func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
         guard let object = objects[path] else {
-            throw LiteProofError(.io, "\(location)/\(path) is not in the bucket's listing")
+            throw LiteProofError.storage(.missing, "\(location)/\(path) is not in the bucket's listing")
         }
         let n = max(0, min(Int64(max(0, count)), object.size - offset))
         if n == 0 { return [] }
@@ -214,7 +215,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
 
     func localCopy(_ path: String) throws -> String {
         guard let object = objects[path] else {
-            throw LiteProofError(.io, "\(location)/\(path) is not in the bucket's listing")
+            throw LiteProofError.storage(.missing, "\(location)/\(path) is not in the bucket's listing")
         }
         condition.lock()
         while true {

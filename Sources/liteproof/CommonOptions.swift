@@ -26,10 +26,10 @@ struct ReplicaOptions: ParsableArguments {
         return try r.choosing(generation: generation)
     }
 
-    /// The first download that failed for good (a replica read from S3), if any: a verdict
+    /// The first read of the store that failed for good (a download from S3), if any: a verdict
     /// drawn without that file's bytes would be wrong, so the command stops with it instead.
-    func transferFailure(_ replica: Replica) -> Error? {
-        (replica.storage as? S3Storage)?.transferFailures.first
+    func storageFailure(_ replica: Replica) -> Error? {
+        replica.storage.failures.first
     }
 
     /// A progress handler drawing on stderr, only when stderr is a terminal and output is text.

@@ -55,7 +55,7 @@ struct FetchCommand: ParsableCommand {
                     )
                 }
                 try fetch.limit(to: p)
-                if let failure = storage.transferFailures.first { throw failure }
+                if let failure = storage.failures.first { throw failure }
             }
             if !json && !quiet && isatty(2) == 1 {
                 fetch.progress = { done, total in

@@ -17,10 +17,7 @@ struct LiteProofCommand: ParsableCommand {
               liteproof inspect ./replica       list generations / levels and the restorable range
               liteproof restore ./replica -o restored.db
 
-            Exit codes (stable):
-              0  success: the replica is sound (warnings allowed), the restore or check passed
-              1  findings: damage that breaks a restore or the data, or a check that failed
-              2  could not run: bad arguments, no such path, no replica there, I/O error
+            \(Outcome.exitCodeHelp)
             """,
         version: LiteProofVersion.string,
         subcommands: [
@@ -45,38 +42,21 @@ struct LiteProofCommand: ParsableCommand {
     }
 }
 
-/// Maps library errors to the documented exit codes, printing the message on stderr.
+/// The documented exit code of a failure (``Outcome``).
 func exitCode(for error: Error) -> ExitCode {
-    if error is FormatError { return ExitCode(1) }  // damage in the replica
-    if let e = error as? LiteProofError {
-        switch e.kind {
-        case .damaged, .checkFailed: return ExitCode(1)
-        case .usage, .io: return ExitCode(2)
-        }
-    }
-    return ExitCode(2)
+    ExitCode(Outcome(of: error).exitCode)
 }
 
+/// Reports a failure (stderr, or one JSON object on stdout with `--json`) and returns its exit
+/// code: the words and the code come from the one mapping, ``Outcome``.
 func fail(_ error: Error, json: Bool) -> ExitCode {
-    let code = exitCode(for: error)
-    if json, let e = (error as? LiteProofError) ?? (error as? FormatError).map({ LiteProofError.damaged($0.finding) }) {
-        print(JSONOutput.encode(ErrorReport(e)))
+    let report = FailureReport(error)
+    if json {
+        print(JSONOutput.encode(report))
     } else {
-        FileHandle.standardError.write(Data("liteproof: \(String(describing: error).escapedForText)\n".utf8))
+        // Each line escaped on its own: a message may list things a line each.
+        let text = report.error.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).escapedForText }.joined(separator: "\n")
+        FileHandle.standardError.write(Data("liteproof: \(text)\n".utf8))
     }
-    return code
-}
-
-struct ErrorReport: Encodable {
-    var verdict = "error"
-    var error: String
-    var kind: String
-    var finding: Finding?
-
-    init(_ e: LiteProofError) {
-        error = e.message
-        kind = e.kind.rawValue
-        finding = e.finding
-        if e.kind == .damaged { verdict = "damaged" }
-    }
+    return ExitCode(report.exitCode)
 }

@@ -59,15 +59,18 @@ struct MergedSummary: Encodable {
     var ok: Int
     var damaged: Int
     var unreadable: Int
+    var undecided: Int
     var runs: Int
     var problems: [String]
     var exitCode: Int32
 
     init(_ r: FleetReport) {
         databases = r.entries.count
-        ok = r.entries.filter { $0.verdict == .ok }.count
-        damaged = r.entries.filter { $0.verdict == .damaged }.count
-        unreadable = r.entries.filter { $0.verdict == .unreadable }.count
+        let counts = VerdictCounts(r.entries)
+        ok = counts.ok
+        damaged = counts.damaged
+        unreadable = counts.unreadable
+        undecided = counts.undecided
         runs = r.summaries.count
         problems = r.problems
         exitCode = r.exitCode

@@ -49,7 +49,7 @@ struct TimelineCommand: ParsableCommand {
         do {
             if let html { try FS.checkOutput(html, force: force) }
             let replica = try options.open()
-            timeline = Timeline.build(replica, progress: options.progressHandler())
+            timeline = try Timeline.build(replica, progress: options.progressHandler())
             if let html {
                 try FS.writeOutput(Array(timeline.renderHTML().utf8), to: html, force: force)
             }

@@ -26,8 +26,9 @@ struct VerifyCommand: ParsableCommand {
             of N; --metrics writes Prometheus gauges. Exit 1 if any database is damaged, 2 if any \
             could not be read.
 
-            Exit codes: 0 sound (warnings allowed); 1 findings that break a restore or the data; \
-            2 could not run.
+            Exit codes: 0 sound (warnings allowed) and the latest position restores; 1 findings \
+            that break a restore or the data; 2 a file could not be read (unreadable), the \
+            latest position cannot be decided (undecided: pass --generation), or a usage error.
             """)
 
     @OptionGroup var options: ReplicaOptions
@@ -81,9 +82,8 @@ struct VerifyCommand: ParsableCommand {
                 restoreCheck: RestoreOptions.IntegrityCheck(rawValue: restoreCheck)!, live: live
             ).check()
         } catch { throw fail(error, json: options.json) }
-        // A file that could not be downloaded is not damage: no verdict, exit 2.
-        if let error = options.transferFailure(replica) { throw fail(error, json: options.json) }
+        // A file the store could not produce is not damage: the report says `unreadable`, exit 2.
         print(options.json ? JSONOutput.encode(report) : report.renderText())
-        if report.verdict == .damaged { throw ExitCode(1) }
+        if report.verdict != .ok { throw ExitCode(report.verdict.exitCode) }
     }
 }

@@ -63,7 +63,7 @@ import Testing
         print("S3 traffic, inspect of a 0.5 replica: whole objects \(whole), ranged reads \(ranged)")
         #expect(ranged.bytes < whole.bytes / 10 && ranged.requests <= whole.requests, "\(whole) vs \(ranged)")
         #expect(outputs.update { $0.count == 2 && $0[0] == $0[1] }, "inspect differs with ranged reads")
-        let (wholeTimeline, rangedTimeline) = try measureTraffic(url, moto) { _ = Timeline.build($0) }
+        let (wholeTimeline, rangedTimeline) = try measureTraffic(url, moto) { _ = try Timeline.build($0) }
         print("S3 traffic, timeline of a 0.5 replica: whole objects \(wholeTimeline), ranged reads \(rangedTimeline)")
         #expect(rangedTimeline.requests <= wholeTimeline.requests && rangedTimeline.bytes <= wholeTimeline.bytes)
 

@@ -9,7 +9,7 @@ import Testing
     // MARK: Helpers
 
     func timeline(_ path: String) throws -> Timeline {
-        Timeline.build(try Replica.open(path))
+        try Timeline.build(try Replica.open(path))
     }
 
     /// Commit frames of every WAL index, counted independently with `V03Readers.readIndex`:

@@ -32,7 +32,7 @@ public struct TarStorage: ReplicaStorage {
     public func files() -> [StoredFile] { listing }
 
     public func open(_ path: String) throws -> ReadOnlyFile {
-        guard let m = members[path] else { throw LiteProofError(.io, "\(archive) holds no member \(path)") }
+        guard let m = members[path] else { throw LiteProofError.storage(.missing, "\(archive) holds no member \(path)") }
         return try ReadOnlyFile(archive, window: (m.dataOffset, m.size), displayName: "\(archive):\(m.name)")
     }
 }

@@ -20,7 +20,7 @@ final class TarZstdWriter {
         self.path = path
         temp = path + ".liteproof-\(getpid()).tmp"
         out = try ScratchSpace.createFile(temp)
-        guard let c = ZSTD_createCCtx() else { throw LiteProofError(.io, "cannot create a zstd context") }
+        guard let c = ZSTD_createCCtx() else { throw LiteProofError.storage(.local, "cannot create a zstd context") }
         cctx = c
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
         ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
@@ -39,7 +39,7 @@ final class TarZstdWriter {
             var output = ZSTD_outBuffer(dst: outBuffer.baseAddress, size: outBuffer.count, pos: 0)
             let remaining = ZSTD_compressStream2(cctx, &output, &input, end ? ZSTD_e_end : ZSTD_e_continue)
             if ZSTD_isError(remaining) != 0 {
-                throw LiteProofError(.io, "zstd compression failed: \(String(cString: ZSTD_getErrorName(remaining)))")
+                throw LiteProofError.storage(.local, "zstd compression failed: \(String(cString: ZSTD_getErrorName(remaining)))")
             }
             if output.pos > 0 {
                 try out.write(UnsafeRawBufferPointer(rebasing: outBuffer[0..<output.pos]), at: written)

@@ -25,7 +25,7 @@ final class ZstdTarSource: TarSource {
     /// Calls `ZSTD_createDStream`.
     init(_ file: ReadOnlyFile, archive: String, limit: Int64) throws {
         guard let stream = ZSTD_createDStream() else {
-            throw LiteProofError(.io, "cannot create a zstd decoder for \(archive)")
+            throw LiteProofError.storage(.local, "cannot create a zstd decoder for \(archive)")
         }
         ZSTD_initDStream(stream)
         self.stream = stream

@@ -37,7 +37,7 @@ public final class ZstdTarStorage: ReplicaStorage {
     public func files() -> [StoredFile] { listing }
 
     public func open(_ path: String) throws -> ReadOnlyFile {
-        guard members.contains(path) else { throw LiteProofError(.io, "\(archive) holds no member \(path)") }
+        guard members.contains(path) else { throw LiteProofError.storage(.missing, "\(archive) holds no member \(path)") }
         return try ReadOnlyFile(scratch + "/" + memberPrefix + path, displayName: "\(archive):\(memberPrefix + path)")
     }
 

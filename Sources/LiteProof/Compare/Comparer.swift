@@ -113,7 +113,9 @@ public struct Comparer {
         let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-compare")
         defer { ScratchSpace.release(scratch) }
         let path = try Restorer(replica: replica, progress: progress).restoreToScratch(plan, in: scratch)
-        return try body(path, plan)
+        let result = try body(path, plan)
+        try replica.checkStorage()
+        return result
     }
 
     /// Against the live database at `livePath`.

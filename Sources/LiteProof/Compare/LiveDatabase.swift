@@ -65,7 +65,7 @@ public final class LiveDatabase: PageSource {
             }
             attempt += 1
             if attempt > maxRetries {
-                throw LiteProofError(.io, "\(path) kept changing during \(maxRetries) attempts at a consistent read; try again when writes are quieter")
+                throw LiteProofError(.undecided, "\(path) kept changing during \(maxRetries) attempts at a consistent read; try again when writes are quieter")
             }
             usleep(useconds_t(min(attempt, 20) * 5_000))
         }

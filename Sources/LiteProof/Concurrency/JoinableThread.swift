@@ -33,7 +33,7 @@ public final class JoinableThread: @unchecked Sendable {
         guard status == 0 else {
             Unmanaged<Body>.fromOpaque(context).release()
             joined = true
-            throw LiteProofError(.io, "cannot start a thread: \(String(cString: strerror(status)))")
+            throw LiteProofError.storage(.local, "cannot start a thread: \(String(cString: strerror(status)))")
         }
     }
 

@@ -30,7 +30,7 @@ enum ChildProcess {
         var pid: pid_t = 0
         let started = Date()
         let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard rc == 0 else { throw LiteProofError(.io, "cannot run \(executable): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else { throw LiteProofError.storage(.local, "cannot run \(executable): \(String(cString: strerror(rc)))") }
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}

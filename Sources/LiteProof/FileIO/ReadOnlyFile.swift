@@ -35,13 +35,15 @@ public final class ReadOnlyFile: @unchecked Sendable {
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw LiteProofError(.io, "\(path) is not a regular file (\(FS.kindName(st.st_mode))); LiteProof reads only regular files")
+            throw LiteProofError.storage(
+                .notRegularFile, "\(displayName ?? path) is not a regular file (\(FS.kindName(st.st_mode))); LiteProof reads only regular files",
+                path: displayName ?? path)
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         if let window {
             guard window.offset >= 0, window.size >= 0, window.offset + window.size <= Int64(st.st_size) else {
                 close(fd)
-                throw LiteProofError(.io, "\(displayName ?? path) lies outside \(path)")
+                throw LiteProofError.storage(.transfer, "\(displayName ?? path) lies outside \(path)", path: displayName ?? path)
             }
             base = window.offset
             size = window.size

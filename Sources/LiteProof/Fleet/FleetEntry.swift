@@ -2,24 +2,9 @@ import Foundation
 
 /// The verdict on one database of a fleet: one line of `verify --all --json` (JSON Lines).
 public struct FleetEntry: Codable, Sendable, Equatable {
-    public enum Verdict: String, Codable, Sendable, Comparable {
-        /// No error finding (warnings allowed).
-        case ok
-        /// At least one finding breaks a restore or the data.
-        case damaged
-        /// The replica, or one of its files, could not be opened or read (`file.unreadable`).
-        case unreadable
-
-        var rank: Int {
-            switch self {
-            case .ok: return 0
-            case .damaged: return 1
-            case .unreadable: return 2
-            }
-        }
-
-        public static func < (a: Verdict, b: Verdict) -> Bool { a.rank < b.rank }
-    }
+    /// `ok`, `damaged`, `undecided` (which generation is the newest cannot be told) or
+    /// `unreadable` (the store could not produce a file), as `verify` says it (see ``Outcome``).
+    public typealias Verdict = Outcome
 
     /// The newest canary row in the restored database.
     public struct NewestCanary: Codable, Sendable, Equatable {
@@ -103,11 +88,13 @@ public struct FleetSummary: Codable, Sendable, Equatable {
     public var ok: Int
     public var damaged: Int
     public var unreadable: Int
+    /// Databases whose latest position cannot be decided (absent in reports of older versions).
+    public var undecided: Int?
     public var replicaBytes: Int64
     public var bytesRead: Int64
     public var seconds: Double
     public var checkedAt: Double
-    /// 0 all sound, 1 a database is damaged, 2 a database could not be read.
+    /// 0 all sound, 1 a database is damaged, 2 a database could not be read or decided.
     public var exitCode: Int32
 
     public init(root: String, shard: FleetShard?, discovered: Int, entries: [FleetEntry], seconds: Double, checkedAt: Double) {
@@ -115,19 +102,45 @@ public struct FleetSummary: Codable, Sendable, Equatable {
         self.shard = shard?.description
         self.discovered = discovered
         databases = entries.count
-        ok = entries.filter { $0.verdict == .ok }.count
-        damaged = entries.filter { $0.verdict == .damaged }.count
-        unreadable = entries.filter { $0.verdict == .unreadable }.count
+        let counts = VerdictCounts(entries)
+        ok = counts.ok
+        damaged = counts.damaged
+        unreadable = counts.unreadable
+        undecided = counts.undecided
         replicaBytes = entries.reduce(0) { $0 + $1.replicaBytes }
         bytesRead = entries.reduce(0) { $0 + $1.bytesRead }
         self.seconds = seconds
         self.checkedAt = checkedAt
-        exitCode = Self.exitCode(entries)
+        // The exit code of the worst verdict: 2 if any database could not be read or decided,
+        // else 1 if any is damaged, else 0.
+        exitCode = counts.worst.exitCode
+    }
+}
+
+/// How many databases got each verdict, as the fleet's summaries count them.
+public struct VerdictCounts: Sendable, Equatable {
+    public var ok = 0
+    public var damaged = 0
+    public var undecided = 0
+    public var unreadable = 0
+    /// The worst verdict (``Outcome`` precedence), `ok` for none.
+    public var worst = Outcome.ok
+
+    public init(_ entries: [FleetEntry]) {
+        for e in entries {
+            switch e.verdict {
+            case .ok: ok += 1
+            case .damaged, .failed: damaged += 1
+            case .undecided: undecided += 1
+            case .unreadable, .usage, .inconclusive: unreadable += 1
+            }
+            worst = max(worst, e.verdict)
+        }
     }
 
-    /// 2 if any database could not be read, else 1 if any is damaged, else 0.
-    public static func exitCode(_ entries: [FleetEntry]) -> Int32 {
-        Int32(entries.map(\.verdict.rank).max() ?? 0)
+    /// "N ok, N damaged, N unreadable" (and "N undecided" when there are any).
+    public var text: String {
+        "\(ok) ok, \(damaged) damaged, " + (undecided > 0 ? "\(undecided) undecided, " : "") + "\(unreadable) unreadable"
     }
 }
 

@@ -93,9 +93,10 @@ public struct FleetVerifier: Sendable {
             replica = try Replica.open(storage: SubtreeStorage(base: storage, replica: found))
         } catch {
             storage.evict(found.files.map { found.prefix + $0.path })
+            let e = LiteProofError(wrapping: error)
             return FleetEntry(
-                database: found.name, verdict: .unreadable, replicaBytes: found.bytes, files: found.files.count,
-                problem: (error as? LiteProofError)?.message ?? "\(error)", checkedAt: checkedAt)
+                database: found.name, verdict: e.outcome, replicaBytes: found.bytes, files: found.files.count,
+                problem: e.message, checkedAt: checkedAt)
         }
         // Every file checked, then (when sound, unless `restoreCheck` is `.none`) the timed trial
         // restore of the latest position with SQLite's check and the canaries found in it.
@@ -103,19 +104,18 @@ public struct FleetVerifier: Sendable {
         let plan = try? RestorePlanner(replica: replica).plan()
         // Done with this replica's files: an object store's local copies of them go now.
         replica.storage.evict(found.files.map(\.path))
-        // A file that could not be opened or read (gone since the listing, no permission, an I/O
-        // error) leaves the replica unjudged rather than damaged.
-        let unreadable = report.findings.first { $0.severity == .error && $0.code == .fileUnreadable }
-        let firstError = unreadable ?? report.findings.first { $0.severity == .error }
+        // The verdict is `verify`'s: a file that could not be opened or read (gone since the
+        // listing, no permission, an I/O error) leaves the replica unjudged rather than damaged.
+        let problem =
+            report.storageFailures.first?.error ?? report.undecided ?? report.findings.first { $0.severity == .error }?.description
         let newest = report.canaries?.newestInReplica
         let time = plan?.time
-        let verdict: FleetEntry.Verdict = unreadable != nil ? .unreadable : report.verdict == .ok ? .ok : .damaged
         return FleetEntry(
-            database: found.name, verdict: verdict, format: replica.format.rawValue,
+            database: found.name, verdict: report.verdict, format: replica.format.rawValue,
             position: report.latest?.position.description, latestTime: time.map(formatTime), ageSeconds: time.map { max(0, checkedAt - $0) },
             replicaBytes: found.bytes, files: report.filesChecked, bytesRead: report.bytesRead,
             seconds: Date().timeIntervalSince(started), restoreSeconds: report.restoreSeconds, restoreCheck: report.restoreCheck,
-            errors: report.errorCount, warnings: report.warningCount, problem: firstError?.description,
+            errors: report.errorCount, warnings: report.warningCount, problem: problem,
             canary: newest.map { FleetEntry.NewestCanary(token: $0.token, label: $0.label, createdAt: $0.createdAt) },
             canaryLagSeconds: newest?.age, checkedAt: checkedAt)
     }

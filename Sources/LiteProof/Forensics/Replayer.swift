@@ -127,7 +127,7 @@ public final class Replayer {
         }
         description = "generation \(gen.id) from snapshot \(snapshot.index.hex(width: 8))"
         let r = V03Readers.readSnapshot(replica, snapshot) { chunk, offset in try self.out.write(chunk, at: offset) }
-        if let e = r.localFailure { throw e }
+        if let e = r.storageFailure { throw e }
         if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
         pageSize = r.header!.pageSize
         points.append(
@@ -230,7 +230,7 @@ public final class Replayer {
                 }
             }
         }
-        if let e = r.localFailure { throw e }
+        if let e = r.storageFailure { throw e }
         if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
         if let h = r.header, h.pageSize != pageSize {
             throw LiteProofError.damaged(

@@ -275,14 +275,19 @@ public struct Timeline: Codable, Sendable {
 extension Timeline {
     /// Builds the timeline: runs ``Verifier`` (every file read in full), reads each 0.3 WAL index
     /// again to place its commits (or each 0.5 LTX header), and plans a restore to every point.
-    public static func build(_ replica: Replica, progress: ProgressHandler? = nil) -> Timeline {
+    /// Throws the first storage failure: a file the store could not produce is no damage, and a
+    /// history drawn without its bytes would be wrong.
+    public static func build(_ replica: Replica, progress: ProgressHandler? = nil) throws -> Timeline {
         let report = Verifier(replica: replica, progress: progress).run()
+        if let failure = report.storageFailures.first { throw failure.error(path: replica.root) }
         var builder = TimelineBuilder(replica: replica, findings: report.findings)
         switch replica.layout {
         case .v03(let layout): builder.buildV03(layout)
         case .ltx(let layout): builder.buildLTX(layout)
         }
-        return builder.finish()
+        let timeline = builder.finish()
+        try replica.checkStorage()
+        return timeline
     }
 }
 

@@ -130,8 +130,10 @@ public struct Inventory: Codable, Sendable {
         do {
             inv.latest = PlanSummary(try RestorePlanner(replica: replica).plan())
         } catch {
+            if LiteProofError(wrapping: error).isStorage { throw error }
             inv.latestError = "\(error)"
         }
+        try replica.checkStorage()
         return inv
     }
 

@@ -9,6 +9,14 @@ public final class Replica: Sendable {
         case v03 = "litestream-0.3"
         /// Litestream 0.5.x: LTX files by compaction level.
         case ltx = "litestream-0.5"
+
+        /// "0.3" or "0.5", as messages name the version.
+        public var versionName: String {
+            switch self {
+            case .v03: return "0.3"
+            case .ltx: return "0.5"
+            }
+        }
     }
 
     /// Where the replica is (a folder or an archive), for reports.
@@ -71,6 +79,13 @@ public final class Replica: Sendable {
     public var ltx: LTXLayout? {
         if case .ltx(let l) = layout { return l }
         return nil
+    }
+
+    /// Throws the first read of the store that failed for good (see ``ReplicaStorage/failures``):
+    /// a command calls it before it states a verdict, so no verdict is drawn without bytes a
+    /// caller shrugged off.
+    public func checkStorage() throws {
+        if let failure = storage.failures.first { throw failure }
     }
 
     /// Opens a file of the replica, named relative to its root.

@@ -36,12 +36,19 @@ public protocol ReplicaStorage: Sendable {
     /// made of them (a fleet's disk use then follows the replicas in flight, not the whole
     /// fleet); files already open stay readable. Local storages ignore it.
     func evict(_ paths: [String])
+    /// Every read of a listed file that failed for good so far (a remote storage's downloads
+    /// and ranged reads). A caller that shrugs off one unreadable read (a header while planning)
+    /// still cannot draw a verdict without those bytes: commands end `unreadable` (exit 2) when
+    /// this is not empty. Local storages report their failures by throwing and keep none.
+    var failures: [LiteProofError] { get }
 }
 
 extension ReplicaStorage {
     public func prefetch(_ paths: [String]) {}
 
     public func evict(_ paths: [String]) {}
+
+    public var failures: [LiteProofError] { [] }
 
     public func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
         let file = try open(path)

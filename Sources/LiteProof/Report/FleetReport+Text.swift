@@ -34,16 +34,19 @@ public struct FleetTable: Sendable {
     public static func summary(_ s: FleetSummary) -> String {
         var text = "\(s.databases) database\(s.databases == 1 ? "" : "s")"
         if let shard = s.shard { text += " in shard \(shard) (of \(s.discovered) found)" }
-        text += ": \(s.ok) ok, \(s.damaged) damaged, \(s.unreadable) unreadable; "
+        text += ": \(s.ok) ok, \(s.damaged) damaged, " + ((s.undecided ?? 0) > 0 ? "\(s.undecided!) undecided, " : "") + "\(s.unreadable) unreadable; "
         text += "\(Units.bytes(s.replicaBytes)) of replicas, \(Units.bytes(s.bytesRead)) read in \(Units.seconds(s.seconds))"
-        return text + "\n" + verdictLine(s.exitCode)
+        let worst: Outcome = s.unreadable > 0 ? .unreadable : (s.undecided ?? 0) > 0 ? .undecided : s.damaged > 0 ? .damaged : .ok
+        return text + "\n" + verdictLine(worst)
     }
 
-    static func verdictLine(_ code: Int32) -> String {
-        switch code {
-        case 0: return "OK: every database is sound."
-        case 1: return "DAMAGED: at least one database has damage that breaks a restore (liteproof verify <replica> shows every finding)."
-        default: return "UNREADABLE: at least one database could not be read."
+    static func verdictLine(_ worst: Outcome) -> String {
+        switch worst {
+        case .ok, .inconclusive: return "OK: every database is sound."
+        case .damaged, .failed: return "DAMAGED: at least one database has damage that breaks a restore (liteproof verify <replica> shows every finding)."
+        case .undecided:
+            return "UNDECIDED: at least one database's latest position cannot be decided (liteproof verify <replica> says why; pass --generation)."
+        case .unreadable, .usage: return "UNREADABLE: at least one database could not be read."
         }
     }
 }
@@ -53,17 +56,15 @@ extension FleetReport {
     public func renderText() -> String {
         let table = FleetTable(names: entries.map(\.database))
         var lines = [table.header] + entries.map(table.line)
-        let ok = entries.filter { $0.verdict == .ok }.count
-        let damaged = entries.filter { $0.verdict == .damaged }.count
-        let unreadable = entries.filter { $0.verdict == .unreadable }.count
+        let counts = VerdictCounts(entries)
         let bytes = entries.reduce(Int64(0)) { $0 + $1.replicaBytes }
         lines.append("")
         lines += problems.map { "problem: \($0)" }
         let inputs = summaries.count == 1 ? "1 run" : "\(summaries.count) runs"
         lines.append(
-            "\(entries.count) database\(entries.count == 1 ? "" : "s") from \(inputs): \(ok) ok, \(damaged) damaged, \(unreadable) unreadable; \(Units.bytes(bytes)) of replicas"
+            "\(entries.count) database\(entries.count == 1 ? "" : "s") from \(inputs): \(counts.text); \(Units.bytes(bytes)) of replicas"
         )
-        lines.append(problems.isEmpty ? FleetTable.verdictLine(exitCode) : "INCOMPLETE: the inputs do not cover the whole fleet once.")
+        lines.append(problems.isEmpty ? FleetTable.verdictLine(counts.worst) : "INCOMPLETE: the inputs do not cover the whole fleet once.")
         return lines.joined(separator: "\n")
     }
 }

@@ -14,7 +14,7 @@ public struct FleetReport: Sendable {
     public init() {}
 
     /// 2 if any database could not be read or the inputs are incomplete, else 1 if any is damaged, else 0.
-    public var exitCode: Int32 { problems.isEmpty ? FleetSummary.exitCode(entries) : 2 }
+    public var exitCode: Int32 { problems.isEmpty ? VerdictCounts(entries).worst.exitCode : 2 }
 
     /// Reads JSON Lines inputs, each named for messages. Throws (`.usage`) at the first line that
     /// is not a database or summary object of `verify --all --json`, naming the input and line.

@@ -2,11 +2,21 @@ extension VerifyReport {
     /// The report as a person reads it: verdict first, then each finding.
     public func renderText() -> String {
         var lines: [String] = []
-        let verdictLine =
-            verdict == .ok
-            ? "OK: the replica is sound" + (warningCount > 0 ? " (\(warningCount) warning\(warningCount == 1 ? "" : "s"))" : "")
-            : "DAMAGED: \(errorCount) error\(errorCount == 1 ? "" : "s")" + (warningCount > 0 ? ", \(warningCount) warning\(warningCount == 1 ? "" : "s")" : "")
-        lines.append(verdictLine)
+        let counts =
+            "\(errorCount) error\(errorCount == 1 ? "" : "s")" + (warningCount > 0 ? ", \(warningCount) warning\(warningCount == 1 ? "" : "s")" : "")
+        switch verdict {
+        case .ok, .inconclusive:
+            lines.append("OK: the replica is sound" + (warningCount > 0 ? " (\(warningCount) warning\(warningCount == 1 ? "" : "s"))" : ""))
+        case .damaged, .failed:
+            lines.append("DAMAGED: " + counts)
+        case .undecided, .usage:
+            lines.append("UNDECIDED: the latest position cannot be decided; no verdict on the replica (\(counts) in the files checked)")
+            if let undecided { lines += undecided.split(separator: "\n").map(String.init) }
+        case .unreadable:
+            lines.append("UNREADABLE: \(storageFailures.count) file\(storageFailures.count == 1 ? "" : "s") could not be read; no verdict on the replica (\(counts) in the rest)")
+            for f in storageFailures.prefix(5) { lines.append("  \(f.storage?.rawValue ?? f.kind): \(f.error)") }
+            if storageFailures.count > 5 { lines.append("  … and \(storageFailures.count - 5) more") }
+        }
         lines.append("replica: \(replica) (\(format.rawValue))")
         if let timeSource { lines.append("file times: \(timeSource)") }
         lines.append("checked: \(filesChecked) files, \(Units.bytes(bytesRead)) in \(Units.seconds(seconds))")
@@ -20,6 +30,8 @@ extension VerifyReport {
                 s += " (\(latest.files) files, \(Units.bytes(latest.bytes)))"
                 lines.append(s)
             }
+        } else if verdict == .undecided {
+            lines.append("latest restorable position: undecided — choose a generation with --generation ID")
         } else {
             lines.append("latest restorable position: none — a restore would fail")
         }

@@ -114,7 +114,7 @@ final class PendingPages {
                 let n = min(perArena, spilled - first)
                 let bytes = UnsafeMutableRawBufferPointer(rebasing: arena[0..<(n * pageSize)])
                 guard try reader.read(into: bytes, at: Int64(first) * Int64(pageSize)) == bytes.count else {
-                    throw LiteProofError(.io, "the restore's scratch file \(spillDirectory)/.liteproof-spill-* came back short")
+                    throw LiteProofError.storage(.local, "the restore's scratch file \(spillDirectory)/.liteproof-spill-* came back short")
                 }
                 try writeRuns(count: n, pages: first, to: writer.out)
                 first += n

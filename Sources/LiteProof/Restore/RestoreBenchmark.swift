@@ -114,7 +114,7 @@ public struct RestoreBenchmark {
             guard run.status == 0, let data = run.stdout.data(using: .utf8),
                 let report = try? JSONDecoder().decode(RestoreReport.self, from: data)
             else {
-                throw LiteProofError(.io, "liteproof restore failed in the benchmark (exit \(run.status)): \(run.stdout.suffix(300))")
+                throw LiteProofError.storage(.local, "liteproof restore failed in the benchmark (exit \(run.status)): \(run.stdout.suffix(300))")
             }
             dbBytes = report.bytesWritten
             peak = max(peak, run.peakMemory)

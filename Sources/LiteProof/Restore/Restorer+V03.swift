@@ -33,7 +33,7 @@ extension Restorer {
                 let r = V03Readers.readSnapshot(replica, file, prefetcher: prefetcher) { chunk, offset in
                     try out.write(chunk, at: offset)
                 }
-                if let e = r.localFailure { throw e }
+                if let e = r.storageFailure { throw e }
                 if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
                 guard let h = r.header else { throw LiteProofError.damaged(.error(.snapshotHeader, file: file.path, "no database header")) }
                 position = .v03(generation: plan.position.generation ?? "", index: file.index, offset: 0)

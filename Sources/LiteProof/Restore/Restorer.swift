@@ -80,7 +80,9 @@ public struct Restorer {
     }
 
     public func plan(_ target: RestoreTarget) throws -> RestorePlan {
-        try RestorePlanner(replica: replica).plan(target)
+        let plan = try RestorePlanner(replica: replica).plan(target)
+        try replica.checkStorage()
+        return plan
     }
 
     /// The plan a restore applies: a 0.3 position is then named by the restore itself, which
@@ -97,6 +99,7 @@ public struct Restorer {
         let started = Date()
         var phases = RestoreReport.Phases()
         var plan = try planForRestore(target)
+        try replica.checkStorage()
         phases.plan = Date().timeIntervalSince(started)
 
         try prepareOutput(output, force: options.force)

@@ -28,7 +28,7 @@ public final class SQLiteDatabase {
         // SQLite's open(2) blocks on a FIFO: anything but a regular file is refused first.
         var st = stat()
         if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
-            throw LiteProofError(.io, "\(path) is not a regular file (\(FS.kindName(st.st_mode))); LiteProof opens only regular files as databases")
+            throw LiteProofError.storage(.notRegularFile, "\(path) is not a regular file (\(FS.kindName(st.st_mode))); LiteProof opens only regular files as databases")
         }
         var db: OpaquePointer?
         let flags: Int32
@@ -50,7 +50,7 @@ public final class SQLiteDatabase {
         guard rc == SQLITE_OK, let db else {
             let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(db)  // closes a half-opened handle (sqlite3_open_v2 allocates one even on error)
-            throw LiteProofError(.io, "cannot open \(path) with SQLite: \(msg)")
+            throw LiteProofError.storage(.local, "cannot open \(path) with SQLite: \(msg)")
         }
         handle = db
         sqlite3_busy_timeout(db, 5000)
@@ -148,7 +148,7 @@ public final class SQLiteDatabase {
 
     func error(_ what: String, _ sql: String) -> LiteProofError {
         LiteProofError(
-            .io, "SQLite could not \(what) `\(sql)` on \(path): \(String(cString: sqlite3_errmsg(handle))) (code \(sqlite3_extended_errcode(handle)))")
+            .storage(.local), "SQLite could not \(what) `\(sql)` on \(path): \(String(cString: sqlite3_errmsg(handle))) (code \(sqlite3_extended_errcode(handle)))")
     }
 
     /// `PRAGMA quick_check` or `integrity_check`; returns the problems (empty when "ok").

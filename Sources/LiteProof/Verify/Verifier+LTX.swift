@@ -1,24 +1,26 @@
 import Foundation
 
 extension Verifier {
-    func verifyLTX(_ layout: LTXLayout) -> (findings: [Finding], files: Int, bytes: Int64) {
+    func verifyLTX(_ layout: LTXLayout) -> FileChecks {
         let refs = layout.files
         let total = refs.reduce(Int64(0)) { $0 + $1.size }
         let meter = ProgressMeter(phase: "verify", total: total, handler: progress)
         let replica = self.replica
-        let results: [(LTXFileRef, LTXSummary?, Finding?)] = parallelMap(refs) { ref in
+        let decoded: [(LTXFileRef, LTXSummary?, Finding?, LiteProofError?)] = parallelMap(refs) { ref in
             defer { meter.add(ref.size) }
             do {
                 let s = try LTX.decode(try replica.open(ref.path), name: ref.path)
-                return (ref, s, nil)
-            } catch let e as LiteProofError {
-                return (ref, nil, e.finding ?? .error(.fileUnreadable, file: ref.path, e.message))
+                return (ref, s, nil, nil)
             } catch let e as FormatError {
-                return (ref, nil, e.located(in: ref.path).finding)
+                return (ref, nil, e.located(in: ref.path).finding, nil)
             } catch {
-                return (ref, nil, .error(.fileUnreadable, file: ref.path, "\(error)"))
+                // Damage has its finding; a file the store could not produce is a storage failure.
+                let e = LiteProofError(wrapping: error)
+                if let finding = e.finding, e.kind == .damaged { return (ref, nil, finding, nil) }
+                return (ref, nil, nil, e.isStorage ? e : .storage(.local, e.message, path: ref.path))
             }
         }
+        let results = decoded.map { ($0.0, $0.1, $0.2) }
         var findings: [Finding] = []
         var pageSizes: [Int: Int] = [:]
         // The file the latest restore ends with (Litestream's restore keeps that file's trailer).
@@ -56,7 +58,7 @@ extension Verifier {
                         "TXIDs \(b.minTXID.hex(width: 16))-\(b.maxTXID.hex(width: 16)) overlap \(a.path) on level \(level)"))
             }
         }
-        return (findings, refs.count, total)
+        return FileChecks(findings: findings, storageFailures: decoded.compactMap(\.3), files: refs.count, bytes: total)
     }
 
     /// A file whose header declares database checksums (no flag 0x2, as `ltx encode-db` writes):

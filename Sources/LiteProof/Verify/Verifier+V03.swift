@@ -9,9 +9,11 @@ extension Verifier {
     enum V03Outcome {
         case snapshot(V03Readers.SnapshotResult)
         case index(generation: String, V03Readers.IndexResult)
+        /// The store could not produce a file of the unit (or the local side failed).
+        case unreadable(LiteProofError)
     }
 
-    func verifyV03(_ layout: V03Layout) -> (findings: [Finding], files: Int, bytes: Int64) {
+    func verifyV03(_ layout: V03Layout) -> FileChecks {
         let gens = layout.generations
         var units: [V03Unit] = []
         for g in gens {
@@ -30,17 +32,24 @@ extension Verifier {
                 let decoder = SegmentPrefetcher(replica: replica, files: [f], workers: 0)
                 let r = V03Readers.readSnapshot(replica, f, prefetcher: decoder)
                 meter.add(f.size)
-                return .snapshot(r)
+                return r.storageFailure.map { .unreadable($0) } ?? .snapshot(r)
             case .index(let g, let i, let segs):
                 let decoder = SegmentPrefetcher(replica: replica, files: segs, workers: 0)
-                let r =
-                    (try? V03Readers.readIndex(replica, index: i, segments: segs, expectedPageSize: nil, prefetcher: decoder))
-                    ?? V03Readers.IndexResult(index: i)
-                meter.add(segs.reduce(0) { $0 + $1.size })
-                return .index(generation: g, r)
+                defer { meter.add(segs.reduce(0) { $0 + $1.size }) }
+                do {
+                    return .index(generation: g, try V03Readers.readIndex(replica, index: i, segments: segs, expectedPageSize: nil, prefetcher: decoder))
+                } catch {
+                    let e = LiteProofError(wrapping: error)
+                    if let finding = e.finding, e.kind == .damaged { return .index(generation: g, .init(index: i, findings: [finding])) }
+                    return .unreadable(e.isStorage ? e : .storage(.local, e.message))
+                }
             }
         }
         var findings: [Finding] = []
+        let failures = outcomes.compactMap { o -> LiteProofError? in
+            if case .unreadable(let e) = o { return e }
+            return nil
+        }
         var snapshotPageSize: [String: Int] = [:]
         for o in outcomes {
             if case .snapshot(let r) = o {
@@ -76,7 +85,7 @@ extension Verifier {
             findings += Self.v03Gaps(g, firstSnapshot: firstSnap, latest: picked == nil || picked == g.id, dir: dir)
         }
         let files = gens.reduce(0) { $0 + $1.allFiles.count }
-        return (findings, files, total)
+        return FileChecks(findings: findings, storageFailures: failures, files: files, bytes: total)
     }
 
     /// The gaps in a generation's WAL indexes from its first snapshot to its last index, one

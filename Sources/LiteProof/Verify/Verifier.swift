@@ -2,17 +2,18 @@ import Foundation
 
 /// The outcome of `verify`: every finding, and what the latest restore would be.
 public struct VerifyReport: Codable, Sendable {
-    public enum Verdict: String, Codable, Sendable {
-        /// No error finding (warnings allowed).
-        case ok
-        /// At least one finding breaks a restore or the data.
-        case damaged
-    }
-
     public var replica: String
     public var format: Replica.Format
-    public var verdict: Verdict
+    /// `ok` (no error finding, and the latest position is planned), `damaged`, `undecided` (the
+    /// latest position cannot be decided: ``undecided`` says why) or `unreadable` (the store
+    /// could not produce a file: ``storageFailures``).
+    public var verdict: Outcome
     public var findings: [Finding]
+    /// Files the store could not produce (or a failure of the local side): the check is
+    /// incomplete, so the verdict is `unreadable` whatever else was found.
+    public var storageFailures: [FailureReport] = []
+    /// Why the latest position cannot be decided (the same words as `restore`), when it cannot.
+    public var undecided: String?
     public var filesChecked: Int
     public var bytesRead: Int64
     public var seconds: Double
@@ -33,6 +34,23 @@ public struct VerifyReport: Codable, Sendable {
 
     public var errorCount: Int { findings.filter { $0.severity == .error }.count }
     public var warningCount: Int { findings.filter { $0.severity == .warning }.count }
+
+    /// The verdict from what was found: a storage failure outranks an undecided latest position,
+    /// which outranks damage. `ok` needs a planned latest position: "sound" promises a restore.
+    static func verdict(findings: [Finding], storageFailures: [FailureReport], undecided: String?, latest: PlanSummary?) -> Outcome {
+        if !storageFailures.isEmpty { return .unreadable }
+        if undecided != nil { return .undecided }
+        if findings.contains(where: { $0.severity == .error }) { return .damaged }
+        return latest == nil ? .undecided : .ok
+    }
+}
+
+/// What the per-format file checks found.
+struct FileChecks {
+    var findings: [Finding]
+    var storageFailures: [LiteProofError]
+    var files: Int
+    var bytes: Int64
 }
 
 /// A restore plan in a few facts, for reports.
@@ -76,7 +94,8 @@ public struct Verifier {
     }
 
     /// Runs every check; a failure of the local side during the trial restore (the scratch
-    /// folder's disk full, …) becomes a finding. Use ``check()`` to have it thrown instead.
+    /// folder's disk full, …) makes the report `unreadable`. Use ``check()`` to have it thrown
+    /// instead.
     public func run() -> VerifyReport {
         do { return try run(throwingLocalFailures: false) } catch { preconditionFailure("\(error)") }
     }
@@ -90,27 +109,21 @@ public struct Verifier {
     private func run(throwingLocalFailures: Bool) throws -> VerifyReport {
         let started = Date()
         var findings: [Finding] = replica.strays.map {
-            .warning(.layoutStray, file: $0, "file belongs to no Litestream \(replica.format == .v03 ? "0.3" : "0.5") layout; a restore ignores it")
+            .warning(.layoutStray, file: $0, "file belongs to no Litestream \(replica.format.versionName) layout; a restore ignores it")
         }
         findings += replica.storageFindings
         let strays = Set(replica.strays)
         replica.storage.prefetch(replica.storage.files().map(\.path).filter { !strays.contains($0) }.sorted())
-        var files = 0
-        var bytes: Int64 = 0
+        let checks: FileChecks
         switch replica.layout {
-        case .v03(let layout):
-            let r = verifyV03(layout)
-            findings += r.findings
-            files = r.files
-            bytes = r.bytes
-        case .ltx(let layout):
-            let r = verifyLTX(layout)
-            findings += r.findings
-            files = r.files
-            bytes = r.bytes
+        case .v03(let layout): checks = verifyV03(layout)
+        case .ltx(let layout): checks = verifyLTX(layout)
         }
+        findings += checks.findings
+        var failures = checks.storageFailures
         var latest: PlanSummary?
         var latestBrokenBy: Finding?
+        var undecided: String?
         do {
             let plan = try RestorePlanner(replica: replica).plan()
             latest = PlanSummary(plan)
@@ -121,18 +134,24 @@ public struct Verifier {
                 f.severity == .error && f.code != .ltxLitestreamIncompatible
                     && (needed.contains(f.file) || (!f.file.isEmpty && needed.contains { $0.hasPrefix(f.file + "/") }))
             }
-        } catch let e as LiteProofError {
-            let f = e.finding ?? .error(.chainEmpty, file: "", e.message)
-            if !findings.contains(where: { $0.code == f.code && $0.file == f.file }) { findings.append(f) }
-        } catch let e as FormatError {
-            if !findings.contains(where: { $0.code == e.code && $0.file == (e.file ?? "") }) { findings.append(e.finding) }
         } catch {
-            findings.append(.error(.chainEmpty, file: "", "\(error)"))
+            let e = LiteProofError(wrapping: error)
+            switch e.kind {
+            case .storage: failures.append(e)
+            case .undecided, .usage:
+                // No restore can be planned without a choice only the user can make: the same
+                // words as `restore`, never "sound".
+                undecided = e.message
+                if let f = e.finding, !findings.contains(f) { findings.append(f) }
+            case .damaged, .checkFailed:
+                let f = e.finding ?? .error(.chainEmpty, file: "", e.message)
+                if !findings.contains(where: { $0.code == f.code && $0.file == f.file }) { findings.append(f) }
+            }
         }
         var restoreCheckResult: String?
         var restoreSeconds: Double?
         var canaries: CanaryReport?
-        if restoreCheck != .none || live != nil, !findings.contains(where: { $0.severity == .error }) {
+        if restoreCheck != .none || live != nil, failures.isEmpty, undecided == nil, !findings.contains(where: { $0.severity == .error }) {
             do {
                 let plan = try RestorePlanner(replica: replica).plan()
                 let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-verify")
@@ -159,21 +178,25 @@ public struct Verifier {
                 } else {
                     canaries = try CanaryReport.make(replica: replicaSource, live: nil)
                 }
-            } catch let e as LiteProofError where e.isLocal && throwingLocalFailures {
-                throw e
-            } catch let e as LiteProofError {
-                findings.append(e.finding ?? .error(.restoreIntegrity, file: "", "the trial restore failed: \(e.message)"))
-            } catch let e as FormatError {
-                findings.append(e.finding)
             } catch {
-                findings.append(.error(.restoreIntegrity, file: "", "the trial restore failed: \(error)"))
+                let e = LiteProofError(wrapping: error)
+                if e.isLocal && throwingLocalFailures { throw e }
+                if e.isStorage {
+                    failures.append(e)
+                } else {
+                    findings.append(e.finding ?? .error(.restoreIntegrity, file: "", "the trial restore failed: \(e.message)"))
+                }
             }
         }
+        // A store that failed a read some caller shrugged off (a header read while planning)
+        // still makes the check incomplete.
+        for e in replica.storage.failures where !failures.contains(where: { $0.message == e.message }) { failures.append(e) }
         findings.sort { ($1.severity, $0.file, $0.offset ?? -1) < ($0.severity, $1.file, $1.offset ?? -1) }
+        let storageFailures = failures.map(FailureReport.init)
         return VerifyReport(
             replica: replica.root, format: replica.format,
-            verdict: findings.contains { $0.severity == .error } ? .damaged : .ok,
-            findings: findings, filesChecked: files, bytesRead: bytes,
+            verdict: VerifyReport.verdict(findings: findings, storageFailures: storageFailures, undecided: undecided, latest: latest),
+            findings: findings, storageFailures: storageFailures, undecided: undecided, filesChecked: checks.files, bytesRead: checks.bytes,
             seconds: Date().timeIntervalSince(started), latest: latest, latestBrokenBy: latestBrokenBy, restoreCheck: restoreCheckResult,
             restoreSeconds: restoreSeconds, canaries: canaries, timeSource: replica.timeSource)
     }

@@ -328,7 +328,7 @@ public enum LTX {
                 if frameCtx == nil {
                     var c: OpaquePointer?
                     guard LZ4F_isError(LZ4F_createDecompressionContext(&c, liteproof_lz4f_version())) == 0 else {
-                        throw LiteProofError(.io, "cannot create an LZ4 decompression context")
+                        throw LiteProofError.storage(.local, "cannot create an LZ4 decompression context")
                     }
                     frameCtx = c
                 }
@@ -462,7 +462,7 @@ extension LTX {
             if context == nil {
                 var c: OpaquePointer?
                 guard LZ4F_isError(LZ4F_createDecompressionContext(&c, liteproof_lz4f_version())) == 0 else {
-                    throw LiteProofError(.io, "cannot create an LZ4 decompression context")
+                    throw LiteProofError.storage(.local, "cannot create an LZ4 decompression context")
                 }
                 context = c
             }

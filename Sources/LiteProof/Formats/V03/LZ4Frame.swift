@@ -21,7 +21,7 @@ public final class LZ4FrameStream {
         self.name = name
         var c: OpaquePointer?
         let created = LZ4F_createDecompressionContext(&c, liteproof_lz4f_version())
-        guard LZ4F_isError(created) == 0, let c else { throw LiteProofError(.io, "cannot create an LZ4 decompression context") }
+        guard LZ4F_isError(created) == 0, let c else { throw LiteProofError.storage(.local, "cannot create an LZ4 decompression context") }
         ctx = c
         input = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.inputChunk, alignment: 64)
     }
@@ -150,7 +150,7 @@ extension LZ4Frame {
     ) throws -> [UInt8] {
         var c: OpaquePointer?
         let created = LZ4F_createDecompressionContext(&c, liteproof_lz4f_version())
-        guard LZ4F_isError(created) == 0, let ctx = c else { throw LiteProofError(.io, "cannot create an LZ4 decompression context") }
+        guard LZ4F_isError(created) == 0, let ctx = c else { throw LiteProofError.storage(.local, "cannot create an LZ4 decompression context") }
         defer { LZ4F_freeDecompressionContext(ctx) }
         var out = [UInt8](repeating: 0, count: count)
         var filled = 0

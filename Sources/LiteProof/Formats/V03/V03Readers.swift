@@ -10,9 +10,10 @@ public enum V03Readers {
         public var header: DatabaseHeader?
         public var size: Int64 = 0
         public var findings: [Finding] = []
-        /// A failure of the local side in `sink` (the output or scratch file: ENOSPC, EFBIG, EIO),
-        /// which is not damage in the snapshot: the caller throws it ("could not run").
-        public var localFailure: LiteProofError?
+        /// A storage failure: the store could not produce the snapshot (missing, not a regular
+        /// file, permission, transfer), or the local side failed in `sink` (the output or scratch
+        /// file: ENOSPC, EFBIG, EIO). Not damage in the snapshot: the caller throws it.
+        public var storageFailure: LiteProofError?
     }
 
     /// Decompresses a snapshot, checks its SQLite header and size, and hands each chunk to `sink`
@@ -70,14 +71,15 @@ public enum V03Readers {
                         .snapshotHeader, file: file.path, offset: 0,
                         "snapshot decompresses to \(result.size) bytes; a database needs at least a 100-byte header"))
             }
-        } catch let e as LiteProofError where e.isLocal {
-            result.localFailure = e
-        } catch let e as LiteProofError {
-            result.findings.append(e.finding ?? .error(.fileUnreadable, file: file.path, e.message))
         } catch let e as FormatError {
             result.findings.append(e.located(in: file.path).finding)
         } catch {
-            result.findings.append(.error(.fileUnreadable, file: file.path, "\(error)"))
+            let e = LiteProofError(wrapping: error)
+            if let finding = e.finding, e.kind == .damaged {
+                result.findings.append(finding)
+            } else {
+                result.storageFailure = e.isStorage ? e : .storage(.local, e.message)
+            }
         }
         return result
     }
@@ -186,10 +188,9 @@ public enum V03Readers {
             } catch let e as FormatError where e.file == seg.path {
                 try add(e.finding)
                 streamOK = false
-            } catch let e as LiteProofError where e.kind == .io && !e.isLocal {
-                try add(.error(.fileUnreadable, file: seg.path, e.message))
-                streamOK = false
             }
+            // A storage failure (the segment missing, not a regular file, unreadable; the local
+            // side) is thrown as it is: it says nothing about the replica's bytes.
         }
         if streamOK && decoder.header == nil && !segments.isEmpty && limit != 0 {
             try add(.error(.walHeader, file: segments[0].path, offset: 0, "WAL index \(index.hex(width: 8)) holds fewer than 32 bytes; no WAL header"))
