@@ -31,7 +31,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     private var queue: [String] = []
     private var queued = Set<String>()
     private var workers = 0
-    private var rangeFailures: [Error] = []
+    private var rangeFailures: [(String, Error)] = []
     /// The first bytes of objects read as a range (at most ``headBytes`` each, so bounded by the
     /// listing): a header is often read again (an LTX header by `inspect`, then by the plan).
     private var heads: [String: [UInt8]] = [:]
@@ -86,10 +86,16 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     public var failures: [LiteProofError] {
         condition.lock()
         defer { condition.unlock() }
-        return (listing.compactMap { f in
-            if case .failed(let e) = states[f.path] { return e }
+        let downloads = listing.compactMap { f -> (String, Error)? in
+            if case .failed(let e) = states[f.path] { return (f.path, e) }
             return nil
-        } + rangeFailures).map { LiteProofError(wrapping: $0) }
+        }
+        // Each names the file (relative to the prefix), so a fleet can tell whose it is.
+        return (downloads + rangeFailures).map { path, error in
+            var e = LiteProofError(wrapping: error)
+            if e.path == nil { e.path = path }
+            return e
+        }
     }
 
     public func open(_ path: String) throws -> ReadOnlyFile {
@@ -179,7 +185,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
             return bytes
         } catch {
             condition.lock()
-            rangeFailures.append(error)
+            rangeFailures.append((path, error))
             condition.unlock()
             throw error
         }

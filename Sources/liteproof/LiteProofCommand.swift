@@ -54,9 +54,8 @@ func fail(_ error: Error, json: Bool) -> ExitCode {
     if json {
         print(JSONOutput.encode(report))
     } else {
-        // Each line escaped on its own: a message may list things a line each.
-        let text = report.error.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).escapedForText }.joined(separator: "\n")
-        FileHandle.standardError.write(Data("liteproof: \(text)\n".utf8))
+        // Escaped whole: a name taken from the replica must not start a line of its own.
+        FileHandle.standardError.write(Data("liteproof: \(report.error.escapedForText)\n".utf8))
     }
     return ExitCode(report.exitCode)
 }

@@ -11,7 +11,7 @@ import Testing
         let names: [String]
         var location: String { "listed" }
         func files() -> [StoredFile] { names.map { StoredFile(path: $0, size: 1000, modified: 1_700_000_000) } }
-        func open(_ path: String) throws -> ReadOnlyFile { throw LiteProofError(.io, "\(path): listed only") }
+        func open(_ path: String) throws -> ReadOnlyFile { throw LiteProofError.storage(.missing, "\(path): listed only") }
     }
 
     /// `layout`: an LTX range ending at TXID 2^64−1 made the 0.5 planner compute `have + 1` past

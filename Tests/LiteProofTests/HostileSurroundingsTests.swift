@@ -71,10 +71,11 @@ import Testing
         let out = try rigTempDir("fifo-out")
         let example = Fixtures.example("0.3")
         let runs: [(args: [String], status: Int32, says: String)] = [
-            (["verify", dir], 1, "is not a regular file (a FIFO (named pipe))"),
+            // A file the store cannot produce is no damage: unreadable, exit 2 (the one failure model).
+            (["verify", dir], 2, "is not a regular file (a FIFO (named pipe))"),
             (["inspect", dir], 0, ""),
-            (["restore", dir, "-o", out + "/r.db"], 1, "is not a regular file"),
-            (["compare", dir, "--live", example.live], 1, "is not a regular file"),
+            (["restore", dir, "-o", out + "/r.db"], 2, "is not a regular file"),
+            (["compare", dir, "--live", example.live], 2, "is not a regular file"),
             (["verify", example.replica, "--live", fifo], 2, "\(fifo) is not a regular file"),
             (["compare", example.replica, "--live", fifo], 2, "\(fifo) is not a regular file"),
             (["digest", fifo, "-o", out + "/d.json"], 2, "\(fifo) is not a regular file"),
@@ -192,9 +193,9 @@ import Testing
             throw localError("cannot write", path: "/full/restored.db", errno: ENOSPC)
         }
         #expect(r.findings.isEmpty, "\(r.findings)")
-        #expect(r.localFailure?.localPath == "/full/restored.db")
-        #expect(r.localFailure?.kind == .io)
-        #expect(r.localFailure?.message == "cannot write /full/restored.db: No space left on device")
+        #expect(r.storageFailure?.path == "/full/restored.db")
+        #expect(r.storageFailure?.kind == .storage(.local))
+        #expect(r.storageFailure?.message == "cannot write /full/restored.db: No space left on device")
     }
 
     // MARK: Helpers

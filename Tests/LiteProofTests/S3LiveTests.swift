@@ -29,7 +29,7 @@ import Testing
         let report = Verifier(replica: replica, restoreCheck: .quick).run()
         #expect(report.verdict == .ok, "\(report.findings)")
         #expect(report.filesChecked == replica.ltx?.files.count)
-        #expect(listing.transferFailures.isEmpty)
+        #expect(listing.failures.isEmpty)
 
         // restore reads the plan's files and no others, and matches litestream's restore.
         let gets = Locked<[String]>([])
@@ -131,7 +131,7 @@ import Testing
         let storage = try S3Storage(client: fastRetries(viaFlaky, moto), concurrency: 4)
         let replica = try Replica.open(storage: storage)
         #expect(Verifier(replica: replica).run().verdict == .ok)
-        #expect(storage.transferFailures.isEmpty)
+        #expect(storage.failures.isEmpty)
         let restoredFlaky = try Replica.open(storage: try S3Storage(client: fastRetries(viaFlaky, moto)))
         try Restorer(replica: restoredFlaky).restore(to: dir + "/flaky.db")
         #expect(try sameBytes(dir + "/direct.db", dir + "/flaky.db"))
@@ -177,8 +177,8 @@ import Testing
         let (cut, cutResult, shortRanges) = try rangedRead("truncate:" + largest.path)
         defer { shortRanges.stop() }
         #expect(throws: (any Error).self) { try cutResult.get() }
-        #expect(cut.transferFailures.count == 1)
-        #expect(cut.transferFailures.map { "\($0)" }.joined().contains("asked for"), "\(cut.transferFailures)")
+        #expect(cut.failures.count == 1)
+        #expect(cut.failures.map { "\($0)" }.joined().contains("asked for"), "\(cut.failures)")
     }
 
     // MARK: Litestream 0.3.13
@@ -445,7 +445,7 @@ import Testing
             let replica = try Replica.open(storage: storage)
             let listed = client.traffic
             try body(replica)
-            #expect(storage.transferFailures.isEmpty, "\(storage.transferFailures)")
+            #expect(storage.failures.isEmpty, "\(storage.failures)")
             let after = client.traffic
             return (after.requests - listed.requests, after.bytes - listed.bytes)
         }

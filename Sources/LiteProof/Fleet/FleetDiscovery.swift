@@ -160,4 +160,14 @@ public struct SubtreeStorage: ReplicaStorage {
     }
 
     public func evict(_ paths: [String]) { base.evict(paths.map { prefix + $0 }) }
+
+    /// The base's failures of files below the prefix, named relative to it.
+    public var failures: [LiteProofError] {
+        base.failures.compactMap { e in
+            guard let path = e.path, path.hasPrefix(prefix) else { return nil }
+            var mine = e
+            mine.path = String(path.dropFirst(prefix.count))
+            return mine
+        }
+    }
 }

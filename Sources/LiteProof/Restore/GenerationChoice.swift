@@ -99,12 +99,12 @@ struct GenerationChoice {
             return (h, ["generation \(h.id) was chosen by WAL header order (\(marks[h.id]!!), the highest); file times cannot decide: \(doubt)"], [warning])
         }
         let listing = candidates.map { g in
-            "  \(g.id): \(g.allFiles.count) files, newest file time \(g.timeBounds.map { formatTime($0.1) } ?? "none"), "
+            "\(g.id): \(g.allFiles.count) files, newest file time \(g.timeBounds.map { formatTime($0.1) } ?? "none"), "
                 + (g.segments.isEmpty ? "no WAL segments" : "last WAL header \(marks[g.id]!.map(\.description) ?? "unreadable")")
         }
         let message =
-            "cannot tell which generation is the newest: file times cannot decide (\(doubt)) and the WAL headers do not either. Generations:\n"
-            + listing.joined(separator: "\n") + "\nPass --generation ID to choose one (e.g. the one whose data you expect)."
+            "cannot tell which generation is the newest: file times cannot decide (\(doubt)) and the WAL headers do not either. Generations: "
+            + listing.joined(separator: "; ") + ". Pass --generation ID to choose one (e.g. the one whose data you expect)."
         throw LiteProofError(
             .undecided, message,
             finding: .warning(.generationAmbiguous, file: "generations", "cannot tell which generation is the newest (\(doubt)); pass --generation ID"))

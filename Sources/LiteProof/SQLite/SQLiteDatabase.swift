@@ -146,9 +146,12 @@ public final class SQLiteDatabase {
         guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else { throw error("run", sql) }
     }
 
+    /// SQLite's failure as a ``LiteProofError``: a database SQLite finds malformed (SQLITE_CORRUPT,
+    /// SQLITE_NOTADB) fails the check on it; anything else is the local side's.
     func error(_ what: String, _ sql: String) -> LiteProofError {
-        LiteProofError(
-            .storage(.local), "SQLite could not \(what) `\(sql)` on \(path): \(String(cString: sqlite3_errmsg(handle))) (code \(sqlite3_extended_errcode(handle)))")
+        let code = sqlite3_extended_errcode(handle) & 0xff
+        return LiteProofError(
+            code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? .checkFailed : .storage(.local), "SQLite could not \(what) `\(sql)` on \(path): \(String(cString: sqlite3_errmsg(handle))) (code \(sqlite3_extended_errcode(handle)))")
     }
 
     /// `PRAGMA quick_check` or `integrity_check`; returns the problems (empty when "ok").

@@ -9,7 +9,7 @@ private struct ListedStorage: ReplicaStorage {
     let names: [String]
     var location: String { "fuzz" }
     func files() -> [StoredFile] { names.map { StoredFile(path: $0, size: Int64($0.utf8.count), modified: 1_700_000_000) } }
-    func open(_ path: String) throws -> ReadOnlyFile { throw LiteProofError(.io, "\(path): listed only") }
+    func open(_ path: String) throws -> ReadOnlyFile { throw LiteProofError.storage(.missing, "\(path): listed only") }
 }
 
 /// Replica file names, one per line: the layout scan (0.3, 0.5 local, 0.5 S3), the inventory
@@ -63,9 +63,9 @@ private struct ManifestStorage: ReplicaStorage {
         [StoredFile(path: Replica.fetchManifestName, size: Int64(manifest.count), modified: 1_700_000_000)]
             + fetchManifestNames.map { StoredFile(path: $0, size: 100, modified: 1_700_000_000) }
     }
-    func open(_ path: String) throws -> ReadOnlyFile { throw LiteProofError(.io, "\(path): listed only") }
+    func open(_ path: String) throws -> ReadOnlyFile { throw LiteProofError.storage(.missing, "\(path): listed only") }
     func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
-        guard path == Replica.fetchManifestName else { throw LiteProofError(.io, "\(path): listed only") }
+        guard path == Replica.fetchManifestName else { throw LiteProofError.storage(.missing, "\(path): listed only") }
         return Array(manifest.dropFirst(Int(clamping: max(0, offset))).prefix(max(0, count)))
     }
 }
