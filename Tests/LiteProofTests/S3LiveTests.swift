@@ -677,7 +677,8 @@ final class S3LitestreamProcess: @unchecked Sendable {
 /// A loopback HTTP proxy in front of moto that damages object reads (not listings):
 /// `flaky`: each object's 1st GET answers 500, its 2nd drops the connection halfway through the
 /// body, later ones pass; `truncate:PATH`: every GET of an object ending in PATH gets half the body
-/// with a matching Content-Length. It logs one line per request.
+/// with a matching Content-Length; `nosuchkey:PATH` / `denied:PATH`: every GET of an object ending
+/// in PATH is answered 404 NoSuchKey / 403 AccessDenied. It logs one line per request.
 final class FaultProxy: @unchecked Sendable {
     let port: Int
     let process = Process()
@@ -713,6 +714,10 @@ final class FaultProxy: @unchecked Sendable {
                     self.send_header("Content-Length", str(len(body))); self.end_headers()
                     self.wfile.write(body[: len(body) // 2]); self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR); self.close_connection = True; return
+                if obj and mode.split(":")[0] in ("nosuchkey", "denied") and self.path.split("?")[0].endswith(mode.split(":", 1)[1]):
+                    code, st = ("NoSuchKey", 404) if mode.startswith("nosuchkey:") else ("AccessDenied", 403)
+                    err = ("<?xml version='1.0'?><Error><Code>%s</Code><Message>injected</Message></Error>" % code).encode()
+                    self.note(code); self.send_response(st); self.send_header("Content-Length", str(len(err))); self.end_headers(); self.wfile.write(err); return
                 if obj and mode.startswith("truncate:") and self.path.split("?")[0].endswith(mode[len("truncate:"):]):
                     body = body[: len(body) // 2]; self.note("truncate")
                 else:
