@@ -183,7 +183,7 @@ struct LogCase: Sendable, CustomTestStringConvertible {
     // MARK: - Platform prefixes and the application's lines
 
     /// How platforms prefix a line (fly logs, heroku logs, docker compose, journald).
-    static let prefixes: [(name: String, make: (Int) -> String)] = [
+    static let prefixes: [(name: String, make: @Sendable (Int) -> String)] = [
         ("fly", { i in "2026-11-27T03:23:\(String(format: "%02d", i % 60))Z app[6e82d4e1f23487] iad [info]" }),
         ("heroku", { i in "2026-11-27T03:23:\(String(format: "%02d", i % 60)).426123+00:00 app[web.1]: " }),
         ("compose", { _ in "web-1  | " }),
@@ -298,7 +298,7 @@ struct LogCase: Sendable, CustomTestStringConvertible {
     // MARK: - Hostile lines
 
     /// Lines made to be slow or deep: each must be read in well under the bound, and none is Litestream's.
-    static let hostileLines: [(name: String, make: (Int) -> [UInt8])] = [
+    static let hostileLines: [(name: String, make: @Sendable (Int) -> [UInt8])] = [
         ("nested JSON objects", { n in Array(String(repeating: #"{"a":"#, count: n / 5).utf8) }),
         ("nested JSON arrays", { n in Array(String(repeating: #"{"a":["#, count: n / 6).utf8) }),
         ("time=x repeated", { n in Array(String(repeating: "time=x ", count: n / 7).utf8) }),

@@ -511,18 +511,6 @@ func sameBytes(_ a: String, _ b: String) throws -> Bool {
     try Data(contentsOf: URL(fileURLWithPath: a)) == Data(contentsOf: URL(fileURLWithPath: b))
 }
 
-/// A value shared between threads behind a lock.
-final class Locked<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: T
-    init(_ value: T) { self.value = value }
-    @discardableResult func update<R>(_ body: (inout T) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-}
-
 /// Runs a program to completion with its own environment; output is stdout+stderr.
 func runWithEnvironment(_ executable: String, _ args: [String], environment: [String: String], timeout: TimeInterval = 120) throws -> (
     status: Int32, output: String

@@ -19,12 +19,11 @@ import Testing
         var out: [String] = []
         for g in replica.v03?.generations ?? [] {
             for i in g.indexes {
-                final class Ends: @unchecked Sendable { var list: [Int64] = [] }
-                let ends = Ends()
+                var ends: [Int64] = []
                 _ = try V03Readers.readIndex(replica, index: i, segments: g.segments(of: i), expectedPageSize: nil) { frame in
-                    if frame.commitSize != 0 { ends.list.append(frame.walOffset + 24 + Int64(frame.page.count)) }
+                    if frame.commitSize != 0 { ends.append(frame.walOffset + 24 + Int64(frame.page.count)) }
                 }
-                out += ends.list.map { "\(g.id)/\(i.hex(width: 8)):\($0)" }
+                out += ends.map { "\(g.id)/\(i.hex(width: 8)):\($0)" }
             }
         }
         return out
