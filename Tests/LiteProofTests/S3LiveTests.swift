@@ -581,6 +581,7 @@ func plainRequest(_ method: String, _ url: String) throws -> Int {
 }
 
 /// moto's S3 server on a free loopback port; stop it in a defer.
+// @unchecked: Process is not Sendable in every Foundation; everything else is `let`.
 final class MotoServer: @unchecked Sendable {
     let port: Int
     let process = Process()
@@ -633,9 +634,10 @@ final class MotoServer: @unchecked Sendable {
 }
 
 /// `litestream replicate -config CONFIG` with its own environment; stop it in a defer.
+// @unchecked: Process is not Sendable in every Foundation; `stopped` is behind a lock.
 final class S3LitestreamProcess: @unchecked Sendable {
     let process = Process()
-    private var stopped = false
+    private let stopped = Locked(false)
 
     init(_ v: LitestreamVersion, config: String, log: String, environment: [String: String]) throws {
         if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
@@ -652,8 +654,11 @@ final class S3LitestreamProcess: @unchecked Sendable {
     }
 
     func stop() {
-        if stopped { return }
-        stopped = true
+        let wasStopped = stopped.update { s in
+            defer { s = true }
+            return s
+        }
+        if wasStopped { return }
         terminate(process, grace: 10)
         process.waitUntilExit()
         RigState.unregister(pid: process.processIdentifier)
@@ -666,6 +671,7 @@ final class S3LitestreamProcess: @unchecked Sendable {
 /// `flaky`: each object's 1st GET answers 500, its 2nd drops the connection halfway through the
 /// body, later ones pass; `truncate:PATH`: every GET of an object ending in PATH gets half the body
 /// with a matching Content-Length. It logs one line per request.
+// @unchecked: Process is not Sendable in every Foundation; everything else is `let`.
 final class FaultProxy: @unchecked Sendable {
     let port: Int
     let process = Process()

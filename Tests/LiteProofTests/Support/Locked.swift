@@ -6,10 +6,10 @@ final class Locked<T>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: T
     init(_ value: T) { self.value = value }
-    @discardableResult func update<R>(_ body: (inout T) -> R) -> R {
+    @discardableResult func update<R>(_ body: (inout T) throws -> R) rethrows -> R {
         lock.lock()
         defer { lock.unlock() }
-        return body(&value)
+        return try body(&value)
     }
 
     /// The current value (a copy).
