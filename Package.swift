@@ -56,8 +56,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "LiteProofS3", "CSQLite", "CLZ4"],
-            swiftSettings: [.swiftLanguageMode(.v5)]),
+            dependencies: ["LiteProof", "LiteProofS3", "CSQLite", "CLZ4"]),
     ],
     swiftLanguageModes: [.v6]
 )

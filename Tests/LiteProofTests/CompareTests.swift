@@ -225,15 +225,23 @@ import Testing
         defer { live.litestream.stop(); live.writer.close() }
         try waitUntil("the first replica files", timeout: 20) { (try? RestorePlanner(replica: Replica.open(live.replica)).plan()) != nil }
         let stop = Flag()
-        let writerThread = Thread {
+        let openError = Locked<String?>(nil)
+        // The application's writes, on a connection of the writer thread's own (a connection is not Sendable).
+        let dbPath = live.db
+        let writerThread = try JoinableThread {
+            let writer: RigDB
+            do { writer = try RigDB(dbPath) } catch {
+                openError.update { $0 = "\(error)" }
+                return
+            }
+            defer { writer.close() }
             var i = 0
             while !stop.isSet {
-                try? live.writer.exec("INSERT INTO orders(item, qty) VALUES ('item \(i)', \(i)); UPDATE orders SET qty = qty + 1 WHERE id = 1")
+                try? writer.exec("INSERT INTO orders(item, qty) VALUES ('item \(i)', \(i)); UPDATE orders SET qty = qty + 1 WHERE id = 1")
                 i += 1
                 usleep(15_000)
             }
         }
-        writerThread.start()
         var verdicts: [CompareReport.Verdict] = []
         for _ in 0..<4 {
             let report = try Comparer(replica: try Replica.open(live.replica)).compare(live: live.db)
@@ -242,20 +250,14 @@ import Testing
             usleep(200_000)
         }
         stop.set()
-        while writerThread.isExecuting { usleep(10_000) }
+        writerThread.join()
+        #expect(openError.current == nil, "the writer thread could not open the database")
         // Once the writes stop, replication catches up: identical.
         try waitUntil("the replica to catch up", timeout: 30) {
             try Comparer(replica: try Replica.open(live.replica)).compare(live: live.db).verdict == .identical
         }
         #expect(verdicts.count == 4)
     }
-}
-
-final class Flag: @unchecked Sendable {
-    private var value = false
-    private let lock = NSLock()
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
 }
 
 /// Damage that stops a B-tree walk, and digests that lie: said clearly, never dropped or crashed on.

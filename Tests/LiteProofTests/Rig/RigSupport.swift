@@ -88,48 +88,51 @@ struct Litestream {
 /// removed, unless LITEPROOF_KEEP_RIG=1 is set (then it is left under $TMPDIR
 /// or /tmp and its path is printed).
 enum RigState {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var _root: String?
-    nonisolated(unsafe) private static var livePIDs: Set<Int32> = []
-    nonisolated(unsafe) private static var atexitInstalled = false
+    private struct State {
+        var root: String?
+        var livePIDs: Set<Int32> = []
+        var atexitInstalled = false
+    }
+    private static let state = Locked(State())
 
     /// `$TMPDIR` (or /tmp) `/liteproof-rig-<pid>-<random>`, created on first use.
     static func root() throws -> String {
-        lock.lock(); defer { lock.unlock() }
-        if let r = _root { return r }
-        var base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        if base.isEmpty { base = "/tmp" }
-        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
-        let path = "\(base)/liteproof-rig-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        _root = path
-        installAtexitLocked()
-        return path
+        try state.update { s in
+            if let r = s.root { return r }
+            var base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+            if base.isEmpty { base = "/tmp" }
+            while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+            let path = "\(base)/liteproof-rig-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            s.root = path
+            installAtexit(&s)
+            return path
+        }
     }
 
     static func register(pid: Int32) {
-        lock.lock(); defer { lock.unlock() }
-        livePIDs.insert(pid)
-        installAtexitLocked()
+        state.update { s in
+            s.livePIDs.insert(pid)
+            installAtexit(&s)
+        }
     }
 
     static func unregister(pid: Int32) {
-        lock.lock(); defer { lock.unlock() }
-        livePIDs.remove(pid)
+        state.update { _ = $0.livePIDs.remove(pid) }
     }
 
-    private static func installAtexitLocked() {
-        if atexitInstalled { return }
-        atexitInstalled = true
+    /// Called with the state's lock held.
+    private static func installAtexit(_ s: inout State) {
+        if s.atexitInstalled { return }
+        s.atexitInstalled = true
         atexit { RigState.cleanupAtExit() }
     }
 
     fileprivate static func cleanupAtExit() {
-        lock.lock()
-        let pids = livePIDs
-        let root = _root
-        livePIDs.removeAll()
-        lock.unlock()
+        let (pids, root) = state.update { s in
+            defer { s.livePIDs.removeAll() }
+            return (s.livePIDs, s.root)
+        }
         for pid in pids { kill(pid, SIGKILL) }
         guard let root else { return }
         if ProcessInfo.processInfo.environment["LITEPROOF_KEEP_RIG"] == "1" {
@@ -213,11 +216,12 @@ func terminate(_ p: Process, grace: TimeInterval) {
 }
 
 /// A running `litestream replicate -config CONFIG`, its output appended to `logPath`.
+// @unchecked: Process and FileHandle are not Sendable in every Foundation; the rest is `let`s and a lock.
 final class LitestreamProcess: @unchecked Sendable {
     let process = Process()
     let logPath: String
     private let logHandle: FileHandle
-    private var stopped = false
+    private let stopped = Locked(false)
 
     init(binary: String, config: String, logPath: String) throws {
         self.logPath = logPath
@@ -245,8 +249,11 @@ final class LitestreamProcess: @unchecked Sendable {
 
     /// SIGINT, then SIGKILL after `grace` seconds. Idempotent; always safe in a defer.
     func stop(grace: TimeInterval = 10) {
-        if stopped { return }
-        stopped = true
+        let wasStopped = stopped.update { s in
+            defer { s = true }
+            return s
+        }
+        if wasStopped { return }
         terminate(process, grace: grace)
         process.waitUntilExit()
         RigState.unregister(pid: process.processIdentifier)
