@@ -139,8 +139,9 @@ import LiteProofS3
             #expect(r.status == 2 && r.output.contains(c.says), "\(args): \(r.output)")
         }
         let json = try run(["verify", empty, "--json"], c)
-        #expect(objects(json.output).first?["verdict"] as? String == "usage", "\(json.output)")
-        #expect(objects(json.output).first?["exitCode"] as? Int == 2, "\(json.output)")
+        let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+        #expect(object?["verdict"] as? String == "usage" && object?["kind"] as? String == "usage", "\(json.output)")
+        #expect(object?["exitCode"] as? Int == 2, "\(json.output)")
     }
 
     /// An object store that will not give one object: NoSuchKey, AccessDenied, or a body cut
