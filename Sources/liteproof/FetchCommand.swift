@@ -14,7 +14,7 @@ struct FetchCommand: ParsableCommand {
             Run it again to resume: files already there with the same size and ETag are skipped. \
             With --position, only the files a restore to that position applies are downloaded (planned \
             as `restore` plans it), and the manifest says the copy is partial (partialTo). \
-            Credentials and endpoints are read as for any s3:// replica (see the README).
+            Credentials and endpoints are read as for any s3:// replica (see docs/REFERENCE.md).
             """)
 
     @Argument(help: ArgumentHelp("The replica: s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true].", valueName: "url"))

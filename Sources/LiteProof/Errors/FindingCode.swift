@@ -1,4 +1,4 @@
-/// Stable identifiers of findings. Listed in the README; never renamed.
+/// Stable identifiers of findings. Listed in docs/REFERENCE.md; never renamed.
 public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral {
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
@@ -6,6 +6,8 @@ public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, Expres
 
     // Files and layout
     public static let layoutStray: FindingCode = "layout.stray-file"
+    /// Retired: a file the store cannot produce is a storage failure (``StorageFailure``), not a
+    /// finding. Kept so older reports still decode.
     public static let fileUnreadable: FindingCode = "file.unreadable"
 
     // LZ4 frames
