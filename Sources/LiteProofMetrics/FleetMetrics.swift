@@ -51,7 +51,8 @@ public enum MetricsFile {
 
         var help: String {
             switch self {
-            case .verdict: return "Verdict of the last check: 0 sound (prove: proven), 1 damaged (not proven), 2 could not be read or decided (the exit code of verify)."
+            case .verdict:
+                return "Verdict of the last check: 0 sound (prove: proven), 1 damaged (not proven), 2 could not be read or decided (the exit code of verify)."
             case .latestAge: return "Seconds from the latest restorable position's time to the check."
             case .restore: return "Seconds the trial restore of the latest position took."
             case .canaryLag: return "Seconds from the newest canary found in the replica to the check (prove: the measured replication lag)."

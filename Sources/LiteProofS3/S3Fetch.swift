@@ -61,14 +61,14 @@ public struct S3Fetch: Sendable {
         let entries = Locked([String: Entry]())
         let failures = Locked([String]())
         let next = Locked(0)
-        summary.update { $0.files = objects.count }
+        summary.withLock { $0.files = objects.count }
 
         let workers = min(storage.concurrency, max(1, objects.count))
         // Joined threads (see ``JoinableThread``): none outlives this call, so none releases the
         // storage (its S3 client and URL session) while the process exits.
         let work: @Sendable () -> Void = {
             while true {
-                let i = next.update { n -> Int in
+                let i = next.withLock { n -> Int in
                     n += 1
                     return n - 1
                 }
@@ -77,8 +77,8 @@ public struct S3Fetch: Sendable {
                 let local = destination + "/" + path
                 if let old = previous[path], old.size == o.size, old.etag == o.etag, FS.fileSize(local) == o.size {
                     Self.setTime(local, o.lastModified)
-                    entries.update { $0[path] = Self.entry(path, o) }
-                    summary.update { $0.skipped += 1 }
+                    entries.withLock { $0[path] = Self.entry(path, o) }
+                    summary.withLock { $0.skipped += 1 }
                 } else {
                     do {
                         try FileManager.default.createDirectory(
@@ -95,22 +95,22 @@ public struct S3Fetch: Sendable {
                         guard rename(partial, local) == 0 else {
                             throw LiteProofError.storage(.local, "cannot rename \(partial) to \(local): \(String(cString: strerror(errno)))")
                         }
-                        entries.update { $0[path] = Self.entry(path, o) }
-                        summary.update {
+                        entries.withLock { $0[path] = Self.entry(path, o) }
+                        summary.withLock {
                             $0.downloaded += 1
                             $0.bytesDownloaded += o.size
                         }
                     } catch {
-                        failures.update { $0.append("\(path): \(error)") }
+                        failures.withLock { $0.append("\(path): \(error)") }
                     }
                 }
-                let done = summary.update { $0.downloaded + $0.skipped }
+                let done = summary.withLock { $0.downloaded + $0.skipped }
                 progress?(done, objects.count)
             }
         }
         JoinableThread.runAll(workers, stackSize: 512 << 10, work)
         // The manifest lists what is in the folder now, so a failed run resumes where it stopped.
-        let kept = entries.update { $0 }.values.sorted { $0.path < $1.path }
+        let kept = entries.withLock { $0 }.values.sorted { $0.path < $1.path }
         let manifest = Manifest(
             source: storage.location, fetched: Self.formatTime(Date().timeIntervalSince1970), files: kept, partialTo: only?.position.description)
         let encoder = JSONEncoder()
@@ -120,12 +120,13 @@ public struct S3Fetch: Sendable {
         guard rename(tmp, destination + "/" + Self.manifestName) == 0 else {
             throw LiteProofError.storage(.local, "cannot write \(destination)/\(Self.manifestName)")
         }
-        let failed = failures.update { $0 }
+        let failed = failures.withLock { $0 }
         if !failed.isEmpty {
             throw LiteProofError(
-                .storage(.transfer), "\(failed.count) of \(objects.count) files could not be fetched (run again to resume): \(failed.prefix(3).joined(separator: "; "))")
+                .storage(.transfer),
+                "\(failed.count) of \(objects.count) files could not be fetched (run again to resume): \(failed.prefix(3).joined(separator: "; "))")
         }
-        return summary.update { $0 }
+        return summary.withLock { $0 }
     }
 
     static func entry(_ path: String, _ o: S3Object) -> Entry {
@@ -145,20 +146,5 @@ public struct S3Fetch: Sendable {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f.string(from: Date(timeIntervalSince1970: seconds))
-    }
-}
-
-/// A value shared between threads behind a lock.
-final class Locked<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: T
-
-    init(_ value: T) { self.value = value }
-
-    @discardableResult
-    func update<R>(_ body: (inout T) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
     }
 }

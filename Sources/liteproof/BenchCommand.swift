@@ -27,11 +27,10 @@ struct BenchCommand: ParsableCommand {
     var litestream: String?
 
     @Option(name: .customLong("integrity-check"), help: "SQLite check after each LiteProof restore: none, quick or full.")
-    var integrityCheck = "quick"
+    var integrityCheck: RestoreOptions.IntegrityCheck = .quick
 
     func validate() throws {
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
-        if RestoreOptions.IntegrityCheck(rawValue: integrityCheck) == nil { throw ValidationError("--integrity-check takes none, quick or full") }
     }
 
     func run() throws {
@@ -46,7 +45,7 @@ struct BenchCommand: ParsableCommand {
                 throw LiteProofError(.usage, "\(b) is not an executable")
             }
             var bench = RestoreBenchmark(replica: try options.open(), runs: runs, litestream: bin)
-            bench.integrityCheck = RestoreOptions.IntegrityCheck(rawValue: integrityCheck)!
+            bench.integrityCheck = integrityCheck
             if !options.json && !options.quiet && isatty(2) == 1 {
                 bench.progress = { FileHandle.standardError.write(Data("\r\($0)…\u{1B}[K".utf8)) }
             }

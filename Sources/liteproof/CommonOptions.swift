@@ -22,8 +22,7 @@ struct ReplicaOptions: ParsableArguments {
 
     /// Opens the replica, with `--generation` chosen for every plan made from it.
     func open() throws -> Replica {
-        let r = S3Location.isS3URL(replica) ? try Replica.open(storage: try S3Storage(url: replica)) : try Replica.open(replica)
-        return try r.choosing(generation: generation)
+        try ReplicaLocation(replica).open().choosing(generation: generation)
     }
 
     /// The first read of the store that failed for good (a download from S3), if any: a verdict

@@ -41,7 +41,7 @@ struct FetchCommand: ParsableCommand {
 
     func run() throws {
         do {
-            guard S3Location.isS3URL(url) else {
+            guard case .s3 = ReplicaLocation(url) else {
                 throw LiteProofError(.usage, "fetch reads s3:// URLs; \(url) is not one (a local replica needs no fetch)")
             }
             guard concurrency >= 1 && concurrency <= 64 else { throw LiteProofError(.usage, "--concurrency must be 1…64") }

@@ -17,8 +17,7 @@ struct VerifyAll {
     func run() throws {
         var fleet: FleetVerifier
         do {
-            // An s3:// prefix is listed once; each replica's files are downloaded as its check reads them.
-            fleet = S3Location.isS3URL(root) ? FleetVerifier(root: root, storage: try S3Storage(url: root)) : try FleetVerifier.open(root)
+            fleet = try ReplicaLocation(root).openFleet()
         } catch { throw fail(error, json: json) }
         fleet.shard = shard
         if let jobs { fleet.jobs = jobs }

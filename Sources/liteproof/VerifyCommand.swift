@@ -36,7 +36,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(
         name: .customLong("restore-check"),
         help: "After the file checks, restore the latest position into a scratch folder and run SQLite's check on it: none, quick or full.")
-    var restoreCheck: String = "quick"
+    var restoreCheck: RestoreOptions.IntegrityCheck = .quick
 
     @Option(help: "A live database: list its canaries that are not in the replica yet (read-only).")
     var live: String?
@@ -44,8 +44,10 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Verify every replica found below the argument, at any depth (a fleet).")
     var all = false
 
-    @Option(help: "With --all: only shard I of N (0 ≤ I < N), by a stable hash of each replica's path.")
-    var shard: String?
+    @Option(
+        help: ArgumentHelp("With --all: only shard I of N (0 ≤ I < N), by a stable hash of each replica's path.", valueName: "I/N"),
+        transform: { try FleetShard(parsing: $0) })
+    var shard: FleetShard?
 
     @Option(help: "With --all: replicas verified at once (default: the number of cores).")
     var jobs: Int?
@@ -54,20 +56,16 @@ struct VerifyCommand: ParsableCommand {
     var metrics: String?
 
     func validate() throws {
-        if RestoreOptions.IntegrityCheck(rawValue: restoreCheck) == nil { throw ValidationError("--restore-check takes none, quick or full") }
         if !all && (shard != nil || jobs != nil || metrics != nil) { throw ValidationError("--shard, --jobs and --metrics need --all") }
         if all && live != nil { throw ValidationError("--live names one database; it does not go with --all") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        if let shard {
-            do { _ = try FleetShard(parsing: shard) } catch let e as LiteProofError { throw ValidationError(e.message) }
-        }
     }
 
     func run() throws {
         if all {
             return try VerifyAll(
-                root: options.replica, json: options.json, quiet: options.quiet, shard: try shard.map(FleetShard.init(parsing:)), jobs: jobs,
-                metrics: metrics, restoreCheck: RestoreOptions.IntegrityCheck(rawValue: restoreCheck)!
+                root: options.replica, json: options.json, quiet: options.quiet, shard: shard, jobs: jobs,
+                metrics: metrics, restoreCheck: restoreCheck
             ).run()
         }
         let replica: Replica
@@ -79,7 +77,7 @@ struct VerifyCommand: ParsableCommand {
         do {
             report = try Verifier(
                 replica: replica, progress: options.progressHandler(),
-                restoreCheck: RestoreOptions.IntegrityCheck(rawValue: restoreCheck)!, live: live
+                restoreCheck: restoreCheck, live: live
             ).check()
         } catch { throw fail(error, json: options.json) }
         // A file the store could not produce is not damage: the report says `unreadable`, exit 2.

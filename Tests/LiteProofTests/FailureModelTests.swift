@@ -1,8 +1,8 @@
 import Foundation
+import LiteProofS3
 import Testing
 
 @testable import LiteProof
-import LiteProofS3
 
 /// The one failure model: every kind of failure, through `verify`, `verify --all`, `restore`,
 /// `compare` and `report`, gives one exit code and one wording per kind (``Outcome``).
@@ -133,7 +133,8 @@ import LiteProofS3
     @Test func usageErrors() throws {
         let empty = try rigTempDir("failure-usage")
         try Data("x".utf8).write(to: URL(fileURLWithPath: empty + "/notes.txt"))
-        let c = Case(name: "usage", replica: empty, root: empty, live: Fixtures.example("0.5").live, exit: 2, verdict: "usage", says: "holds no Litestream replica")
+        let c = Case(
+            name: "usage", replica: empty, root: empty, live: Fixtures.example("0.5").live, exit: 2, verdict: "usage", says: "holds no Litestream replica")
         for args in [["verify", empty], ["restore", empty, "-o", empty + "/r.db"], ["compare", empty, "--live", c.live], ["verify", "--all", empty]] {
             let r = try run(args, c)
             #expect(r.status == 2 && r.output.contains(c.says), "\(args): \(r.output)")

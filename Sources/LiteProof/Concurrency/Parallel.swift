@@ -13,7 +13,7 @@ func parallelMap<T, R>(_ items: [T], _ body: (T) throws -> R) rethrows -> [R] {
         // The workers share the inputs, the body and the result slots; each slot is written by
         // exactly one worker (the counter hands out each index once) and read after all finish.
         let shared = UncheckedSendable((items: items, body: body, results: results))
-        let next = Counter()
+        let next = Locked(0)
         let workers = min(items.count, ProcessInfo.processInfo.activeProcessorCount)
         JoinableThread.runAll(workers) {
             let (items, body, results) = shared.value
@@ -33,18 +33,4 @@ func parallelMap<T, R>(_ items: [T], _ body: (T) throws -> R) rethrows -> [R] {
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
-}
-
-/// A lock-protected counter handing out work indexes.
-final class Counter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLock()
-
-    func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        let v = value
-        value += 1
-        return v
-    }
 }

@@ -58,7 +58,7 @@ public struct FleetVerifier: Sendable {
         }
         let mine = shard.map { s in all.filter { s.contains($0.name) } } ?? all
         let collector = FleetCollector(count: mine.count, progress: progress)
-        let next = Counter()
+        let next = Locked(0)
         let workers = max(1, min(jobs, mine.count))
         let fleet = self
         withoutActuallyEscaping(report) { emit in

@@ -13,7 +13,9 @@ extension VerifyReport {
             lines.append("UNDECIDED: the latest position cannot be decided; no verdict on the replica (\(counts) in the files checked)")
             if let undecided { lines.append(undecided) }
         case .unreadable:
-            lines.append("UNREADABLE: \(storageFailures.count) file\(storageFailures.count == 1 ? "" : "s") could not be read; no verdict on the replica (\(counts) in the rest)")
+            lines.append(
+                "UNREADABLE: \(storageFailures.count) file\(storageFailures.count == 1 ? "" : "s") could not be read; no verdict on the replica (\(counts) in the rest)"
+            )
             for f in storageFailures.prefix(5) { lines.append("  \(f.storage?.rawValue ?? f.kind): \(f.error)") }
             if storageFailures.count > 5 { lines.append("  … and \(storageFailures.count - 5) more") }
         }

@@ -28,7 +28,8 @@ public final class SQLiteDatabase {
         // SQLite's open(2) blocks on a FIFO: anything but a regular file is refused first.
         var st = stat()
         if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
-            throw LiteProofError.storage(.notRegularFile, "\(path) is not a regular file (\(FS.kindName(st.st_mode))); LiteProof opens only regular files as databases")
+            throw LiteProofError.storage(
+                .notRegularFile, "\(path) is not a regular file (\(FS.kindName(st.st_mode))); LiteProof opens only regular files as databases")
         }
         var db: OpaquePointer?
         let flags: Int32
@@ -151,7 +152,8 @@ public final class SQLiteDatabase {
     func error(_ what: String, _ sql: String) -> LiteProofError {
         let code = sqlite3_extended_errcode(handle) & 0xff
         return LiteProofError(
-            code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? .checkFailed : .storage(.local), "SQLite could not \(what) `\(sql)` on \(path): \(String(cString: sqlite3_errmsg(handle))) (code \(sqlite3_extended_errcode(handle)))")
+            code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? .checkFailed : .storage(.local),
+            "SQLite could not \(what) `\(sql)` on \(path): \(String(cString: sqlite3_errmsg(handle))) (code \(sqlite3_extended_errcode(handle)))")
     }
 
     /// `PRAGMA quick_check` or `integrity_check`; returns the problems (empty when "ok").

@@ -24,35 +24,6 @@ public final class SegmentPrefetcher: @unchecked Sendable {
     let replica: Replica
     let files: [V03File]
 
-    private enum Kind {
-        /// A decoded block in `slot` (`count` bytes); `failed` when it did not decode.
-        case block(slot: Int, count: Int, failed: Bool)
-        /// The frame's end mark, with its content checksum (when the frame has one).
-        case end(checksum: UInt32?)
-        /// The rest of the file, from `delivered` decompressed bytes on, goes to liblz4.
-        case fallback(delivered: Int64)
-        /// A block after a fallback: nothing to hand over.
-        case skip
-    }
-
-    private struct Item {
-        let file: Int
-        var kind: Kind
-        /// Decoded (or needs no decoding): the in-order hash may take it.
-        var decoded: Bool
-        /// Hashed and checked: the reader may take it.
-        var ready: Bool
-    }
-
-    /// Where the feeder stands in the file it reads the block headers of.
-    private struct Cursor {
-        var file = 0
-        var handle: ReadOnlyFile?
-        var offset: Int64 = 0
-        var blockMax = 0
-        var checksummed = false
-    }
-
     /// The decompressed blocks' buffers; an element belongs to whoever holds its slot number
     /// (a worker decoding into it, the hash, the reader), so it is grown without the lock.
     private let slots: UnsafeMutableBufferPointer<UnsafeMutableRawBufferPointer>
@@ -189,18 +160,6 @@ public final class SegmentPrefetcher: @unchecked Sendable {
             case .skip:
                 continue
             }
-        }
-    }
-
-    /// liblz4's frame decoder on the caller's thread, handing over only the bytes after the first `skipping`.
-    static func decompressDirectly(
-        _ handle: ReadOnlyFile, name: String, skipping: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void
-    ) throws -> Int64 {
-        var position: Int64 = 0
-        return try LZ4Frame.decompress(handle, name: name) { chunk in
-            let start = Int(max(0, min(Int64(chunk.count), skipping - position)))
-            position += Int64(chunk.count)
-            if start < chunk.count { try body(UnsafeRawBufferPointer(rebasing: chunk[start...])) }
         }
     }
 
@@ -424,32 +383,4 @@ public final class SegmentPrefetcher: @unchecked Sendable {
         }
         wakeWorkers()  // slots freed by failed or skipped blocks
     }
-}
-
-/// A mutex with two condition variables (Foundation's `NSCondition` has one per lock).
-private final class Monitor: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    let reader = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    let workers = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(reader, nil)
-        pthread_cond_init(workers, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(workers)
-        pthread_cond_destroy(reader)
-        pthread_mutex_destroy(mutex)
-        workers.deallocate()
-        reader.deallocate()
-        mutex.deallocate()
-    }
-
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
-    func wait(_ condition: UnsafeMutablePointer<pthread_cond_t>) { pthread_cond_wait(condition, mutex) }
-    func signal(_ condition: UnsafeMutablePointer<pthread_cond_t>) { pthread_cond_signal(condition) }
-    func broadcast(_ condition: UnsafeMutablePointer<pthread_cond_t>) { pthread_cond_broadcast(condition) }
 }
