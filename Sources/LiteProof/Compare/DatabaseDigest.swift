@@ -126,8 +126,7 @@ public struct DatabaseDigest: Codable, Sendable {
     public static func compute(_ source: PageSource, name: String, wal: WALPosition? = nil, progress: ProgressHandler? = nil) throws -> DatabaseDigest {
         let n = Int(source.pageCount), ps = source.pageSize
         var hashes = [UInt64](repeating: 0, count: n)
-        final class Box: @unchecked Sendable { var sha = SHA256() }
-        let box = Box()
+        let sha = Locked(SHA256())  // updated on the queue, one run at a time, in order
         var xor: UInt64 = 0
         let lock = LTX.lockPage(pageSize: ps)
         let meter = ProgressMeter(phase: "hashing \(name)", total: Int64(n) * Int64(ps), handler: progress)
@@ -142,7 +141,7 @@ public struct DatabaseDigest: Codable, Sendable {
             try source.read(pages: UInt32(first + 1), count: count, into: buffer)
             let run = UnsafeRawBufferPointer(rebasing: buffer[0..<(count * ps)])
             let sendableRun = UncheckedSendable(run)  // the buffer is not reused until group.wait()
-            queue.async(group: group) { box.sha.update(sendableRun.value) }
+            queue.async(group: group) { sha.withLock { $0.update(sendableRun.value) } }
             for i in 0..<count {
                 let pgno = UInt32(first + i + 1)
                 let h = pageHash(pgno, UnsafeRawBufferPointer(rebasing: run[(i * ps)..<((i + 1) * ps)]))
@@ -154,7 +153,7 @@ public struct DatabaseDigest: Codable, Sendable {
             first += count
         }
         return DatabaseDigest(
-            source: name, pageSize: ps, pageCount: source.pageCount, sha256: SHA256.hex(box.sha.finalize()),
+            source: name, pageSize: ps, pageCount: source.pageCount, sha256: SHA256.hex(sha.withLock { $0.finalize() }),
             checksum: (xor | (1 << 63)).hex(width: 16), pageHashes: hashes, wal: wal)
     }
 

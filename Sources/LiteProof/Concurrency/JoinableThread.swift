@@ -13,6 +13,7 @@ import Foundation
 /// storage, whose deinit removed the scratch folder and tore down the URL session on the dying
 /// thread while the main thread was already in `exit()`. Threads joined before their starter
 /// returns cannot outlive it.
+// @unchecked: wraps a `pthread_t` that only `join()` uses, once.
 public final class JoinableThread: @unchecked Sendable {
     #if canImport(Darwin)
         private var handle: pthread_t?

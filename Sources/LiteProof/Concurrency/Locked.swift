@@ -2,8 +2,7 @@ import Foundation
 
 /// A value behind a lock: the one box for state that threads share (as SwiftNIO's
 /// `NIOLockedValueBox`). Every read and write goes through ``withLock(_:)``.
-public final class Locked<Value>: @unchecked Sendable {
-    // @unchecked: every access to `value` holds `lock`.
+public final class Locked<Value> {
     private let lock = NSLock()
     private var value: Value
 
@@ -20,6 +19,9 @@ public final class Locked<Value>: @unchecked Sendable {
     /// A copy of the value, read under the lock.
     public var current: Value { withLock { $0 } }
 }
+
+// @unchecked: every access to `value` holds `lock`, so the box is as Sendable as its value.
+extension Locked: @unchecked Sendable where Value: Sendable {}
 
 extension Locked where Value == Int {
     /// Hands out 0, 1, 2, … to the threads that ask: a shared work index.

@@ -1,6 +1,7 @@
 import Foundation
 
 /// A mutex with two condition variables (Foundation's `NSCondition` has one per lock).
+// @unchecked: pthread primitives, made for use from several threads.
 final class Monitor: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     let reader = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)

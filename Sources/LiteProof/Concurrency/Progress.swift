@@ -10,10 +10,9 @@ public struct Progress: Sendable {
 public typealias ProgressHandler = @Sendable (Progress) -> Void
 
 /// Thread-safe accumulation of bytes done for progress reports.
-final class ProgressMeter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done: Int64 = 0
-    private var lastReport: Double = 0
+final class ProgressMeter: Sendable {
+    /// Bytes done, and when the handler was last called (seconds since the epoch).
+    private let state = Locked((done: Int64(0), lastReport: 0.0))
     let total: Int64
     let phase: String
     let handler: ProgressHandler?
@@ -26,13 +25,13 @@ final class ProgressMeter: @unchecked Sendable {
 
     func add(_ n: Int64) {
         guard let handler else { return }
-        lock.lock()
-        done += n
         let now = Date().timeIntervalSince1970
-        let report = now - lastReport > 0.1 || done >= total
-        if report { lastReport = now }
-        let d = done
-        lock.unlock()
-        if report { handler(Progress(phase: phase, done: d, total: total)) }
+        let report: Int64? = state.withLock { s in
+            s.done += n
+            guard now - s.lastReport > 0.1 || s.done >= total else { return nil }
+            s.lastReport = now
+            return s.done
+        }
+        if let done = report { handler(Progress(phase: phase, done: done, total: total)) }
     }
 }

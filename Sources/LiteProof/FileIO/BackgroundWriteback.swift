@@ -11,13 +11,8 @@ final class BackgroundWriteback: @unchecked Sendable {
     private var stopping = false
     private var thread: JoinableThread?
     /// Ranges started by every instance so far (for tests).
-    static var rangesStarted: Int {
-        counterLock.lock()
-        defer { counterLock.unlock() }
-        return counter
-    }
-    private static let counterLock = NSLock()
-    nonisolated(unsafe) private static var counter = 0
+    static var rangesStarted: Int { counter.current }
+    private static let counter = Locked(0)
 
     init(_ out: OutputFile) {
         self.out = out
@@ -34,9 +29,7 @@ final class BackgroundWriteback: @unchecked Sendable {
             let range = ranges.removeFirst()
             condition.unlock()
             out.startWriteback(range)
-            Self.counterLock.lock()
-            Self.counter += 1
-            Self.counterLock.unlock()
+            Self.counter.withLock { $0 += 1 }
             condition.lock()
         }
         condition.unlock()

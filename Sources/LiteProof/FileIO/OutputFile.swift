@@ -6,6 +6,7 @@ import Foundation
 #endif
 
 /// A file being written: positional writes, truncation, fsync. Closed in `deinit`.
+// @unchecked: an immutable descriptor; `pwrite`, `ftruncate` and `fsync` are safe from any thread.
 public final class OutputFile: @unchecked Sendable {
     public let path: String
     let fd: Int32

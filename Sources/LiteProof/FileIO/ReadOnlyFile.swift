@@ -8,6 +8,7 @@ import Foundation
 /// A file opened read-only with `open(2)`; closed in `deinit`.
 ///
 /// All reads are positional (`pread`), so one handle can serve several threads.
+// @unchecked: immutable after init (a descriptor and sizes); `pread` is safe from any thread.
 public final class ReadOnlyFile: @unchecked Sendable {
     public let path: String
     let fd: Int32

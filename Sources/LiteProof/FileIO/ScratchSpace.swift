@@ -25,6 +25,7 @@ public enum ScratchSpace {
     /// (and the other way round) instead of ending the process halfway through it. Never taken
     /// while holding `lock`.
     private static let removing = NSLock()
+    // nonisolated(unsafe): every read and write of these three takes `lock`.
     nonisolated(unsafe) private static var paths: Set<String> = []
     nonisolated(unsafe) private static var installed = false
     /// Set once the paths are being removed for good (exit, signal): nothing new is created.
@@ -171,6 +172,7 @@ public enum ScratchSpace {
 }
 
 /// Write end of the pipe the signal handler reports to (set once, before the handler is installed).
+// nonisolated(unsafe): written once before the handler is installed, then only read.
 nonisolated(unsafe) private var scratchSignalPipe: Int32 = -1
 
 /// Async-signal-safe: writes the signal number to the watcher's pipe.

@@ -20,6 +20,8 @@ import Foundation
 /// Memory is fixed: `slots` decompressed blocks and one compressed block per worker, each as
 /// large as the largest block size the files declare (4 MiB for Litestream's), allocated when a
 /// block first needs it.
+// @unchecked: its mutable state is guarded by `lock` (a ``Monitor``); a slot's buffer belongs
+// to whoever holds the slot number.
 public final class SegmentPrefetcher: @unchecked Sendable {
     let replica: Replica
     let files: [V03File]

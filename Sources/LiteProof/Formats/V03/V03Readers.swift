@@ -244,18 +244,17 @@ extension V03Readers {
         _ replica: Replica, index: UInt32, segments: [V03File], expectedPageSize: Int?, failFast: Bool = false,
         onFrame: ((WALFrame) throws -> Void)? = nil
     ) throws -> IndexCommits {
-        final class Box: @unchecked Sendable {
-            var commits: [Commit] = []
-            var validEnd: Int64 = 0
-        }
-        let box = Box()
+        let found = Locked((commits: [Commit](), validEnd: Int64(0)))
         let result = try readIndex(replica, index: index, segments: segments, expectedPageSize: expectedPageSize, failFast: failFast) { frame in
             let end = frame.walOffset + 24 + Int64(frame.page.count)
-            box.validEnd = end
-            if frame.commitSize != 0 { box.commits.append(Commit(end: end, pages: frame.commitSize)) }
+            found.withLock { f in
+                f.validEnd = end
+                if frame.commitSize != 0 { f.commits.append(Commit(end: end, pages: frame.commitSize)) }
+            }
             try onFrame?(frame)
         }
-        return IndexCommits(result: result, commits: box.commits, validEnd: max(box.validEnd, result.header != nil ? Int64(WALHeader.size) : 0))
+        let (commits, validEnd) = found.current
+        return IndexCommits(result: result, commits: commits, validEnd: max(validEnd, result.header != nil ? Int64(WALHeader.size) : 0))
     }
 
     /// Commit frames found by reading frame headers in the segments after the WAL stream of an
