@@ -35,7 +35,7 @@ struct HistoryMatch {
             case (.ltx(let a), .ltx(let b)): after = Int(clamping: b - a)
             default: after = last - k
             }
-            let unit = x.position.format == .ltx ? "TXID" : "commit"
+            let unit = x.position.format.pointUnit
             // Commits in a gap of the history are not points: the count is then a lower bound.
             let gaps = replay.gaps.filter { g in
                 g.resumedAt.map { r in replay.points[k...last].contains { $0.position == r && $0.afterGap != nil } } ?? false

@@ -140,7 +140,11 @@ struct TimelinePicture {
         let t = timeline
         let l = layout()
         func x(_ v: Double) -> Double { plotLeft + (v - l.lo) / (l.hi - l.lo) * plotWidth }
-        let v03 = t.format == .v03
+        let v03: Bool
+        switch t.format {
+        case .v03: v03 = true
+        case .ltx: v03 = false
+        }
         let laneHeight = v03 ? 74.0 : 48.0
         let bandTop = 22.0
         let bandHeight = 40.0
@@ -316,7 +320,7 @@ struct TimelinePicture {
         case .time:
             let day = ISO8601DateFormatter.string(
                 from: Date(timeIntervalSince1970: l.lo + (l.hi - l.lo) / 2), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
-            return "time (UTC, \(day)) — " + (timeline.format == .v03 ? "0.3 files carry no times: file modification times" : "LTX header timestamps")
+            return "time (UTC, \(day)) — " + timeline.format.timeAxisSource
         case .sequence: return "files in position order (file times are missing or all equal)"
         case .txid: return "TXID"
         }
