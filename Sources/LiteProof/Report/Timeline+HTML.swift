@@ -137,7 +137,9 @@ extension Timeline {
         var items = [
             item("<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.blue)\"/>", format.incrementalFile)
         ]
-        if format == .ltx {
+        switch format {
+        case .v03: break
+        case .ltx:
             items.append(item("<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.teal)\"/>", "compacted file (L1–L8)"))
         }
         items += [
@@ -158,7 +160,9 @@ extension Timeline {
             item("<rect x=\"2\" y=\"5\" width=\"30\" height=\"6\" rx=\"3\" fill=\"\(TimelinePicture.red)\"/>", "unrestorable stretch"),
             item("<rect x=\"2\" y=\"5\" width=\"30\" height=\"6\" rx=\"3\" fill=\"\(TimelinePicture.early)\"/>", "before the first restorable point"),
         ]
-        if format == .ltx {
+        switch format {
+        case .v03: break
+        case .ltx:
             items.append(item("<rect x=\"2\" y=\"5\" width=\"30\" height=\"6\" rx=\"3\" fill=\"\(TimelinePicture.amber)\"/>", "coarse range (L0 expired)"))
         }
         return "<div class=\"legend\">" + items.joined() + "</div>\n"
