@@ -6,7 +6,7 @@ extension Replayer {
         let planner = RestorePlanner(replica: replica)
         let (gen, _, _) = try planner.chooseGeneration(.latest(generation: generation))
         guard let snapshot = gen.snapshots.first else {
-            throw LiteProofError.damaged(.error(.chainNoSnapshot, file: "generations/\(gen.id)", "generation \(gen.id) has no snapshot"))
+            throw LiteProofError.damaged(.error(.chainNoSnapshot, file: V03Layout.folder(generation: gen.id), "generation \(gen.id) has no snapshot"))
         }
         description = "generation \(gen.id) from snapshot \(snapshot.index.hex(width: 8))"
         let r = V03Readers.readSnapshot(replica, snapshot) { chunk, offset in try self.out.write(chunk, at: offset) }

@@ -73,8 +73,6 @@ public struct Inventory: Codable, Sendable {
 
     public static func make(_ replica: Replica) throws -> Inventory {
         var inv = Inventory(replica: replica.root, format: replica.format, strays: replica.strays, timeSource: replica.timeSource)
-        // The latest plan, made once: it is also the plan of the generation it restores.
-        let latest = Result { try RestorePlanner(replica: replica).plan() }
         switch replica.layout {
         case .v03(let layout):
             inv.generations = layout.generations.map { g in
@@ -96,12 +94,7 @@ public struct Inventory: Codable, Sendable {
                 // reaches (after its last commit); when no restore of it can be planned, to the
                 // end of its WAL as the files stand.
                 func inGeneration(_ p: Position) -> String { String(p.description.drop { $0 != "/" }.dropFirst()) }
-                let planned: Position? =
-                    if case .success(let plan) = latest, plan.generation == g.id {
-                        plan.position
-                    } else {
-                        try? RestorePlanner(replica: replica).plan(.latest(generation: g.id)).position
-                    }
+                let planned = try? RestorePlanner(replica: replica).plan(.latest(generation: g.id)).position
                 let walEnd = Array(zip(g.indexes, indexes)).last.flatMap { i, index in
                     index.segments.last.map { inGeneration(.v03(generation: g.id, index: i, offset: Self.sum($0.offset, $0.size ?? 0))) }
                 }
@@ -135,7 +128,7 @@ public struct Inventory: Codable, Sendable {
             inv.restorableFromTXID = layout.files(atLevel: LTXLayout.snapshotLevel).map(\.maxTXID).min()?.hex(width: 16)
         }
         do {
-            inv.latest = PlanSummary(try latest.get())
+            inv.latest = PlanSummary(try RestorePlanner(replica: replica).plan())
         } catch {
             inv.latestError = "\(error)"
         }

@@ -1,8 +1,9 @@
 import Foundation
 
 // The folder names of Litestream's replica layouts, in one place: ``Replica/open(storage:location:)``
-// (through ``V03Layout`` and ``LTXLayout``'s scans) and ``FleetDiscovery`` recognise a layout by
-// them, and the planner and the replayer name a level's folder with them.
+// (through ``V03Layout`` and ``LTXLayout``'s scans), ``FleetDiscovery`` and an archive's root
+// detection recognise a layout by them, and the planner, `verify` and the replayer name a
+// generation's or a level's folder with them.
 
 extension V03Layout {
     /// The folder holding a 0.3 replica's generations.

@@ -50,7 +50,7 @@ extension RestorePlanner {
         let (gen, reasons0, warnings0) = try chooseGeneration(target)
         var reasons = reasons0
         var warnings = warnings0
-        let genDir = "generations/\(gen.id)"
+        let genDir = V03Layout.folder(generation: gen.id)
         guard !gen.snapshots.isEmpty else {
             throw LiteProofError.damaged(.error(.chainNoSnapshot, file: genDir, "generation \(gen.id) has no snapshot to start a restore from"))
         }

@@ -69,7 +69,7 @@ extension Verifier {
         // (The generation alone when the plan fails: a gap it stops at is still in that generation.)
         let picked = latestPlan.plan?.generation ?? (try? RestorePlanner(replica: replica).chooseGeneration(.latest()).0.id)
         for g in gens {
-            let dir = "generations/\(g.id)"
+            let dir = V03Layout.folder(generation: g.id)
             guard let firstSnap = g.snapshots.first else {
                 findings.append(.error(.chainNoSnapshot, file: dir, "generation \(g.id) has no snapshot: none of its WAL can be restored"))
                 continue
