@@ -24,7 +24,7 @@ import Testing
         ] {
             let replica = try Replica.open(storage: ListedStorage(names: names))
             let plan = try RestorePlanner(replica: replica).plan()
-            #expect(plan.steps.count == names.count, "\(names): \(plan.steps)")
+            #expect(plan.files.count == names.count, "\(names): \(plan.files)")
         }
     }
 

@@ -161,9 +161,7 @@ import Testing
         let original = try Replica.open(multi.replicaDir)
         let picked = try RestorePlanner(replica: original).chooseGeneration(.latest()).0
         let gens = try #require(original.v03?.generations)
-        var startOfLatest: UInt32?
-        if case .snapshot(let s)? = try RestorePlanner(replica: original).plan().steps.first { startOfLatest = s.index }
-        let start = try #require(startOfLatest)
+        let start = try #require(try RestorePlanner(replica: original).plan().v03?.snapshot.index)
         try #require(verify(multi.replicaDir).verdict == .ok)
 
         // Not needed: an index of the picked generation before its latest snapshot, else one in

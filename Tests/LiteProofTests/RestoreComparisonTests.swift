@@ -154,8 +154,7 @@ import Testing
         // otherwise a warning that earlier points cannot be reached.
         let original = try Replica.open(multi.replicaDir)
         let plan = try RestorePlanner(replica: original).plan()
-        var start: UInt32?
-        if case .snapshot(let s)? = plan.steps.first { start = s.index }
+        let start = plan.v03?.snapshot.index
         let needed = try RestorePlanner(replica: original).chooseGeneration(.latest()).0.id == gen.id && victim > (start ?? 0)
         let r = try verify(dir)
         #expect(

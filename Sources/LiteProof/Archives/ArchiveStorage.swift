@@ -65,7 +65,7 @@ public enum ArchiveStorage {
 
     /// `generations/…` (Litestream 0.3), `ltx/…` (0.5) or `<level %04x>/…` (0.5 on S3).
     static func looksLikeReplicaPath(_ path: String) -> Bool {
-        if path.hasPrefix("generations/") || path.hasPrefix("ltx/") { return true }
+        if path.hasPrefix(V03Layout.generationsFolder + "/") || path.hasPrefix(LTXLayout.Style.file.levelsFolder + "/") { return true }
         guard let slash = path.firstIndex(of: "/") else { return false }
         return isHex(String(path[..<slash]), count: 4)
     }

@@ -35,7 +35,7 @@ struct HistoryMatch {
             case (.ltx(let a), .ltx(let b)): after = Int(clamping: b - a)
             default: after = last - k
             }
-            let unit = x.position.format == .ltx ? "TXID" : "commit"
+            let unit = x.position.format.pointUnit
             // Commits in a gap of the history are not points: the count is then a lower bound.
             let gaps = replay.gaps.filter { g in
                 g.resumedAt.map { r in replay.points[k...last].contains { $0.position == r && $0.afterGap != nil } } ?? false
@@ -70,7 +70,9 @@ struct HistoryMatch {
     /// pages equal `live`'s. 0.3 reads each WAL index once: the replay's preparation hands its
     /// frames over as it lists the points.
     func replayAndSearch(generation: String?, live: DatabaseDigest, through limit: Position?) throws -> (Replayer, Int?) {
-        guard replica.format == .v03 else {
+        switch replica.format {
+        case .v03: break
+        case .ltx:
             let replay = try Replayer(replica: replica, generation: generation)
             guard replay.pageSize == live.pageSize,
                 let last = limit.map({ l in replay.points.lastIndex { Self.precedesOrEquals($0.position, l) } }) ?? replay.points.indices.last

@@ -66,22 +66,25 @@ public enum MovedOn {
     /// last is a compacted one, which carries none).
     /// Nil when the replica does not say (a 0.3 snapshot alone, LTX files without WAL fields).
     static func replicaMark(_ replica: Replica, plan: RestorePlan) -> WALMark? {
-        switch (plan.steps.last, plan.position) {
-        case (.walIndex(_, let segments, _)?, .v03(_, _, let offset)):
-            guard let first = segments.first, first.offset == 0, let h = try? V03Readers.readWALHeader(replica, first) else { return nil }
+        switch plan {
+        case .v03(let p):
+            guard let last = p.indexes.last, case .v03(_, _, let offset) = p.position else { return nil }
+            guard let first = last.segments.first, first.offset == 0, let h = try? V03Readers.readWALHeader(replica, first) else { return nil }
             return WALMark(salt1: h.salt1, salt2: h.salt2, checkpointSequence: h.checkpointSequence, offset: offset)
-        case (.ltx(let ref)?, .ltx(let txid)):
+        case .ltx(let p):
+            guard let ref = p.files.last, case .ltx(let txid) = p.position else { return nil }
             // Compacted files (levels 1–8) carry no WAL fields; level 0 and snapshots do.
             var candidates = [ref]
             if let layout = replica.ltx {
                 candidates += layout.files.filter { $0.maxTXID == txid && $0.path != ref.path }.sorted { $0.level < $1.level }
             }
             for c in candidates {
-                guard let f = try? replica.open(c.path), let h = try? LTX.readHeader(f, name: c.path), h.walOffset != 0 else { continue }
+                let planned = c.path == ref.path ? p.header(at: p.files.count - 1) : nil
+                guard let h = planned ?? (try? replica.open(c.path)).flatMap({ try? LTX.readHeader($0, name: c.path) }), h.walOffset != 0 else {
+                    continue
+                }
                 return WALMark(salt1: h.walSalt1, salt2: h.walSalt2, checkpointSequence: nil, offset: h.walOffset + h.walSize)
             }
-            return nil
-        default:
             return nil
         }
     }

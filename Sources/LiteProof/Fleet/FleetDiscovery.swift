@@ -51,17 +51,14 @@ public enum FleetDiscovery {
         let c = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let n = c.count
         // A 0.3 file is 4 components below its root, a 0.5 file 3 (`ltx/`) or 2 (S3 style).
-        if n >= 4, c[n - 4] == "generations", isHex(c[n - 3], count: 16), c[n - 2] == "snapshots" || c[n - 2] == "wal" {
+        if n >= 4, V03Layout.isGenerationFolder(c[n - 4], c[n - 3]), V03Layout.isFileFolder(c[n - 2]) {
             return join(c[0..<(n - 4)])
         }
-        if n >= 3, c[n - 3] == "ltx", let level = Int(c[n - 2]), String(level) == c[n - 2], (0...9).contains(level),
-            LTXLayout.parseName(c[n - 1]) != nil
-        {
+        guard n >= 2, LTXLayout.parseName(c[n - 1]) != nil else { return nil }
+        if n >= 3, let (style, _) = LTXLayout.Style.level(of: c[(n - 3)..<(n - 1)]), style == .file {
             return join(c[0..<(n - 3)])
         }
-        if n >= 2, isHex(c[n - 2], count: 4), let level = Int(c[n - 2], radix: 16), (0...9).contains(level),
-            LTXLayout.parseName(c[n - 1]) != nil
-        {
+        if let (style, _) = LTXLayout.Style.level(of: c[(n - 2)..<(n - 1)]), style == .s3 {
             return join(c[0..<(n - 2)])
         }
         return nil

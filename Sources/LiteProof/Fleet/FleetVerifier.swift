@@ -100,8 +100,7 @@ public struct FleetVerifier: Sendable {
         }
         // Every file checked, then (when sound, unless `restoreCheck` is `.none`) the timed trial
         // restore of the latest position with SQLite's check and the canaries found in it.
-        let report = Verifier(replica: replica, restoreCheck: restoreCheck).run()
-        let plan = try? RestorePlanner(replica: replica).plan()
+        let (report, plan) = Verifier(replica: replica, restoreCheck: restoreCheck).runPlanned()
         // Done with this replica's files: an object store's local copies of them go now.
         replica.storage.evict(found.files.map(\.path))
         // The verdict is `verify`'s: a file that could not be opened or read (gone since the

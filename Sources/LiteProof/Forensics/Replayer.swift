@@ -45,16 +45,16 @@ public struct ReplayGap: Sendable, Codable {
 /// (``gaps`` lists them).
 public final class Replayer {
     public let replica: Replica
-    public private(set) var points: [ReplayPoint] = []
+    public internal(set) var points: [ReplayPoint] = []
     public let workingPath: String
     let scratch: String
     let out: OutputFile
-    public private(set) var pageSize = 0
+    public internal(set) var pageSize = 0
     /// The point the working file holds.
     public private(set) var current = 0
-    public private(set) var description = ""
+    public internal(set) var description = ""
     /// Stretches of history that cannot be rebuilt, in order.
-    public private(set) var gaps: [ReplayGap] = []
+    public internal(set) var gaps: [ReplayGap] = []
 
     enum Step {
         case walIndex(index: UInt32, segments: [V03File], finalSize: UInt32, lastCommitEnd: Int64)
@@ -87,9 +87,9 @@ public final class Replayer {
         var reached: (_ index: Int, _ position: Position, _ pages: UInt32) throws -> Void
     }
 
-    private var observer: Observer?
+    var observer: Observer?
     /// 0.3: how many WAL indexes the preparation reads (known before ``Observer/started``).
-    private(set) var indexesToRead = 0
+    var indexesToRead = 0
 
     /// Prepares the replay of `generation` (0.3; default: the one a restore would choose) and
     /// applies the starting snapshot into a scratch folder.
@@ -116,185 +116,6 @@ public final class Replayer {
     }
 
     deinit { ScratchSpace.release(scratch) }
-
-    // MARK: 0.3
-
-    func prepareV03(generation: String?) throws {
-        let planner = RestorePlanner(replica: replica)
-        let (gen, _, _) = try planner.chooseGeneration(.latest(generation: generation))
-        guard let snapshot = gen.snapshots.first else {
-            throw LiteProofError.damaged(.error(.chainNoSnapshot, file: "generations/\(gen.id)", "generation \(gen.id) has no snapshot"))
-        }
-        description = "generation \(gen.id) from snapshot \(snapshot.index.hex(width: 8))"
-        let r = V03Readers.readSnapshot(replica, snapshot) { chunk, offset in try self.out.write(chunk, at: offset) }
-        if let e = r.storageFailure { throw e }
-        if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
-        pageSize = r.header!.pageSize
-        points.append(
-            ReplayPoint(
-                position: .v03(generation: gen.id, index: snapshot.index, offset: 0), time: snapshot.modified, file: snapshot.path,
-                pageCount: UInt32(r.size / Int64(pageSize)), step: -1, walEnd: 0))
-        indexesToRead = gen.indexes.filter { $0 >= snapshot.index }.count
-        try observer?.started(self)
-        // `next`: the WAL index to apply next (the history holds the state at its start), unless
-        // `broken` says why the state at its start is unknown.
-        let indexes = Set(gen.indexes)
-        let lastIndex = gen.indexes.last ?? snapshot.index
-        var next = UInt64(snapshot.index)  // wide: an index named ffffffff has no successor
-        var broken: String?
-        while true {
-            if let reason = broken {
-                // Resume from the first snapshot at or after the gap, as a restore would.
-                let lastBefore = points[points.count - 1].position
-                guard let s = gen.snapshots.filter({ $0.index >= next }).min(by: { $0.index < $1.index }) else {
-                    gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: nil))
-                    break
-                }
-                let observer = self.observer
-                let pages = try snapshotPages(s) { pgno, p in try observer?.page(pgno, DatabaseDigest.pageHash(pgno, p)) }
-                let position = Position.v03(generation: gen.id, index: s.index, offset: 0)
-                gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: position))
-                steps.append(.snapshot(s))
-                points.append(
-                    ReplayPoint(
-                        position: position, time: s.modified, file: s.path, pageCount: pages, step: steps.count - 1, walEnd: 0,
-                        afterGap: reason))
-                try observer?.reached(points.count - 1, position, pages)
-                next = UInt64(s.index)
-                broken = nil
-                continue
-            }
-            guard next <= lastIndex else { break }
-            guard indexes.contains(UInt32(next)) else {
-                // The state at its start is known; the one after it is not.
-                broken = "WAL index \(UInt32(next).hex(width: 8)) of generation \(gen.id) is missing"
-                next += 1
-                continue
-            }
-            let index = UInt32(next)
-            next += 1
-            let segs = gen.segments(of: index)
-            // The observer gets each commit's pages at its commit frame.
-            var open: [(UInt32, UInt64)] = []
-            var reachedPoint = points.count
-            let read = try V03Readers.commits(
-                replica, index: index, segments: segs, expectedPageSize: pageSize,
-                onFrame: observer.map { o in
-                    { (frame: WALFrame) throws in
-                        open.append((frame.pageNumber, DatabaseDigest.pageHash(frame.pageNumber, frame.page)))
-                        guard frame.commitSize != 0 else { return }
-                        for (p, h) in open { try o.page(p, h) }
-                        open.removeAll(keepingCapacity: true)
-                        let end = frame.walOffset + Int64(24 + frame.page.count)
-                        try o.reached(reachedPoint, .v03(generation: gen.id, index: index, offset: end), frame.commitSize)
-                        reachedPoint += 1
-                    }
-                })
-            if let e = read.result.findings.first(where: { $0.severity == .error }) {
-                broken = "WAL index \(index.hex(width: 8)) breaks off at \(e.file)\(e.offset.map { " offset \($0)" } ?? ""): \(e.message)"
-            }
-            guard !read.commits.isEmpty else { continue }
-            let lastCommit = read.commits[read.commits.count - 1]
-            steps.append(.walIndex(index: index, segments: segs, finalSize: lastCommit.pages, lastCommitEnd: lastCommit.end))
-            for commit in read.commits {
-                let end = commit.end
-                // The segment holding the commit frame.
-                let seg = segs.last { $0.offset < end } ?? segs[0]
-                points.append(
-                    ReplayPoint(
-                        position: .v03(generation: gen.id, index: index, offset: end), time: seg.modified, file: seg.path,
-                        pageCount: commit.pages, step: steps.count - 1, walEnd: end))
-            }
-        }
-    }
-
-    /// Hands each page of a 0.3 snapshot to `body` in order; returns its page count. Throws on
-    /// damage.
-    func snapshotPages(_ s: V03File, _ body: (UInt32, UnsafeRawBufferPointer) throws -> Void) throws -> UInt32 {
-        let pageSize = self.pageSize
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(pageSize)
-        var pgno: UInt32 = 0
-        let r = withoutActuallyEscaping(body) { body in
-            V03Readers.readSnapshot(replica, s) { chunk, _ in
-                var rest = chunk
-                while !rest.isEmpty {
-                    let take = min(pageSize - buffer.count, rest.count)
-                    buffer += rest.prefix(take)
-                    rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst(take))
-                    if buffer.count == pageSize {
-                        pgno += 1
-                        try buffer.withUnsafeBytes { try body(pgno, $0) }
-                        buffer.removeAll(keepingCapacity: true)
-                    }
-                }
-            }
-        }
-        if let e = r.storageFailure { throw e }
-        if let f = r.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(f) }
-        if let h = r.header, h.pageSize != pageSize {
-            throw LiteProofError.damaged(
-                .error(.snapshotHeader, file: s.path, offset: 0, "snapshot has \(h.pageSize)-byte pages; the generation's first snapshot has \(pageSize)"))
-        }
-        return pgno
-    }
-
-    // MARK: 0.5
-
-    func prepareLTX(_ layout: LTXLayout) throws {
-        // Every file that starts at TXID 1 holds the whole database (a level-9 snapshot, or the
-        // first L0 file and the compactions that begin with it): the oldest one starts the
-        // replay, so the history reaches as far back as the replica does.
-        let snapshots = layout.files.filter { $0.minTXID == 1 }
-        guard let snapshot = snapshots.min(by: { ($0.maxTXID, $0.level) < ($1.maxTXID, $1.level) }) else {
-            throw LiteProofError.damaged(.error(.chainNoSnapshot, file: "ltx/9", "no snapshot to start from"))
-        }
-        description = "TXIDs from snapshot \(snapshot.path)"
-        let snapHeader = try LTX.readHeader(try replica.open(snapshot.path), name: snapshot.path)
-        pageSize = snapHeader.pageSize
-        try applyLTX(snapshot)
-        points.append(
-            ReplayPoint(
-                position: .ltx(txid: snapshot.maxTXID), time: Double(snapHeader.timestamp) / 1000, file: snapshot.path,
-                pageCount: snapHeader.commit, step: -1, walEnd: 0))
-        // The finest chain: each time, the file that extends the range by the least.
-        let incremental = layout.files.filter { $0.level != LTXLayout.snapshotLevel }
-        var have = snapshot.maxTXID
-        // One replay step: the file's header read, the point it reaches recorded.
-        func step(_ ref: LTXFileRef, afterGap: String?) throws {
-            let h = try replica.readLTXHeader(ref.path)
-            steps.append(.ltx(ref, h))
-            points.append(
-                ReplayPoint(
-                    position: .ltx(txid: ref.maxTXID), time: Double(h.timestamp) / 1000, file: ref.path,
-                    pageCount: h.commit, step: steps.count - 1, walEnd: 0, afterGap: afterGap))
-            have = ref.maxTXID
-        }
-        while true {
-            let next = incremental.filter { $0.minTXID <= have + 1 && $0.maxTXID > have }
-                .min { ($0.maxTXID, $0.level) < ($1.maxTXID, $1.level) }
-            guard let next else {
-                // A gap (or the end): resume from the first snapshot past it, as a restore would.
-                guard layout.files.contains(where: { $0.maxTXID > have }) else { break }
-                let reason = "no LTX file covers the TXID after \(Position.ltx(txid: have))"
-                let lastBefore = points[points.count - 1].position
-                guard let full = snapshots.filter({ $0.maxTXID > have }).min(by: { $0.maxTXID < $1.maxTXID }) else {
-                    gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: nil))
-                    break
-                }
-                try step(full, afterGap: reason)
-                gaps.append(ReplayGap(reason: reason, lastBefore: lastBefore, resumedAt: points[points.count - 1].position))
-                continue
-            }
-            try step(next, afterGap: nil)
-        }
-    }
-
-    func applyLTX(_ ref: LTXFileRef) throws {
-        let f = try replica.open(ref.path)
-        let summary = try LTX.decode(f, name: ref.path) { pgno, page in try self.writePage(pgno, page) }
-        try setSize(Int64(summary.header.commit) * Int64(pageSize))
-    }
 
     // MARK: moving
 
@@ -406,9 +227,11 @@ public final class Replayer {
             try onFrame(frame)
         }
         guard reach >= end else {
-            throw LiteProofError.damaged(
-                read.findings.first { $0.severity == .error }
-                    ?? .error(.fileUnreadable, file: segments.last?.path ?? "", "WAL index \(index.hex(width: 8)) no longer reaches WAL offset \(end)"))
+            if let damage = read.findings.first(where: { $0.severity == .error }) { throw LiteProofError.damaged(damage) }
+            // The frames were there when the plan was made: the store changed under the read.
+            throw LiteProofError.storage(
+                .transfer, "WAL index \(index.hex(width: 8)) no longer reaches WAL offset \(end): the replica changed while it was read",
+                path: segments.last?.path)
         }
     }
 
@@ -447,7 +270,7 @@ public final class Replayer {
         undoSaved.removeAll()
     }
 
-    private func writePage(_ pgno: UInt32, _ page: UnsafeRawBufferPointer) throws {
+    func writePage(_ pgno: UInt32, _ page: UnsafeRawBufferPointer) throws {
         let at = Int64(pgno - 1) * Int64(pageSize)
         if let undo, let reader = before, at < undoSize, undoSaved.insert(pgno).inserted {
             var old = [UInt8](repeating: 0, count: pageSize)
@@ -458,7 +281,7 @@ public final class Replayer {
         try out.write(page, at: at)
     }
 
-    private func setSize(_ size: Int64) throws {
+    func setSize(_ size: Int64) throws {
         if let undo, let reader = before, size < (try out.currentSize()) {
             // Pages cut off by a truncation must come back on rewind.
             var pgno = UInt32(size / Int64(pageSize)) + 1

@@ -56,7 +56,7 @@ extension TimelineBuilder {
                 var planError: String?
                 do {
                     let chain = try planner.chainV03(.walIndex(i, generation: g.id))
-                    base = chain.files.filter { !segPaths.contains($0) }
+                    base = chain.files.map(\.path).filter { !segPaths.contains($0) }
                 } catch {
                     planError = TimelineBuilder.reason(error)
                 }

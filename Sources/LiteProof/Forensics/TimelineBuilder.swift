@@ -89,21 +89,28 @@ struct TimelineBuilder {
             latestError = Self.reason(error)
         }
         let planned = points.filter(\.planned)
+        let (commits, txids): (Int?, Int?)
+        switch replica.format {
+        case .v03: (commits, txids) = (points.filter { $0.kind == .commit }.count, nil)
+        case .ltx: (commits, txids) = (nil, Self.txidCount(points))
+        }
         let summary = Timeline.Summary(
             points: points.count, restorablePoints: restorable.count, unrestorablePoints: points.count - restorable.count,
-            commits: replica.format == .v03 ? points.filter { $0.kind == .commit }.count : nil,
-            txids: replica.format == .ltx ? Self.txidCount(points) : nil,
+            commits: commits, txids: txids,
             gaps: gaps.count, damaged: damaged.count,
             firstRestorable: planned.first.map(Timeline.PointRef.init), lastRestorable: planned.last.map(Timeline.PointRef.init),
             lastClean: restorable.last.map(Timeline.PointRef.init), firstBroken: firstBroken.map(Timeline.PointRef.init),
             newest: points.last.map(Timeline.PointRef.init), latest: latest, latestError: latestError, latestRestores: latestRestores,
             clean: firstBroken == nil && gaps.isEmpty && damaged.isEmpty && !restorable.isEmpty)
-        let timeSource =
-            replica.format == .v03
-            ? (replica.timeSource.map { "file times from \($0) (whole seconds)" } ?? "file modification times")
+        let timeSource: String
+        switch replica.format {
+        case .v03:
+            timeSource =
+                (replica.timeSource.map { "file times from \($0) (whole seconds)" } ?? "file modification times")
                 + ": Litestream 0.3 files carry no times, so a point's time is that of the file holding it"
                 + (timesTrusted ? "" : " (here missing or all equal: a copy lost them, so files are ordered by position)")
-            : "LTX header timestamps (milliseconds)"
+        case .ltx: timeSource = "LTX header timestamps (milliseconds)"
+        }
         return Timeline(
             replica: replica.root, format: replica.format, timeSource: timeSource, timesTrusted: timesTrusted,
             lanes: lanes, points: points, gaps: gaps, damaged: damaged, summary: summary, findings: findings)

@@ -62,48 +62,51 @@ struct TimelinePicture {
                     if let s = l.bars[f.path], s.1 - s.0 <= 0 { l.bars[f.path] = (s.1 - typical, s.1) }
                 }
             }
-        } else if t.format == .ltx {
-            l.axis = .txid
-            for lane in t.lanes {
-                for f in lane.files {
-                    let hi = Double(f.maxTXID ?? 0)
-                    l.bars[f.path] = (f.kind == .snapshot ? hi : Double(f.minTXID ?? 1) - 1, hi)
-                }
-            }
-            l.gaps = t.gaps.map { g in (Double(g.fromTXID ?? 1) - 1, Double(g.toTXID ?? 1)) }
         } else {
-            // 0.3 with untrusted times: one slot per WAL segment and per gap, in position order.
-            l.axis = .sequence
-            var slot = 0.0
-            var gapSlots: [(Double, Double)?] = Array(repeating: nil, count: t.gaps.count)
-            for lane in t.lanes {
-                let laneGaps = t.gaps.indices.filter { t.gaps[$0].lane == lane.id }
-                var placedGaps = Set<Int>()
-                let wal = lane.files.filter { $0.kind == .wal }
-                for f in wal {
-                    for gi in laneGaps where !placedGaps.contains(gi) {
-                        let g = t.gaps[gi]
-                        if (g.index ?? 0) < (f.index ?? 0) || ((g.index ?? 0) == (f.index ?? 0) && (g.walEnd ?? 0) <= (f.walStart ?? 0)) {
-                            gapSlots[gi] = (slot, slot + 1)
-                            placedGaps.insert(gi)
-                            slot += 1
-                        }
+            switch t.format {
+            case .ltx:
+                l.axis = .txid
+                for lane in t.lanes {
+                    for f in lane.files {
+                        let hi = Double(f.maxTXID ?? 0)
+                        l.bars[f.path] = (f.kind == .snapshot ? hi : Double(f.minTXID ?? 1) - 1, hi)
                     }
-                    l.bars[f.path] = (slot, slot + 1)
-                    slot += 1
                 }
-                for gi in laneGaps where !placedGaps.contains(gi) {
-                    gapSlots[gi] = (slot, slot + 1)
-                    slot += 1
+                l.gaps = t.gaps.map { g in (Double(g.fromTXID ?? 1) - 1, Double(g.toTXID ?? 1)) }
+            case .v03:
+                // 0.3 with untrusted times: one slot per WAL segment and per gap, in position order.
+                l.axis = .sequence
+                var slot = 0.0
+                var gapSlots: [(Double, Double)?] = Array(repeating: nil, count: t.gaps.count)
+                for lane in t.lanes {
+                    let laneGaps = t.gaps.indices.filter { t.gaps[$0].lane == lane.id }
+                    var placedGaps = Set<Int>()
+                    let wal = lane.files.filter { $0.kind == .wal }
+                    for f in wal {
+                        for gi in laneGaps where !placedGaps.contains(gi) {
+                            let g = t.gaps[gi]
+                            if (g.index ?? 0) < (f.index ?? 0) || ((g.index ?? 0) == (f.index ?? 0) && (g.walEnd ?? 0) <= (f.walStart ?? 0)) {
+                                gapSlots[gi] = (slot, slot + 1)
+                                placedGaps.insert(gi)
+                                slot += 1
+                            }
+                        }
+                        l.bars[f.path] = (slot, slot + 1)
+                        slot += 1
+                    }
+                    for gi in laneGaps where !placedGaps.contains(gi) {
+                        gapSlots[gi] = (slot, slot + 1)
+                        slot += 1
+                    }
+                    for f in lane.files where f.kind == .snapshot {
+                        let next = wal.first { ($0.index ?? 0) >= (f.index ?? 0) }
+                        let x = next.flatMap { l.bars[$0.path]?.0 } ?? slot
+                        l.bars[f.path] = (x, x)
+                    }
+                    slot += 0.5
                 }
-                for f in lane.files where f.kind == .snapshot {
-                    let next = wal.first { ($0.index ?? 0) >= (f.index ?? 0) }
-                    let x = next.flatMap { l.bars[$0.path]?.0 } ?? slot
-                    l.bars[f.path] = (x, x)
-                }
-                slot += 0.5
+                l.gaps = gapSlots
             }
-            l.gaps = gapSlots
         }
         // Bars that follow a gap start halfway through it, so both show.
         for (gi, g) in t.gaps.enumerated() {
@@ -120,7 +123,10 @@ struct TimelinePicture {
             guard let span = l.bars[p.file], let f = barsByPath[p.file] else { return nil }
             if l.axis == .txid { return Double(p.txid ?? 0) }
             if f.kind == .snapshot { return span.1 }
-            if t.format == .ltx { return l.axis == .time ? (p.seconds ?? span.1) : span.1 }
+            switch t.format {
+            case .ltx: return l.axis == .time ? (p.seconds ?? span.1) : span.1
+            case .v03: break
+            }
             // 0.3 commits: along the segment's span by WAL offset.
             guard let start = f.walStart, let end = f.walEnd, end > start, let off = p.offset else { return span.1 }
             let frac = min(1, max(0, Double(off - start) / Double(end - start)))
@@ -140,7 +146,11 @@ struct TimelinePicture {
         let t = timeline
         let l = layout()
         func x(_ v: Double) -> Double { plotLeft + (v - l.lo) / (l.hi - l.lo) * plotWidth }
-        let v03 = t.format == .v03
+        let v03: Bool
+        switch t.format {
+        case .v03: v03 = true
+        case .ltx: v03 = false
+        }
         let laneHeight = v03 ? 74.0 : 48.0
         let bandTop = 22.0
         let bandHeight = 40.0
@@ -284,10 +294,12 @@ struct TimelinePicture {
 
     func laneLabel(_ lane: Timeline.Lane) -> (String, String) {
         let n = lane.files.count
-        if timeline.format == .v03 {
+        switch timeline.format {
+        case .v03:
             let snaps = lane.files.filter { $0.kind == .snapshot }.count
             let commits = lane.files.reduce(0) { $0 + ($1.kind == .wal ? $1.points : 0) }
             return ("gen " + (lane.generation ?? "").prefix(12) + "…", "\(snaps) snap · \(n - snaps) seg · \(commits) commits")
+        case .ltx: break
         }
         let level = lane.level ?? 0
         switch level {
@@ -298,7 +310,10 @@ struct TimelinePicture {
     }
 
     func barLabel(_ bar: Timeline.FileBar) -> String {
-        if timeline.format == .v03 { return "\(bar.points)" }
+        switch timeline.format {
+        case .v03: return "\(bar.points)"
+        case .ltx: break
+        }
         let a = short((bar.minTXID ?? 0).hex(width: 16)), b = short((bar.maxTXID ?? 0).hex(width: 16))
         return a == b ? String(a.dropFirst(2)) : "\(a.dropFirst(2))–\(b.dropFirst(2))"
     }
@@ -316,7 +331,7 @@ struct TimelinePicture {
         case .time:
             let day = ISO8601DateFormatter.string(
                 from: Date(timeIntervalSince1970: l.lo + (l.hi - l.lo) / 2), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
-            return "time (UTC, \(day)) — " + (timeline.format == .v03 ? "0.3 files carry no times: file modification times" : "LTX header timestamps")
+            return "time (UTC, \(day)) — " + timeline.format.timeAxisSource
         case .sequence: return "files in position order (file times are missing or all equal)"
         case .txid: return "TXID"
         }

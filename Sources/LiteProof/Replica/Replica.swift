@@ -9,14 +9,6 @@ public final class Replica: Sendable {
         case v03 = "litestream-0.3"
         /// Litestream 0.5.x: LTX files by compaction level.
         case ltx = "litestream-0.5"
-
-        /// "0.3" or "0.5", as messages name the version.
-        public var versionName: String {
-            switch self {
-            case .v03: return "0.3"
-            case .ltx: return "0.5"
-            }
-        }
     }
 
     /// Where the replica is (a folder or an archive), for reports.
@@ -130,7 +122,7 @@ public final class Replica: Sendable {
         } else if !files.isEmpty && files.allSatisfy(\.timeTrusted) {
             timeSource = "the object store's LastModified"
         }
-        if files.contains(where: { $0.path.hasPrefix("generations/") }) {
+        if files.contains(where: { $0.path.hasPrefix(V03Layout.generationsFolder + "/") }) {
             let (layout, strays) = V03Layout.scan(files: files)
             return Replica(storage: storage, layout: .v03(layout), strays: strays, timeSource: timeSource, storageFindings: findings)
         }
@@ -202,7 +194,7 @@ public struct V03Layout: Sendable {
         for stored in files {
             let rel = stored.path
             let parts = rel.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 4, parts[0] == "generations", isHex(parts[1], count: 16) else {
+            guard parts.count == 4, V03Layout.isGenerationFolder(parts[0], parts[1]) else {
                 strays.append(rel)
                 continue
             }
@@ -210,14 +202,14 @@ public struct V03Layout: Sendable {
             let size = stored.size
             let mtime = stored.modified
             let trusted = stored.timeTrusted
-            if parts[2] == "snapshots", parts[3].hasSuffix(".snapshot.lz4") {
+            if parts[2] == V03Layout.snapshotsFolder, parts[3].hasSuffix(".snapshot.lz4") {
                 let stem = String(parts[3].dropLast(".snapshot.lz4".count))
                 if isHex(stem, count: 8), let index = UInt32(stem, radix: 16) {
                     gens[id, default: V03Generation(id: id)].snapshots.append(
                         V03File(path: rel, index: index, offset: 0, size: size, modified: mtime, timeTrusted: trusted))
                     continue
                 }
-            } else if parts[2] == "wal", parts[3].hasSuffix(".wal.lz4") {
+            } else if parts[2] == V03Layout.walFolder, parts[3].hasSuffix(".wal.lz4") {
                 let stem = parts[3].dropLast(".wal.lz4".count).split(separator: "_").map(String.init)
                 if stem.count == 2, isHex(stem[0], count: 8), stem[1].count >= 8, stem[1].count <= 16,
                     isHex(stem[1], count: stem[1].count),
@@ -315,18 +307,10 @@ public struct LTXLayout: Sendable {
         for stored in files {
             let rel = stored.path
             let parts = rel.split(separator: "/").map(String.init)
-            var level: Int?
-            var name: String?
-            if parts.count == 3, parts[0] == "ltx", let l = Int(parts[1]), String(l) == parts[1], (0...9).contains(l) {
-                level = l
-                name = parts[2]
-                if style == nil { style = .file }
-            } else if parts.count == 2, parts[0].count == 4, isHex(parts[0], count: 4), let l = Int(parts[0], radix: 16), (0...9).contains(l) {
-                level = l
-                name = parts[1]
-                if style == nil { style = .s3 }
-            }
-            guard let level, let name, let (lo, hi) = parseName(name) else {
+            // `ltx/<level>/<name>`, or `<level %04x>/<name>` on S3.
+            let folder = (2...3).contains(parts.count) ? Style.level(of: parts.dropLast()) : nil
+            if let (s, _) = folder, style == nil { style = s }
+            guard let (_, level) = folder, let name = parts.last, let (lo, hi) = parseName(name) else {
                 strays.append(rel)
                 continue
             }

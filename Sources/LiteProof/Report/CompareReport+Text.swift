@@ -6,7 +6,7 @@ extension CompareReport {
         case .lagging: lines.append("LAGGING: the replica is \(lag?.commitsBehind ?? 0) commit\(lag?.commitsBehind == 1 ? "" : "s") behind the live database")
         case .ahead:
             let n = ahead?.commitsAhead ?? 0
-            let unit = position.format == .ltx ? "TXID" : "commit"
+            let unit = position.format.pointUnit
             let later = ahead?.laterGeneration.map { " of its generation, then generation \($0)" } ?? ""
             lines.append(
                 "AHEAD: the replica holds the live state at \(ahead.map { "\($0.position)" } ?? "?") and \(n) later \(unit)\(n == 1 ? "" : "s")\(later) (up to \(position))"

@@ -38,23 +38,24 @@ public struct PlanView: Codable, Sendable {
         reasons = plan.reasons
         warnings = plan.warnings
         totalBytes = plan.totalBytes
-        steps = plan.steps.flatMap { step -> [Step] in
-            switch step {
-            case .snapshot(let f):
-                return [Step(kind: "snapshot", path: f.path, range: "index \(f.index.hex(width: 8))", size: f.size, time: f.modified.map(formatTime))]
-            case .walIndex(let i, let segs, let limit):
-                return segs.map { s in
+        switch plan {
+        case .v03(let p):
+            let f = p.snapshot
+            steps = [Step(kind: "snapshot", path: f.path, range: "index \(f.index.hex(width: 8))", size: f.size, time: f.modified.map(formatTime))]
+            for index in p.indexes {
+                steps += index.segments.map { s in
                     Step(
-                        kind: "wal", path: s.path, range: "index \(i.hex(width: 8)) offset \(s.offset)" + (limit.map { " (up to \($0))" } ?? ""), size: s.size,
+                        kind: "wal", path: s.path,
+                        range: "index \(index.index.hex(width: 8)) offset \(s.offset)" + (index.limit.map { " (up to \($0))" } ?? ""), size: s.size,
                         time: s.modified.map(formatTime))
                 }
-            case .ltx(let r):
-                let t = (try? replica.readLTXHeader(r.path)).map { formatTime(Double($0.timestamp) / 1000) }
-                return [
-                    Step(
-                        kind: r.level == LTXLayout.snapshotLevel ? "snapshot" : "ltx L\(r.level)", path: r.path,
-                        range: "TXID \(r.minTXID.hex(width: 16))-\(r.maxTXID.hex(width: 16))", size: r.size, time: t)
-                ]
+            }
+        case .ltx(let p):
+            steps = p.files.enumerated().map { i, r in
+                let t = (p.header(at: i) ?? (try? replica.readLTXHeader(r.path))).map { formatTime(Double($0.timestamp) / 1000) }
+                return Step(
+                    kind: r.level == LTXLayout.snapshotLevel ? "snapshot" : "ltx L\(r.level)", path: r.path,
+                    range: "TXID \(r.minTXID.hex(width: 16))-\(r.maxTXID.hex(width: 16))", size: r.size, time: t)
             }
         }
     }

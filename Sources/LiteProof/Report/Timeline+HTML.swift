@@ -25,7 +25,7 @@ extension Timeline {
             <header>
             <div class="brand">LiteProof · timeline</div>
             <h1>\(esc(replica))</h1>
-            <div class="sub">\(format == .v03 ? "Litestream 0.3 replica" : "Litestream 0.5 replica (LTX)") · \(lanes.count) \(format == .v03 ? "generation" : "level")\(lanes.count == 1 ? "" : "s") · \(lanes.reduce(0) { $0 + $1.files.count }) files · times: \(esc(timeSource))</div>
+            <div class="sub">\(format.replicaName) · \(lanes.count) \(format.laneUnit)\(lanes.count == 1 ? "" : "s") · \(lanes.reduce(0) { $0 + $1.files.count }) files · times: \(esc(timeSource))</div>
             </header>
             <main>
 
@@ -135,16 +135,18 @@ extension Timeline {
             "<span class=\"li\"><svg width=\"34\" height=\"16\" viewBox=\"0 0 34 16\" aria-hidden=\"true\">\(svg)</svg>\(esc(label))</span>"
         }
         var items = [
-            item("<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.blue)\"/>", format == .v03 ? "WAL segment" : "L0 file")
+            item("<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.blue)\"/>", format.incrementalFile)
         ]
-        if format == .ltx {
+        switch format {
+        case .v03: break
+        case .ltx:
             items.append(item("<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.teal)\"/>", "compacted file (L1–L8)"))
         }
         items += [
             item("<path d=\"M17 1 L24 8 L17 15 L10 8 Z\" fill=\"\(TimelinePicture.purple)\"/>", "snapshot"),
             item(
                 "<line x1=\"10\" y1=\"3\" x2=\"10\" y2=\"13\" stroke=\"\(TimelinePicture.ink)\" stroke-width=\"1.5\"/><line x1=\"17\" y1=\"3\" x2=\"17\" y2=\"13\" stroke=\"\(TimelinePicture.ink)\" stroke-width=\"1.5\"/><line x1=\"24\" y1=\"3\" x2=\"24\" y2=\"13\" stroke=\"\(TimelinePicture.red)\" stroke-width=\"1.5\"/>",
-                format == .v03 ? "commit (red: unrestorable)" : "TXID point (red: unrestorable)"),
+                format.pointLegend),
             item(
                 "<rect x=\"2\" y=\"3\" width=\"30\" height=\"10\" rx=\"2\" fill=\"\(TimelinePicture.red)\" stroke=\"\(TimelinePicture.darkRed)\"/>",
                 "damaged file"),
@@ -158,7 +160,9 @@ extension Timeline {
             item("<rect x=\"2\" y=\"5\" width=\"30\" height=\"6\" rx=\"3\" fill=\"\(TimelinePicture.red)\"/>", "unrestorable stretch"),
             item("<rect x=\"2\" y=\"5\" width=\"30\" height=\"6\" rx=\"3\" fill=\"\(TimelinePicture.early)\"/>", "before the first restorable point"),
         ]
-        if format == .ltx {
+        switch format {
+        case .v03: break
+        case .ltx:
             items.append(item("<rect x=\"2\" y=\"5\" width=\"30\" height=\"6\" rx=\"3\" fill=\"\(TimelinePicture.amber)\"/>", "coarse range (L0 expired)"))
         }
         return "<div class=\"legend\">" + items.joined() + "</div>\n"

@@ -102,7 +102,7 @@ extension Timeline {
                 }
             }
         }
-        if format == .ltx && commits {
+        if case .ltx = format, commits {
             lines.append("")
             lines.append("TXID points:")
             for p in points { lines.append(pointLine(p, indent: "  ")) }

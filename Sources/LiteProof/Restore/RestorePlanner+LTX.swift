@@ -8,14 +8,16 @@ extension RestorePlanner {
     func planLTX(_ target: RestoreTarget, layout: LTXLayout) throws -> RestorePlan {
         var files = layout.files
         var reasons: [String] = []
-        var stamps: [String: Int64] = [:]
+        // Each header is read at most once, and the plan carries the ones read to the restore.
+        var headers: [String: LTXHeader?] = [:]
+        func header(_ ref: LTXFileRef) -> LTXHeader? {
+            if let h = headers[ref.path] { return h }
+            let h = try? replica.readLTXHeader(ref.path)
+            headers[ref.path] = h
+            return h
+        }
         func stamp(_ ref: LTXFileRef) -> Int64 {
-            if let s = stamps[ref.path] { return s }
-            let s =
-                (try? replica.readLTXHeader(ref.path).timestamp)
-                ?? Int64((ref.modified ?? 0) * 1000)
-            stamps[ref.path] = s
-            return s
+            header(ref)?.timestamp ?? Int64((ref.modified ?? 0) * 1000)
         }
         if let ts = target.timestamp {
             files = files.filter { Double(stamp($0)) / 1000 < ts }
@@ -33,11 +35,11 @@ extension RestorePlanner {
         let snapshot = snapshots.max { ($0.maxTXID, $1.minTXID) < ($1.maxTXID, $0.minTXID) }
         // The snapshot is optional, as in Litestream: without one the chain starts from the files
         // of levels 0–8 that begin at TXID 1 (a file starting at TXID 1 holds every page).
-        var steps: [RestorePlan.Step] = []
+        var steps: [LTXFileRef] = []
         var have: UInt64 = 0
         if let snapshot {
             reasons.append("snapshot \(snapshot.path) is the newest" + (target.isLatest ? "" : " at or before the target"))
-            steps.append(.ltx(snapshot))
+            steps.append(snapshot)
             have = snapshot.maxTXID
         } else {
             reasons.append("no level-9 snapshot at or before the target: the chain starts with the files that begin at TXID 1")
@@ -62,34 +64,33 @@ extension RestorePlanner {
                 if stamp(f) < stamp(b) { best = f }
             }
             guard let next = best else { break }
-            steps.append(.ltx(next))
+            steps.append(next)
             have = next.maxTXID
             best = nil
         }
         if steps.isEmpty {
-            let where_ = layout.style == .file ? "ltx/9" : "0009"
             throw LiteProofError.damaged(
                 .error(
-                    .chainNoSnapshot, file: where_,
+                    .chainNoSnapshot, file: layout.style.folder(level: LTXLayout.snapshotLevel),
                     files.isEmpty
                         ? "no LTX files at or before the target"
                         : "no snapshot (level 9) and no file starting at TXID 1 at or before the target; a restore needs one to start from"))
         }
         if target.timestamp == nil, have < .max, let after = incremental.filter({ $0.minTXID > have + 1 }).map(\.minTXID).min() {
-            throw LiteProofError.damaged(.error(.chainGap, file: layout.style == .file ? "ltx" : "", Self.gapMessage(have: have, next: after)))
+            throw LiteProofError.damaged(.error(.chainGap, file: layout.style.levelsFolder, Self.gapMessage(have: have, next: after)))
         }
         if let t = target.txid, have != t {
             throw LiteProofError.damaged(
                 .error(
-                    .chainGap, file: layout.style == .file ? "ltx" : "",
+                    .chainGap, file: layout.style.levelsFolder,
                     "TXID \(t.hex(width: 16)) cannot be reached: the files chain from the snapshot to \(have.hex(width: 16)) and no file ends exactly at the target"
                 ))
         }
         // The first file holds the whole database and the last sets its size: either saying it is
         // empty (commit 0) makes a 0-byte or pageless restore, which Litestream 0.5.17 refuses;
         // so does LiteProof.
-        for (k, step) in [(0, steps[0]), (steps.count - 1, steps[steps.count - 1])] {
-            guard case .ltx(let ref) = step, (try? replica.readLTXHeader(ref.path))?.commit == 0 else { continue }
+        for (k, ref) in [(0, steps[0]), (steps.count - 1, steps[steps.count - 1])] {
+            guard header(ref)?.commit == 0 else { continue }
             throw LiteProofError.damaged(
                 .error(
                     .ltxCommit, file: ref.path, offset: 12,
@@ -98,8 +99,11 @@ extension RestorePlanner {
                         : "the restore ends with this file, which says commit 0 (an empty database); Litestream 0.5.17 refuses to restore it (\"post-apply checksum must be empty for zero-length database\")"
                 ))
         }
-        guard case .ltx(let last) = steps.last! else { preconditionFailure("an LTX plan holds LTX steps") }
-        return RestorePlan(steps: steps, reasons: reasons, warnings: [], position: .ltx(txid: have), time: Double(stamp(last)) / 1000)
+        let time = Double(stamp(steps[steps.count - 1])) / 1000
+        return .ltx(
+            LTXRestorePlan(
+                files: steps, headers: steps.map { headers[$0.path] ?? nil }, reasons: reasons, warnings: [], position: .ltx(txid: have),
+                time: time))
     }
 
     /// The missing TXIDs between the last one held and the next file's first, as a range with its

@@ -38,32 +38,19 @@ extension RestorePlanner {
     /// target: the highest index at or below it), then every WAL index from the snapshot's to the
     /// last one whose segments precede the first segment past the target (a prefix cut).
     func planV03(_ target: RestoreTarget) throws -> RestorePlan {
-        let chain = try chainV03(target)
-        return RestorePlan(
-            steps: chain.steps, reasons: chain.reasons, warnings: chain.warnings,
-            position: exactV03Position
-                ? exactPosition(generation: chain.generation, steps: chain.steps) : namedPosition(generation: chain.generation, steps: chain.steps),
-            time: chain.time)
-    }
-
-    /// The files of a 0.3 plan, from names and file times alone (no position yet).
-    struct V03Chain {
-        var generation: String
-        var steps: [RestorePlan.Step]
-        var reasons: [String]
-        var warnings: [Finding]
-        var time: Double?
-
-        var files: [String] { steps.flatMap(\.files) }
+        var plan = try chainV03(target)
+        if exactV03Position { plan.position = exactPosition(plan) }
+        return .v03(plan)
     }
 
     /// The files a 0.3 restore to `target` applies, without reading any of them (the timeline
-    /// plans one restore per WAL index this way).
-    func chainV03(_ target: RestoreTarget) throws -> V03Chain {
+    /// plans one restore per WAL index this way): the position is the one Litestream's plan names
+    /// by file (``namedPosition(_:)``).
+    func chainV03(_ target: RestoreTarget) throws -> V03RestorePlan {
         let (gen, reasons0, warnings0) = try chooseGeneration(target)
         var reasons = reasons0
         var warnings = warnings0
-        let genDir = "generations/\(gen.id)"
+        let genDir = V03Layout.folder(generation: gen.id)
         guard !gen.snapshots.isEmpty else {
             throw LiteProofError.damaged(.error(.chainNoSnapshot, file: genDir, "generation \(gen.id) has no snapshot to start a restore from"))
         }
@@ -110,7 +97,7 @@ extension RestorePlanner {
             kept.append(seg)
         }
         let maxIndex = kept.map(\.index).max() ?? snapshot.index
-        var steps: [RestorePlan.Step] = [.snapshot(snapshot)]
+        var indexes: [V03RestorePlan.WALIndex] = []
         var lastTime = snapshot.modified
         if maxIndex >= snapshot.index {
             for index in snapshot.index...maxIndex {
@@ -134,24 +121,26 @@ extension RestorePlanner {
                             .chainMissingInitialSegment, file: first.path,
                             "WAL index \(index.hex(width: 8)) starts at offset \(first.offset); the segment at offset 0 (with the WAL header) is missing"))
                 }
-                steps.append(.walIndex(index: index, segments: segs, limit: limit))
+                indexes.append(.init(index: index, segments: segs, limit: limit))
                 lastTime = segs.compactMap(\.modified).max() ?? lastTime
             }
         }
-        return V03Chain(generation: gen.id, steps: steps, reasons: reasons, warnings: warnings, time: lastTime)
+        var plan = V03RestorePlan(
+            generation: gen.id, snapshot: snapshot, indexes: indexes, reasons: reasons, warnings: warnings,
+            position: .v03(generation: gen.id, index: snapshot.index, offset: 0), time: lastTime)
+        plan.position = namedPosition(plan)
+        return plan
     }
 
     /// The position Litestream's plan names by file, without reading the WAL: the start of the
     /// last segment applied (or offset 0 of the snapshot's index).
-    func namedPosition(generation: String, steps: [RestorePlan.Step]) -> Position {
-        for step in steps.reversed() {
-            if case .walIndex(let index, let segments, let limit) = step, let last = segments.last {
-                if let limit, limit <= Int64(WALHeader.size) { continue }
-                return .v03(generation: generation, index: index, offset: last.offset)
-            }
-            if case .snapshot(let s) = step { return .v03(generation: generation, index: s.index, offset: 0) }
+    func namedPosition(_ plan: V03RestorePlan) -> Position {
+        for step in plan.indexes.reversed() {
+            guard let last = step.segments.last else { continue }
+            if let limit = step.limit, limit <= Int64(WALHeader.size) { continue }
+            return .v03(generation: plan.generation, index: step.index, offset: last.offset)
         }
-        preconditionFailure("a 0.3 plan starts with a snapshot")
+        return .v03(generation: plan.generation, index: plan.snapshot.index, offset: 0)
     }
 
     /// The position a 0.3 plan restores to — the one place it is computed: the WAL offset after
@@ -160,25 +149,20 @@ extension RestorePlanner {
     ///
     /// When that WAL is damaged (a restore stops at the damage), the position is the one
     /// Litestream's plan names by file: the start of the last segment applied.
-    func exactPosition(generation: String, steps: [RestorePlan.Step]) -> Position {
-        for step in steps.reversed() {
-            switch step {
-            case .snapshot(let s):
-                return .v03(generation: generation, index: s.index, offset: 0)
-            case .walIndex(let index, let segments, let limit):
-                guard let last = segments.last else { continue }
-                if let limit, limit <= Int64(WALHeader.size) { continue }  // not one frame: nothing of this index
-                let read = try? V03Readers.readIndex(replica, index: index, segments: segments, expectedPageSize: nil, limit: limit)
-                // A limit that cuts a frame ends the WAL read there, as the restore rounds it.
-                let damaged = read.map { r in r.findings.contains { $0.severity == .error && !(limit != nil && $0.code == .walPartialFrame) } } ?? true
-                if damaged { return .v03(generation: generation, index: index, offset: last.offset) }
-                if let end = read?.lastCommitEnd, end > Int64(WALHeader.size) {
-                    return .v03(generation: generation, index: index, offset: end)
-                }
-            case .ltx:
-                preconditionFailure("LTX step in a 0.3 plan")
+    func exactPosition(_ plan: V03RestorePlan) -> Position {
+        let generation = plan.generation
+        for step in plan.indexes.reversed() {
+            let (index, segments, limit) = (step.index, step.segments, step.limit)
+            guard let last = segments.last else { continue }
+            if let limit, limit <= Int64(WALHeader.size) { continue }  // not one frame: nothing of this index
+            let read = try? V03Readers.readIndex(replica, index: index, segments: segments, expectedPageSize: nil, limit: limit)
+            // A limit that cuts a frame ends the WAL read there, as the restore rounds it.
+            let damaged = read.map { r in r.findings.contains { $0.severity == .error && !(limit != nil && $0.code == .walPartialFrame) } } ?? true
+            if damaged { return .v03(generation: generation, index: index, offset: last.offset) }
+            if let end = read?.lastCommitEnd, end > Int64(WALHeader.size) {
+                return .v03(generation: generation, index: index, offset: end)
             }
         }
-        preconditionFailure("a 0.3 plan starts with a snapshot")
+        return .v03(generation: generation, index: plan.snapshot.index, offset: 0)
     }
 }

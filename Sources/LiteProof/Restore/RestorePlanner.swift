@@ -16,6 +16,7 @@ public struct RestorePlanner {
     public init(replica: Replica) { self.replica = replica }
 
     public func plan(_ target: RestoreTarget = .latest()) throws -> RestorePlan {
+        PlansMade.shared.record(replica.root)
         switch replica.layout {
         case .v03: return try planV03(target)
         case .ltx(let layout): return try planLTX(target, layout: layout)
@@ -36,6 +37,37 @@ public struct RestorePlanner {
 
     func timesTrustworthy(_ times: [Double], count: Int) -> Bool {
         times.count == count && (count < 2 || Set(times).count > 1)
+    }
+}
+
+/// Counts the plans made for replicas below watched folders, so a test can check that a command
+/// plans each replica once. Nothing is counted (one lock, no allocation) unless a folder is watched.
+final class PlansMade: @unchecked Sendable {
+    static let shared = PlansMade()
+    private let lock = NSLock()
+    private var watched: Set<String> = []
+    private var counts: [String: Int] = [:]
+
+    /// Starts counting the plans of replicas whose root starts with `prefix`.
+    func watch(_ prefix: String) {
+        lock.withLock { _ = watched.insert(prefix) }
+    }
+
+    /// Stops counting below `prefix`; returns the plans made per replica root since ``watch(_:)``.
+    func stopWatching(_ prefix: String) -> [String: Int] {
+        lock.withLock {
+            watched.remove(prefix)
+            let mine = counts.filter { $0.key.hasPrefix(prefix) }
+            for root in mine.keys { counts[root] = nil }
+            return mine
+        }
+    }
+
+    func record(_ root: String) {
+        lock.withLock {
+            guard !watched.isEmpty, watched.contains(where: { root.hasPrefix($0) }) else { return }
+            counts[root, default: 0] += 1
+        }
     }
 }
 

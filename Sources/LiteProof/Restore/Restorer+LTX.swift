@@ -17,10 +17,11 @@ extension Restorer {
     /// Newest first, the only versions read and decompressed are the ones written: the page
     /// header the index points at must name that page and its data must decode to one page.
     /// Memory: 16 bytes per page of one window, each index read once however many windows.
-    func applyLTX(_ plan: RestorePlan, to out: OutputFile) throws -> Applied {
-        let refs: [LTXFileRef] = plan.steps.compactMap { if case .ltx(let r) = $0 { return r } else { return nil } }
+    func applyLTX(_ plan: LTXRestorePlan, to out: OutputFile) throws -> Applied {
+        let refs = plan.files
         let files = try refs.map { try replica.open($0.path) }
-        let headers = try zip(files, refs).map { try LTX.readHeader($0, name: $1.path) }
+        // The headers planning read are not read again.
+        let headers = try refs.indices.map { i in try plan.header(at: i) ?? LTX.readHeader(files[i], name: refs[i].path) }
         let pageSize = headers[0].pageSize
         for (h, r) in zip(headers, refs) where h.pageSize != pageSize {
             throw LiteProofError.damaged(.error(.ltxPageSize, file: r.path, offset: 8, "page size is \(h.pageSize); the plan's snapshot has \(pageSize)"))
@@ -51,7 +52,7 @@ extension Restorer {
                     "the database has \(commit) pages but the plan's \(refs.count) files hold only \(listed) page images at or below it; some page is in no file"
                 ))
         }
-        let meter = ProgressMeter(phase: "restore", total: plan.totalBytes, handler: progress)
+        let meter = ProgressMeter(phase: "restore", total: refs.reduce(0) { $0 + $1.size }, handler: progress)
         let cursors = try zip(files, refs).map { try LTXIndexCursor($0, name: $1.path) }
         let window = Int(min(Int64(commit), Int64(ltxWindowPages)))
         let map = NewestPages(count: window)

@@ -176,9 +176,9 @@ public struct Restorer {
     func apply(_ plan: RestorePlan, to out: OutputFile, scratch: String, durable: Bool = false) throws -> Applied {
         replica.storage.prefetch(plan.files)
         if !durable { out.writebackEvery = .max }
-        switch plan.format {
-        case .v03: return try applyV03(plan, to: out, scratch: scratch, durable: durable)
-        case .ltx: return try applyLTX(plan, to: out)
+        switch plan {
+        case .v03(let p): return try applyV03(p, to: out, scratch: scratch, durable: durable)
+        case .ltx(let p): return try applyLTX(p, to: out)
         }
     }
 

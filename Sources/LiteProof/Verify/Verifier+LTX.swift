@@ -1,7 +1,7 @@
 import Foundation
 
 extension Verifier {
-    func verifyLTX(_ layout: LTXLayout) -> FileChecks {
+    func verifyLTX(_ layout: LTXLayout, latestPlan: LatestPlan) -> FileChecks {
         let refs = layout.files
         let total = refs.reduce(Int64(0)) { $0 + $1.size }
         let meter = ProgressMeter(phase: "verify", total: total, handler: progress)
@@ -24,7 +24,7 @@ extension Verifier {
         var findings: [Finding] = []
         var pageSizes: [Int: Int] = [:]
         // The file the latest restore ends with (Litestream's restore keeps that file's trailer).
-        let latestLast = (try? RestorePlanner(replica: replica).plan())?.files.last
+        let latestLast = latestPlan.plan?.files.last
         for (ref, summary, finding) in results {
             if let finding { findings.append(finding) }
             guard let h = summary?.header else { continue }

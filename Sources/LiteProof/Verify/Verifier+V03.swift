@@ -13,7 +13,7 @@ extension Verifier {
         case unreadable(LiteProofError)
     }
 
-    func verifyV03(_ layout: V03Layout) -> FileChecks {
+    func verifyV03(_ layout: V03Layout, latestPlan: LatestPlan) -> FileChecks {
         let gens = layout.generations
         var units: [V03Unit] = []
         for g in gens {
@@ -75,9 +75,10 @@ extension Verifier {
         // Chain: every index from the oldest snapshot on must be present. Each gap is one finding
         // (work follows the indexes present, never the numbers in their names): an error when the
         // latest restore needs it, else a warning naming the points it makes unreachable.
-        let picked = try? RestorePlanner(replica: replica).chooseGeneration(.latest()).0.id
+        // (The generation alone when the plan fails: a gap it stops at is still in that generation.)
+        let picked = latestPlan.plan?.generation ?? (try? RestorePlanner(replica: replica).chooseGeneration(.latest()).0.id)
         for g in gens {
-            let dir = "generations/\(g.id)"
+            let dir = V03Layout.folder(generation: g.id)
             guard let firstSnap = g.snapshots.first else {
                 findings.append(.error(.chainNoSnapshot, file: dir, "generation \(g.id) has no snapshot: none of its WAL can be restored"))
                 continue

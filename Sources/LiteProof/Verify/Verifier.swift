@@ -96,28 +96,34 @@ public struct Verifier {
     /// Runs every check; a failure of the local side during the trial restore (the scratch
     /// folder's disk full, …) makes the report `unreadable`. Use ``check()`` to have it thrown
     /// instead.
-    public func run() -> VerifyReport {
+    public func run() -> VerifyReport { runPlanned().report }
+
+    /// ``run()``, also returning the latest restore plan the checks made (nil when none could be
+    /// made), for a caller that needs more of it than the report keeps.
+    func runPlanned() -> (report: VerifyReport, plan: RestorePlan?) {
         do { return try run(throwingLocalFailures: false) } catch { preconditionFailure("\(error)") }
     }
 
     /// Runs every check; throws a failure of the local side (``LiteProofError/isLocal``: ENOSPC,
     /// EFBIG or EIO on the scratch folder), which says nothing about the replica.
     public func check() throws -> VerifyReport {
-        try run(throwingLocalFailures: true)
+        try run(throwingLocalFailures: true).report
     }
 
-    private func run(throwingLocalFailures: Bool) throws -> VerifyReport {
+    private func run(throwingLocalFailures: Bool) throws -> (report: VerifyReport, plan: RestorePlan?) {
         let started = Date()
         var findings: [Finding] = replica.strays.map {
-            .warning(.layoutStray, file: $0, "file belongs to no Litestream \(replica.format.versionName) layout; a restore ignores it")
+            .warning(.layoutStray, file: $0, "file belongs to no Litestream \(replica.format.version) layout; a restore ignores it")
         }
+        // The latest restore plan, made once (when a check first needs it) for every check below.
+        let latestPlan = LatestPlan(replica: replica)
         findings += replica.storageFindings
         let strays = Set(replica.strays)
         replica.storage.prefetch(replica.storage.files().map(\.path).filter { !strays.contains($0) }.sorted())
         let checks: FileChecks
         switch replica.layout {
-        case .v03(let layout): checks = verifyV03(layout)
-        case .ltx(let layout): checks = verifyLTX(layout)
+        case .v03(let layout): checks = verifyV03(layout, latestPlan: latestPlan)
+        case .ltx(let layout): checks = verifyLTX(layout, latestPlan: latestPlan)
         }
         findings += checks.findings
         var failures = checks.storageFailures
@@ -125,7 +131,7 @@ public struct Verifier {
         var latestBrokenBy: Finding?
         var undecided: String?
         do {
-            let plan = try RestorePlanner(replica: replica).plan()
+            let plan = try latestPlan.result.get()
             latest = PlanSummary(plan)
             findings += plan.warnings
             let needed = Set(plan.files)
@@ -153,7 +159,7 @@ public struct Verifier {
         var canaries: CanaryReport?
         if restoreCheck != .none || live != nil, failures.isEmpty, undecided == nil, !findings.contains(where: { $0.severity == .error }) {
             do {
-                let plan = try RestorePlanner(replica: replica).plan()
+                let plan = try latestPlan.result.get()
                 let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-verify")
                 defer { ScratchSpace.release(scratch) }
                 let restoreStarted = Date()
@@ -193,11 +199,32 @@ public struct Verifier {
         for e in replica.storage.failures where !failures.contains(where: { $0.message == e.message }) { failures.append(e) }
         findings.sort { ($1.severity, $0.file, $0.offset ?? -1) < ($0.severity, $1.file, $1.offset ?? -1) }
         let storageFailures = failures.map(FailureReport.init)
-        return VerifyReport(
+        let report = VerifyReport(
             replica: replica.root, format: replica.format,
             verdict: VerifyReport.verdict(findings: findings, storageFailures: storageFailures, undecided: undecided, latest: latest),
             findings: findings, storageFailures: storageFailures, undecided: undecided, filesChecked: checks.files, bytesRead: checks.bytes,
             seconds: Date().timeIntervalSince(started), latest: latest, latestBrokenBy: latestBrokenBy, restoreCheck: restoreCheckResult,
             restoreSeconds: restoreSeconds, canaries: canaries, timeSource: replica.timeSource)
+        return (report, try? latestPlan.result.get())
     }
+}
+
+/// A replica's latest restore plan, made the first time a check asks for it and then handed to
+/// every other (the file checks, the report, the trial restore, `verify --all`).
+final class LatestPlan {
+    let replica: Replica
+    private var made: Result<RestorePlan, any Error>?
+
+    init(replica: Replica) { self.replica = replica }
+
+    /// The plan, or the error planning threw.
+    var result: Result<RestorePlan, any Error> {
+        if let made { return made }
+        let r = Result { try RestorePlanner(replica: replica).plan() }
+        made = r
+        return r
+    }
+
+    /// The plan, nil when none could be made.
+    var plan: RestorePlan? { try? result.get() }
 }
