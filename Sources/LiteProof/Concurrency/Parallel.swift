@@ -30,6 +30,7 @@ func parallelMap<T, R>(_ items: [T], _ body: (T) throws -> R) rethrows -> [R] {
 
 /// Carries a value across a concurrency boundary where the caller guarantees exclusive use
 /// (each worker touches disjoint parts, and the owner waits for all of them).
+// @unchecked: the caller guarantees exclusive use (see above).
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }

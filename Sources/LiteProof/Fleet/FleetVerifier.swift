@@ -121,40 +121,47 @@ public struct FleetVerifier: Sendable {
 }
 
 /// Collects the entries of concurrent workers and hands them out in input order.
-final class FleetCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pending: [Int: FleetEntry] = [:]
-    private var nextToEmit = 0
-    private(set) var entries: [FleetEntry] = []
-    private var progressState: FleetVerifier.Progress
+final class FleetCollector: Sendable {
+    private struct State {
+        var pending: [Int: FleetEntry] = [:]
+        var nextToEmit = 0
+        var entries: [FleetEntry] = []
+        var progress: FleetVerifier.Progress
+    }
+    private let state: Locked<State>
     private let progress: (@Sendable (FleetVerifier.Progress) -> Void)?
 
     init(count: Int, progress: (@Sendable (FleetVerifier.Progress) -> Void)?) {
         self.progress = progress
-        progressState = FleetVerifier.Progress(done: 0, total: count, damaged: 0, unreadable: 0, bytesRead: 0)
-        entries.reserveCapacity(count)
+        var s = State(progress: FleetVerifier.Progress(done: 0, total: count, damaged: 0, unreadable: 0, bytesRead: 0))
+        s.entries.reserveCapacity(count)
+        state = Locked(s)
     }
+
+    /// The entries emitted so far, in input order.
+    var entries: [FleetEntry] { state.withLock { $0.entries } }
 
     /// Records entry `i`; emits it and any that were waiting on it (under the lock, so output lines never interleave).
     func finish(_ i: Int, _ entry: FleetEntry, emit: (FleetEntry) -> Void) {
-        lock.lock()
-        defer { lock.unlock() }
-        pending[i] = entry
-        progressState.done += 1
-        progressState.bytesRead += entry.bytesRead
-        if entry.verdict == .damaged { progressState.damaged += 1 }
-        if entry.verdict == .unreadable { progressState.unreadable += 1 }
-        while let e = pending.removeValue(forKey: nextToEmit) {
-            emit(e)
-            entries.append(e)
-            nextToEmit += 1
+        state.withLock { s in
+            s.pending[i] = entry
+            s.progress.done += 1
+            s.progress.bytesRead += entry.bytesRead
+            if entry.verdict == .damaged { s.progress.damaged += 1 }
+            if entry.verdict == .unreadable { s.progress.unreadable += 1 }
+            while let e = s.pending.removeValue(forKey: s.nextToEmit) {
+                emit(e)
+                s.entries.append(e)
+                s.nextToEmit += 1
+            }
+            progress?(s.progress)
         }
-        progress?(progressState)
     }
 }
 
 /// Carries the caller's output closure to the worker threads; it is called under
 /// ``FleetCollector``'s lock only, so never from two threads at once.
+// @unchecked: the closure is not @Sendable, but it is only called under FleetCollector's lock.
 final class EmitBox: @unchecked Sendable {
     let call: (FleetEntry) -> Void
 

@@ -42,31 +42,29 @@ public struct RestorePlanner {
 
 /// Counts the plans made for replicas below watched folders, so a test can check that a command
 /// plans each replica once. Nothing is counted (one lock, no allocation) unless a folder is watched.
-final class PlansMade: @unchecked Sendable {
+final class PlansMade: Sendable {
     static let shared = PlansMade()
-    private let lock = NSLock()
-    private var watched: Set<String> = []
-    private var counts: [String: Int] = [:]
+    private let state = Locked((watched: Set<String>(), counts: [String: Int]()))
 
     /// Starts counting the plans of replicas whose root starts with `prefix`.
     func watch(_ prefix: String) {
-        lock.withLock { _ = watched.insert(prefix) }
+        state.withLock { _ = $0.watched.insert(prefix) }
     }
 
     /// Stops counting below `prefix`; returns the plans made per replica root since ``watch(_:)``.
     func stopWatching(_ prefix: String) -> [String: Int] {
-        lock.withLock {
-            watched.remove(prefix)
-            let mine = counts.filter { $0.key.hasPrefix(prefix) }
-            for root in mine.keys { counts[root] = nil }
+        state.withLock { s in
+            s.watched.remove(prefix)
+            let mine = s.counts.filter { $0.key.hasPrefix(prefix) }
+            for root in mine.keys { s.counts[root] = nil }
             return mine
         }
     }
 
     func record(_ root: String) {
-        lock.withLock {
-            guard !watched.isEmpty, watched.contains(where: { root.hasPrefix($0) }) else { return }
-            counts[root, default: 0] += 1
+        state.withLock { s in
+            guard !s.watched.isEmpty, s.watched.contains(where: { root.hasPrefix($0) }) else { return }
+            s.counts[root, default: 0] += 1
         }
     }
 }

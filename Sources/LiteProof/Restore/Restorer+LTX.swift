@@ -99,6 +99,7 @@ extension Restorer {
 
 /// For each page of a window of the database: the file holding its newest version (1-based; 0 for
 /// none) and where that version's frame lies in it. Written by one thread, then read by many.
+// @unchecked: written by one thread before the readers start, then only read.
 final class NewestPages: @unchecked Sendable {
     private(set) var owner: [UInt32]
     private var offset: [Int64]
