@@ -131,7 +131,7 @@ import Testing
         print("listing of 1,000,000 keys: \(took)")
         #expect(took < .seconds(60), "\(took)")
         #expect(ListBucketResult.parseTime("2026-01-01T00:00:00.123Z") == 1_767_225_600.123)
-        #expect(ListBucketResult.parseTime("2026-02-30T00:00:00Z") == nil)
+        #expect(Array("2026-02-30T00:00:00Z".utf8).withUnsafeBufferPointer { ListBucketResult.parseUTCTime($0) } == nil)
         #expect(ListBucketResult.parseTime("2026-01-01T01:00:00+01:00") == 1_767_225_600)
 
         // More keys than allowed; the same token again; a key out of order.
@@ -186,7 +186,9 @@ import Testing
         let killed = try runHostile(["restore", server.url(), "-o", tmp + "/../out.db"], environment: slow, tmpdir: tmp, signal: (SIGKILL, after: 1.5))
         #expect(killed.signal == SIGKILL, "\(killed.output)")
         #expect(!killed.litter.isEmpty)
-        let next = try runHostile(["inspect", server.url()], tmpdir: tmp)
+        let sound = try HostileS3([])
+        defer { sound.stop() }
+        let next = try runHostile(["inspect", sound.url()], tmpdir: tmp)
         #expect(next.status == 0, "\(next.output)")
         expectClean(next)
     }
@@ -202,7 +204,9 @@ import Testing
                 signal: (SIGKILL, after: 2.5))
             #expect(r.signal == SIGKILL, "\(r.output)")
             let manifest = try #require(S3Fetch.readManifest(dir), "no manifest after the kill")
-            #expect(manifest.files.count == 14, "\(manifest.files.map(\.path))")
+            // Written as files finish (at most one write per twenty times its cost, so the last
+            // few may be missing: the next run finds those by their size and file time).
+            #expect((1...14).contains(manifest.files.count), "\(manifest.files.map(\.path))")
         }
         let server = try HostileS3([])
         defer { server.stop() }

@@ -271,8 +271,13 @@ func runHostile(
     _ = FileManager.default.createFile(atPath: outPath, contents: nil)
     let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: liteproofBinary())
-    p.arguments = args
+    // The test process blocks some signals, and a child inherits the mask: exec'd through a
+    // launcher that clears it, so the signals sent here are handled as a user's would be.
+    let launcher =
+        "import os, signal, sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL); "
+        + "signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", launcher, liteproofBinary()] + args
     p.environment = env
     p.standardInput = FileHandle.nullDevice
     p.standardOutput = out
@@ -305,6 +310,7 @@ func runHostile(
     let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
     if timedOut { throw RigError(message: "liteproof \(args) ran past \(timeout) s:\n\(output)") }
     return HostileRun(
-        status: p.terminationStatus, output: output, seconds: seconds, peakKiB: peak, litter: ((try? FileManager.default.subpathsOfDirectory(atPath: tmp)) ?? []).sorted(),
+        status: p.terminationStatus, output: output, seconds: seconds, peakKiB: peak,
+        litter: ((try? FileManager.default.subpathsOfDirectory(atPath: tmp)) ?? []).sorted(),
         signal: p.terminationReason == .uncaughtSignal ? p.terminationStatus : nil)
 }
