@@ -1,5 +1,6 @@
 import CLZ4
 import Foundation
+
 @testable import LiteProof
 
 /// Writes the starting corpus of every target from real Litestream files: the committed example
@@ -104,7 +105,9 @@ enum Seeds {
         for (code, message) in [("NoSuchKey", "The specified key does not exist."), ("AccessDenied", "Access Denied"), ("SlowDown", "Reduce")] {
             try put(
                 "s3-error", code,
-                Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>\(code)</Code><Message>\(message)</Message><RequestId>1</RequestId></Error>".utf8))
+                Array(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>\(code)</Code><Message>\(message)</Message><RequestId>1</RequestId></Error>".utf8)
+            )
         }
 
         let logs = repositoryRoot + "/Tests/Fixtures/logs"

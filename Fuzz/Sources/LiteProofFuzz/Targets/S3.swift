@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import LiteProof
 @testable import LiteProofS3
 
