@@ -92,24 +92,18 @@ extension S3Client {
         var windowStart = start
         var windowBytes: Int64 = 0
         var answered = false
-        var cancelledAt: Date?
         let tick = min(0.1, policy.window / 4)
         while transfer.done.wait(timeout: .now() + tick) == .timedOut {
             let now = Date()
-            if let cancelledAt {
-                // A task that does not finish after its cancellation is left behind.
-                if now.timeIntervalSince(cancelledAt) > 5 { return }
-                continue
-            }
             transfer.lock.lock()
             let hasResponse = transfer.response != nil
             let received = transfer.received
             let aborted = transfer.abort != nil
             transfer.lock.unlock()
             if aborted {
+                // Cut short by the delegate: its bytes are no longer taken.
                 task.cancel()
-                cancelledAt = now
-                continue
+                return
             }
             if hasResponse && !answered {
                 // The body's first window starts with the answer.
@@ -134,8 +128,10 @@ extension S3Client {
                 }
             }
             if let reason, transfer.cut(reason) {
+                // A cancelled task may take a while to complete: not waited for (its later
+                // bytes are dropped, and the task is forgotten).
                 task.cancel()
-                cancelledAt = now
+                return
             }
         }
     }

@@ -34,6 +34,17 @@ final class Transfer: @unchecked Sendable {
     var abort: Abort?
     var error: Error?
     var redirect: String?
+    private var finished = false
+
+    /// Wakes the requesting thread, once: at completion, or as soon as the exchange is cut short
+    /// (a cancelled task may take a while to complete; its later bytes are dropped).
+    func finish() {
+        lock.lock()
+        let first = !finished
+        finished = true
+        lock.unlock()
+        if first { done.signal() }
+    }
 
     init(file: OutputFile?, bodyLimit: Int64, memoryLimit: Int) {
         self.file = file
@@ -124,11 +135,20 @@ final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Senda
         let go = t.abort == nil
         t.lock.unlock()
         completionHandler(go ? .allow : .cancel)
+        if !go {
+            dataTask.suspend()
+            dataTask.cancel()
+            t.finish()
+        }
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         guard let t = transfer(dataTask) else { return dataTask.cancel() }
-        if !t.take(data) { dataTask.cancel() }
+        if !t.take(data) {
+            dataTask.suspend()
+            dataTask.cancel()
+            t.finish()
+        }
     }
 
     func urlSession(
@@ -148,7 +168,7 @@ final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Senda
         t.lock.lock()
         t.error = error
         t.lock.unlock()
-        t.done.signal()
+        t.finish()
     }
 }
 
