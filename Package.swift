@@ -67,6 +67,6 @@ if Context.environment["LITEPROOF_FUZZ"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "LiteProofFuzz",
-            dependencies: ["LiteProof", "CLZ4"],
+            dependencies: ["LiteProof", "LiteProofS3", "CLZ4"],
             path: "Fuzz/Sources/LiteProofFuzz"))
 }

@@ -26,11 +26,15 @@ public struct S3Object: Sendable, Equatable {
 /// crash at exit with many threads, say), only this type has to change.
 public final class S3Client: @unchecked Sendable {
     public let config: S3Config
+    /// How requests are bounded: attempts, deadline, speed floor, endpoint give-up, listing size.
+    public let policy: TransferPolicy
     let session: URLSession
-    /// Attempts per request (first try included).
-    public var maxAttempts = 5
+    let delegate = TransferDelegate()
+    let health: EndpointHealth
+    /// Attempts per request (first try included); the policy's unless changed.
+    public var maxAttempts: Int
     /// First retry delay in seconds; doubled each time, with jitter, up to 5 s.
-    public var baseDelay = 0.2
+    public var baseDelay: Double
     /// Called before each request is sent (method, key), e.g. to count the GETs.
     public var onRequest: (@Sendable (String, String) -> Void)?
     /// Requests sent and response bytes received (bodies, error answers included), for measuring.
@@ -39,51 +43,58 @@ public final class S3Client: @unchecked Sendable {
         defer { trafficLock.unlock() }
         return trafficCount
     }
-    private let trafficLock = NSLock()
-    private var trafficCount: (requests: Int, bytes: Int64) = (0, 0)
+    let trafficLock = NSLock()
+    var trafficCount: (requests: Int, bytes: Int64) = (0, 0)
 
-    public init(config: S3Config, timeout: TimeInterval = 60) {
+    public init(config: S3Config, policy: TransferPolicy = TransferPolicy()) {
         self.config = config
+        self.policy = policy
+        maxAttempts = max(1, policy.attempts)
+        baseDelay = policy.baseDelay
+        health = EndpointHealth(limit: policy.endpointFailures)
         let c = URLSessionConfiguration.ephemeral
-        c.timeoutIntervalForRequest = timeout
+        // The watchdog in `send` enforces the policy's bounds; these only back it up.
+        c.timeoutIntervalForRequest = max(policy.window * 2, 1)
+        c.timeoutIntervalForResource = policy.deadline + 60
         c.httpMaximumConnectionsPerHost = 16
         c.requestCachePolicy = .reloadIgnoringLocalCacheData
         c.urlCache = nil
-        session = URLSession(configuration: c)
+        c.httpCookieStorage = nil
+        c.httpShouldSetCookies = false
+        session = URLSession(configuration: c, delegate: delegate, delegateQueue: nil)
     }
 
     deinit { session.invalidateAndCancel() }
 
     // MARK: - Calls
 
-    /// Every object below `prefix` (ListObjectsV2, all pages).
-    public func list(prefix: String) throws -> [S3Object] {
-        var out: [S3Object] = []
+    /// Every object below `prefix` (ListObjectsV2, all pages), read by ``ListingReader`` with its
+    /// invariants; only the objects `keep` accepts are kept.
+    public func list(prefix: String, keep: @escaping (S3Object) -> Bool = { _ in true }) throws -> [S3Object] {
+        var reader = ListingReader(context: display(prefix), maxKeys: policy.maxKeys, keep: keep)
         var token: String?
-        var pages = 0
         repeat {
-            var query = [("list-type", "2"), ("prefix", prefix)]
+            var query = [("list-type", "2"), ("encoding-type", "url"), ("prefix", prefix)]
             if let token { query.append(("continuation-token", token)) }
             let page = try request("GET", key: nil, query: query, what: "list \(display(prefix))") { response in
                 try ListBucketResult.parse(response.body, context: self.display(prefix))
             }
-            out += page.objects
-            token = page.truncated ? page.nextToken : nil
-            pages += 1
-            if page.truncated && token == nil {
-                throw LiteProofError.storage(.transfer, "listing \(display(prefix)): page \(pages) is truncated but has no NextContinuationToken")
-            }
+            token = try reader.accept(page)
         } while token != nil
-        return out
+        return reader.objects
     }
 
-    /// Downloads `key` into `destination` (replaced), streaming to disk. With `expectedSize`
-    /// (the listing's), a body of another length is retried, then refused.
+    /// Downloads `key` into `destination` (replaced), streaming to disk, the file private (0600)
+    /// and removed on every failure (and at exit or on a signal while it is being written). With
+    /// `expectedSize` (the listing's), no more than that is read: a longer body is refused, a
+    /// shorter one retried, then refused.
     public func download(key: String, to destination: String, expectedSize: Int64?) throws {
-        try request("GET", key: key, query: [], what: "read \(display(key))", destination: destination) { response in
-            let got = FS.fileSize(destination) ?? -1
+        try request(
+            "GET", key: key, query: [], what: "read \(display(key))", destination: destination, bodyLimit: expectedSize ?? Int64.max
+        ) { response in
+            let got = response.written
             if let declared = response.contentLength, declared != got {
-                throw Retryable(message: "the connection ended after \(got) of \(declared) bytes")
+                throw Retryable(message: "the connection ended after \(got) of \(declared) bytes", transport: true)
             }
             if let expectedSize, got != expectedSize {
                 throw Retryable(message: "the server sent \(got) bytes, the listing says the object has \(expectedSize)")
@@ -98,8 +109,10 @@ public final class S3Client: @unchecked Sendable {
     public func download(key: String, range offset: Int64, length: Int64, objectSize: Int64, to destination: String) throws -> Bool {
         precondition(offset >= 0 && length > 0 && offset + length <= objectSize)
         let header = ("Range", "bytes=\(offset)-\(offset + length - 1)")
-        return try request("GET", key: key, query: [], what: "read \(display(key))", destination: destination, extraHeaders: [header]) { response in
-            let got = FS.fileSize(destination) ?? -1
+        return try request(
+            "GET", key: key, query: [], what: "read \(display(key))", destination: destination, bodyLimit: objectSize, extraHeaders: [header]
+        ) { response in
+            let got = response.written
             switch response.status {
             case 206:
                 // `bytes FIRST-LAST/TOTAL`: the range must be the one asked for.
@@ -122,59 +135,94 @@ public final class S3Client: @unchecked Sendable {
         }
     }
 
-    public func display(_ key: String) -> String { "s3://\(config.location.bucket)/\(key)" }
+    public func display(_ key: String) -> String { "s3://\(config.location.bucket)/\(ListingReader.printable(key))" }
 
     // MARK: - Requests
 
     struct Response {
         var status: Int
         var headers: [String: String]
-        /// The body (small responses only; downloads go to their file).
+        /// The body (answers in memory: listings, error answers; a download's body is in its file).
         var body: Data
+        /// Body bytes written to the destination file.
+        var written: Int64 = 0
         var contentLength: Int64? { headers["content-length"].flatMap { Int64($0) } }
     }
 
     /// A failure worth another attempt (5xx, throttling, a dropped connection, a short body).
     struct Retryable: Error {
         var message: String
-        /// The server was not reached or the connection failed (as opposed to an answer).
+        /// No complete answer came (refused, dropped, stalled, too slow): counts against the
+        /// endpoint (``EndpointHealth``).
         var transport = false
+        /// The request's deadline passed: no further attempt.
+        var final = false
+        /// The answer is refused (a body longer than the listing says): no further attempt, and
+        /// the message is the error's.
+        var refused = false
     }
 
-    /// Sends a request with retries; `handle` reads a 2xx response (and may throw ``Retryable``).
+    /// Sends a request under the policy; `handle` reads a 2xx response (and may throw
+    /// ``Retryable``). With a `destination`, a 2xx body is streamed there (at most `bodyLimit`
+    /// bytes); the file exists only after success.
     @discardableResult
     func request<T>(
-        _ method: String, key: String?, query: [(String, String)], what: String, destination: String? = nil,
+        _ method: String, key: String?, query: [(String, String)], what: String, destination: String? = nil, bodyLimit: Int64? = nil,
         extraHeaders: [(String, String)] = [], _ handle: (Response) throws -> T
     ) throws -> T {
+        let started = Date()
         var last = ""
         var unreachable = false
-        for attempt in 0..<maxAttempts {
+        var tried = 0
+        let limit = bodyLimit ?? Int64(policy.maxAnswerBytes)
+        func elapsed() -> Double { Date().timeIntervalSince(started) }
+        attempts: for attempt in 0..<maxAttempts {
+            if let dead = health.deadReason {
+                throw LiteProofError.storage(
+                    .transfer, "cannot \(what): not tried, the endpoint \(config.endpoint.absoluteString) stopped answering (\(dead))")
+            }
             if attempt > 0 {
                 let delay = min(5, baseDelay * pow(2, Double(attempt - 1))) * Double.random(in: 0.5...1.0)
+                if elapsed() + delay >= policy.deadline { break }
                 usleep(useconds_t(delay * 1e6))
             }
+            let remaining = policy.deadline - elapsed()
+            if remaining <= 0 { break }
             onRequest?(method, key ?? "")
+            tried += 1
             let response: Response
             do {
-                response = try send(method, key: key, query: query, destination: destination, extraHeaders: extraHeaders)
+                response = try send(
+                    method, key: key, query: query, destination: destination, bodyLimit: limit, deadline: remaining, extraHeaders: extraHeaders)
             } catch let e as Retryable {
                 last = e.message
                 unreachable = e.transport
+                if e.refused { throw LiteProofError.storage(.transfer, "cannot \(what): \(e.message)") }
+                if e.transport { health.failed("\(what): \(e.message)") }
+                if e.final { break attempts }
                 continue
             }
+            health.answered()
             unreachable = false
             if (200..<300).contains(response.status) {
                 do {
-                    return try handle(response)
+                    let result = try handle(response)
+                    if let destination { ScratchSpace.keep(destination) }
+                    return result
                 } catch let e as Retryable {
+                    if let destination { ScratchSpace.release(destination) }
                     last = e.message
                     continue
+                } catch {
+                    if let destination { ScratchSpace.release(destination) }
+                    throw error
                 }
             }
-            let body = destination.flatMap { FileManager.default.contents(atPath: $0) } ?? response.body
-            if let d = destination { FS.remove(d) }
-            let error = S3ErrorBody.parse(body)
+            if let destination { ScratchSpace.release(destination) }
+            let error = S3ErrorBody.parse(response.body)
+            if (300..<400).contains(response.status) && response.status != 304 {
+                throw redirect(response, error: error, what: what)
+            }
             if response.status >= 500 || response.status == 429 || ["SlowDown", "RequestTimeout", "InternalError"].contains(error?.code ?? "") {
                 last = "HTTP \(response.status)" + (error.map { " \($0.code): \($0.message)" } ?? "")
                 continue
@@ -184,7 +232,25 @@ public final class S3Client: @unchecked Sendable {
         let hint =
             unreachable
             ? "; to work offline, download the replica with `liteproof fetch` on a machine that reaches the bucket and pass the folder" : ""
-        throw LiteProofError.storage(.transfer, "cannot \(what) at \(config.endpoint.absoluteString): \(last) (gave up after \(maxAttempts) attempts\(hint))")
+        throw LiteProofError.storage(
+            .transfer,
+            "cannot \(what) at \(config.endpoint.absoluteString): \(last) (gave up after \(tried) attempt\(tried == 1 ? "" : "s") in \(String(format: "%.1f", elapsed())) s\(hint))"
+        )
+    }
+
+    /// A 3xx answer: never followed (the request's credentials would go along). S3's own region
+    /// redirect (PermanentRedirect, or `x-amz-bucket-region`) says which region to use.
+    func redirect(_ response: Response, error: S3ErrorBody?, what: String) -> LiteProofError {
+        if error?.code == "PermanentRedirect" || response.headers["x-amz-bucket-region"] != nil {
+            return describe(status: response.status, error: error, headers: response.headers, what: what)
+        }
+        let location = response.headers["location"].map { ListingReader.printable(String($0.prefix(300))) } ?? "no Location"
+        let elsewhere = response.headers["location"].flatMap { URL(string: $0, relativeTo: config.endpoint) }.map { origin($0.absoluteURL) }
+        let whereTo = elsewhere.map { $0 == origin(config.endpoint) ? "the same origin" : "another origin, \($0)" } ?? "an unreadable location"
+        return LiteProofError.storage(
+            .transfer,
+            "cannot \(what): the server answered HTTP \(response.status), a redirect to \(location) (\(whereTo)); LiteProof does not follow redirects, which would carry the request's credentials, and S3 does not redirect reads in normal operation"
+        )
     }
 
     /// Turns an S3 error answer into a message in S3's words, with what was tried.
@@ -230,89 +296,33 @@ public final class S3Client: @unchecked Sendable {
         return LiteProofError(kind, "cannot \(what): S3 answered \(code): \(message) (\(hint))")
     }
 
-    /// The URL and the Host header of a request for `key` (nil: the bucket itself).
+    /// The URL, the Host header and the encoded path (as sent and as signed) of a request for
+    /// `key` (nil: the bucket itself, `/bucket` in path style as Litestream asks, `/` else).
+    /// A `.` or `..` segment of a key is sent as `%2E`/`%2E%2E`, so no HTTP layer on the way
+    /// removes it as a dot segment and reads another object.
     func target(key: String?, query: [(String, String)]) -> (url: URL, host: String, path: String) {
         let e = config.endpoint
         let scheme = e.scheme?.lowercased() ?? "https"
         var host = e.host ?? ""
         if let port = e.port, !(scheme == "http" && port == 80), !(scheme == "https" && port == 443) { host += ":\(port)" }
         let bucket = config.location.bucket
-        var path: String
+        var segments: [String]
         if config.pathStyle {
-            path = "/\(bucket)" + (key.map { "/" + $0 } ?? "/")
+            segments = [bucket] + (key.map { $0.split(separator: "/", omittingEmptySubsequences: false).map(String.init) } ?? [])
         } else {
             host = "\(bucket).\(host)"
-            path = "/" + (key ?? "")
+            segments = (key ?? "").split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        }
+        let encoded = segments.map { segment -> String in
+            if segment == "." || segment == ".." { return String(repeating: "%2E", count: segment.count) }
+            return SigV4Signer.uriEncode(segment, slash: true)
         }
         let base = e.path.hasSuffix("/") ? String(e.path.dropLast()) : e.path
-        path = base + path
-        var text = "\(scheme)://\(host)\(SigV4Signer.uriEncode(path, slash: false))"
+        let path = SigV4Signer.uriEncode(base, slash: false) + "/" + encoded.joined(separator: "/")
+        var text = "\(scheme)://\(host)\(path)"
         if !query.isEmpty {
             text += "?" + query.map { "\(SigV4Signer.uriEncode($0.0, slash: true))=\(SigV4Signer.uriEncode($0.1, slash: true))" }.joined(separator: "&")
         }
         return (URL(string: text)!, host, path)
-    }
-
-    /// One HTTP exchange. Transport failures come back as ``Retryable``. `extraHeaders` are sent
-    /// unsigned (SigV4 signs only the headers it lists; `Range` need not be among them).
-    func send(_ method: String, key: String?, query: [(String, String)], destination: String?, extraHeaders: [(String, String)] = []) throws -> Response {
-        let (url, host, path) = target(key: key, query: query)
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        var headers: [(String, String)] = [("x-amz-content-sha256", SigV4Signer.emptyPayloadHash)]
-        if let credentials = config.credentials {
-            let signed = SigV4Signer(credentials: credentials, region: config.region)
-                .sign(method: method, host: host, path: path, query: query, headers: headers, date: Date())
-            headers += signed.headers
-        } else {
-            headers = []
-        }
-        for (name, value) in headers + extraHeaders { request.setValue(value, forHTTPHeaderField: name) }
-
-        let done = DispatchSemaphore(value: 0)
-        let box = Locked<(URLResponse?, Data?, Error?)>((nil, nil, nil))  // the completion handler's results
-        let task: URLSessionTask
-        if let destination {
-            task = session.downloadTask(with: request) { file, response, error in
-                if let file {
-                    FS.remove(destination)
-                    if rename(file.path, destination) != 0 {
-                        // Another file system: copy.
-                        do { try FileManager.default.copyItem(atPath: file.path, toPath: destination) } catch {
-                            box.withLock { $0 = (nil, nil, error) }
-                            done.signal()
-                            return
-                        }
-                    }
-                }
-                box.withLock { $0 = (response, nil, error) }
-                done.signal()
-            }
-        } else {
-            task = session.dataTask(with: request) { data, response, error in
-                box.withLock { $0 = (response, data, error) }
-                done.signal()
-            }
-        }
-        task.resume()
-        done.wait()
-        let (response, data, error) = box.current
-        let received = destination.flatMap { FS.fileSize($0) } ?? Int64(data?.count ?? 0)
-        trafficLock.lock()
-        trafficCount.requests += 1
-        trafficCount.bytes += received
-        trafficLock.unlock()
-        if let error {
-            if let destination { FS.remove(destination) }
-            throw Retryable(message: "\(method) \(url.absoluteString): \(error.localizedDescription)", transport: true)
-        }
-        guard let http = response as? HTTPURLResponse else {
-            throw Retryable(message: "\(method) \(url.absoluteString): no HTTP response", transport: true)
-        }
-        var lower: [String: String] = [:]
-        for (k, v) in http.allHeaderFields {
-            if let k = k as? String, let v = v as? String { lower[k.lowercased()] = v }
-        }
-        return Response(status: http.statusCode, headers: lower, body: data ?? Data())
     }
 }

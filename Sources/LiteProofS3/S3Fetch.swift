@@ -4,7 +4,10 @@ import LiteProof
 /// `liteproof fetch`: copies a replica from a bucket into a folder for offline work. Each file
 /// gets its object's LastModified as its modification time (the time 0.3 generation choice and
 /// `--timestamp` trust), and ``S3Fetch/manifestName`` records key, size, ETag and LastModified.
-/// A second run skips the files already there with the same size and ETag.
+/// The manifest is rewritten (atomically) as files finish, so a run that is killed resumes where
+/// it stopped: a second run skips the files already there with the same size and ETag, and those
+/// finished after the last manifest write (same size, and the object's LastModified as file time,
+/// which only a finished download gets).
 public struct S3Fetch: Sendable {
     public static let manifestName = Replica.fetchManifestName
 
@@ -63,6 +66,8 @@ public struct S3Fetch: Sendable {
         let next = Locked(0)
         summary.withLock { $0.files = objects.count }
 
+        let recorder = ManifestRecorder(
+            folder: destination, source: storage.location, partialTo: only?.position.description)
         let workers = min(storage.concurrency, max(1, objects.count))
         // Joined threads (see ``JoinableThread``): none outlives this call, so none releases the
         // storage (its S3 client and URL session) while the process exits.
@@ -75,7 +80,10 @@ public struct S3Fetch: Sendable {
                 guard i < objects.count else { return }
                 let (path, o) = objects[i]
                 let local = destination + "/" + path
-                if let old = previous[path], old.size == o.size, old.etag == o.etag, FS.fileSize(local) == o.size {
+                if FS.fileSize(local) == o.size,
+                    previous[path].map({ $0.size == o.size && $0.etag == o.etag })
+                        ?? (FS.modificationTime(local).map { abs($0 - o.lastModified) < 1e-5 } ?? false)
+                {
                     Self.setTime(local, o.lastModified)
                     entries.withLock { $0[path] = Self.entry(path, o) }
                     summary.withLock { $0.skipped += 1 }
@@ -100,6 +108,7 @@ public struct S3Fetch: Sendable {
                             $0.downloaded += 1
                             $0.bytesDownloaded += o.size
                         }
+                        recorder.record(entries)
                     } catch {
                         failures.withLock { $0.append("\(path): \(error)") }
                     }
@@ -110,16 +119,7 @@ public struct S3Fetch: Sendable {
         }
         JoinableThread.runAll(workers, stackSize: 512 << 10, work)
         // The manifest lists what is in the folder now, so a failed run resumes where it stopped.
-        let kept = entries.withLock { $0 }.values.sorted { $0.path < $1.path }
-        let manifest = Manifest(
-            source: storage.location, fetched: Self.formatTime(Date().timeIntervalSince1970), files: kept, partialTo: only?.position.description)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let tmp = destination + "/" + Self.manifestName + ".tmp"
-        try encoder.encode(manifest).write(to: URL(fileURLWithPath: tmp))
-        guard rename(tmp, destination + "/" + Self.manifestName) == 0 else {
-            throw LiteProofError.storage(.local, "cannot write \(destination)/\(Self.manifestName)")
-        }
+        try recorder.write(entries.withLock { $0 })
         let failed = failures.withLock { $0 }
         if !failed.isEmpty {
             throw LiteProofError(
@@ -127,6 +127,59 @@ public struct S3Fetch: Sendable {
                 "\(failed.count) of \(objects.count) files could not be fetched (run again to resume): \(failed.prefix(3).joined(separator: "; "))")
         }
         return summary.withLock { $0 }
+    }
+
+    /// Writes the manifest (to a temporary file, then renamed over it) as files finish: after
+    /// each, unless the last write is so recent that writing again would cost more than a twentieth
+    /// of the time (a resumed run also finds the files finished since by their time).
+    final class ManifestRecorder: @unchecked Sendable {
+        let folder: String
+        let source: String
+        let partialTo: String?
+        private let lock = NSLock()
+        private var lastWrite = Date.distantPast
+        private var lastCost = 0.0
+
+        init(folder: String, source: String, partialTo: String?) {
+            self.folder = folder
+            self.source = source
+            self.partialTo = partialTo
+        }
+
+        func record(_ entries: Locked<[String: Entry]>) {
+            lock.lock()
+            defer { lock.unlock() }
+            guard Date().timeIntervalSince(lastWrite) >= lastCost * 20 else { return }
+            try? writeLocked(entries.withLock { $0 })
+        }
+
+        func write(_ entries: [String: Entry]) throws {
+            lock.lock()
+            defer { lock.unlock() }
+            try writeLocked(entries)
+        }
+
+        private func writeLocked(_ entries: [String: Entry]) throws {
+            let start = Date()
+            let manifest = Manifest(
+                source: source, fetched: S3Fetch.formatTime(start.timeIntervalSince1970), files: entries.values.sorted { $0.path < $1.path },
+                partialTo: partialTo)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let tmp = folder + "/" + S3Fetch.manifestName + ".tmp"
+            FS.remove(tmp)
+            let file = try ScratchSpace.createFile(tmp, mode: 0o644)
+            let data = try encoder.encode(manifest)
+            try data.withUnsafeBytes { try file.write($0, at: 0) }
+            try file.sync()
+            guard rename(tmp, folder + "/" + S3Fetch.manifestName) == 0 else {
+                ScratchSpace.release(tmp)
+                throw LiteProofError.storage(.local, "cannot write \(folder)/\(S3Fetch.manifestName)")
+            }
+            ScratchSpace.keep(tmp)
+            lastWrite = Date()
+            lastCost = lastWrite.timeIntervalSince(start)
+        }
     }
 
     static func entry(_ path: String, _ o: S3Object) -> Entry {

@@ -43,10 +43,12 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     private var threads: [JoinableThread] = []
 
     /// Lists `s3://…` (`url`, with `?endpoint=&region=&forcePathStyle=`) with credentials from
-    /// `environment` and the AWS configuration files.
+    /// `environment` and the AWS configuration files, under the ``TransferPolicy`` the
+    /// environment's `LITEPROOF_S3_*` variables set.
     public convenience init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8) throws {
         let location = try S3Location(url: url)
-        try self.init(client: S3Client(config: try S3Config.resolve(location, environment: environment)), concurrency: concurrency)
+        let client = S3Client(config: try S3Config.resolve(location, environment: environment), policy: try TransferPolicy.from(environment: environment))
+        try self.init(client: client, concurrency: concurrency)
     }
 
     public init(client: S3Client, concurrency: Int = 8) throws {
@@ -57,7 +59,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         let prefix = loc.prefix.isEmpty ? "" : loc.prefix + "/"
         var files: [StoredFile] = []
         var objects: [String: S3Object] = [:]
-        for o in try client.list(prefix: prefix) where o.key.hasPrefix(prefix) && !o.key.hasSuffix("/") {
+        for o in try client.list(prefix: prefix, keep: { $0.key.hasPrefix(prefix) && !$0.key.hasSuffix("/") }) {
             let rel = String(o.key.dropFirst(prefix.count))
             files.append(StoredFile(path: rel, size: o.size, modified: o.lastModified, timeTrusted: true))
             objects[rel] = o

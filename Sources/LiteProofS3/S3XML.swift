@@ -14,7 +14,7 @@ struct S3ErrorBody {
 
     static func parse(_ data: Data) -> S3ErrorBody? {
         let fields = FlatXML.parse(data, record: nil)
-        guard let code = fields.top["Code"] else { return nil }
+        guard fields.ok, fields.root == "Error", let code = fields.top["Code"] else { return nil }
         return S3ErrorBody(code: code, message: fields.top["Message"] ?? "")
     }
 }
@@ -25,49 +25,121 @@ struct ListBucketResult {
     var truncated: Bool
     var nextToken: String?
 
+    /// Parses one page. A page that does not parse to its end (cut off, nested deeper than S3
+    /// nests, not a ListBucketResult, without IsTruncated) or whose entries lack a key, a size or a
+    /// time is a transfer failure: never a smaller listing. With `<EncodingType>url</EncodingType>`
+    /// (asked for with `encoding-type=url`) the keys are percent-decoded.
     static func parse(_ data: Data, context: String) throws -> ListBucketResult {
         let xml = FlatXML.parse(data, record: "Contents")
-        guard xml.ok, xml.root == "ListBucketResult" else {
-            throw LiteProofError(
-                .storage(.transfer), "listing \(context): the answer is not a ListBucketResult (\(String(decoding: data.prefix(200), as: UTF8.self)))")
+        func refuse(_ why: String) -> LiteProofError {
+            LiteProofError(.storage(.transfer), "listing \(context): \(why)")
         }
+        guard xml.ok, xml.root == "ListBucketResult" else {
+            let start = String(decoding: data.prefix(200), as: UTF8.self).unicodeScalars
+                .map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined()
+            throw refuse("the answer is not a complete ListBucketResult (\(xml.problem ?? "another document"): \(start))")
+        }
+        guard let truncated = xml.top["IsTruncated"], truncated == "true" || truncated == "false" else {
+            throw refuse("the page has no IsTruncated (true or false)")
+        }
+        let urlEncoded = xml.top["EncodingType"]?.lowercased() == "url"
         var objects: [S3Object] = []
+        objects.reserveCapacity(xml.records.count)
         for r in xml.records {
-            guard let key = r["Key"], let size = r["Size"].flatMap({ Int64($0) }), size >= 0 else {
-                throw LiteProofError.storage(.transfer, "listing \(context): an entry without Key or Size")
+            guard var key = r["Key"], let size = r["Size"].flatMap({ Int64($0) }), size >= 0 else {
+                throw refuse("an entry without Key or Size")
+            }
+            if urlEncoded {
+                guard let decoded = key.removingPercentEncoding else { throw refuse("the key \(key) is not percent-encoded as EncodingType=url says") }
+                key = decoded
             }
             guard let modified = r["LastModified"].flatMap(parseTime) else {
-                throw LiteProofError.storage(.transfer, "listing \(context): \(key) has no readable LastModified (\(r["LastModified"] ?? "none"))")
+                throw refuse("\(key) has no readable LastModified (\(r["LastModified"] ?? "none"))")
             }
             var etag = r["ETag"] ?? ""
-            etag = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            if etag.hasPrefix("\"") || etag.hasSuffix("\"") { etag = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
             objects.append(S3Object(key: key, size: size, lastModified: modified, etag: etag))
         }
-        return ListBucketResult(
-            objects: objects, truncated: xml.top["IsTruncated"] == "true", nextToken: xml.top["NextContinuationToken"])
+        let token = xml.top["NextContinuationToken"].flatMap { $0.isEmpty ? nil : $0 }
+        return ListBucketResult(objects: objects, truncated: truncated == "true", nextToken: token)
     }
 
-    /// `2026-11-29T19:01:27.123Z` (fractional seconds optional).
+    /// `2026-11-29T19:01:27.123Z` (fractional seconds optional), read by hand: a listing has a
+    /// time per key, and a date formatter per key cost most of a listing's CPU. Other ISO 8601
+    /// forms (an offset instead of `Z`) go to one shared formatter.
     static func parseTime(_ s: String) -> Double? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: s) { return d.timeIntervalSince1970 }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: s)?.timeIntervalSince1970
+        var text = s
+        if let fast = text.withUTF8({ parseUTCTime($0) }) { return fast }
+        return fallbackLock.withLock {
+            fallback.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            if let d = fallback.date(from: s) { return d.timeIntervalSince1970 }
+            fallback.formatOptions = [.withInternetDateTime]
+            return fallback.date(from: s)?.timeIntervalSince1970
+        }
+    }
+
+    nonisolated(unsafe) private static let fallback = ISO8601DateFormatter()
+    private static let fallbackLock = NSLock()
+
+    /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, else nil.
+    static func parseUTCTime(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
+        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T"),
+            b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"), b[b.count - 1] == UInt8(ascii: "Z")
+        else { return nil }
+        func digits(_ at: Int, _ n: Int) -> Int? {
+            var v = 0
+            for i in at..<(at + n) {
+                let c = b[i]
+                guard c >= 48 && c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            return v
+        }
+        guard let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2), let hour = digits(11, 2),
+            let minute = digits(14, 2), let second = digits(17, 2), (1...12).contains(month), (1...31).contains(day), hour < 24,
+            minute < 60, second < 60
+        else { return nil }
+        var fraction = 0.0
+        if b.count > 20 {
+            guard b[19] == UInt8(ascii: "."), b.count > 21, b.count <= 31 else { return nil }
+            var scale = 0.1
+            for i in 20..<(b.count - 1) {
+                let c = b[i]
+                guard c >= 48 && c <= 57 else { return nil }
+                fraction += Double(c - 48) * scale
+                scale /= 10
+            }
+        }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day <= monthDays[month - 1] else { return nil }
+        // Days since 1970-01-01 (proleptic Gregorian), after Howard Hinnant's days_from_civil.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        return Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction
     }
 }
 
 /// Reads the two-level XML that S3 answers with: the root's child elements (`top`), and the
-/// children of each repeated `record` element.
+/// children of each repeated `record` element. `ok` only for a document read to its end whose
+/// root element closed, nested no deeper than ``maxDepth`` (S3 nests three levels).
 final class FlatXML: NSObject, XMLParserDelegate {
     var root: String?
     var top: [String: String] = [:]
     var records: [[String: String]] = []
     var ok = false
+    /// Why `ok` is false, when known.
+    var problem: String?
+    static let maxDepth = 6
     private let record: String?
     private var stack: [String] = []
     private var text = ""
     private var current: [String: String]?
+    private var rootClosed = false
 
     private init(record: String?) { self.record = record }
 
@@ -75,14 +147,29 @@ final class FlatXML: NSObject, XMLParserDelegate {
         let delegate = FlatXML(record: record)
         let parser = XMLParser(data: data)
         parser.delegate = delegate
-        delegate.ok = parser.parse()
+        parser.shouldResolveExternalEntities = false
+        let parsed = parser.parse()
+        delegate.ok = parsed && delegate.rootClosed && delegate.problem == nil
+        if !delegate.ok && delegate.problem == nil {
+            delegate.problem = delegate.rootClosed ? "not well-formed XML" : "the document ends before its root element closes"
+        }
         return delegate
     }
 
     func parser(
         _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]
     ) {
+        if rootClosed {
+            problem = "a second root element"
+            parser.abortParsing()
+            return
+        }
         if stack.isEmpty { root = name }
+        if stack.count >= Self.maxDepth {
+            problem = "elements nested deeper than \(Self.maxDepth) levels"
+            parser.abortParsing()
+            return
+        }
         if stack.count == 1 && name == record { current = [:] }
         stack.append(name)
         text = ""
@@ -91,8 +178,11 @@ final class FlatXML: NSObject, XMLParserDelegate {
     func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
 
     func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        guard !stack.isEmpty else { return }
         stack.removeLast()
-        if stack.count == 1 {
+        if stack.isEmpty {
+            rootClosed = true
+        } else if stack.count == 1 {
             if name == record, let c = current {
                 records.append(c)
                 current = nil
@@ -103,5 +193,9 @@ final class FlatXML: NSObject, XMLParserDelegate {
             current?[name] = text
         }
         text = ""
+    }
+
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) {
+        if problem == nil { problem = "not well-formed XML (\(parseError.localizedDescription))" }
     }
 }

@@ -47,9 +47,10 @@ public struct SigV4Signer: Sendable {
     ///   - query: decoded query parameters (encoded and sorted here).
     ///   - headers: headers to sign besides `host` and `x-amz-date` (names any case).
     ///   - host: the Host header value (with `:port` when it is not the scheme's default).
+    ///   - encodedPath: `path` is already encoded as it is sent (then signed as it is).
     public func sign(
         method: String, host: String, path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
-        payloadHash: String = SigV4Signer.emptyPayloadHash, date: Date
+        payloadHash: String = SigV4Signer.emptyPayloadHash, date: Date, encodedPath: Bool = false
     ) -> Signed {
         let amzDate = Self.amzDate(date)
         let day = String(amzDate.prefix(8))
@@ -64,7 +65,8 @@ public struct SigV4Signer: Sendable {
         let sorted = encoded.sorted { (a: (String, String), b: (String, String)) -> Bool in a.0 == b.0 ? a.1 < b.1 : a.0 < b.0 }
         let canonicalQuery = sorted.map { (k: String, v: String) -> String in k + "=" + v }.joined(separator: "&")
         let canonicalRequest = [
-            method, Self.uriEncode(path.isEmpty ? "/" : path, slash: false), canonicalQuery, canonicalHeaders, signedHeaders, payloadHash,
+            method, encodedPath ? (path.isEmpty ? "/" : path) : Self.uriEncode(path.isEmpty ? "/" : path, slash: false), canonicalQuery, canonicalHeaders,
+            signedHeaders, payloadHash,
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(Crypto.SHA256.hash(data: Data(canonicalRequest.utf8)))]

@@ -16,7 +16,7 @@ struct FuzzTarget: Sendable {
 /// library's entry point for those bytes and nothing else).
 let allTargets: [FuzzTarget] = [
     ltxTarget, walTarget, walSegmentTarget, lz4Target, lz4BlocksTarget, snapshotTarget, databaseHeaderTarget,
-    layoutTarget, tarTarget, tarZstdTarget, manifestTarget, digestTarget, logsTarget, fetchManifestTarget,
+    layoutTarget, tarTarget, tarZstdTarget, manifestTarget, digestTarget, logsTarget, fetchManifestTarget, s3ListingTarget, s3ErrorTarget,
 ]
 
 nonisolated(unsafe) private var selected: FuzzTarget?

@@ -1,5 +1,6 @@
 import CLZ4
 import Foundation
+
 @testable import LiteProof
 
 /// Writes the starting corpus of every target from real Litestream files: the committed example
@@ -84,6 +85,30 @@ enum Seeds {
                     modified: 1_767_225_600 + Double(i))
             })
         try put("fetch-manifest", "v03", Array(try JSONEncoder().encode(fetched)))
+
+        // What an object store answers: ListObjectsV2 pages (the example 0.5 replica's keys, one
+        // page whole, one truncated with a token, url-encoded) and error bodies.
+        let keys = try Replica.open(Fixtures.replica05).storage.files().map(\.path).sorted()
+        func listing(_ keys: [String], token: String?, encoded: Bool) -> [UInt8] {
+            var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            xml += "<Name>bucket</Name><Prefix>db/</Prefix><IsTruncated>\(token != nil)</IsTruncated>"
+            if encoded { xml += "<EncodingType>url</EncodingType>" }
+            if let token { xml += "<NextContinuationToken>\(token)</NextContinuationToken>" }
+            for (i, key) in keys.enumerated() {
+                xml += "<Contents><Key>db/\(key)</Key><LastModified>2026-01-01T00:00:\(String(format: "%02d", i)).000Z</LastModified>"
+                xml += "<ETag>&quot;e\(i)&quot;</ETag><Size>\(100 + i)</Size><StorageClass>STANDARD</StorageClass></Contents>"
+            }
+            return Array((xml + "</ListBucketResult>").utf8)
+        }
+        try put("s3-listing", "whole", listing(keys, token: nil, encoded: false))
+        try put("s3-listing", "truncated", listing(Array(keys.prefix(5)), token: "1/abc+def==", encoded: true))
+        for (code, message) in [("NoSuchKey", "The specified key does not exist."), ("AccessDenied", "Access Denied"), ("SlowDown", "Reduce")] {
+            try put(
+                "s3-error", code,
+                Array(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>\(code)</Code><Message>\(message)</Message><RequestId>1</RequestId></Error>".utf8)
+            )
+        }
 
         let logs = repositoryRoot + "/Tests/Fixtures/logs"
         for name in try FileManager.default.contentsOfDirectory(atPath: logs).sorted() where name.hasSuffix(".log") {

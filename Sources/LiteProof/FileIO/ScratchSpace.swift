@@ -37,15 +37,51 @@ public enum ScratchSpace {
     /// Makes a fresh private folder `prefix.XXXXXX` (`mkdtemp`, mode 0700) under `parent`, or
     /// `$TMPDIR`, or /tmp, and records it — under the lock, with the exit and signal handlers
     /// already in place, so there is no moment where the folder exists unrecorded.
+    ///
+    /// The folder holds an ``ownerName`` file locked (`flock`) for as long as the process lives.
+    /// A process killed with SIGKILL cannot remove its folders; the first folder made in the same
+    /// place by a later process removes every folder whose owner lock is free (its owner is dead).
     public static func makeFolder(prefix: String, in parent: String? = nil) throws -> String {
         try creating {
             let base = parent ?? (ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp")
-            var template = Array((base + "/\(prefix).XXXXXX").utf8CString)
+            if swept.insert(base).inserted { sweepDeadOwners(in: base) }
+            // Made hidden (`.prefix.XXXXXX`, which no sweep touches), locked, then renamed to its name.
+            var template = Array((base + "/.\(prefix).XXXXXX").utf8CString)
             let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
             guard made != nil else { throw localError("cannot make a scratch folder in", path: base) }
-            let path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+            let hidden = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+            paths.insert(hidden)
+            let fd = open(hidden + "/" + ownerName, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 { close(fd) }
+            let path = base + "/" + String(hidden.dropFirst(base.count + 2))
+            guard fd >= 0, !FS.exists(path), rename(hidden, path) == 0 else {
+                if fd >= 0 { owners[hidden] = fd }
+                return hidden
+            }
+            paths.remove(hidden)
             paths.insert(path)
+            owners[path] = fd
             return path
+        }
+    }
+
+    /// The lock file of a scratch folder, held by the living process that made it.
+    public static let ownerName = ".liteproof-owner"
+    nonisolated(unsafe) private static var owners: [String: Int32] = [:]
+    nonisolated(unsafe) private static var swept: Set<String> = []
+
+    /// Removes the scratch folders in `base` left by dead processes: `liteproof*` folders of
+    /// this user whose owner lock can be taken.
+    private static func sweepDeadOwners(in base: String) {
+        for name in FS.list(base) ?? [] where name.hasPrefix("liteproof") {
+            let folder = base + "/" + name
+            var st = stat()
+            guard lstat(folder, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == getuid() else { continue }
+            let fd = open(folder + "/" + ownerName, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            let free = flock(fd, LOCK_EX | LOCK_NB) == 0
+            close(fd)
+            if free { removeTree(folder) }
         }
     }
 
@@ -63,7 +99,9 @@ public enum ScratchSpace {
     public static func release(_ path: String) {
         lock.lock()
         paths.remove(path)
+        let owner = owners.removeValue(forKey: path)
         lock.unlock()
+        if let owner { close(owner) }
         removing.lock()
         defer { removing.unlock() }
         removeTree(path)

@@ -1,0 +1,181 @@
+import Foundation
+import LiteProof
+
+#if canImport(FoundationNetworking)
+    @preconcurrency import FoundationNetworking
+#endif
+
+/// One HTTP exchange in progress, filled in by ``TransferDelegate`` on the session's queue and
+/// watched by the requesting thread (``S3Client/send``), which cancels it past the policy's
+/// bounds. A 2xx body goes to `file` (or memory when there is none) and never past `bodyLimit`
+/// bytes; any other answer's body is kept in memory, at most `memoryLimit` bytes.
+final class Transfer: @unchecked Sendable {
+    enum Abort {
+        /// The body runs past what the listing (or the caller) allows: refused, not retried.
+        case tooLong(String)
+        /// Too slow, or no answer: a failed transfer, retried.
+        case tooSlow(String)
+        /// The request's deadline passed: given up.
+        case deadline(String)
+        /// The local copy cannot be written.
+        case local(Error)
+    }
+
+    let lock = NSLock()
+    let done = DispatchSemaphore(value: 0)
+    let file: OutputFile?
+    let bodyLimit: Int64
+    let memoryLimit: Int
+    var response: HTTPURLResponse?
+    var body = Data()
+    var written: Int64 = 0
+    /// Body bytes received (any status).
+    var received: Int64 = 0
+    var abort: Abort?
+    var error: Error?
+    var redirect: String?
+    private var finished = false
+
+    /// Wakes the requesting thread, once: at completion, or as soon as the exchange is cut short
+    /// (a cancelled task may take a while to complete; its later bytes are dropped).
+    func finish() {
+        lock.lock()
+        let first = !finished
+        finished = true
+        lock.unlock()
+        if first { done.signal() }
+    }
+
+    init(file: OutputFile?, bodyLimit: Int64, memoryLimit: Int) {
+        self.file = file
+        self.bodyLimit = bodyLimit
+        self.memoryLimit = memoryLimit
+    }
+
+    var succeeded: Bool { response.map { (200..<300).contains($0.statusCode) } ?? false }
+
+    /// Records why the exchange is cut short (the first reason wins); true if it is the first.
+    @discardableResult
+    func cut(_ reason: Abort) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if abort != nil { return false }
+        abort = reason
+        return true
+    }
+
+    /// Takes bytes of the body; false when the exchange must stop (``abort`` says why).
+    func take(_ data: Data) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard abort == nil else { return false }
+        received += Int64(data.count)
+        if succeeded, let file {
+            if written + Int64(data.count) > bodyLimit {
+                abort = .tooLong("the body runs past \(bodyLimit) bytes, the size the listing gives")
+                return false
+            }
+            do {
+                try data.withUnsafeBytes { try file.write($0, at: written) }
+            } catch {
+                abort = .local(error)
+                return false
+            }
+            written += Int64(data.count)
+        } else {
+            let limit = succeeded ? Int(clamping: bodyLimit) : memoryLimit
+            if body.count + data.count > limit {
+                abort = .tooLong("the answer runs past \(limit) bytes")
+                return false
+            }
+            body.append(data)
+        }
+        return true
+    }
+}
+
+/// The session delegate: routes each task's callbacks to its ``Transfer``, streams bodies, checks
+/// Content-Length against the limit before a byte of the body is read, and never follows a
+/// redirect (the 3xx answer itself comes back, and ``S3Client`` refuses it, named): a redirect
+/// would carry the signature and the session token to whatever origin the server names.
+final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    private let lock = NSLock()
+    private var transfers: [Int: Transfer] = [:]
+
+    func register(_ task: URLSessionTask, _ transfer: Transfer) {
+        lock.lock()
+        transfers[task.taskIdentifier] = transfer
+        lock.unlock()
+    }
+
+    func forget(_ task: URLSessionTask) {
+        lock.lock()
+        transfers[task.taskIdentifier] = nil
+        lock.unlock()
+    }
+
+    private func transfer(_ task: URLSessionTask) -> Transfer? {
+        lock.lock()
+        defer { lock.unlock() }
+        return transfers[task.taskIdentifier]
+    }
+
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
+    ) {
+        guard let t = transfer(dataTask) else { return completionHandler(.cancel) }
+        let http = response as? HTTPURLResponse
+        t.lock.lock()
+        t.response = http
+        let declared = http?.value(forHTTPHeaderField: "Content-Length").flatMap { Int64($0) }
+        if let http, (200..<300).contains(http.statusCode), let declared, declared > t.bodyLimit {
+            t.abort = .tooLong("the server announces \(declared) bytes (Content-Length), more than the \(t.bodyLimit) the listing gives")
+        }
+        let go = t.abort == nil
+        t.lock.unlock()
+        completionHandler(go ? .allow : .cancel)
+        if !go {
+            dataTask.suspend()
+            dataTask.cancel()
+            t.finish()
+        }
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        guard let t = transfer(dataTask) else { return dataTask.cancel() }
+        if !t.take(data) {
+            dataTask.suspend()
+            dataTask.cancel()
+            t.finish()
+        }
+    }
+
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+        completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        if let t = transfer(task) {
+            t.lock.lock()
+            t.redirect = request.url?.absoluteString ?? response.value(forHTTPHeaderField: "Location") ?? "?"
+            t.lock.unlock()
+        }
+        completionHandler(nil)
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        guard let t = transfer(task) else { return }
+        t.lock.lock()
+        t.error = error
+        t.lock.unlock()
+        t.finish()
+    }
+}
+
+/// The origin (scheme, host, port) of a URL, for telling a redirect elsewhere apart.
+func origin(_ url: URL?) -> String {
+    guard let url else { return "?" }
+    let scheme = url.scheme?.lowercased() ?? "?"
+    let port = url.port ?? (scheme == "https" ? 443 : 80)
+    return "\(scheme)://\(url.host?.lowercased() ?? "?"):\(port)"
+}

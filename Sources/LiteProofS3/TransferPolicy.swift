@@ -1,0 +1,101 @@
+import Foundation
+import LiteProof
+
+/// How every request to an object store is bounded, whatever the server does: attempts, a total
+/// deadline per object, a speed floor, an endpoint that has stopped answering, the size of a
+/// listing. One policy for every back end's transfers; the defaults fit a real region (a remote
+/// bucket over a slow link still passes), the environment tunes them (``from(environment:)``).
+public struct TransferPolicy: Sendable, Equatable {
+    /// Attempts per request (first try included).
+    public var attempts = 5
+    /// First retry delay in seconds; doubled each time, with jitter, up to 5 s.
+    public var baseDelay = 0.2
+    /// Seconds one object (or one listing page) may take in all, retries and their delays
+    /// included. Past it the request fails, named, with what the last attempt got.
+    public var deadline: TimeInterval = 1800
+    /// The speed floor, in bytes per second: an attempt that receives fewer than
+    /// `minSpeed × window` bytes in any `window` seconds (no answer at all included) is cancelled
+    /// and counts as a failed transfer.
+    public var minSpeed: Double = 16384
+    public var window: TimeInterval = 30
+    /// Failed transfers in a row (no complete answer: refused, dropped, stalled, too slow) after
+    /// which the endpoint is given up for the rest of the run: every later request fails at once,
+    /// named. Any complete answer resets the count.
+    public var endpointFailures = 8
+    /// Most keys one listing may hold (a server that lists without end is refused).
+    public var maxKeys = 10_000_000
+    /// Most bytes of one answer kept in memory: a listing page or an error body.
+    public var maxAnswerBytes = 16 << 20
+
+    public init() {}
+
+    /// The environment variables that set the policy, with what each sets.
+    public static let variables: [(name: String, help: String)] = [
+        ("LITEPROOF_S3_ATTEMPTS", "attempts per request, first included (default 5)"),
+        ("LITEPROOF_S3_DEADLINE", "seconds one object may take in all, retries included (default 1800)"),
+        ("LITEPROOF_S3_MIN_SPEED", "the speed floor in bytes per second (default 16384)"),
+        ("LITEPROOF_S3_STALL", "seconds over which the speed floor is measured; also the longest wait for an answer (default 30)"),
+        ("LITEPROOF_S3_ENDPOINT_FAILURES", "failed transfers in a row after which the endpoint is given up (default 8)"),
+        ("LITEPROOF_S3_MAX_KEYS", "most keys one listing may hold (default 10000000)"),
+    ]
+
+    /// The default policy with the `LITEPROOF_S3_*` variables of `environment` applied; a value
+    /// that is not a positive number is a usage error.
+    public static func from(environment: [String: String]) throws -> TransferPolicy {
+        var p = TransferPolicy()
+        func number(_ name: String) throws -> Double? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let v = Double(text), v.isFinite, v > 0 else {
+                throw LiteProofError(.usage, "\(name)=\(text): expected a positive number")
+            }
+            return v
+        }
+        func count(_ name: String) throws -> Int? {
+            guard let v = try number(name) else { return nil }
+            guard v == v.rounded(), v <= 1e12 else { throw LiteProofError(.usage, "\(name)=\(environment[name]!): expected a whole number") }
+            return Int(v)
+        }
+        if let v = try count("LITEPROOF_S3_ATTEMPTS") { p.attempts = v }
+        if let v = try number("LITEPROOF_S3_DEADLINE") { p.deadline = v }
+        if let v = try number("LITEPROOF_S3_MIN_SPEED") { p.minSpeed = v }
+        if let v = try number("LITEPROOF_S3_STALL") { p.window = v }
+        if let v = try count("LITEPROOF_S3_ENDPOINT_FAILURES") { p.endpointFailures = v }
+        if let v = try count("LITEPROOF_S3_MAX_KEYS") { p.maxKeys = v }
+        return p
+    }
+}
+
+/// Whether an endpoint still answers: failed transfers in a row, and once they reach the
+/// policy's limit, the reason every later request fails at once.
+final class EndpointHealth: @unchecked Sendable {
+    private let lock = NSLock()
+    private var failuresInARow = 0
+    private var givenUp: String?
+    let limit: Int
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Non-nil once the endpoint was given up: why.
+    var deadReason: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return givenUp
+    }
+
+    /// A complete answer (any status).
+    func answered() {
+        lock.lock()
+        if givenUp == nil { failuresInARow = 0 }
+        lock.unlock()
+    }
+
+    /// A transfer that got no complete answer.
+    func failed(_ what: String) {
+        lock.lock()
+        failuresInARow += 1
+        if givenUp == nil && failuresInARow >= limit {
+            givenUp = "\(failuresInARow) transfers in a row failed, the last: \(what)"
+        }
+        lock.unlock()
+    }
+}
