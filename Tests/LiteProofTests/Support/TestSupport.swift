@@ -55,8 +55,11 @@ func write(_ bytes: [UInt8], to path: String) throws {
     try Data(bytes).write(to: URL(fileURLWithPath: path))
 }
 
-/// The `liteproof` executable built beside the test bundle.
+/// The `liteproof` executable built beside the test bundle, or the one `LITEPROOF_TEST_BINARY`
+/// names (to run the command-line tests against another build, e.g. to see a test fail on the
+/// build before a fix).
 func liteproofBinary() -> String {
+    if let other = ProcessInfo.processInfo.environment["LITEPROOF_TEST_BINARY"], !other.isEmpty { return other }
     let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     var dir = runner.deletingLastPathComponent()
     for _ in 0..<4 {
