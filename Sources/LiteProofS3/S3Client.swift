@@ -24,6 +24,8 @@ public struct S3Object: Sendable, Equatable {
 /// blocking waits; a download task streams a body to disk; and FoundationNetworking ships with the
 /// toolchain, with no SwiftNIO package tree to build. If URLSession ever proves unsound here (a
 /// crash at exit with many threads, say), only this type has to change.
+// @unchecked: settings are fixed before first use; the traffic counters take `trafficLock`;
+// URLSession is thread-safe.
 public final class S3Client: @unchecked Sendable {
     public let config: S3Config
     /// How requests are bounded: attempts, deadline, speed floor, endpoint give-up, listing size.

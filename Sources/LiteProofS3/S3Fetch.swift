@@ -132,6 +132,7 @@ public struct S3Fetch: Sendable {
     /// Writes the manifest (to a temporary file, then renamed over it) as files finish: after
     /// each, unless the last write is so recent that writing again would cost more than a twentieth
     /// of the time (a resumed run also finds the files finished since by their time).
+    // @unchecked: every access to the entries and the last write's time takes `lock`.
     final class ManifestRecorder: @unchecked Sendable {
         let folder: String
         let source: String

@@ -8,6 +8,7 @@ import LiteProof
 ///
 /// Only the objects that are opened (or prefetched) are fetched, so a restore reads the plan's
 /// files and no others. Memory stays bounded: bodies go to disk, readers `pread` them.
+// @unchecked: the download states, queue and heads take `condition`; the listing is immutable.
 public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     public let client: S3Client
     public let location: String

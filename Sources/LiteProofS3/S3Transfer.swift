@@ -9,6 +9,7 @@ import LiteProof
 /// watched by the requesting thread (``S3Client/send``), which cancels it past the policy's
 /// bounds. A 2xx body goes to `file` (or memory when there is none) and never past `bodyLimit`
 /// bytes; any other answer's body is kept in memory, at most `memoryLimit` bytes.
+// @unchecked: its mutable state takes `lock`; the session's delegate queue and the waiting thread share it.
 final class Transfer: @unchecked Sendable {
     enum Abort {
         /// The body runs past what the listing (or the caller) allows: refused, not retried.
@@ -98,6 +99,7 @@ final class Transfer: @unchecked Sendable {
 /// Content-Length against the limit before a byte of the body is read, and never follows a
 /// redirect (the 3xx answer itself comes back, and ``S3Client`` refuses it, named): a redirect
 /// would carry the signature and the session token to whatever origin the server names.
+// @unchecked: an NSObject subclass (not checkable); its task table takes `lock`.
 final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     private let lock = NSLock()
     private var transfers: [Int: Transfer] = [:]

@@ -67,35 +67,29 @@ public struct TransferPolicy: Sendable, Equatable {
 
 /// Whether an endpoint still answers: failed transfers in a row, and once they reach the
 /// policy's limit, the reason every later request fails at once.
-final class EndpointHealth: @unchecked Sendable {
-    private let lock = NSLock()
-    private var failuresInARow = 0
-    private var givenUp: String?
+final class EndpointHealth: Sendable {
+    /// Failed transfers in a row, and why the endpoint was given up (once it was).
+    private let state = Locked((failuresInARow: 0, givenUp: String?.none))
     let limit: Int
 
     init(limit: Int) { self.limit = max(1, limit) }
 
     /// Non-nil once the endpoint was given up: why.
-    var deadReason: String? {
-        lock.lock()
-        defer { lock.unlock() }
-        return givenUp
-    }
+    var deadReason: String? { state.current.givenUp }
 
     /// A complete answer (any status).
     func answered() {
-        lock.lock()
-        if givenUp == nil { failuresInARow = 0 }
-        lock.unlock()
+        state.withLock { s in if s.givenUp == nil { s.failuresInARow = 0 } }
     }
 
     /// A transfer that got no complete answer.
     func failed(_ what: String) {
-        lock.lock()
-        failuresInARow += 1
-        if givenUp == nil && failuresInARow >= limit {
-            givenUp = "\(failuresInARow) transfers in a row failed, the last: \(what)"
+        let limit = self.limit
+        state.withLock { s in
+            s.failuresInARow += 1
+            if s.givenUp == nil && s.failuresInARow >= limit {
+                s.givenUp = "\(s.failuresInARow) transfers in a row failed, the last: \(what)"
+            }
         }
-        lock.unlock()
     }
 }
