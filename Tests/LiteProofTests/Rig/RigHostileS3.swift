@@ -149,8 +149,10 @@ final class HostileS3: @unchecked Sendable {
                             time.sleep(120)
                         elif long_:
                             chunk = body + b"\0" * (65536 - len(body) % 65536)
+                            # Paced (about 16 MB/s): the byte count then measures how soon the
+                            # client stops reading, not a race of a loaded machine's scheduler.
                             while sent < (128 << 20):
-                                self.wfile.write(chunk); sent += len(chunk)
+                                self.wfile.write(chunk); sent += len(chunk); time.sleep(0.004)
                         else:
                             for b in body:
                                 self.wfile.write(bytes([b])); self.wfile.flush(); sent += 1; time.sleep(0.3)
