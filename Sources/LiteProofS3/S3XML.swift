@@ -78,6 +78,7 @@ struct ListBucketResult {
         }
     }
 
+    // nonisolated(unsafe): the formatter is not Sendable; every use takes `fallbackLock`.
     nonisolated(unsafe) private static let fallback = ISO8601DateFormatter()
     private static let fallbackLock = NSLock()
 

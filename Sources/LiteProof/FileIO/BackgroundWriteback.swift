@@ -4,6 +4,7 @@ import Foundation
 /// `sync_file_range` submits the pages on the calling thread, so a caller that is the bottleneck
 /// of its work hands the ranges here instead. A hint only: nothing waits for it, and errors
 /// surface at the file's fsync. Without a thread (none could start) it does nothing.
+// @unchecked: the range queue and the stop flag take `condition`; the output file is Sendable.
 final class BackgroundWriteback: @unchecked Sendable {
     private let out: OutputFile
     private let condition = NSCondition()

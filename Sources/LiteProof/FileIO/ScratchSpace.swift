@@ -67,6 +67,7 @@ public enum ScratchSpace {
 
     /// The lock file of a scratch folder, held by the living process that made it.
     public static let ownerName = ".liteproof-owner"
+    // nonisolated(unsafe): both take `lock`, as `paths` does.
     nonisolated(unsafe) private static var owners: [String: Int32] = [:]
     nonisolated(unsafe) private static var swept: Set<String> = []
 
