@@ -146,6 +146,12 @@ final class FlatXML: NSObject, XMLParserDelegate {
 
     static func parse(_ data: Data, record: String?) -> FlatXML {
         let delegate = FlatXML(record: record)
+        // S3 answers in UTF-8. Foundation's XMLParser traps on an element name that is not
+        // UTF-8 (found by the s3-error and s3-listing fuzz targets), so such bytes never reach it.
+        guard String(data: data, encoding: .utf8) != nil else {
+            delegate.problem = "the answer is not UTF-8 text"
+            return delegate
+        }
         let parser = XMLParser(data: data)
         parser.delegate = delegate
         parser.shouldResolveExternalEntities = false

@@ -2,6 +2,8 @@ import Foundation
 import LiteProof
 import Testing
 
+@testable import LiteProofS3
+
 /// Inputs that trapped in the entry points the libFuzzer targets feed (Fuzz/run.sh), found while
 /// writing those targets and checked here through the same entry points: each must end in a
 /// result or a clean error, never a trap.
@@ -67,5 +69,17 @@ import Testing
             #expect(history.matchingState(latest: [1], replica: [2]) == nil)
             #expect(history.matchingState(latest: [1], replica: [1]) == 1)
         }
+    }
+
+    /// `s3-error` and `s3-listing`: an answer whose element name is not UTF-8 (`<\xff\xff\xff\xffestId>`,
+    /// or a lone 0xE9) trapped inside Foundation's XMLParser. Such an answer is now no error body
+    /// (nil) and a listing that is a transfer failure, never a trap.
+    @Test func s3AnswersThatAreNotUTF8() throws {
+        let dir = Fixtures.packageRoot + "/Tests/Fixtures/fuzz-regressions"
+        let error = try Data(contentsOf: URL(fileURLWithPath: dir + "/s3-error-not-utf8-name.xml"))
+        #expect(S3ErrorBody.parse(error) == nil)
+        let listing = try Data(contentsOf: URL(fileURLWithPath: dir + "/s3-listing-crash.xml"))
+        #expect(throws: LiteProofError.self) { try ListBucketResult.parse(listing, context: "s3://bucket/db/") }
+        #expect(S3ErrorBody.parse(listing) == nil)
     }
 }
