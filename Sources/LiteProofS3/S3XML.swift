@@ -1,10 +1,6 @@
 import Foundation
 import LiteProof
 
-#if canImport(FoundationXML)
-    import FoundationXML
-#endif
-
 // The XML of S3's answers: error bodies and ListObjectsV2 pages.
 
 /// `<Error><Code>…</Code><Message>…</Message></Error>`.
@@ -122,87 +118,5 @@ struct ListBucketResult {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146097 + doe - 719468
         return Double(days * 86400 + hour * 3600 + minute * 60 + second) + fraction
-    }
-}
-
-/// Reads the two-level XML that S3 answers with: the root's child elements (`top`), and the
-/// children of each repeated `record` element. `ok` only for a document read to its end whose
-/// root element closed, nested no deeper than ``maxDepth`` (S3 nests three levels).
-final class FlatXML: NSObject, XMLParserDelegate {
-    var root: String?
-    var top: [String: String] = [:]
-    var records: [[String: String]] = []
-    var ok = false
-    /// Why `ok` is false, when known.
-    var problem: String?
-    static let maxDepth = 6
-    private let record: String?
-    private var stack: [String] = []
-    private var text = ""
-    private var current: [String: String]?
-    private var rootClosed = false
-
-    private init(record: String?) { self.record = record }
-
-    static func parse(_ data: Data, record: String?) -> FlatXML {
-        let delegate = FlatXML(record: record)
-        // S3 answers in UTF-8. Foundation's XMLParser traps on an element name that is not
-        // UTF-8 (found by the s3-error and s3-listing fuzz targets), so such bytes never reach it.
-        guard String(data: data, encoding: .utf8) != nil else {
-            delegate.problem = "the answer is not UTF-8 text"
-            return delegate
-        }
-        let parser = XMLParser(data: data)
-        parser.delegate = delegate
-        parser.shouldResolveExternalEntities = false
-        let parsed = parser.parse()
-        delegate.ok = parsed && delegate.rootClosed && delegate.problem == nil
-        if !delegate.ok && delegate.problem == nil {
-            delegate.problem = delegate.rootClosed ? "not well-formed XML" : "the document ends before its root element closes"
-        }
-        return delegate
-    }
-
-    func parser(
-        _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]
-    ) {
-        if rootClosed {
-            problem = "a second root element"
-            parser.abortParsing()
-            return
-        }
-        if stack.isEmpty { root = name }
-        if stack.count >= Self.maxDepth {
-            problem = "elements nested deeper than \(Self.maxDepth) levels"
-            parser.abortParsing()
-            return
-        }
-        if stack.count == 1 && name == record { current = [:] }
-        stack.append(name)
-        text = ""
-    }
-
-    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
-
-    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
-        guard !stack.isEmpty else { return }
-        stack.removeLast()
-        if stack.isEmpty {
-            rootClosed = true
-        } else if stack.count == 1 {
-            if name == record, let c = current {
-                records.append(c)
-                current = nil
-            } else {
-                top[name] = text
-            }
-        } else if stack.count == 2 && current != nil {
-            current?[name] = text
-        }
-        text = ""
-    }
-
-    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) {
-        if problem == nil { problem = "not well-formed XML (\(parseError.localizedDescription))" }
     }
 }
