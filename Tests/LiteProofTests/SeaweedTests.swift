@@ -232,4 +232,28 @@ struct SeaweedScope: SuiteTrait, TestScoping {
         try Restorer(replica: try Replica.open(dir + "/fetched")).restore(to: dir + "/fetched.db")
         #expect(try sameBytes(dir + "/ours.db", dir + "/fetched.db"))
     }
+
+    /// What SeaweedFS answers differently from moto: a listing key-encodes a space as `+` (as
+    /// S3 does) and pages with the last key as the continuation token; folders it keeps for
+    /// key prefixes are not objects; anonymous requests are refused.
+    @Test func listingsAndAnswersOfSeaweedFS() async throws {
+        let server = try SeaweedScope.current().server
+        let env = server.childEnvironment
+        var objects = ["odd/a b+c": "1", "odd/é ü": "22", "odd/x%41": "333", "odd/dir/inner": "4444"]
+        for i in 0..<1005 { objects[String(format: "many/%04d", i)] = "x" }
+        try server.put(objects)
+        let client = S3Client(config: try S3Config.resolve(try S3Location(url: "s3://bucket?endpoint=127.0.0.1:\(server.port)"), environment: env))
+        let odd = try client.list(prefix: "odd/")
+        #expect(Set(odd.map(\.key)) == ["odd/a b+c", "odd/é ü", "odd/x%41", "odd/dir/inner"], "\(odd.map(\.key))")
+        #expect(odd.allSatisfy { objects[$0.key]?.utf8.count == Int($0.size) })
+        let many = try client.list(prefix: "many/")
+        #expect(many.count == 1005 && Set(many.map(\.key)).count == 1005)
+        let copy = try rigTempDir("seaweed-odd") + "/copy"
+        try client.download(key: "odd/a b+c", to: copy, expectedSize: 1)
+        #expect(try String(contentsOfFile: copy, encoding: .utf8) == "1")
+        var anonymous = env
+        anonymous["AWS_NO_SIGN_REQUEST"] = "true"
+        let denied = try runWithEnvironment(liteproofBinary(), ["verify", "s3://bucket/odd?endpoint=127.0.0.1:\(server.port)"], environment: anonymous)
+        #expect(denied.status == 2 && denied.output.contains("AccessDenied") && denied.output.contains("no credentials"), "\(denied.output)")
+    }
 }

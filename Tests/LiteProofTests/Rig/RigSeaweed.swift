@@ -37,6 +37,8 @@ func loopbackPortIsFree(_ port: Int) -> Bool {
 // @unchecked: Process is not Sendable in every Foundation; everything else is `let`.
 final class SeaweedServer: S3TestServer, @unchecked Sendable {
     let port: Int
+    /// The filer's HTTP port: objects can be written there (`/buckets/BUCKET/KEY`) unsigned.
+    let filerPort: Int
     let buckets: [String]
     let process = Process()
     let logPath: String
@@ -78,6 +80,7 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
         }
         guard admin > 0 else { throw RigError(message: "no free pair of loopback ports for SeaweedFS's admin server") }
         port = ports[0]
+        filerPort = ports[6]
         let dir = try rigTempDir("seaweed")
         logPath = dir + "/weed.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -134,6 +137,25 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
     /// The buckets are made at start (`-bucket`); SeaweedFS also makes one on an admin's first upload.
     func createBucket(_ name: String) throws {
         guard buckets.contains(name) else { throw RigError(message: "SeaweedServer makes its buckets at start: \(buckets), not \(name)") }
+    }
+
+    /// Writes objects (key → contents) into `bucket` through the filer, on one kept-alive
+    /// connection (a thousand small objects in about a second).
+    func put(_ objects: [String: String], bucket: String = "bucket") throws {
+        let script = """
+            import sys, json, http.client, urllib.parse
+            c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+            for k, v in json.loads(sys.stdin.read()).items():
+                c.request("PUT", "/buckets/" + sys.argv[2] + "/" + urllib.parse.quote(k), body=v.encode())
+                r = c.getresponse(); r.read()
+                if r.status >= 300: sys.exit("PUT %s: HTTP %d" % (k, r.status))
+            """
+        let dir = try rigTempDir("seaweed-put")
+        try JSONSerialization.data(withJSONObject: objects).write(to: URL(fileURLWithPath: dir + "/objects.json"))
+        let r = try runWithEnvironment(
+            "/bin/sh", ["-c", "exec python3 -c \"$0\" \"$1\" \"$2\" < \"$3\"", script, String(filerPort), bucket, dir + "/objects.json"],
+            environment: ProcessInfo.processInfo.environment)
+        guard r.status == 0 else { throw RigError(message: "writing \(objects.count) objects through SeaweedFS's filer: \(r.output)") }
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
