@@ -17,7 +17,8 @@ enum S3URLGrammar {
 
     /// Splits `host` the way Litestream does: `bucket.host:port` (a port and no `.com`: the
     /// endpoint is `http://host:port`, path style), AWS (`bucket.s3[.region].amazonaws.com`),
-    /// DigitalOcean Spaces, Backblaze B2, Filebase and Scaleway; anything else is the bucket.
+    /// DigitalOcean Spaces, Backblaze B2, Filebase and Scaleway, plus 0.3's Linode and
+    /// `bucket.localhost`; anything else is the bucket.
     static func parseHost(_ host: String) -> Host {
         if host.contains(":") && !host.contains(".com") {
             guard let dot = host.firstIndex(of: ".") else {
@@ -42,6 +43,15 @@ enum S3URLGrammar {
         if let m = match(#"^(?:(.+)\.)?s3.([^.]+)\.scw\.cloud$"#, host) {
             let region = m[1] ?? ""
             return Host(bucket: m[0] ?? "", region: region, endpoint: "https://s3.\(region).scw.cloud", pathStyle: false)
+        }
+        // Litestream 0.3's forms that 0.5 reads as an AWS bucket named like a host (which no
+        // AWS bucket is): Linode, and `bucket.localhost` without a port.
+        if let m = match(#"^(?:(.+)\.)?([^.]+)\.linodeobjects\.com$"#, host) {
+            let region = m[1] ?? ""
+            return Host(bucket: m[0] ?? "", region: region, endpoint: "https://\(region).linodeobjects.com", pathStyle: true)
+        }
+        if let m = match(#"^(.+)\.localhost$"#, host) {
+            return Host(bucket: m[0] ?? "", region: "us-east-1", endpoint: "http://localhost", pathStyle: true)
         }
         return Host(bucket: host)
     }

@@ -106,6 +106,11 @@ import Testing
             url: "s3://bucket.nyc3.digitaloceanspaces.com/db", bucket: "bucket", prefix: "db", endpoint: "https://nyc3.digitaloceanspaces.com", region: "nyc3"),
         Case(url: "s3://bucket.s3.filebase.com/db", bucket: "bucket", prefix: "db", endpoint: "https://s3.filebase.com", pathStyle: true),
         Case(url: "s3://bucket.s3.fr-par.scw.cloud/db", bucket: "bucket", prefix: "db", endpoint: "https://s3.fr-par.scw.cloud", region: "fr-par"),
+        // Litestream 0.3's Linode and port-less localhost forms.
+        Case(
+            url: "s3://bucket.us-east-1.linodeobjects.com/db", bucket: "bucket", prefix: "db", endpoint: "https://us-east-1.linodeobjects.com",
+            region: "us-east-1", pathStyle: true),
+        Case(url: "s3://bucket.localhost/db", bucket: "bucket", prefix: "db", endpoint: "http://localhost", region: "us-east-1", pathStyle: true),
         // A bare local endpoint means http; private networks too; other hosts https.
         Case(url: "s3://b/db?endpoint=127.0.0.1:9000", bucket: "b", prefix: "db", endpoint: "http://127.0.0.1:9000", pathStyle: true),
         Case(url: "s3://b/db?endpoint=10.0.0.5:9000", bucket: "b", prefix: "db", endpoint: "http://10.0.0.5:9000", pathStyle: true),
