@@ -132,9 +132,12 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         }
         // The threads hold no reference to the storage: the last one is the owner's, so `deinit`
         // never runs on a prefetch thread (where it would race the process's exit); it waits
-        // for them instead.
+        // for them instead. `unowned(unsafe)`: a thread that starts only after the owner let go
+        // runs `work()` on the storage while its `deinit` waits for `workers` to reach 0 (the
+        // memory stays until then), where a checked `unowned` load would trap ("already
+        // destroyed"), as it did when a command ended before its prefetch threads had started.
         for _ in 0..<max(0, min(concurrency - workers, queue.count)) {
-            guard let thread = try? JoinableThread(stackSize: 512 << 10, { [unowned self] in self.work() }) else { break }
+            guard let thread = try? JoinableThread(stackSize: 512 << 10, { [unowned(unsafe) self] in self.work() }) else { break }
             threads.append(thread)
             workers += 1
         }
