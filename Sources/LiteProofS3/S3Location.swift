@@ -52,6 +52,13 @@ public struct S3Location: Sendable, Equatable {
         "requireContentMD5", "require-content-md5", "storageClass", "storage-class", "partSize", "part-size", "concurrency",
     ]
 
+    /// Server-side encryption parameters of Litestream's S3 client (read from a URL by its
+    /// library, not by its command line): refused by name with what they are.
+    public static let encryptionParameters = [
+        "sseCustomerAlgorithm", "sse-customer-algorithm", "sseCustomerKey", "sse-customer-key", "sseCustomerKeyMD5", "sse-customer-key-md5",
+        "sseKmsKeyId", "sse-kms-key-id",
+    ]
+
     /// Parses a replica URL the way Litestream's command line does (see the type's summary).
     public init(url: String) throws {
         guard Self.isS3URL(url) else { throw LiteProofError(.usage, "not an s3:// URL: \(url)") }
@@ -70,6 +77,12 @@ public struct S3Location: Sendable, Equatable {
             let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let key = S3URLGrammar.queryUnescape(kv[0]), let value = S3URLGrammar.queryUnescape(kv.count > 1 ? String(kv[1]) : "") else {
                 throw LiteProofError(.usage, "cannot read the query parameter \(item) in \(url) (a malformed %-escape)")
+            }
+            if Self.encryptionParameters.contains(key) {
+                throw LiteProofError(
+                    .usage,
+                    "\(key) in \(url): LiteProof does not read objects under server-side encryption with customer keys or KMS settings given in a URL (Litestream's command line ignores this parameter in a URL too; set it in its configuration file)"
+                )
             }
             guard Self.knownParameters.contains(key) else {
                 throw LiteProofError(

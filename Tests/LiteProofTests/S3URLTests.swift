@@ -152,7 +152,8 @@ import Testing
         // TestParseReplicaURL_AccessPoint/Invalid
         ("s3://arn:aws:s3:us-east-1:123456789012:accesspoint/", "access point"),
         // A parameter Litestream does not know, by name; no bucket; credentials in the URL.
-        ("s3://b/db?endpiont=x", "endpiont"), ("s3://b/db?sseCustomerKey=x", "sseCustomerKey"), ("s3://localhost:9000/db", "no bucket"),
+        ("s3://b/db?endpiont=x", "endpiont"), ("s3://b/db?sseCustomerKey=x", "server-side encryption"), ("s3://b/db?sse-kms-key-id=k", "sse-kms-key-id"),
+        ("s3://localhost:9000/db", "no bucket"),
         ("s3:///db", "no bucket"), ("s3://key:secret@b/db", "credentials"),
     ])
     func refused(_ url: String, _ says: String) {
