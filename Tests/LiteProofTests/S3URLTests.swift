@@ -97,6 +97,82 @@ import Testing
                 url: "s3://mybucket/path?endpoint=\(e)&region=us-east-1", bucket: "mybucket", prefix: "path", endpoint: e, region: "us-east-1", pathStyle: true)
         }
 
+    /// The S3 URLs of the tests of Litestream's library URL factory (replica_url_test.go,
+    /// s3/replica_client_test.go). LiteProof resolves a URL as Litestream's command line does (it
+    /// wrote the replica, and `litestream restore URL` reads it so); where the library resolves
+    /// otherwise, its value is in the comment.
+    static let libraryCases: [Case] =
+        [
+            Case(url: "s3://mybucket/path/to/db", bucket: "mybucket", prefix: "path/to/db"),
+            Case(
+                url: "s3://mybucket/db?endpoint=localhost:9000&region=us-west-2", bucket: "mybucket", prefix: "db", endpoint: "http://localhost:9000",
+                region: "us-west-2", pathStyle: true),
+            Case(
+                url: "s3://arn:aws:s3:us-east-1:123456789012:accesspoint/db-access/backups", bucket: "arn:aws:s3:us-east-1:123456789012:accesspoint/db-access",
+                prefix: "backups", region: "us-east-1"),
+            Case(
+                url: "s3://arn:aws:s3:us-east-1:123456789012:accesspoint/db-access/backups?sign-payload=false",
+                bucket: "arn:aws:s3:us-east-1:123456789012:accesspoint/db-access", prefix: "backups", region: "us-east-1"),
+            Case(
+                url: "s3://arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point",
+                bucket: "arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point",
+                prefix: "", region: "us-east-1"),
+            Case(
+                url: "s3://arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point/backups/db",
+                bucket: "arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point", prefix: "backups/db", region: "us-east-1"),
+            Case(
+                url: "s3://arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point?sign-payload=true",
+                bucket: "arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point", prefix: "", region: "us-east-1"),
+            Case(
+                url: "s3://arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point?sign-payload=false&region=us-west-2",
+                bucket: "arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point", prefix: "", region: "us-west-2"),
+            Case(
+                url: "s3://arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point/backups?sign-payload=true",
+                bucket: "arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point", prefix: "backups", region: "us-east-1"),
+            Case(
+                url: "S3://arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point",
+                bucket: "arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point",
+                prefix: "", region: "us-east-1"),
+            Case(
+                url: "s3://mybucket/path?endpoint=https://account123.r2.cloudflarestorage.com&sign-payload=false", bucket: "mybucket", prefix: "path",
+                endpoint: "https://account123.r2.cloudflarestorage.com", pathStyle: true),
+            // Library: path style false (set explicitly); the command line always uses path style for B2.
+            Case(
+                url: "s3://mybucket/path?endpoint=https://s3.us-west-002.backblazeb2.com&forcePathStyle=false", bucket: "mybucket", prefix: "path",
+                endpoint: "https://s3.us-west-002.backblazeb2.com", pathStyle: true),
+            Case(
+                url: "s3://mybucket/path?endpoint=https://fly.storage.tigris.dev&require-content-md5=true", bucket: "mybucket", prefix: "path",
+                endpoint: "https://fly.storage.tigris.dev", pathStyle: true),
+            Case(url: "s3://mybucket/path?forcePathStyle=true", bucket: "mybucket", prefix: "path", pathStyle: true),
+            // Library: path style true; the command line does not read force-path-style.
+            Case(url: "s3://mybucket/path?force-path-style=true", bucket: "mybucket", prefix: "path"),
+            // Library: path style false; the command line does not read force-path-style, and an
+            // endpoint with a port is path style.
+            Case(
+                url: "s3://mybucket/path?endpoint=http://localhost:9000&force-path-style=false", bucket: "mybucket", prefix: "path",
+                endpoint: "http://localhost:9000", pathStyle: true),
+            Case(url: "s3://mybucket/path?skipVerify=true", bucket: "mybucket", prefix: "path", skipVerify: true),
+            // Library: skipVerify true; the command line does not read skip-verify.
+            Case(url: "s3://mybucket/path?skip-verify=true", bucket: "mybucket", prefix: "path"),
+            Case(url: "s3://mybucket/path?concurrency=3", bucket: "mybucket", prefix: "path"),
+            Case(url: "s3://mybucket/path?part-size=10485760", bucket: "mybucket", prefix: "path"),
+            Case(url: "s3://mybucket/path?partSize=10485760", bucket: "mybucket", prefix: "path"),
+            Case(url: "s3://mybucket/path?storage-class=ONEZONE_IA", bucket: "mybucket", prefix: "path"),
+            Case(url: "s3://mybucket/path?storageClass=GLACIER_IR", bucket: "mybucket", prefix: "path"),
+            // Library: path style and skipVerify true; the command line reads neither spelling.
+            Case(
+                url: "s3://mybucket/path?force-path-style=true&skip-verify=true&concurrency=4&part-size=8388608&storage-class=ONEZONE_IA", bucket: "mybucket",
+                prefix: "path"),
+            Case(url: "s3://mybucket/path?endpoint=http://other:9000", bucket: "mybucket", prefix: "path", endpoint: "http://other:9000", pathStyle: true),
+            Case(url: "s3://mybucket/path?force-path-style=false", bucket: "mybucket", prefix: "path"),
+        ]
+        // The provider table of replica_url_test.go: path style for every custom endpoint.
+        + [
+            "https://account123.r2.cloudflarestorage.com", "https://s3.us-west-002.backblazeb2.com", "https://sfo3.digitaloceanspaces.com",
+            "https://s3.fr-par.scw.cloud", "https://s3.filebase.com", "https://fly.storage.tigris.dev", "http://localhost:9000",
+            "https://fsn1.your-objectstorage.com",
+        ].map { (e: String) in Case(url: "s3://mybucket/path?endpoint=\(e)", bucket: "mybucket", prefix: "path", endpoint: e, pathStyle: true) }
+
     /// The host styles and spellings of the issue that Litestream's tests leave out, resolved as
     /// Litestream's code resolves them.
     static let moreCases: [Case] = [
@@ -133,7 +209,7 @@ import Testing
         Case(url: "s3://b/db?region=eu-west-1&region=us-west-2&endpoint=", bucket: "b", prefix: "db", region: "eu-west-1"),
     ]
 
-    @Test(arguments: litestreamCases + moreCases)
+    @Test(arguments: litestreamCases + libraryCases + moreCases)
     func resolvesAsLitestreamDoes(_ c: Case) throws {
         let l = try S3Location(url: c.url)
         #expect(l.bucket == c.bucket)
@@ -155,6 +231,10 @@ import Testing
         ("s3://b/db?endpiont=x", "endpiont"), ("s3://b/db?sseCustomerKey=x", "server-side encryption"), ("s3://b/db?sse-kms-key-id=k", "sse-kms-key-id"),
         ("s3://localhost:9000/db", "no bucket"),
         ("s3:///db", "no bucket"), ("s3://key:secret@b/db", "credentials"),
+        // replica_url_test.go, s3/replica_client_test.go: no bucket, bad upload settings, an
+        // empty parameter Litestream does not know (ignored there, refused here by name).
+        ("s3:///path", "no bucket"), ("s3://mybucket/path?concurrency=-1", "concurrency"),
+        ("s3://arn:aws:s3:us-east-1:123456789012:accesspoint/my-access-point?key=", "unknown parameter key"),
     ])
     func refused(_ url: String, _ says: String) {
         let e = #expect(throws: LiteProofError.self) { try S3Location(url: url) }
