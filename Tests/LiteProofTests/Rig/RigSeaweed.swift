@@ -46,6 +46,8 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
     let process = Process()
     let logPath: String
     let childEnvironment = s3ChildEnvironment()
+    /// Every port it listens on: its unix sockets in /tmp are named after them.
+    let allPorts: [Int]
 
     /// The `weed` binary: `LITEPROOF_WEED`, else .tools/seaweedfs/bin/weed, else `weed` on PATH.
     static func binary() throws -> String {
@@ -83,6 +85,7 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
         }
         guard admin > 0 else { throw RigError(message: "no free pair of loopback ports for SeaweedFS's admin server") }
         port = ports[0]
+        allPorts = ports + [admin, admin + 10000]
         filerPort = ports[6]
         httpsPort = tls ? ports[9] : nil
         let dir = try rigTempDir("seaweed")
@@ -108,8 +111,10 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
             guard made.status == 0 else { throw RigError(message: "openssl could not make a certificate: \(made.output)") }
             process.arguments! += ["-s3.port.https=\(httpsPort)", "-s3.cert.file=\(dir)/cert.pem", "-s3.key.file=\(dir)/key.pem"]
         }
-        // The admin identity comes from these.
-        process.environment = childEnvironment
+        // The admin identity comes from these; its log files go to TMPDIR.
+        var env = childEnvironment
+        env["TMPDIR"] = dir
+        process.environment = env
         process.currentDirectoryURL = URL(fileURLWithPath: dir)
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
@@ -120,11 +125,11 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
         do {
             // Ready when a signed listing of every bucket answers (a new client each time: one
             // gives an endpoint up after a few refused connections).
-            let env = childEnvironment
+            let clientEnvironment = childEnvironment
             let locations = try buckets.map { try S3Location(url: "s3://\($0)?endpoint=127.0.0.1:\(port)") }
             func clients() throws -> [S3Client] {
                 try locations.map {
-                    let c = S3Client(config: try S3Config.resolve($0, environment: env))
+                    let c = S3Client(config: try S3Config.resolve($0, environment: clientEnvironment))
                     c.maxAttempts = 1
                     return c
                 }
@@ -178,5 +183,12 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
         terminate(process, grace: 10)
         process.waitUntilExit()
         RigState.unregister(pid: process.processIdentifier)
+        // weed leaves a unix socket per listener in /tmp (`seaweedfs-filer-PORT.sock`, …), whatever
+        // TMPDIR says: ours are the ones named after our ports.
+        let ours = Set(allPorts.map { "-\($0).sock" })
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        where name.hasPrefix("seaweedfs-") && ours.contains(where: { name.hasSuffix($0) }) {
+            try? FileManager.default.removeItem(atPath: "/tmp/" + name)
+        }
     }
 }
