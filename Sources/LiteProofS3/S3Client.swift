@@ -309,7 +309,9 @@ public final class S3Client: @unchecked Sendable {
         if let port = e.port, !(scheme == "http" && port == 80), !(scheme == "https" && port == 443) { host += ":\(port)" }
         let bucket = config.location.bucket
         var segments: [String]
-        if config.pathStyle {
+        if config.accessPoint {
+            segments = (key ?? "").split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        } else if config.pathStyle {
             segments = [bucket] + (key.map { $0.split(separator: "/", omittingEmptySubsequences: false).map(String.init) } ?? [])
         } else {
             host = "\(bucket).\(host)"

@@ -43,13 +43,25 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     /// The prefetch threads, joined by `deinit` (see ``JoinableThread``).
     private var threads: [JoinableThread] = []
 
-    /// Lists `s3://…` (`url`, with `?endpoint=&region=&forcePathStyle=`) with credentials from
-    /// `environment` and the AWS configuration files, under the ``TransferPolicy`` the
-    /// environment's `LITEPROOF_S3_*` variables set.
-    public convenience init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8) throws {
+    /// Lists `s3://…` (`url`, a replica URL as Litestream takes it: ``S3Location``) with
+    /// credentials from `environment` and the AWS configuration files, under the
+    /// ``TransferPolicy`` the environment's `LITEPROOF_S3_*` variables set. What the URL's
+    /// resolution says besides its settings (parameters ignored, `skipVerify`) goes to `notes`,
+    /// by default to stderr.
+    public convenience init(
+        url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8,
+        notes: (String) -> Void = S3Storage.noteOnStderr
+    ) throws {
         let location = try S3Location(url: url)
-        let client = S3Client(config: try S3Config.resolve(location, environment: environment), policy: try TransferPolicy.from(environment: environment))
+        let config = try S3Config.resolve(location, environment: environment)
+        for note in config.notes { notes(note) }
+        let client = S3Client(config: config, policy: try TransferPolicy.from(environment: environment))
         try self.init(client: client, concurrency: concurrency)
+    }
+
+    /// Writes `liteproof: note: NOTE` on stderr.
+    public static func noteOnStderr(_ note: String) {
+        FileHandle.standardError.write(Data("liteproof: note: \(note)\n".utf8))
     }
 
     public init(client: S3Client, concurrency: Int = 8) throws {
@@ -121,9 +133,12 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         }
         // The threads hold no reference to the storage: the last one is the owner's, so `deinit`
         // never runs on a prefetch thread (where it would race the process's exit); it waits
-        // for them instead.
+        // for them instead. `unowned(unsafe)`: a thread that starts only after the owner let go
+        // runs `work()` on the storage while its `deinit` waits for `workers` to reach 0 (the
+        // memory stays until then), where a checked `unowned` load would trap ("already
+        // destroyed"), as it did when a command ended before its prefetch threads had started.
         for _ in 0..<max(0, min(concurrency - workers, queue.count)) {
-            guard let thread = try? JoinableThread(stackSize: 512 << 10, { [unowned self] in self.work() }) else { break }
+            guard let thread = try? JoinableThread(stackSize: 512 << 10, { [unowned(unsafe) self] in self.work() }) else { break }
             threads.append(thread)
             workers += 1
         }

@@ -46,7 +46,10 @@ struct ListBucketResult {
                 throw refuse("an entry without Key or Size")
             }
             if urlEncoded {
-                guard let decoded = key.removingPercentEncoding else { throw refuse("the key \(key) is not percent-encoded as EncodingType=url says") }
+                // Form encoding, as S3 and SeaweedFS send it: `+` is a space, a `+` is `%2B`.
+                guard let decoded = key.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                    throw refuse("the key \(key) is not percent-encoded as EncodingType=url says")
+                }
                 key = decoded
             }
             guard let modified = r["LastModified"].flatMap(parseTime) else {

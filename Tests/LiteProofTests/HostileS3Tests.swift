@@ -236,11 +236,19 @@ import Testing
         let stray = try runHostile(["verify", control.url()])
         #expect(stray.status == 0 && stray.output.contains("stray"), "\(stray.output)")
 
+        // Litestream cleans `./` out of a replica URL's path, and so does LiteProof (a replica
+        // Litestream wrote has no such key); keys that do have a `./` segment are still read
+        // as they are named, through the library.
         let dots = try HostileS3([], prefixes: ["a/./db"])
         defer { dots.stop() }
         let dotted = try runHostile(["verify", dots.url()])
-        #expect(dotted.status == 0, "\(dotted.output)")
+        #expect(dotted.status == 2 && dotted.output.contains("s3://bucket/a/db holds no Litestream replica"), "\(dotted.output)")
         expectClean(dotted)
+        let literal = try S3Config.resolve(
+            S3Location(bucket: "bucket", prefix: "a/./db", endpoint: "http://127.0.0.1:\(dots.port)", region: "us-east-1", forcePathStyle: true),
+            environment: s3ChildEnvironment())
+        let dotReplica = try Replica.open(storage: try S3Storage(client: S3Client(config: literal)))
+        #expect(Verifier(replica: dotReplica).run().verdict == .ok)
 
         let config = S3Config(
             location: S3Location(bucket: "bucket", prefix: "db"), endpoint: URL(string: "http://127.0.0.1:9000")!, pathStyle: true,

@@ -118,9 +118,10 @@ import Testing
 
     // MARK: Helpers
 
-    /// Litestream 0.5.17 replicating a database with several write rounds into `s3://bucket/PREFIX`;
+    /// Litestream 0.5.17 replicating a database with several write rounds into `s3://bucket/PREFIX`
+    /// of `moto` (or another ``S3TestServer``);
     /// returns the replica URL once Litestream has stopped with every round in the bucket.
-    func makeV05Replica(_ moto: MotoServer, prefix: String) async throws -> (url: String, db: String, canary: String) {
+    func makeV05Replica(_ moto: some S3TestServer, prefix: String) async throws -> (url: String, db: String, canary: String) {
         try moto.createBucket("bucket")
         let dir = try rigTempDir("s3-v05-\(prefix)")
         let db = dir + "/app.db"
@@ -138,7 +139,7 @@ import Testing
               sync-interval: 100ms
 
         """.write(toFile: dir + "/litestream.yml", atomically: true, encoding: .utf8)
-        let client = S3Client(config: try S3Config.resolve(try S3Location(url: url), environment: moto.environment))
+        let client = S3Client(config: try S3Config.resolve(try S3Location(url: url), environment: moto.childEnvironment))
         func l0() throws -> [String] { try client.list(prefix: prefix + "/0000/").map(\.key) }
         let writer = try RigDB(db)
         try writer.exec("PRAGMA journal_mode=WAL")
