@@ -88,5 +88,12 @@ import Testing
             #expect(S3ErrorBody.parse(data) == nil)
             #expect(throws: LiteProofError.self) { try ListBucketResult.parse(data, context: "s3://bucket/db/") }
         }
+        // A LastModified whose fraction runs to a hundred digits: Foundation's ISO 8601 formatter
+        // divided by zero in ICU. Times are now read by our own parser only, which refuses it.
+        let longFraction = try Data(contentsOf: URL(fileURLWithPath: dir + "/s3-listing-long-fraction.xml"))
+        #expect(throws: LiteProofError.self) { try ListBucketResult.parse(longFraction, context: "s3://bucket/db/") }
+        #expect(ListBucketResult.parseTime("2026-01-01T00:00:14." + String(repeating: "5", count: 100) + "Z") == nil)
+        #expect(ListBucketResult.parseTime("2026-01-01T01:00:00.5+01:00") == 1_767_225_600.5)
+        #expect(ListBucketResult.parseTime("2025-12-31T23:00:00-01:00") == 1_767_225_600)
     }
 }
