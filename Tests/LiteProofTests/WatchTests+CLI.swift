@@ -26,6 +26,23 @@ extension WatchTests {
         #expect(bad.status == 2)
     }
 
+    /// Text output: a status line per round with --verbose, a line per change of verdict, and
+    /// `--metrics-file` written each round with the replica's verdict and freshness gauges.
+    @Test func commandTextAndMetricsFile() throws {
+        let dir = try WatchFixtures.replica(.v05)
+        let metrics = try rigTempDir("watch-metrics") + "/watch.prom"
+        let r = try runLiteProof(["watch", dir, "--rounds", "2", "--interval", "0.1", "--verbose", "--metrics-file", metrics])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines[0].contains("\(dir) round 1 ok:") && lines[0].contains("files read"))
+        #expect(lines[1].contains("\(dir) start -> ok: latest position"))
+        #expect(lines[2].contains("round 2 ok: 0 of"))
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(text.contains("liteproof_verdict{database=\"\(dir)\"} 0"), "\(text)")
+        #expect(text.contains("liteproof_latest_position_age_seconds{database=\"\(dir)\"}"))
+    }
+
     /// SIGTERM while the watcher sleeps between rounds: it ends within about a second, exit 0,
     /// with a complete state file.
     @Test func sigtermEndsTheWatchPromptly() throws {
