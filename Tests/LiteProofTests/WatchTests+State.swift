@@ -22,7 +22,11 @@ extension WatchTests {
         var badValues = otherReplica
         badValues["replica"] = dir
         badValues["files"] = ["ltx/0/x.ltx": ["size": "big"]]
+        var hugeCount = badValues
+        hugeCount["files"] = [:] as [String: Any]
+        hugeCount["rounds"] = Int.max
         let cases: [(name: String, bytes: [UInt8], why: String)] = [
+            ("rounds", Array(try JSONSerialization.data(withJSONObject: hugeCount)), "impossible round count"),
             ("truncated", Array(sound.prefix(sound.count / 2)), "truncated or corrupt"),
             ("random", (0..<4096).map { _ in UInt8.random(in: 0...255) }, "truncated or corrupt"),
             ("huge", [UInt8](repeating: 0x20, count: 8 << 20), "bytes, more than"),

@@ -101,7 +101,8 @@ public struct WatchState: Codable, Sendable, Equatable {
         guard state.replica == replica else { return ignored("it is the state of another replica") }
         let present = Dictionary(listed.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         state.files = state.files.filter { present[$0.key] != nil && $0.value.findings.count <= findingsPerFile }
-        state.rounds = max(0, state.rounds)
+        // Counts from outside are bounded before any arithmetic is done with them.
+        guard (0...(1 << 52)).contains(state.rounds) else { return ignored("an impossible round count, \(state.rounds)") }
         return (state, nil)
     }
 
