@@ -58,3 +58,41 @@ extension WatchTests {
 
 /// The files of the replica at `dir` as its storage lists them.
 func listedFiles(_ dir: String) -> [StoredFile] { DirectoryStorage(root: dir).files() }
+
+extension WatchTests {
+    /// A file listed, then removed before the round reads it (Litestream compacting meanwhile):
+    /// a file gone, not an outage; the next round no longer lists it.
+    @Test func fileRemovedBetweenListingAndReadIsNoOutage() throws {
+        let dir = try scratchCopy(ofDirectory: try WatchFixtures.replica(.v05))
+        let victim = try newestFile(dir)
+        let aside = try rigTempDir("watch-race") + "/file"
+        try FileManager.default.moveItem(atPath: dir + "/" + victim, toPath: aside)
+        let storage = RemovingStorage(root: dir, victim: victim)
+        let w = Watcher(database: dir) { try Replica.open(storage: storage) }
+        #expect(w.round().verdict == .ok)
+        try FileManager.default.moveItem(atPath: aside, toPath: dir + "/" + victim)
+        let r = w.round()
+        #expect(r.storageFailures.isEmpty, "\(r.storageFailures.map(\.error))")
+        #expect(r.verdict != .unreadable)
+        let next = w.round()
+        #expect(next.verdict == .ok, "\(next.reason)")
+        #expect(next.filesGone == 0 && next.filesChecked == 0)
+    }
+}
+
+/// A folder whose one file disappears when it is first opened, as a file compacted away between
+/// a listing and the read does.
+struct RemovingStorage: ReplicaStorage {
+    let inner: DirectoryStorage
+    let victim: String
+    init(root: String, victim: String) {
+        inner = DirectoryStorage(root: root)
+        self.victim = victim
+    }
+    var location: String { inner.location }
+    func files() -> [StoredFile] { inner.files() }
+    func open(_ path: String) throws -> ReadOnlyFile {
+        if path == victim { try? FileManager.default.removeItem(atPath: inner.root + "/" + path) }
+        return try inner.open(path)
+    }
+}

@@ -228,3 +228,50 @@ func bumpTime(_ path: String) throws {
     let t = (FS.modificationTime(path) ?? Date().timeIntervalSince1970) + 60
     try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: t)], ofItemAtPath: path)
 }
+
+extension WatchTests {
+    /// Litestream 0.5 compacting, snapshotting and removing level-0 files while the watcher runs:
+    /// every round stays ok, nothing is `file.changed`, and files gone are counted, not damage.
+    @Test func litestreamCompactionAndRetentionRaiseNothing() throws {
+        let dir = try rigTempDir("watch-compact")
+        let db = dir + "/app.db", replica = dir + "/replica", config = dir + "/litestream.yml"
+        let writer = try RigDB(db)
+        try writer.exec("PRAGMA journal_mode=WAL")
+        try writer.exec("CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT, qty INTEGER)")
+        try """
+        l0-retention: 1s
+        l0-retention-check-interval: 1s
+        levels:
+          - interval: 1s
+          - interval: 2s
+        snapshot:
+          interval: 3s
+          retention: 4s
+        dbs:
+          - path: "\(db)"
+            monitor-interval: 100ms
+            checkpoint-interval: 1h
+            replica:
+              type: file
+              path: "\(replica)"
+              sync-interval: 100ms
+
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let ls = try LitestreamProcess(binary: try Litestream.binary(.v05), config: config, logPath: dir + "/litestream.log")
+        let live = LiveReplication(dir: dir, db: db, replica: replica, litestream: ls, writer: writer)
+        defer { ls.stop(); writer.close() }
+        try writeAndWait(live, rows: 50)
+        let w = Watcher(database: replica) { try Replica.open(replica) }
+        var gone = 0, rounds = 0
+        let deadline = Date().addingTimeInterval(60)
+        while (gone < 3 || rounds < 10) && Date() < deadline {
+            try writeAndWait(live, rows: 5)
+            let r = w.round()
+            rounds += 1
+            gone += r.filesGone
+            #expect(r.verdict == .ok, "round \(r.round): \(r.reason)")
+            #expect(!r.findings.contains { $0.code == .fileChanged }, "round \(r.round): \(r.findings)")
+        }
+        #expect(gone >= 3, "Litestream removed \(gone) files in \(rounds) rounds")
+    }
+}

@@ -106,6 +106,15 @@ public final class Watcher {
         r.bytesRead = checked.bytes
         r.checkedPaths = checked.paths
         var failures = checked.failures
+        // A file removed between the listing and its read (Litestream compacting meanwhile) is a
+        // file gone, not an outage: the next round lists without it.
+        if failures.contains(where: { $0.storageFailure == .missing }) {
+            let now = Set(replica.storage.files().map(\.path))
+            failures.removeAll { e in
+                guard e.storageFailure == .missing, let p = e.path else { return false }
+                return !now.contains { p == $0 || p.hasSuffix("/" + $0) } && present.contains { p == $0 || p.hasSuffix("/" + $0) }
+            }
+        }
         let byPath = Dictionary(listed.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         for (path, found) in checked.findings {
             guard let file = byPath[path] else { continue }
