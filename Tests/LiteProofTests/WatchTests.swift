@@ -230,34 +230,51 @@ func bumpTime(_ path: String) throws {
 }
 
 extension WatchTests {
-    /// Litestream 0.5 compacting, snapshotting and removing level-0 files while the watcher runs:
-    /// every round stays ok, nothing is `file.changed`, and files gone are counted, not damage.
-    @Test func litestreamCompactionAndRetentionRaiseNothing() throws {
+    /// Litestream compacting and enforcing retention while the watcher runs (0.5: level-0 files
+    /// compacted and removed, snapshots; 0.3: checkpoints, snapshots, old snapshots and their WAL
+    /// removed): every round stays ok, nothing is `file.changed`, and files gone are counted.
+    @Test(arguments: LitestreamVersion.allCases)
+    func litestreamCompactionAndRetentionRaiseNothing(_ v: LitestreamVersion) throws {
         let dir = try rigTempDir("watch-compact")
         let db = dir + "/app.db", replica = dir + "/replica", config = dir + "/litestream.yml"
         let writer = try RigDB(db)
         try writer.exec("PRAGMA journal_mode=WAL")
         try writer.exec("CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT, qty INTEGER)")
-        try """
-        l0-retention: 1s
-        l0-retention-check-interval: 1s
-        levels:
-          - interval: 1s
-          - interval: 2s
-        snapshot:
-          interval: 3s
-          retention: 4s
-        dbs:
-          - path: "\(db)"
-            monitor-interval: 100ms
-            checkpoint-interval: 1h
-            replica:
-              type: file
-              path: "\(replica)"
-              sync-interval: 100ms
+        let v03 = """
+            dbs:
+              - path: "\(db)"
+                monitor-interval: 100ms
+                checkpoint-interval: 1s
+                min-checkpoint-page-count: 10
+                replicas:
+                  - type: file
+                    path: "\(replica)"
+                    sync-interval: 100ms
+                    snapshot-interval: 1s
+                    retention: 2s
+                    retention-check-interval: 1s
 
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let ls = try LitestreamProcess(binary: try Litestream.binary(.v05), config: config, logPath: dir + "/litestream.log")
+            """
+        let v05 = """
+            l0-retention: 1s
+            l0-retention-check-interval: 1s
+            levels:
+              - interval: 1s
+              - interval: 2s
+            snapshot:
+              interval: 3s
+              retention: 4s
+            dbs:
+              - path: "\(db)"
+                monitor-interval: 100ms
+                checkpoint-interval: 1h
+                replica:
+                  type: file
+                  path: "\(replica)"
+                  sync-interval: 100ms
+            """
+        try (v == .v03 ? v03 : v05).write(toFile: config, atomically: true, encoding: .utf8)
+        let ls = try LitestreamProcess(binary: try Litestream.binary(v), config: config, logPath: dir + "/litestream.log")
         let live = LiveReplication(dir: dir, db: db, replica: replica, litestream: ls, writer: writer)
         defer { ls.stop(); writer.close() }
         try writeAndWait(live, rows: 50)
