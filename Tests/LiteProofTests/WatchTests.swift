@@ -31,8 +31,12 @@ import Testing
         let appeared2 = known2.subtracting(known1)
         #expect(!appeared2.isEmpty)
         #expect(Set(r2.checkedPaths) == expectedReads(appeared2, listed: known2, v))
-        #expect(!r2.checkedPaths.contains { $0.contains("/snapshots/") || $0.hasPrefix("ltx/9/") })
-        if v == .v05 {
+        #expect(r2.bytesRead == bytes(of: Set(r2.checkedPaths), in: w.state))
+        // (Litestream 0.5 compacts and snapshots at wall-clock multiples of its intervals, so a
+        // round can meet a new snapshot; 0.3 writes none after the first here.)
+        if v == .v03 {
+            #expect(!r2.checkedPaths.contains { $0.contains("/snapshots/") })
+        } else if appeared2.allSatisfy({ $0.hasPrefix("ltx/0/") }) {
             #expect(r2.filesChecked < r1.filesChecked)
             #expect(r2.bytesRead < r1.bytesRead)
         }
@@ -49,8 +53,9 @@ import Testing
         let appeared3 = known3.subtracting(known2)
         #expect(!appeared3.isEmpty)
         #expect(Set(r3.checkedPaths) == expectedReads(appeared3, listed: known3, v))
+        #expect(r3.bytesRead == bytes(of: Set(r3.checkedPaths), in: w2.state))
         // (0.3 reads the whole WAL index a new segment is in, which can outgrow the first round.)
-        if v == .v05 { #expect(r3.bytesRead < r1.bytesRead) }
+        if v == .v05 && appeared3.allSatisfy({ $0.hasPrefix("ltx/0/") }) { #expect(r3.bytesRead < r1.bytesRead) }
         // The same verdict and position as a full verify of the same files.
         let full = Verifier(replica: try Replica.open(live.replica)).run()
         #expect(full.verdict == .ok)
@@ -212,6 +217,11 @@ func expectedReads(_ appeared: Set<String>, listed: Set<String>, _ v: Litestream
     }
     let indexes = Set(appeared.compactMap(index))
     return appeared.union(listed.filter { index($0).map(indexes.contains) ?? false })
+}
+
+/// The sizes of `paths` as the watcher last listed them.
+func bytes(of paths: Set<String>, in state: WatchState) -> Int64 {
+    paths.reduce(0) { $0 + (state.files[$1]?.size ?? -1_000_000) }
 }
 
 /// The replica's newest data file (the last WAL segment, or the level-0 file with the highest
