@@ -23,7 +23,7 @@ struct LiteProofCommand: ParsableCommand {
         subcommands: [
             VerifyCommand.self, InspectCommand.self, RestoreCommand.self, CompareCommand.self, DigestCommand.self, CanaryCommand.self, BenchCommand.self,
             BisectCommand.self, EvidenceCommand.self, ProveCommand.self, LogsCommand.self, TimelineCommand.self, ReportCommand.self,
-            FetchCommand.self,
+            FetchCommand.self, WatchCommand.self,
         ])
 
     /// Runs the command; argument errors exit 2 ("could not run"), as documented, instead of the

@@ -9,6 +9,9 @@ public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, Expres
     /// Retired: a file the store cannot produce is a storage failure (``StorageFailure``), not a
     /// finding. Kept so older reports still decode.
     public static let fileUnreadable: FindingCode = "file.unreadable"
+    /// `watch`: a file verified in an earlier round is listed with another size or time under
+    /// the same name (Litestream never rewrites a file in place).
+    public static let fileChanged: FindingCode = "file.changed"
 
     // LZ4 frames
     public static let lz4Header: FindingCode = "lz4.bad-frame"

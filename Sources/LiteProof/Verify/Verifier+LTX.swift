@@ -8,17 +8,8 @@ extension Verifier {
         let replica = self.replica
         let decoded: [(LTXFileRef, LTXSummary?, Finding?, LiteProofError?)] = parallelMap(refs) { ref in
             defer { meter.add(ref.size) }
-            do {
-                let s = try LTX.decode(try replica.open(ref.path), name: ref.path)
-                return (ref, s, nil, nil)
-            } catch let e as FormatError {
-                return (ref, nil, e.located(in: ref.path).finding, nil)
-            } catch {
-                // Damage has its finding; a file the store could not produce is a storage failure.
-                let e = LiteProofError(wrapping: error)
-                if let finding = e.finding, e.kind == .damaged { return (ref, nil, finding, nil) }
-                return (ref, nil, nil, e.isStorage ? e : .storage(.local, e.message, path: ref.path))
-            }
+            let c = Self.check(ref, in: replica)
+            return (ref, c.summary, c.finding, c.failure)
         }
         let results = decoded.map { ($0.0, $0.1, $0.2) }
         var findings: [Finding] = []
@@ -29,17 +20,7 @@ extension Verifier {
             if let finding { findings.append(finding) }
             guard let h = summary?.header else { continue }
             pageSizes[h.pageSize, default: 0] += 1
-            if h.hasChecksums { findings.append(Self.checksumsIncompatible(ref, header: h, endsLatest: ref.path == latestLast)) }
-            if h.minTXID != ref.minTXID || h.maxTXID != ref.maxTXID {
-                findings.append(
-                    .error(
-                        .ltxNameMismatch, file: ref.path, offset: 16,
-                        "header TXIDs are \(h.minTXID.hex(width: 16))-\(h.maxTXID.hex(width: 16)); the file name says \(ref.minTXID.hex(width: 16))-\(ref.maxTXID.hex(width: 16))"
-                    ))
-            }
-            if ref.level == LTXLayout.snapshotLevel && !h.isSnapshot {
-                findings.append(.error(.ltxHeader, file: ref.path, offset: 16, "a level-9 file must be a snapshot (min TXID 1); found min TXID \(h.minTXID)"))
-            }
+            findings += Self.headerFindings(ref, header: h, endsLatest: ref.path == latestLast)
         }
         if pageSizes.count > 1, let common = pageSizes.max(by: { $0.value < $1.value })?.key {
             for (ref, summary, _) in results {
@@ -48,9 +29,48 @@ extension Verifier {
                 }
             }
         }
-        // Files of one level should not overlap.
+        findings += Self.overlaps(layout)
+        return FileChecks(findings: findings, storageFailures: decoded.compactMap(\.3), files: refs.count, bytes: total)
+    }
+
+    /// Reads and decodes one LTX file (every page, the page index, the trailer and the file
+    /// checksum): the one per-file check of 0.5 files, for `verify` and `watch`. Damage is a
+    /// finding; a file the store could not produce is a storage failure.
+    static func check(_ ref: LTXFileRef, in replica: Replica) -> (summary: LTXSummary?, finding: Finding?, failure: LiteProofError?) {
+        do {
+            return (try LTX.decode(try replica.open(ref.path), name: ref.path), nil, nil)
+        } catch let e as FormatError {
+            return (nil, e.located(in: ref.path).finding, nil)
+        } catch {
+            let e = LiteProofError(wrapping: error)
+            if let finding = e.finding, e.kind == .damaged { return (nil, finding, nil) }
+            return (nil, nil, e.isStorage ? e : .storage(.local, e.message, path: ref.path))
+        }
+    }
+
+    /// What one decoded file's header says about it alone: its name, its level, and whether
+    /// Litestream can end a restore with it (`endsLatest`: the latest restore ends with it).
+    static func headerFindings(_ ref: LTXFileRef, header h: LTXHeader, endsLatest: Bool) -> [Finding] {
+        var findings: [Finding] = []
+        if h.hasChecksums { findings.append(Self.checksumsIncompatible(ref, header: h, endsLatest: endsLatest)) }
+        if h.minTXID != ref.minTXID || h.maxTXID != ref.maxTXID {
+            findings.append(
+                .error(
+                    .ltxNameMismatch, file: ref.path, offset: 16,
+                    "header TXIDs are \(h.minTXID.hex(width: 16))-\(h.maxTXID.hex(width: 16)); the file name says \(ref.minTXID.hex(width: 16))-\(ref.maxTXID.hex(width: 16))"
+                ))
+        }
+        if ref.level == LTXLayout.snapshotLevel && !h.isSnapshot {
+            findings.append(.error(.ltxHeader, file: ref.path, offset: 16, "a level-9 file must be a snapshot (min TXID 1); found min TXID \(h.minTXID)"))
+        }
+        return findings
+    }
+
+    /// Files of one level should not overlap: a warning for each that does. Reads no file.
+    static func overlaps(_ layout: LTXLayout) -> [Finding] {
+        var findings: [Finding] = []
         for level in layout.levels where level != LTXLayout.snapshotLevel {
-            let files = refs.filter { $0.level == level }
+            let files = layout.files.filter { $0.level == level }
             for (a, b) in zip(files, files.dropFirst()) where b.minTXID <= a.maxTXID {
                 findings.append(
                     .warning(
@@ -58,7 +78,7 @@ extension Verifier {
                         "TXIDs \(b.minTXID.hex(width: 16))-\(b.maxTXID.hex(width: 16)) overlap \(a.path) on level \(level)"))
             }
         }
-        return FileChecks(findings: findings, storageFailures: decoded.compactMap(\.3), files: refs.count, bytes: total)
+        return findings
     }
 
     /// A file whose header declares database checksums (no flag 0x2, as `ltx encode-db` writes):

@@ -4,6 +4,14 @@ extension Verifier {
     enum V03Unit {
         case snapshot(V03File)
         case index(generation: String, index: UInt32, segments: [V03File])
+
+        /// The files the unit reads.
+        var files: [V03File] {
+            switch self {
+            case .snapshot(let f): return [f]
+            case .index(_, _, let segs): return segs
+            }
+        }
     }
 
     enum V03Outcome {
@@ -11,6 +19,27 @@ extension Verifier {
         case index(generation: String, V03Readers.IndexResult)
         /// The store could not produce a file of the unit (or the local side failed).
         case unreadable(LiteProofError)
+    }
+
+    /// Reads and checks one unit (a snapshot, or every segment of one WAL index in order: a
+    /// segment's WAL checksums continue from the segments before it), decoding on the calling
+    /// thread. The one per-file check of 0.3 files, for `verify` and `watch`.
+    static func check(_ unit: V03Unit, in replica: Replica) -> V03Outcome {
+        switch unit {
+        case .snapshot(let f):
+            let decoder = SegmentPrefetcher(replica: replica, files: [f], workers: 0)
+            let r = V03Readers.readSnapshot(replica, f, prefetcher: decoder)
+            return r.storageFailure.map { .unreadable($0) } ?? .snapshot(r)
+        case .index(let g, let i, let segs):
+            let decoder = SegmentPrefetcher(replica: replica, files: segs, workers: 0)
+            do {
+                return .index(generation: g, try V03Readers.readIndex(replica, index: i, segments: segs, expectedPageSize: nil, prefetcher: decoder))
+            } catch {
+                let e = LiteProofError(wrapping: error)
+                if let finding = e.finding, e.kind == .damaged { return .index(generation: g, .init(index: i, findings: [finding])) }
+                return .unreadable(e.isStorage ? e : .storage(.local, e.message))
+            }
+        }
     }
 
     func verifyV03(_ layout: V03Layout, latestPlan: LatestPlan) -> FileChecks {
@@ -27,23 +56,8 @@ extension Verifier {
         // thread (no worker threads): the same checks and words as liblz4's frame decoder, with
         // a faster content checksum (see SegmentPrefetcher).
         let outcomes: [V03Outcome] = parallelMap(units) { unit in
-            switch unit {
-            case .snapshot(let f):
-                let decoder = SegmentPrefetcher(replica: replica, files: [f], workers: 0)
-                let r = V03Readers.readSnapshot(replica, f, prefetcher: decoder)
-                meter.add(f.size)
-                return r.storageFailure.map { .unreadable($0) } ?? .snapshot(r)
-            case .index(let g, let i, let segs):
-                let decoder = SegmentPrefetcher(replica: replica, files: segs, workers: 0)
-                defer { meter.add(segs.reduce(0) { $0 + $1.size }) }
-                do {
-                    return .index(generation: g, try V03Readers.readIndex(replica, index: i, segments: segs, expectedPageSize: nil, prefetcher: decoder))
-                } catch {
-                    let e = LiteProofError(wrapping: error)
-                    if let finding = e.finding, e.kind == .damaged { return .index(generation: g, .init(index: i, findings: [finding])) }
-                    return .unreadable(e.isStorage ? e : .storage(.local, e.message))
-                }
-            }
+            defer { meter.add(unit.files.reduce(0) { $0 + $1.size }) }
+            return Self.check(unit, in: replica)
         }
         var findings: [Finding] = []
         let failures = outcomes.compactMap { o -> LiteProofError? in
@@ -72,12 +86,19 @@ extension Verifier {
                 }
             }
         }
-        // Chain: every index from the oldest snapshot on must be present. Each gap is one finding
-        // (work follows the indexes present, never the numbers in their names): an error when the
-        // latest restore needs it, else a warning naming the points it makes unreachable.
+        findings += Self.v03ChainFindings(layout, replica: replica, latestPlan: latestPlan)
+        let files = gens.reduce(0) { $0 + $1.allFiles.count }
+        return FileChecks(findings: findings, storageFailures: failures, files: files, bytes: total)
+    }
+
+    /// Chain: every index from the oldest snapshot on must be present. Each gap is one finding
+    /// (work follows the indexes present, never the numbers in their names): an error when the
+    /// latest restore needs it, else a warning naming the points it makes unreachable. Reads no file.
+    static func v03ChainFindings(_ layout: V03Layout, replica: Replica, latestPlan: LatestPlan) -> [Finding] {
         // (The generation alone when the plan fails: a gap it stops at is still in that generation.)
         let picked = latestPlan.plan?.generation ?? (try? RestorePlanner(replica: replica).chooseGeneration(.latest()).0.id)
-        for g in gens {
+        var findings: [Finding] = []
+        for g in layout.generations {
             let dir = V03Layout.folder(generation: g.id)
             guard let firstSnap = g.snapshots.first else {
                 findings.append(.error(.chainNoSnapshot, file: dir, "generation \(g.id) has no snapshot: none of its WAL can be restored"))
@@ -85,8 +106,7 @@ extension Verifier {
             }
             findings += Self.v03Gaps(g, firstSnapshot: firstSnap, latest: picked == nil || picked == g.id, dir: dir)
         }
-        let files = gens.reduce(0) { $0 + $1.allFiles.count }
-        return FileChecks(findings: findings, storageFailures: failures, files: files, bytes: total)
+        return findings
     }
 
     /// The gaps in a generation's WAL indexes from its first snapshot to its last index, one

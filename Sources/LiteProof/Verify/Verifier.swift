@@ -127,33 +127,7 @@ public struct Verifier {
         }
         findings += checks.findings
         var failures = checks.storageFailures
-        var latest: PlanSummary?
-        var latestBrokenBy: Finding?
-        var undecided: String?
-        do {
-            let plan = try latestPlan.result.get()
-            latest = PlanSummary(plan)
-            findings += plan.warnings
-            let needed = Set(plan.files)
-            // (A file only Litestream refuses does not stop LiteProof's restore: its finding says so.)
-            latestBrokenBy = findings.first { f in
-                f.severity == .error && f.code != .ltxLitestreamIncompatible
-                    && (needed.contains(f.file) || (!f.file.isEmpty && needed.contains { $0.hasPrefix(f.file + "/") }))
-            }
-        } catch {
-            let e = LiteProofError(wrapping: error)
-            switch e.kind {
-            case .storage: failures.append(e)
-            case .undecided, .usage:
-                // No restore can be planned without a choice only the user can make: the same
-                // words as `restore`, never "sound".
-                undecided = e.message
-                if let f = e.finding, !findings.contains(f) { findings.append(f) }
-            case .damaged, .checkFailed:
-                let f = e.finding ?? .error(.chainEmpty, file: "", e.message)
-                if !findings.contains(where: { $0.code == f.code && $0.file == f.file }) { findings.append(f) }
-            }
-        }
+        let (latest, latestBrokenBy, undecided) = latestPlan.judge(findings: &findings, failures: &failures)
         var restoreCheckResult: String?
         var restoreSeconds: Double?
         var canaries: CanaryReport?
@@ -227,4 +201,37 @@ final class LatestPlan {
 
     /// The plan, nil when none could be made.
     var plan: RestorePlan? { try? result.get() }
+
+    /// Judges the latest position against what the file checks found, as `verify` and `watch`
+    /// report it: the plan in a few facts with its warnings added to `findings`, the first error
+    /// in a file the plan needs (`brokenBy`), or why no plan could be made: a storage failure
+    /// (added to `failures`, never damage), an undecided choice (its words), or damage (its
+    /// finding, e.g. a gap the planner stops at, added to `findings`).
+    func judge(findings: inout [Finding], failures: inout [LiteProofError]) -> (latest: PlanSummary?, brokenBy: Finding?, undecided: String?) {
+        do {
+            let plan = try result.get()
+            findings += plan.warnings
+            let needed = Set(plan.files)
+            // (A file only Litestream refuses does not stop LiteProof's restore: its finding says so.)
+            let brokenBy = findings.first { f in
+                f.severity == .error && f.code != .ltxLitestreamIncompatible
+                    && (needed.contains(f.file) || (!f.file.isEmpty && needed.contains { $0.hasPrefix(f.file + "/") }))
+            }
+            return (PlanSummary(plan), brokenBy, nil)
+        } catch {
+            let e = LiteProofError(wrapping: error)
+            switch e.kind {
+            case .storage: failures.append(e)
+            case .undecided, .usage:
+                // No restore can be planned without a choice only the user can make: the same
+                // words as `restore`, never "sound".
+                if let f = e.finding, !findings.contains(f) { findings.append(f) }
+                return (nil, nil, e.message)
+            case .damaged, .checkFailed:
+                let f = e.finding ?? .error(.chainEmpty, file: "", e.message)
+                if !findings.contains(where: { $0.code == f.code && $0.file == f.file }) { findings.append(f) }
+            }
+            return (nil, nil, nil)
+        }
+    }
 }

@@ -225,13 +225,15 @@ enum RigScenarioBuilder {
 
     /// No checkpoint by time (the default is every minute): on a loaded machine a scenario can
     /// take that long, and the shape of the live WAL must not depend on the machine's speed.
-    static func v05Config(db: String, replica: String) -> String {
+    /// `compacting: false` sets compaction and snapshots an hour apart, so that during a test
+    /// Litestream only adds level-0 files.
+    static func v05Config(db: String, replica: String, compacting: Bool = true) -> String {
         """
         levels:
-          - interval: 2s
-          - interval: 4s
+          - interval: \(compacting ? "2s" : "1h")
+          - interval: \(compacting ? "4s" : "1h")
         snapshot:
-          interval: 5s
+          interval: \(compacting ? "5s" : "1h")
         dbs:
           - path: "\(db)"
             monitor-interval: 200ms

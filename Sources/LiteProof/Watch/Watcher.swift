@@ -1,0 +1,236 @@
+import Foundation
+
+/// Keeps proving one replica, a round at a time: each round lists the replica afresh, reads and
+/// checks only the files that are new or changed since the round before (with the same per-file
+/// checks as ``Verifier``), carries what earlier rounds found for the files that did not change,
+/// and judges the latest restore position as `verify` does.
+///
+/// - A file verified in an earlier round that the storage now lists with another size or time
+///   (the same name) is a `file.changed` error: Litestream never rewrites a file in place.
+/// - A file gone since the last round (Litestream's retention or compaction) is no damage by
+///   itself; a removal that breaks the latest restore is, named as `verify` names it (a missing
+///   WAL index, a TXID gap; a 0.3 segment gone from an index that keeps others has that index
+///   read again, so a hole in its offsets is found).
+/// - A store that cannot list or produce a file makes the round `unreadable` (unreachable),
+///   never `damaged`; the files it could not read are checked again next round.
+///
+/// 0.3 WAL segments are checked by index: a segment's WAL checksums continue from the segments
+/// before it in the same index, so when any segment of an index is new or changed the whole
+/// index is read again. (Carrying the running checksum and salts in the state, so only the new
+/// segment is read, is a later optimisation.) Checks that compare files with each other (a WAL
+/// page size against its snapshot's, 0.5 page sizes across files) are `verify`'s alone for now.
+public final class Watcher {
+    /// The replica's name in events, metrics and the state.
+    public let database: String
+    /// Opens the replica, listing its storage afresh (called once per round).
+    private let open: () throws -> Replica
+    /// Where the state is kept between runs (nil: in memory only).
+    public let stateFile: String?
+    /// A latest position older than this many seconds makes the round's ``WatchRound/health``
+    /// `failed` (nil: freshness is reported, never judged).
+    public var maxLag: Double?
+    /// What the watcher has verified so far.
+    public private(set) var state: WatchState
+    private var stateLoaded: Bool
+
+    /// A watcher of the replica `open` returns; with `stateFile`, the state is read at the first
+    /// round (once the replica is listed, so its size can be judged) and written after each.
+    public init(database: String, stateFile: String? = nil, maxLag: Double? = nil, open: @escaping () throws -> Replica) {
+        self.database = database
+        self.open = open
+        self.stateFile = stateFile
+        self.maxLag = maxLag
+        self.state = WatchState(replica: database)
+        self.stateLoaded = stateFile == nil
+    }
+
+    /// Runs one round (see the type's description) and records it in the state.
+    public func round(now: Date = Date()) -> WatchRound {
+        let started = now
+        var warnings: [String] = []
+        var r = WatchRound(
+            database: database, round: state.rounds + 1, verdict: .ok, health: .ok, time: started.timeIntervalSince1970, seconds: 0,
+            filesListed: 0, filesChecked: 0, bytesRead: 0, filesGone: 0, storageFailures: [], findings: [], warnings: [])
+        let replica: Replica
+        do {
+            replica = try open()
+        } catch {
+            // Nothing was listed: the state stays as it was, and the verdict is the failure's.
+            let e = LiteProofError(wrapping: error)
+            r.verdict = e.outcome
+            r.storageFailures = [FailureReport(e)]
+            return finish(&r, started: started, warnings: warnings)
+        }
+        let listed = Self.listed(replica.layout)
+        r.filesListed = listed.count
+        if !stateLoaded, let stateFile {
+            stateLoaded = true
+            let (loaded, warning) = WatchState.load(from: stateFile, replica: database, listed: listed)
+            if let warning { warnings.append(warning) }
+            if let loaded {
+                state = loaded
+                r.round = state.rounds + 1
+            }
+        }
+        // What changed since the last round.
+        var changed: [String: Finding] = [:]
+        var fresh: Set<String> = []
+        for f in listed {
+            guard let known = state.files[f.path] else {
+                fresh.insert(f.path)
+                continue
+            }
+            if known.differs(from: f) {
+                fresh.insert(f.path)
+                changed[f.path] = .error(
+                    .fileChanged, file: f.path,
+                    "the file changed after it was verified (size \(known.size) → \(f.size), time \(known.modified.map(formatTime) ?? "none") → \(f.modified.map(formatTime) ?? "none")): Litestream never rewrites a file in place"
+                )
+            }
+        }
+        let present = Set(listed.map(\.path))
+        let gone = state.files.filter { !present.contains($0.key) }.map { StoredFile(path: $0.key, size: $0.value.size, modified: $0.value.modified) }
+        r.filesGone = gone.count
+        state.files = state.files.filter { present.contains($0.key) }
+        // 0.3: a segment gone from a WAL index that still has others breaks its checksum chain
+        // or its offsets: that index is read again (whole indexes gone are the chain check's).
+        if case .v03 = replica.layout {
+            for g in V03Layout.scan(files: gone).0.generations {
+                for i in g.indexes { fresh.formUnion(replica.v03?.generations.first { $0.id == g.id }?.segments(of: i).map(\.path) ?? []) }
+            }
+        }
+        // The latest plan, made once for the checks and the judgement.
+        let latestPlan = LatestPlan(replica: replica)
+        let checked = check(replica, fresh: fresh, latestPlan: latestPlan)
+        r.filesChecked = checked.paths.count
+        r.bytesRead = checked.bytes
+        r.checkedPaths = checked.paths
+        var failures = checked.failures
+        // A file removed between the listing and its read (Litestream compacting meanwhile) is a
+        // file gone, not an outage: the next round lists without it.
+        if failures.contains(where: { $0.storageFailure == .missing }) {
+            let now = Set(replica.storage.files().map(\.path))
+            failures.removeAll { e in
+                guard e.storageFailure == .missing, let p = e.path else { return false }
+                return !now.contains { p == $0 || p.hasSuffix("/" + $0) } && present.contains { p == $0 || p.hasSuffix("/" + $0) }
+            }
+        }
+        let byPath = Dictionary(listed.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        for (path, found) in checked.findings {
+            guard let file = byPath[path] else { continue }
+            // A change found earlier stays found when the file is read again with its index.
+            let change = changed[path].map { [$0] } ?? state.files[path]?.findings.filter { $0.code == .fileChanged } ?? []
+            state.record(file, findings: change + found)
+        }
+        // The replica as it is now: every file's findings, then the chain, then the plan.
+        var findings: [Finding] = replica.strays.map {
+            .warning(.layoutStray, file: $0, "file belongs to no Litestream \(replica.format.version) layout; a restore ignores it")
+        }
+        findings += replica.storageFindings
+        for f in listed { findings += state.files[f.path]?.findings ?? [] }
+        switch replica.layout {
+        case .v03(let layout): findings += Verifier.v03ChainFindings(layout, replica: replica, latestPlan: latestPlan)
+        case .ltx(let layout): findings += Verifier.overlaps(layout)
+        }
+        let (latest, brokenBy, undecided) = latestPlan.judge(findings: &findings, failures: &failures)
+        for e in replica.storage.failures where !failures.contains(where: { $0.message == e.message }) { failures.append(e) }
+        findings.sort { ($1.severity, $0.file, $0.offset ?? -1) < ($0.severity, $1.file, $1.offset ?? -1) }
+        r.findings = findings
+        r.storageFailures = failures.map(FailureReport.init)
+        r.latest = latest
+        r.latestBrokenBy = brokenBy
+        r.undecided = undecided
+        r.latestTime = latestPlan.plan?.time
+        r.freshnessSeconds = r.latestTime.map { max(0, started.timeIntervalSince1970 - $0) }
+        r.verdict = VerifyReport.verdict(findings: findings, storageFailures: r.storageFailures, undecided: undecided, latest: latest)
+        replica.storage.evict(checked.paths)
+        return finish(&r, started: started, warnings: warnings)
+    }
+
+    /// Ends a round: health from the verdict and freshness, the state recorded and written.
+    private func finish(_ r: inout WatchRound, started: Date, warnings: [String]) -> WatchRound {
+        r.warnings = warnings
+        r.health = r.verdict
+        if r.verdict == .ok, let maxLag, let age = r.freshnessSeconds, age > maxLag { r.health = .failed }
+        state.verdict = r.verdict
+        state.rounds = r.round
+        r.seconds = Date().timeIntervalSince(started)
+        state.lastRoundAt = started.timeIntervalSince1970 + r.seconds
+        // (Never before the state was read: an outage at start must not overwrite it.)
+        if let stateFile, stateLoaded {
+            do { try state.save(to: stateFile) } catch {
+                r.warnings.append("cannot write the state file \(stateFile): \(LiteProofError(wrapping: error).message)")
+            }
+        }
+        return r
+    }
+
+    /// The replica's files as its layout lists them (strays aside).
+    static func listed(_ layout: ReplicaLayout) -> [StoredFile] {
+        switch layout {
+        case .v03(let l):
+            return l.generations.flatMap(\.allFiles).map { StoredFile(path: $0.path, size: $0.size, modified: $0.modified, timeTrusted: $0.timeTrusted) }
+        case .ltx(let l):
+            return l.files.map { StoredFile(path: $0.path, size: $0.size, modified: $0.modified) }
+        }
+    }
+
+    /// Reads and checks the files in `fresh` (for 0.3, every segment of an index any of them is
+    /// in), several at once: the findings of each file read, and what the store could not produce.
+    private func check(_ replica: Replica, fresh: Set<String>, latestPlan: LatestPlan) -> (
+        findings: [String: [Finding]], failures: [LiteProofError], paths: [String], bytes: Int64
+    ) {
+        guard !fresh.isEmpty else { return ([:], [], [], 0) }
+        var results: [String: [Finding]] = [:]
+        var failures: [LiteProofError] = []
+        var paths: [String] = []
+        var bytes: Int64 = 0
+        switch replica.layout {
+        case .v03(let layout):
+            var units: [Verifier.V03Unit] = []
+            for g in layout.generations {
+                units += g.snapshots.filter { fresh.contains($0.path) }.map { .snapshot($0) }
+                for i in g.indexes {
+                    let segs = g.segments(of: i)
+                    if segs.contains(where: { fresh.contains($0.path) }) { units.append(.index(generation: g.id, index: i, segments: segs)) }
+                }
+            }
+            let files = units.flatMap(\.files)
+            paths = files.map(\.path)
+            bytes = files.reduce(0) { $0 + $1.size }
+            replica.storage.prefetch(paths)
+            let outcomes = parallelMap(units) { Verifier.check($0, in: replica) }
+            for (unit, outcome) in zip(units, outcomes) {
+                let found: [Finding]
+                switch outcome {
+                case .unreadable(let e):
+                    failures.append(e)
+                    continue
+                case .snapshot(let s): found = s.findings
+                case .index(_, let i): found = i.findings
+                }
+                // Each finding goes to the file it names (one naming none, to the unit's first file).
+                let unitPaths = unit.files.map(\.path)
+                for p in unitPaths { results[p] = [] }
+                for f in found { results[unitPaths.contains(f.file) ? f.file : unitPaths[0], default: []].append(f) }
+            }
+        case .ltx(let layout):
+            let refs = layout.files.filter { fresh.contains($0.path) }
+            paths = refs.map(\.path)
+            bytes = refs.reduce(0) { $0 + $1.size }
+            replica.storage.prefetch(paths)
+            let latestLast = latestPlan.plan?.files.last
+            let outcomes = parallelMap(refs) { Verifier.check($0, in: replica) }
+            for (ref, c) in zip(refs, outcomes) {
+                if let e = c.failure {
+                    failures.append(e)
+                    continue
+                }
+                var found = c.finding.map { [$0] } ?? []
+                if let h = c.summary?.header { found += Verifier.headerFindings(ref, header: h, endsLatest: ref.path == latestLast) }
+                results[ref.path] = found
+            }
+        }
+        return (results, failures, paths, bytes)
+    }
+}
