@@ -57,12 +57,14 @@ public enum Outcome: String, Codable, Sendable, CaseIterable, Comparable {
     /// The exit codes, as `--help` and the README state them.
     public static let exitCodeHelp = """
         Exit codes (stable):
-          0  ok: the replica is sound (warnings allowed) and its latest position restores; the
-             restore or check passed
-          1  damaged: findings that break a restore or the data, or a check that failed
-          2  could not decide: a usage error, a file the store could not produce (unreadable:
-             missing, not a regular file, permission, transfer, or the local disk), or an
-             undecided state (e.g. which generation: pass --generation)
+          0  ok: the replica is sound (warnings allowed) and its latest
+             position restores; the restore or check passed
+          1  damaged: findings that break a restore or the data, or a check
+             that failed
+          2  could not decide: a usage error; a file the store could not
+             produce (unreadable: missing, not a regular file, permission,
+             transfer, or the local disk); or an undecided state (e.g. which
+             generation: pass --generation)
           3  inconclusive (compare only): lagging-unproven
         """
 }
