@@ -32,7 +32,10 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     private var queue: [String] = []
     private var queued = Set<String>()
     private var workers = 0
-    private var rangeFailures: [(String, Error)] = []
+    /// Every download and ranged read that failed for good, as it failed (path, error): kept
+    /// apart so ``failures`` costs what failed, not the whole listing (a fleet asks once per
+    /// replica).
+    private var failed: [(String, Error)] = []
     /// The first bytes of objects read as a range (at most ``headBytes`` each, so bounded by the
     /// listing): a header is often read again (an LTX header by `inspect`, then by the plan).
     private var heads: [String: [UInt8]] = [:]
@@ -101,12 +104,8 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     public var failures: [LiteProofError] {
         condition.lock()
         defer { condition.unlock() }
-        let downloads = listing.compactMap { f -> (String, Error)? in
-            if case .failed(let e) = states[f.path] { return (f.path, e) }
-            return nil
-        }
         // Each names the file (relative to the prefix), so a fleet can tell whose it is.
-        return (downloads + rangeFailures).map { path, error in
+        return failed.map { path, error in
             var e = LiteProofError(wrapping: error)
             if e.path == nil { e.path = path }
             return e
@@ -203,7 +202,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
             return bytes
         } catch {
             condition.lock()
-            rangeFailures.append((path, error))
+            failed.append((path, error))
             condition.unlock()
             throw error
         }
@@ -265,6 +264,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
                 }
                 condition.lock()
                 states[path] = result
+                if case .failed(let error) = result { failed.append((path, error)) }
                 condition.broadcast()
             }
         }
