@@ -64,7 +64,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         if all {
             return try VerifyAll(
-                root: options.replica, json: options.json, quiet: options.quiet, shard: shard, jobs: jobs,
+                root: options.replica, config: options.configOptions, json: options.json, quiet: options.quiet, shard: shard, jobs: jobs,
                 metrics: metrics, restoreCheck: restoreCheck
             ).run()
         }
