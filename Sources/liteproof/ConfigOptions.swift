@@ -102,13 +102,16 @@ struct ConfigTarget: Sendable, Equatable {
             db.replicas.map { r in
                 let target = Result { try make(db, r) }
                 let name = db.replicas.count > 1 ? "\(db.path) (\(r.displayName))" : db.path
-                return NamedFleet.Member(name: name, open: { try target.get().open() })
+                return NamedFleet.Member(name: name, shardKey: db.path, open: { try target.get().open() })
             }
         }
     }
 
     /// The process's environment, with the configuration's keys in place of any others.
-    var environment: [String: String] {
+    var environment: [String: String] { Self.environment(credentials) }
+
+    /// The process's environment, with `credentials` (if any) in place of any others.
+    static func environment(_ credentials: ConfiguredCredentials?) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         if let credentials {
             env["AWS_ACCESS_KEY_ID"] = credentials.accessKeyID

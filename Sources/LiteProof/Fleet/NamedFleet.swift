@@ -4,13 +4,17 @@ import Foundation
 /// Litestream configuration names, each in its own storage): verified as ``FleetVerifier``
 /// verifies a discovered fleet, with the same shards, entries and summary.
 public struct NamedFleet: Sendable {
-    /// One replica: its name in the entries (and the shard hash), and how to open it.
+    /// One replica: its name in the entries, what the shard is chosen by, and how to open it.
     public struct Member: Sendable {
         public var name: String
+        /// Hashed by ``FleetShard/contains(_:)`` (the database's path, so all replicas of a
+        /// database fall in one shard).
+        public var shardKey: String
         public var open: @Sendable () throws -> Replica
 
-        public init(name: String, open: @escaping @Sendable () throws -> Replica) {
+        public init(name: String, shardKey: String? = nil, open: @escaping @Sendable () throws -> Replica) {
             self.name = name
+            self.shardKey = shardKey ?? name
             self.open = open
         }
     }
@@ -18,7 +22,7 @@ public struct NamedFleet: Sendable {
     /// What the summary names as the root (the configuration file).
     public let root: String
     public let members: [Member]
-    /// Only this shard's members, by ``FleetShard/contains(_:)`` of their names (nil: all).
+    /// Only this shard's members, by ``FleetShard/contains(_:)`` of their ``Member/shardKey`` (nil: all).
     public var shard: FleetShard?
     /// Replicas verified at once.
     public var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -31,13 +35,13 @@ public struct NamedFleet: Sendable {
     }
 
     /// The names of this shard's members, in order.
-    public var names: [String] { members.map(\.name).filter { shard?.contains($0) ?? true } }
+    public var names: [String] { members.filter { shard?.contains($0.shardKey) ?? true }.map(\.name) }
 
     /// Verifies this shard's members, calling `report` once per replica in order, then returns
     /// the summary. A replica that cannot be opened gets its entry with the failure's verdict.
     public func run(_ report: (FleetEntry) -> Void) -> FleetSummary {
         let started = Date()
-        let mine = members.filter { shard?.contains($0.name) ?? true }
+        let mine = members.filter { shard?.contains($0.shardKey) ?? true }
         let collector = FleetCollector(count: mine.count, progress: progress)
         let next = Locked(0)
         let restoreCheck = restoreCheck
