@@ -23,6 +23,18 @@ public struct ConfiguredCredentials: Sendable, Equatable, CustomStringConvertibl
     }
 
     public var description: String { "credentials from the configuration (not shown)" }
+
+    /// `environment` with these keys as `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (and no
+    /// session token or anonymous switch): a key in Litestream's file wins over the
+    /// environment's, as it does in Litestream.
+    public func applied(to environment: [String: String]) -> [String: String] {
+        var env = environment
+        env["AWS_ACCESS_KEY_ID"] = accessKeyID
+        env["AWS_SECRET_ACCESS_KEY"] = secretAccessKey
+        env["AWS_SESSION_TOKEN"] = nil
+        env["AWS_NO_SIGN_REQUEST"] = nil
+        return env
+    }
 }
 
 extension LitestreamConfig.Replica {

@@ -142,8 +142,7 @@ public struct LitestreamConfig: Sendable, Equatable {
             break
         }
         if s == "~" || s.hasPrefix("~/") {
-            let home = ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-            s = home + s.dropFirst(1)
+            s = NSHomeDirectory() + s.dropFirst(1)
         }
         guard !s.isEmpty else { throw LiteProofError(.usage, "an empty path") }
         return URL(fileURLWithPath: s).standardizedFileURL.path

@@ -112,14 +112,8 @@ struct ConfigTarget: Sendable, Equatable {
 
     /// The process's environment, with `credentials` (if any) in place of any others.
     static func environment(_ credentials: ConfiguredCredentials?) -> [String: String] {
-        var env = ProcessInfo.processInfo.environment
-        if let credentials {
-            env["AWS_ACCESS_KEY_ID"] = credentials.accessKeyID
-            env["AWS_SECRET_ACCESS_KEY"] = credentials.secretAccessKey
-            env["AWS_SESSION_TOKEN"] = nil
-            env["AWS_NO_SIGN_REQUEST"] = nil
-        }
-        return env
+        let env = ProcessInfo.processInfo.environment
+        return credentials?.applied(to: env) ?? env
     }
 
     /// `liteproof: note: …` on stderr.
