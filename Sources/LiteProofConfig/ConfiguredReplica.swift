@@ -50,7 +50,7 @@ extension LitestreamConfig.Replica {
     /// naming the database and the replica.
     public func resolve(database: String) throws -> ConfiguredReplica {
         func refuse(_ why: String) -> LiteProofError {
-            LiteProofError(.usage, "the replica \(self) of \(database): \(why)")
+            LiteProofError(.usage, "the replica \(self) of \(database)\(file.isEmpty ? "" : " in " + file): \(why)")
         }
         switch kind {
         case "file":

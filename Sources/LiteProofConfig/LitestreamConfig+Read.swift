@@ -141,6 +141,7 @@ struct ConfigReader {
             region: try text("region"), endpoint: try text("endpoint"), forcePathStyle: try flag("force-path-style"),
             skipVerify: try flag("skip-verify") ?? false, accessKeyID: try text("access-key-id"), secretAccessKey: try text("secret-access-key"),
             position: at)
+        r.file = file
         if let d = defaults {
             r.accessKeyID = r.accessKeyID ?? d.accessKeyID
             r.secretAccessKey = r.secretAccessKey ?? d.secretAccessKey

@@ -66,6 +66,8 @@ public struct LitestreamConfig: Sendable, Equatable {
         public var secretAccessKey: String?
         /// Where it is in the file, for messages: `dbs[0].replicas[1]`.
         public var position: String
+        /// The configuration file it is in, for messages.
+        public var file: String = ""
 
         public init(
             name: String? = nil, type: String? = nil, url: String? = nil, path: String? = nil, bucket: String? = nil, region: String? = nil,

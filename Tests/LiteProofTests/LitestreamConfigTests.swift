@@ -157,7 +157,7 @@ import Testing
             try r.resolve(database: c.databases[0].path)
         } throws: { error in
             let text = "\(error)"
-            return text.contains(message) && text.contains("/data/app.db") && text.contains("dbs[0].replica")
+            return text.contains(message) && text.contains("/data/app.db in ls.yml") && text.contains("dbs[0].replica")
         }
     }
 
