@@ -104,3 +104,31 @@ extension ConfigLiveTests {
         }
     }
 }
+
+extension ConfigLiveTests {
+    /// `--shard I/N` with --config: `verify --all` and `watch` keep the same databases (by a
+    /// hash of each database's path), and the shards split the file's databases exactly.
+    @Test func shardsSplitTheDatabasesAsVerifyAllDoes() throws {
+        let a = try WatchFixtures.replica(.v05), b = try WatchFixtures.replica(.v03)
+        let work = try rigTempDir("config-shard")
+        let config = work + "/litestream.yml"
+        let dbs = (0..<6).map { "\(work)/db\($0).db" }
+        try ("dbs:\n" + dbs.enumerated().map { "  - path: \($1)\n    replica:\n      path: \($0 % 2 == 0 ? a : b)\n" }.joined())
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        var seen: [String] = []
+        for i in 0..<2 {
+            let all = try runLiteProof(["verify", "--all", "--config", config, "--shard", "\(i)/2", "--json", "--restore-check", "none"])
+            #expect(all.status == 0, "\(all.stdout)\(all.stderr)")
+            let verified = all.stdout.split(separator: "\n").compactMap { try? json(String($0)) }.compactMap { $0["database"] as? String }
+            let watch = try runLiteProof(["watch", "--config", config, "--shard", "\(i)/2", "--rounds", "1", "--json"])
+            #expect(watch.status == 0, "\(watch.stdout)\(watch.stderr)")
+            let watched = watch.stdout.split(separator: "\n").compactMap { try? json(String($0)) }
+                .filter { $0["event"] as? String == "round" }.compactMap { $0["database"] as? String }
+            #expect(verified == watched && verified == dbs.filter { FleetShard.hash($0) % 2 == UInt64(i) })
+            seen += verified
+        }
+        #expect(seen.sorted() == dbs.sorted())
+        let bad = try runLiteProof(["watch", a, "--shard", "0/2"])
+        #expect(bad.status == 2 && bad.stderr.contains("--shard goes with --config"))
+    }
+}
