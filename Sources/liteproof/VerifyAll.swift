@@ -28,6 +28,9 @@ struct VerifyAll {
         let names: [String]
         let runFleet: ((FleetEntry) -> Void) throws -> FleetSummary
         do {
+            if let root, config.config != nil {
+                throw LiteProofError(.usage, "verify --all --config verifies the replicas the file names; \(root) is not needed")
+            }
             if let loaded = try config.load() {
                 var fleet = NamedFleet(root: loaded.file, members: ConfigTarget.fleet(loaded))
                 fleet.shard = shard
