@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The Prometheus text format for `--metrics` (used by the LiteProofMetrics target only).
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Litestream's configuration file (YAML) for `--config` (used by LiteProofConfig only).
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -48,15 +50,23 @@ let package = Package(
                 "LiteProof",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // Litestream's own configuration file read as Litestream reads it (`--config`): databases,
+        // their replicas and credentials, with its environment expansion.
+        .target(
+            name: "LiteProofConfig",
+            dependencies: [
+                "LiteProof",
+                .product(name: "Yams", package: "Yams"),
+            ]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof", "LiteProofMetrics", "LiteProofS3",
+                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofS3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "LiteProofS3", "CSQLite", "CLZ4"]),
+            dependencies: ["LiteProof", "LiteProofConfig", "LiteProofS3", "CSQLite", "CLZ4"]),
     ],
     swiftLanguageModes: [.v6]
 )
