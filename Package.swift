@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "LiteProof", targets: ["LiteProof"]),
         .library(name: "LiteProofS3", targets: ["LiteProofS3"]),
+        .library(name: "LiteProofGCS", targets: ["LiteProofGCS"]),
         .executable(name: "liteproof", targets: ["liteproof"]),
     ],
     dependencies: [
@@ -40,23 +41,37 @@ let package = Package(
                 "LiteProof",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
+        // What every object-store back end shares: the HTTP transport under the transfer policy
+        // (deadlines, speed floor, bounded bodies, no redirects, retries, endpoint health), the
+        // listing invariants, the storage that downloads objects as they are read, and `fetch`.
+        // Kept apart so the core library needs no networking.
+        .target(name: "LiteProofObjectStore", dependencies: ["LiteProof"]),
         // Reading replicas straight from S3 and S3-compatible stores (ListObjectsV2, GetObject,
-        // SigV4), kept apart so the core library needs no networking.
+        // SigV4).
         .target(
             name: "LiteProofS3",
             dependencies: [
-                "LiteProof",
+                "LiteProof", "LiteProofObjectStore",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        // Reading replicas straight from Google Cloud Storage (the JSON API's objects list and
+        // media downloads; service-account tokens signed RS256 with _CryptoExtras).
+        .target(
+            name: "LiteProofGCS",
+            dependencies: [
+                "LiteProof", "LiteProofObjectStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof", "LiteProofMetrics", "LiteProofS3",
+                "LiteProof", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "LiteProofS3", "CSQLite", "CLZ4"]),
+            dependencies: ["LiteProof", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "CSQLite", "CLZ4"]),
     ],
     swiftLanguageModes: [.v6]
 )
@@ -67,6 +82,6 @@ if Context.environment["LITEPROOF_FUZZ"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "LiteProofFuzz",
-            dependencies: ["LiteProof", "LiteProofS3", "CLZ4"],
+            dependencies: ["LiteProof", "LiteProofObjectStore", "LiteProofS3", "CLZ4"],
             path: "Fuzz/Sources/LiteProofFuzz"))
 }
