@@ -82,6 +82,6 @@ if Context.environment["LITEPROOF_FUZZ"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "LiteProofFuzz",
-            dependencies: ["LiteProof", "LiteProofObjectStore", "LiteProofS3", "CLZ4"],
+            dependencies: ["LiteProof", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "CLZ4"],
             path: "Fuzz/Sources/LiteProofFuzz"))
 }
