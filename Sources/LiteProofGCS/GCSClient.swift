@@ -17,6 +17,10 @@ public final class GCSClient: ObjectStoreClient, @unchecked Sendable {
     let tokens: GCSTokenSource?
     /// Objects asked for per listing page (`maxResults`; GCS sends at most 1000).
     public var pageSize = 1000
+    /// The generation of each object listed so far: a download asks for that generation, so an
+    /// object written again after the listing is never read in place of the one listed.
+    private let generations = NSLock()
+    private var listed: [String: String] = [:]
 
     public var policy: TransferPolicy { transport.policy }
     /// Attempts per request (first try included); the policy's unless changed.
@@ -50,6 +54,7 @@ public final class GCSClient: ObjectStoreClient, @unchecked Sendable {
     public func list(prefix: String, keep: @escaping (RemoteObject) -> Bool = { _ in true }) throws -> [RemoteObject] {
         var reader = ListingReader(context: display(prefix), maxKeys: policy.maxKeys, keep: keep)
         var token: String?
+        var pinned: [String: String] = [:]
         let what = "list \(display(prefix))"
         repeat {
             var query = [("prefix", prefix), ("maxResults", String(max(1, pageSize))), ("projection", "noAcl")]
@@ -62,7 +67,11 @@ public final class GCSClient: ObjectStoreClient, @unchecked Sendable {
                 try GCSListPage.parse(answer.body, context: self.display(prefix))
             }
             token = try reader.accept(objects: page.objects, truncated: page.nextToken != nil, nextToken: page.nextToken)
+            for o in page.objects where keep(o) { pinned[o.key] = page.generations[o.key] }
         } while token != nil
+        generations.lock()
+        listed.merge(pinned) { _, new in new }
+        generations.unlock()
         return reader.objects
     }
 
@@ -88,9 +97,15 @@ public final class GCSClient: ObjectStoreClient, @unchecked Sendable {
 
     // MARK: - Requests
 
-    /// `/storage/v1/b/BUCKET/o/NAME?alt=media`: the name is one path segment (its `/` encoded).
+    /// `/storage/v1/b/BUCKET/o/NAME?alt=media[&generation=G]`: the name is one path segment (its
+    /// `/` encoded); the generation is the listed one, when the object was listed.
     func mediaURL(_ name: String) -> URL {
-        url(["storage", "v1", "b", config.location.bucket, "o", name], query: [("alt", "media")])
+        generations.lock()
+        let generation = listed[name]
+        generations.unlock()
+        var query = [("alt", "media")]
+        if let generation { query.append(("generation", generation)) }
+        return url(["storage", "v1", "b", config.location.bucket, "o", name], query: query)
     }
 
     /// The endpoint with `segments` (each percent-encoded whole) and `query`.
@@ -145,7 +160,10 @@ public final class GCSClient: ObjectStoreClient, @unchecked Sendable {
         case 404 where listing:
             return .fail(LiteProofError(.usage, "cannot \(what): GCS answered \(words) (the bucket \(bucket) does not exist at \(tried))"))
         case 404:
-            return .fail(LiteProofError(.storage(.missing), "cannot \(what): GCS answered \(words) (the object is gone since the listing)"))
+            return .fail(
+                LiteProofError(
+                    .storage(.missing),
+                    "cannot \(what): GCS answered \(words) (the object as listed is gone: deleted, or written again, since the listing)"))
         case 401, 403:
             let who =
                 config.credentials.map { "the \($0.who) may not read gs://\(bucket)" }

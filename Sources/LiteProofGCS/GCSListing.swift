@@ -12,6 +12,8 @@ import LiteProofObjectStore
 /// ``ListingReader``'s to judge.
 struct GCSListPage {
     var objects: [RemoteObject]
+    /// Each object's generation (when the page gives one), by name.
+    var generations: [String: String] = [:]
     var nextToken: String?
 
     /// Most items one page may hold: GCS sends at most 1000 (`maxResults`' ceiling); a server
@@ -68,6 +70,7 @@ struct GCSListPage {
         let items = page.items ?? []
         guard items.count <= maxItems else { throw refuse("a page of \(items.count) items, more than a GCS page holds") }
         var objects: [RemoteObject] = []
+        var generations: [String: String] = [:]
         objects.reserveCapacity(items.count)
         for item in items {
             guard let updated = ListingTime.parse(item.updated) else {
@@ -76,10 +79,11 @@ struct GCSListPage {
             }
             // The generation changes whenever the object is written again.
             let etag = item.generation.map { String($0.value) } ?? item.etag ?? ""
+            if let g = item.generation { generations[item.name] = String(g.value) }
             objects.append(RemoteObject(key: item.name, size: item.size.value, lastModified: updated, etag: etag))
         }
         let token = page.nextPageToken.flatMap { $0.isEmpty ? nil : $0 }
-        return GCSListPage(objects: objects, nextToken: token)
+        return GCSListPage(objects: objects, generations: generations, nextToken: token)
     }
 
     private static func describe(_ c: DecodingError.Context) -> String {

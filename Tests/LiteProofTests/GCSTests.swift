@@ -223,7 +223,9 @@ func copyGCSObjects(_ server: FakeGCSServer, from: String, to: String, target: F
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/part")) == bytes[10..<110])
     }
 
-    /// A real file re-uploaded with one byte flipped is found and named.
+    /// A real file re-uploaded with one byte flipped is found and named; an object written again
+    /// after the listing is not read in place of the one listed (downloads ask for the listed
+    /// generation).
     @Test func damagedObjectIsNamed() async throws {
         let fixture = try GCSScope.current()
         let server = fixture.server
@@ -232,6 +234,14 @@ func copyGCSObjects(_ server: FakeGCSServer, from: String, to: String, target: F
         try copyGCSObjects(server, from: "fleet/app", to: "damaged/app", flip: String(victim))
         let r = try runWithEnvironment(liteproofBinary(), ["verify", "gs://bucket/damaged/app"], environment: server.childEnvironment)
         #expect(r.status == 1 && r.output.contains(String(victim)), "\(r.output)")
+
+        let listed = try GCSStorage(url: "gs://bucket/damaged/app", environment: server.childEnvironment)
+        try server.upload(try server.download(name: "fleet/app/" + victim), name: "damaged/app/" + victim)
+        #expect {
+            _ = try listed.open(String(victim))
+        } throws: { e in
+            (e as? LiteProofError)?.kind == .storage(.missing) && "\(e)".contains("written again")
+        }
     }
 
     /// The server killed while a body is on its way: exit 2 (unreadable), naming the object and
