@@ -12,7 +12,8 @@ import Testing
 @testable import LiteProofGCS
 
 /// A loopback stand-in for Google's token endpoint and the JSON API: `POST /token` grants
-/// `tok-N` (or refuses a JWT whose `iss` starts with `refused`), every request is recorded as a
+/// `tok-N` for a JWT (or refuses one whose `iss` starts with `refused`), `user-N` for a refresh
+/// token, every request is recorded as a
 /// JSON line in `log`; `GET /storage/v1/b/empty/o` lists nothing, `GET /storage/v1/b/loop/o`
 /// lists one object (a new one after the first page) with the same next page token every time.
 // @unchecked: Process is not Sendable in every Foundation; everything else is `let`.
@@ -37,6 +38,9 @@ final class TokenServer: @unchecked Sendable {
             def do_POST(self):
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
                 record({"method": "POST", "path": self.path, "form": form})
+                if form.get("grant_type") == "refresh_token":
+                    grants[0] += 1
+                    return self.answer(200, {"access_token": "user-%d" % grants[0], "expires_in": 3599})
                 claims = json.loads(base64.urlsafe_b64decode(form.get("assertion", "..").split(".")[1] + "=="))
                 if claims.get("iss", "").startswith("refused"):
                     return self.answer(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
@@ -193,6 +197,27 @@ final class TokenServer: @unchecked Sendable {
             return (e as? LiteProofError)?.kind == .usage && text.contains("invalid_grant") && text.contains("refused@test")
                 && !text.contains("eyJ") && !text.contains("PRIVATE KEY")
         }
+    }
+
+    /// gcloud's application default credentials (a user's refresh token), found under
+    /// CLOUDSDK_CONFIG: the refresh token is exchanged, the access token sent.
+    @Test func authorizedUserCredentials() throws {
+        let server = try TokenServer()
+        defer { server.stop() }
+        let gcloud = try rigTempDir("gcloud")
+        let file: [String: String] = [
+            "type": "authorized_user", "client_id": "cid.apps.googleusercontent.com", "client_secret": "s3cret", "refresh_token": "1//refresh",
+            "token_uri": "http://127.0.0.1:\(server.port)/token",
+        ]
+        try JSONSerialization.data(withJSONObject: file).write(to: URL(fileURLWithPath: gcloud + "/application_default_credentials.json"))
+        var config = try GCSConfig.resolve(GCSLocation(bucket: "empty", prefix: "app"), environment: ["CLOUDSDK_CONFIG": gcloud])
+        #expect(config.notes.isEmpty && config.endpoint == GCSConfig.defaultEndpoint)
+        config.endpoint = URL(string: "http://127.0.0.1:\(server.port)")!
+        #expect(try GCSClient(config: config).list(prefix: "app/").isEmpty)
+        let requests = server.requests
+        let form = requests.first { $0["method"] as? String == "POST" }?["form"] as? [String: String]
+        #expect(form?["grant_type"] == "refresh_token" && form?["refresh_token"] == "1//refresh" && form?["client_secret"] == "s3cret")
+        #expect(requests.contains { $0["method"] as? String == "GET" && $0["authorization"] as? String == "Bearer user-1" }, "\(requests)")
     }
 
     /// A listing whose page token repeats forever ends in a named transfer failure, not a loop.
