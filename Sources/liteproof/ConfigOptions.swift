@@ -86,6 +86,8 @@ struct ConfigTarget: Sendable, Equatable {
             return ConfigTarget(database: db.path, replicaName: r.displayName, location: .local(folder), credentials: nil)
         case .s3(let url, let credentials):
             return ConfigTarget(database: db.path, replicaName: r.displayName, location: .s3(url), credentials: credentials)
+        case .gcs(let url):
+            return ConfigTarget(database: db.path, replicaName: r.displayName, location: .gcs(url), credentials: nil)
         }
     }
 
@@ -134,6 +136,7 @@ extension ReplicaLocation {
         switch self {
         case .local(let path): return "local:" + path
         case .s3(let url): return "s3:" + url
+        case .gcs(let url): return "gcs:" + url
         }
     }
 }
