@@ -57,8 +57,11 @@ struct WatchCommand: ParsableCommand {
         help: "After each round, write Prometheus gauges to this file (atomically; for node_exporter's textfile collector).")
     var metricsFile: String?
 
+    @OptionGroup var deep: WatchDeepOptions
+
     func validate() throws {
         if replicas.isEmpty { throw ValidationError("Missing expected argument '<replica> ...'") }
+        try deep.validate(replicas: replicas.count)
         if !(interval > 0) || interval > 7 * 86_400 { throw ValidationError("--interval must be more than 0 seconds and at most a week") }
         if let maxLag, !(maxLag > 0) { throw ValidationError("--max-lag must be more than 0 seconds") }
         if let rounds, rounds < 1 { throw ValidationError("--rounds must be at least 1") }
@@ -72,29 +75,35 @@ struct WatchCommand: ParsableCommand {
             } catch { throw fail(LiteProofError(.usage, "cannot make the state folder \(state): \(error.localizedDescription)"), json: json) }
             guard FS.isDirectory(state) else { throw fail(LiteProofError(.usage, "--state \(state) is not a folder"), json: json) }
         }
-        let watchers = replicas.map { location in
+        let watchers = replicas.enumerated().map { i, location in
             let name = location.name
-            return Watcher(
-                database: name, stateFile: state.map { WatchState.path(in: $0, replica: name) }, maxLag: maxLag, open: { try location.open() })
+            let w = Watcher(
+                database: name, live: deep.live(i), stateFile: state.map { WatchState.path(in: $0, replica: name) }, maxLag: maxLag,
+                open: { try location.open() })
+            deep.configure(w)
+            return w
         }
         var last: [Outcome?] = watchers.map { _ in nil }
+        var metrics: [DatabaseMetrics?] = watchers.map { _ in nil }
         var done = 0
         var interrupted = false
         watching: while true {
-            var metrics: [DatabaseMetrics] = []
             for (i, watcher) in watchers.enumerated() {
                 if stop.stopRequested {
                     interrupted = true
                     break watching
                 }
+                guard watcher.isDue() else { continue }  // backing off after unreadable rounds
                 let r = watcher.round()
                 report(r, previous: last[i])
                 last[i] = r.health
-                metrics.append(
-                    DatabaseMetrics(database: r.database, verdict: Int(r.health.exitCode), latestAgeSeconds: r.freshnessSeconds, checkedAt: r.time))
+                metrics[i] = DatabaseMetrics(
+                    database: r.database, verdict: Int(r.health.exitCode), latestAgeSeconds: r.freshnessSeconds, checkedAt: r.time)
             }
             if let metricsFile {
-                do { try MetricsFile.write(metrics, to: metricsFile) } catch { warn("cannot write \(metricsFile): \(LiteProofError(wrapping: error).message)") }
+                do { try MetricsFile.write(metrics.compactMap { $0 }, to: metricsFile) } catch {
+                    warn("cannot write \(metricsFile): \(LiteProofError(wrapping: error).message)")
+                }
             }
             done += 1
             if let rounds, done >= rounds { break }
@@ -128,6 +137,7 @@ struct WatchCommand: ParsableCommand {
         } else {
             say("\(formatTime(r.time)) \(r.database) \(previous?.rawValue ?? "start") -> \(r.health.rawValue): \(r.reason)".escapedForText)
         }
+        if let w = deep.changed(database: r.database, from: previous, to: r.health, reason: r.reason) { warn(w) }
     }
 
     /// One line on stdout, written at once (unbuffered: a pipe sees each event as it happens).
