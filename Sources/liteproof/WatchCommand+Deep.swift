@@ -41,20 +41,32 @@ struct WatchDeepOptions: ParsableArguments {
             throw ValidationError("\(databases.count) --db options for \(replicas) replica(s): each --db pairs with the replica in the same place")
         }
         if !(restoreEvery >= 0) { throw ValidationError("--restore-every must be 0 (never) or more seconds") }
-        if let canaryEvery {
-            if !(canaryEvery > 0) { throw ValidationError("--canary-every must be more than 0 seconds") }
-            if databases.isEmpty { throw ValidationError("--canary-every needs the live database: pass --db PATH") }
-        }
+        if let canaryEvery, !(canaryEvery > 0) { throw ValidationError("--canary-every must be more than 0 seconds") }
         if !(onChangeTimeout > 0) { throw ValidationError("--on-change-timeout must be more than 0 seconds") }
     }
 
     /// The live database paired with the `i`-th replica, if any.
     func live(_ i: Int) -> String? { i < databases.count ? databases[i] : nil }
 
-    /// Sets the watcher's deep-check and canary schedule.
-    func configure(_ w: Watcher) {
-        w.restoreEvery = restoreEvery
-        w.canaryEvery = w.live == nil ? nil : canaryEvery
+    /// Sets each watcher's deep-check and canary schedule; --canary-every with no live database
+    /// at all (from --db or elsewhere) is a usage error.
+    func configure(_ watchers: [Watcher]) throws {
+        for w in watchers {
+            w.restoreEvery = restoreEvery
+            w.canaryEvery = w.live == nil ? nil : canaryEvery
+        }
+        if canaryEvery != nil, watchers.allSatisfy({ $0.live == nil }) {
+            throw LiteProofError(.usage, "--canary-every writes canaries to the live database: pass --db PATH")
+        }
+    }
+
+    /// The deep check and canary of a round, for the --verbose status line ("" when neither).
+    static func status(_ r: WatchRound) -> String {
+        var s = ""
+        if let d = r.deepCheck { s += String(format: "; deep check %.2f s: %@", d.seconds, d.detail) }
+        if let t = r.canaryRoundTripSeconds { s += String(format: "; canary round trip %.2f s", t) }
+        if let n = r.backoffIntervals { s += "; next round in \(n) intervals" }
+        return s
     }
 
     /// Runs the --on-change command for a change of health; a warning when it failed.

@@ -14,7 +14,9 @@ struct WatchCommand: ParsableCommand {
             verified earlier and now listed with another size or time is damage (file.changed); \
             files removed by retention or compaction are not, unless the latest restore then \
             breaks (a missing WAL index, a TXID gap). A store that cannot be read makes the \
-            round unreadable (unreachable), never damaged.
+            round unreadable (unreachable), never damaged, and that replica's next round waits 2, \
+            then 4 intervals. With --db, deep checks (--restore-every) also compare with the live \
+            database, and --canary-every measures the round trip of a write through Litestream.
 
             Output: one line per change of verdict (--verbose: also one status line per round); \
             with --json, JSON Lines: one "round" event per round per replica and one \
@@ -77,12 +79,11 @@ struct WatchCommand: ParsableCommand {
         }
         let watchers = replicas.enumerated().map { i, location in
             let name = location.name
-            let w = Watcher(
+            return Watcher(
                 database: name, live: deep.live(i), stateFile: state.map { WatchState.path(in: $0, replica: name) }, maxLag: maxLag,
                 open: { try location.open() })
-            deep.configure(w)
-            return w
         }
+        do { try deep.configure(watchers) } catch { throw fail(error, json: json) }
         var last: [Outcome?] = watchers.map { _ in nil }
         var metrics: [DatabaseMetrics?] = watchers.map { _ in nil }
         var done = 0
@@ -128,6 +129,7 @@ struct WatchCommand: ParsableCommand {
             s += " (\(Units.bytes(r.bytesRead))), \(r.filesGone) gone"
             if let latest = r.latest { s += "; latest \(latest.position)" }
             if let age = r.freshnessSeconds { s += String(format: ", %.1f s old", age) }
+            s += WatchDeepOptions.status(r)
             say(s.escapedForText)
         }
         guard previous != r.health else { return }

@@ -53,8 +53,9 @@ public struct WatchRound: Codable, Sendable {
     /// The canary round trip: what the watcher wrote to the live database and whether it is in
     /// the replica yet (nil without ``Watcher/canaryEvery``).
     public var canary: CanaryTrip?
-    /// Seconds from writing a canary to the live database to the start of the round whose
-    /// replica held it, in the round that first saw it.
+    /// Seconds from writing a canary to the live database until the replica held it, in the
+    /// round that first saw it: until the latest position's time (the position that holds it;
+    /// an upper bound), or the round's start when that time is not trusted or is earlier.
     public var canaryRoundTripSeconds: Double?
     /// After an unreadable round, how many intervals the watcher waits before this replica's next
     /// round (1, 2, then 4: exponential, capped); nil after a readable round.

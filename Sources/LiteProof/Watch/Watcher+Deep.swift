@@ -114,7 +114,10 @@ extension Watcher {
             if let c = schedule.canary {
                 schedule.lookedAt = plan.position
                 if try Canary.all(in: try FilePageSource(path: path))?.contains(where: { $0.token == c.token }) == true {
-                    r.canaryRoundTripSeconds = max(0, now - c.createdAt)
+                    // The replica held it by the latest position's time (when that is trusted
+                    // and not before the write), else by the start of this round.
+                    let by = r.latestTime.flatMap { r.latestTimeTrusted == true && $0 >= c.createdAt ? min($0, now) : nil } ?? now
+                    r.canaryRoundTripSeconds = by - c.createdAt
                     schedule.canary = nil
                     r.canary = CanaryTrip(token: c.token, writtenAt: c.createdAt, seen: true, ageSeconds: max(0, now - c.createdAt))
                 }
