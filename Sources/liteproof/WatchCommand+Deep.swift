@@ -73,6 +73,7 @@ struct WatchDeepOptions: ParsableArguments {
     func changed(database: String, from: Outcome?, to: Outcome, reason: String) -> String? {
         guard let onChange else { return nil }
         return ChangeHook.run(
-            onChange, environment: ChangeHook.environment(database: database, from: from, to: to, reason: reason), timeout: onChangeTimeout)
+            onChange, environment: ChangeHook.environment(database: database, from: from, to: to, reason: reason), timeout: onChangeTimeout,
+            stop: StopSignal.install())
     }
 }

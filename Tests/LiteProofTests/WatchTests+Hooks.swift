@@ -39,6 +39,30 @@ extension WatchTests {
         #expect(try runLiteProof(["watch", dir, "--db", db, "--db", db]).status == 2)
     }
 
+    /// SIGTERM while an --on-change command hangs: the command's group is killed and the watch
+    /// ends promptly with exit 0.
+    @Test func sigtermDuringOnChangeEndsPromptly() throws {
+        let dir = try WatchFixtures.replica(.v05)
+        let work = try rigTempDir("watch-hook-term")
+        let marker = work + "/hook-started"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: liteproofBinary())
+        p.arguments = ["watch", dir, "--interval", "600", "--on-change", "touch '\(marker)'; sleep 60", "--on-change-timeout", "600"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
+        }
+        try waitUntil("the --on-change command", timeout: 60) { FileManager.default.fileExists(atPath: marker) }
+        let sent = Date()
+        p.terminate()
+        try waitUntil("the watcher to exit", timeout: 10) { !p.isRunning }
+        #expect(Date().timeIntervalSince(sent) < 3)
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0)
+    }
+
     /// A store that goes away (the proxy in front of the S3 server stopped): unreadable rounds,
     /// never damage, backing off 2 then 4 intervals; when it is back, the next round is ok and
     /// reads nothing new.

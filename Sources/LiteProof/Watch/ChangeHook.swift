@@ -16,9 +16,10 @@ public enum ChangeHook {
     }
 
     /// Runs `command` with `extra` added to the environment and waits at most `timeout` seconds
-    /// (`posix_spawn`, then `waitpid`); returns a warning when it could not run, failed, or was
-    /// killed, nil when it exited 0.
-    public static func run(_ command: String, environment extra: [String: String], timeout: Double) -> String? {
+    /// (`posix_spawn`, then `waitpid`), or until `stop` is requested (SIGTERM: the watch ends
+    /// promptly); returns a warning when it could not run, failed, or was killed, nil when it
+    /// exited 0.
+    public static func run(_ command: String, environment extra: [String: String], timeout: Double, stop: StopSignal? = nil) -> String? {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in extra { env[k] = v }
         let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -44,15 +45,18 @@ public enum ChangeHook {
             let done = waitpid(pid, &status, WNOHANG)
             if done == pid { break }
             if done < 0 && errno != EINTR { return "--on-change: cannot wait for the command: \(String(cString: strerror(errno)))" }
-            if Date() > deadline {
+            let stopping = stop?.stopRequested == true
+            if stopping || Date() > deadline {
                 kill(-pid, SIGTERM)
                 let grace = Date().addingTimeInterval(1)
                 while waitpid(pid, &status, WNOHANG) == 0 && Date() < grace { usleep(20_000) }
                 kill(-pid, SIGKILL)
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                return String(format: "--on-change: the command ran longer than %.0f s and was killed", timeout)
+                return stopping
+                    ? "--on-change: the command was killed: the watch is stopping"
+                    : String(format: "--on-change: the command ran longer than %g s and was killed", timeout)
             }
-            usleep(20_000)
+            if let stop { stop.wait(seconds: 0.02) } else { usleep(20_000) }
         }
         if (status & 0x7f) != 0 { return "--on-change: the command was killed by signal \(status & 0x7f)" }
         let code = (status >> 8) & 0xff
