@@ -33,6 +33,8 @@ extension WatchTests {
             rounds += 1
             #expect(r.verdict == .ok && r.health == .ok, "round \(r.round): \(r.reason)")
             #expect(r.deepCheck == nil && r.restoreCheckSeconds == nil, "a deep check before --restore-every passed")
+            // Freshness: the latest position is the write just replicated.
+            #expect((r.freshnessSeconds ?? 99) < 10, "\(r.freshnessSeconds ?? -1)")
             trip = r.canaryRoundTripSeconds
             if trip != nil { #expect(r.canary?.token == written.token && r.canary?.seen == true) }
         }
