@@ -25,6 +25,16 @@ extension WatchTests {
         #expect(env.contains("LITEPROOF_FROM=start") && env.contains("LITEPROOF_TO=ok"))
         #expect(env.contains { $0.hasPrefix("LITEPROOF_REASON=latest position ") }, "\(env)")
 
+        // Two replicas, one --db: it goes with the first; the second is deep-checked without a compare.
+        let other = try WatchFixtures.replica(.v05)
+        let two = try runLiteProof(["watch", dir, other, "--db", db, "--rounds", "1", "--json"])
+        #expect(two.status == 0, "\(two.stdout)\(two.stderr)")
+        let rounds = try two.stdout.split(separator: "\n").map { try json(String($0)) }.filter { $0["event"] as? String == "round" }
+        #expect(rounds.map { $0["database"] as? String } == [dir, other])
+        #expect((rounds.first?["deepCheck"] as? [String: Any])?["compare"] != nil)
+        #expect((rounds.last?["deepCheck"] as? [String: Any])?["check"] as? String == "ok")
+        #expect((rounds.last?["deepCheck"] as? [String: Any])?["compare"] == nil)
+
         let started = Date()
         let hang = try runLiteProof(["watch", dir, "--rounds", "1", "--restore-every", "0", "--on-change", "sleep 60", "--on-change-timeout", "0.5"])
         #expect(hang.status == 0, "\(hang.stderr)")

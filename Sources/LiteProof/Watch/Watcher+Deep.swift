@@ -32,10 +32,11 @@ extension Watcher {
     }
 
     /// A latest position whose time comes from 0.3 file times that look lost (the planner's
-    /// `time.untrusted`) has no freshness: the round says so once, and never claims it fresh.
+    /// `time.untrusted`), or that has no time, has no freshness: the round says so once, and
+    /// never claims it fresh.
     func judgeTime(_ r: inout WatchRound, plan: RestorePlan?, warnings: inout [String]) {
-        guard let plan, r.latestTime != nil else { return }
-        let guessed = plan.warnings.contains { $0.code == .timeUntrusted }
+        guard let plan else { return }
+        let guessed = r.latestTime == nil || plan.warnings.contains { $0.code == .timeUntrusted }
         r.latestTimeTrusted = !guessed
         guard guessed else {
             schedule.timeGuessWarned = false
