@@ -1,6 +1,7 @@
 import Foundation
-import LiteProof
 import Testing
+
+@testable import LiteProof
 
 extension WatchTests {
     /// Steady writes with a live database (scenario 1): the first round's deep check restores
@@ -40,6 +41,12 @@ extension WatchTests {
         }
         let seconds = try #require(trip, "the canary was not seen in \(rounds) rounds")
         #expect(seconds > 0 && seconds < 30)
+        // It was seen without a restore: the files new since the write hold its token, and the
+        // same search finds no token that was never written.
+        let replica = try Replica.open(live.replica)
+        let files = try RestorePlanner(replica: replica).plan().files
+        #expect(try Watcher.holds(written.token, in: files, replica: replica))
+        #expect(try !Watcher.holds("lp-00000000000000000000000", in: files, replica: replica))
         // The next canary is written in the round that saw the first.
         #expect(try live.writer.query("SELECT count(*) FROM _liteproof_canary WHERE label = 'liteproof watch'").first?.first == "2")
     }

@@ -48,6 +48,9 @@ struct DeepSchedule {
     /// The position at which the pending canary was last looked for (looked for again only when
     /// the latest position moves).
     var lookedAt: Position?
+    /// The files listed when the pending canary was written: the files that can hold it are the
+    /// others (Litestream never rewrites a file).
+    var knownAtCanary: Set<String> = []
     /// When the last canary was written.
     var lastCanaryAt: Double?
     /// Unreadable rounds in a row, and rounds still to skip before the next one.

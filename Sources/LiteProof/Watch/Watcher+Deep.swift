@@ -51,9 +51,11 @@ extension Watcher {
         }
     }
 
-    /// The round's deep check and canary work, when due, on a sound round: one trial restore of
-    /// the latest position serves both. Then the findings of a failed deep check are carried, a
-    /// late canary is named, and a new canary is written when one is due.
+    /// The round's deep check and canary work, when due, on a sound round: a deep check's trial
+    /// restore also looks for the pending canary; without one, the canary is looked for in the
+    /// files new since it was written (see ``lookForCanary(_:replica:plan:now:)``), each time the
+    /// latest position moves. Then the findings of a failed deep check are carried, a late canary
+    /// is named, and a new canary is written when one is due.
     func deepChecks(_ r: inout WatchRound, replica: Replica, plan: RestorePlan?, started: Date) {
         let now = started.timeIntervalSince1970
         if r.verdict == .ok, let plan {
@@ -63,7 +65,11 @@ extension Watcher {
                 && (schedule.lastDeepAt.map { now - $0 >= every } ?? true
                     || (!schedule.carried.isEmpty && schedule.lastDeep?.position != plan.position))
             let look = schedule.canary != nil && schedule.lookedAt != plan.position
-            if deepDue || look { restoreAndCheck(&r, replica: replica, plan: plan, deep: deepDue, now: now) }
+            if deepDue {
+                restoreAndCheck(&r, replica: replica, plan: plan, now: now)
+            } else if look {
+                lookForCanary(&r, replica: replica, plan: plan, now: now)
+            }
         }
         if let c = schedule.canary {
             r.canary = CanaryTrip(token: c.token, writtenAt: c.createdAt, seen: false, ageSeconds: max(0, now - c.createdAt))
@@ -84,55 +90,50 @@ extension Watcher {
         writeCanaryIfDue(&r, now: now)
     }
 
-    /// Restores `plan` into a scratch folder (removed after); with `deep`, runs SQLite's
-    /// `quick_check` and the compare with the live database; looks for the pending canary.
-    private func restoreAndCheck(_ r: inout WatchRound, replica: Replica, plan: RestorePlan, deep: Bool, now: Double) {
+    /// The deep check: restores `plan` into a scratch folder (removed after), runs SQLite's
+    /// `quick_check` and the compare with the live database, and looks for the pending canary in
+    /// the restored state.
+    private func restoreAndCheck(_ r: inout WatchRound, replica: Replica, plan: RestorePlan, now: Double) {
         do {
             let scratch = try ScratchSpace.makeFolder(prefix: "liteproof-watch")
             defer { ScratchSpace.release(scratch) }
             let t = Date()
             let path = try Restorer(replica: replica).restoreToScratch(plan, in: scratch)
-            if deep {
-                let problems = try SQLiteDatabase(path: path, mode: .written).integrityCheck(full: false)
-                let seconds = Date().timeIntervalSince(t)
-                var d = DeepCheck(
-                    position: plan.position, seconds: seconds, check: problems.isEmpty ? "ok" : problems.prefix(5).joined(separator: "; "),
-                    detail: problems.isEmpty ? "restored and quick_check ok" : "restored; quick_check fails")
-                compareWithLive(&d, replica: replica, plan: plan, restored: path, warnings: &r.warnings)
-                r.deepCheck = d
-                r.restoreCheckSeconds = seconds
-                schedule.lastDeepAt = now
-                schedule.lastDeep = d
-                schedule.carried = []
-                if d.check != "ok" {
-                    schedule.carried.append(
-                        .error(
-                            .restoreIntegrity, file: "",
-                            "the latest position \(plan.position) restores, but SQLite's quick_check of the result fails: \(d.check)"))
-                }
-                if d.compare == .differs { schedule.carried.append(.error(.compareDiffers, file: "", d.detail)) }
+            let problems = try SQLiteDatabase(path: path, mode: .written).integrityCheck(full: false)
+            let seconds = Date().timeIntervalSince(t)
+            var d = DeepCheck(
+                position: plan.position, seconds: seconds, check: problems.isEmpty ? "ok" : problems.prefix(5).joined(separator: "; "),
+                detail: problems.isEmpty ? "restored and quick_check ok" : "restored; quick_check fails")
+            compareWithLive(&d, replica: replica, plan: plan, restored: path, warnings: &r.warnings)
+            r.deepCheck = d
+            r.restoreCheckSeconds = seconds
+            schedule.lastDeepAt = now
+            schedule.lastDeep = d
+            schedule.carried = []
+            if d.check != "ok" {
+                schedule.carried.append(
+                    .error(
+                        .restoreIntegrity, file: "",
+                        "the latest position \(plan.position) restores, but SQLite's quick_check of the result fails: \(d.check)"))
             }
+            if d.compare == .differs { schedule.carried.append(.error(.compareDiffers, file: "", d.detail)) }
             if let c = schedule.canary {
                 schedule.lookedAt = plan.position
-                if try Canary.all(in: try FilePageSource(path: path))?.contains(where: { $0.token == c.token }) == true {
-                    // The replica held it by the latest position's time (when that is trusted
-                    // and not before the write), else by the start of this round.
-                    let by = r.latestTime.flatMap { r.latestTimeTrusted == true && $0 >= c.createdAt ? min($0, now) : nil } ?? now
-                    r.canaryRoundTripSeconds = by - c.createdAt
-                    schedule.canary = nil
-                    r.canary = CanaryTrip(token: c.token, writtenAt: c.createdAt, seen: true, ageSeconds: max(0, now - c.createdAt))
+                do {
+                    if try Canary.all(in: try FilePageSource(path: path))?.contains(where: { $0.token == c.token }) == true {
+                        canarySeen(&r, c, now: now)
+                    }
+                } catch {
+                    r.warnings.append("cannot look for the canary in the restored replica: \(LiteProofError(wrapping: error).message)")
                 }
             }
         } catch {
             let e = LiteProofError(wrapping: error)
             if e.isStorage {
                 r.storageFailures.append(FailureReport(e))
-            } else if deep {
-                let f = e.finding ?? .error(.restoreIntegrity, file: "", "the trial restore of \(plan.position) failed: \(e.message)")
-                schedule.lastDeepAt = now
-                schedule.carried = [f]
             } else {
-                r.warnings.append("cannot look for the canary in the replica: \(e.message)")
+                schedule.lastDeepAt = now
+                schedule.carried = [e.finding ?? .error(.restoreIntegrity, file: "", "the trial restore of \(plan.position) failed: \(e.message)")]
             }
             r.verdict = VerifyReport.verdict(findings: r.findings, storageFailures: r.storageFailures, undecided: r.undecided, latest: r.latest)
         }
@@ -176,6 +177,7 @@ extension Watcher {
             schedule.canary = c
             schedule.lastCanaryAt = c.createdAt
             schedule.lookedAt = nil
+            schedule.knownAtCanary = Set(state.files.keys)
             if r.canary == nil { r.canary = CanaryTrip(token: c.token, writtenAt: c.createdAt, seen: false, ageSeconds: 0) }
         } catch {
             r.warnings.append("cannot write a canary to \(live): \(LiteProofError(wrapping: error).message)")
