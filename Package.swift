@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The Prometheus text format for `--metrics` (used by the LiteProofMetrics target only).
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The HTTP/1 server of `watch --listen` (used by the LiteProofServe target only).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -40,6 +42,16 @@ let package = Package(
                 "LiteProof",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
+        // `watch --listen`: /metrics and /healthz over HTTP/1 (SwiftNIO), kept apart so the core
+        // library needs no networking.
+        .target(
+            name: "LiteProofServe",
+            dependencies: [
+                "LiteProof",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // Reading replicas straight from S3 and S3-compatible stores (ListObjectsV2, GetObject,
         // SigV4), kept apart so the core library needs no networking.
         .target(
@@ -51,12 +63,12 @@ let package = Package(
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof", "LiteProofMetrics", "LiteProofS3",
+                "LiteProof", "LiteProofMetrics", "LiteProofS3", "LiteProofServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "LiteProofS3", "CSQLite", "CLZ4"]),
+            dependencies: ["LiteProof", "LiteProofS3", "LiteProofMetrics", "CSQLite", "CLZ4"]),
     ],
     swiftLanguageModes: [.v6]
 )

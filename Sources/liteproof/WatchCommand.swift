@@ -54,8 +54,12 @@ struct WatchCommand: ParsableCommand {
 
     @Option(
         name: .customLong("metrics-file"),
-        help: "After each round, write Prometheus gauges to this file (atomically; for node_exporter's textfile collector).")
+        help:
+            "After each round, write the metrics /metrics serves (and verify --all's gauges) to this file, atomically (for node_exporter's textfile collector)."
+    )
     var metricsFile: String?
+
+    @OptionGroup var listening: ListenOptions
 
     func validate() throws {
         if replicas.isEmpty { throw ValidationError("Missing expected argument '<replica> ...'") }
@@ -72,16 +76,19 @@ struct WatchCommand: ParsableCommand {
             } catch { throw fail(LiteProofError(.usage, "cannot make the state folder \(state): \(error.localizedDescription)"), json: json) }
             guard FS.isDirectory(state) else { throw fail(LiteProofError(.usage, "--state \(state) is not a folder"), json: json) }
         }
+        let published: WatchPublication
+        do { published = try WatchPublication(databases: replicas.map(\.name), listen: listening.listen, json: json) } catch { throw fail(error, json: json) }
+        defer { published.shutdown() }
         let watchers = replicas.map { location in
-            let name = location.name
+            let name = location.name, counts = published.requestCounts(name)
             return Watcher(
-                database: name, stateFile: state.map { WatchState.path(in: $0, replica: name) }, maxLag: maxLag, open: { try location.open() })
+                database: name, stateFile: state.map { WatchState.path(in: $0, replica: name) }, maxLag: maxLag,
+                open: { try location.open(counting: counts) })
         }
         var last: [Outcome?] = watchers.map { _ in nil }
         var done = 0
         var interrupted = false
         watching: while true {
-            var metrics: [DatabaseMetrics] = []
             for (i, watcher) in watchers.enumerated() {
                 if stop.stopRequested {
                     interrupted = true
@@ -90,11 +97,10 @@ struct WatchCommand: ParsableCommand {
                 let r = watcher.round()
                 report(r, previous: last[i])
                 last[i] = r.health
-                metrics.append(
-                    DatabaseMetrics(database: r.database, verdict: Int(r.health.exitCode), latestAgeSeconds: r.freshnessSeconds, checkedAt: r.time))
+                published.record(r)
             }
             if let metricsFile {
-                do { try MetricsFile.write(metrics, to: metricsFile) } catch { warn("cannot write \(metricsFile): \(LiteProofError(wrapping: error).message)") }
+                do { try published.metrics.write(to: metricsFile) } catch { warn("cannot write \(metricsFile): \(LiteProofError(wrapping: error).message)") }
             }
             done += 1
             if let rounds, done >= rounds { break }

@@ -44,10 +44,16 @@ public struct WatchRound: Codable, Sendable {
     public var warnings: [String]
     /// The paths read in this round, in order (not in the event line: they can be many).
     public var checkedPaths: [String] = []
+    /// How long the last trial restore of the latest position took (with SQLite's check), when
+    /// this round made one.
+    public var restoreCheckSeconds: Double?
+    /// How long the last canary took from the live database to the replica, when this round
+    /// measured one.
+    public var canaryRoundTripSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
         case database, round, verdict, health, time, seconds, filesListed, filesChecked, bytesRead, filesGone, latest, latestTime,
-            freshnessSeconds, latestBrokenBy, undecided, storageFailures, findings, warnings
+            freshnessSeconds, latestBrokenBy, undecided, storageFailures, findings, warnings, restoreCheckSeconds, canaryRoundTripSeconds
     }
 
     /// The first error finding, or why there is no verdict: the reason an event gives.
