@@ -93,7 +93,15 @@ extension ReplicaLocation {
     func open(counting counts: StorageRequestCounts) throws -> Replica {
         switch self {
         case .local(let path): return try Replica.open(path, through: { CountingStorage($0, counts: counts) })
-        case .s3(let url): return try Replica.open(storage: CountingStorage(try S3Storage(url: url), counts: counts), location: url)
+        case .s3(let url):
+            // (S3Storage lists the prefix as it is made: a listing that fails throws here; a URL
+            // that cannot be used is no request.)
+            let storage: S3Storage
+            do { storage = try S3Storage(url: url) } catch {
+                if LiteProofError(wrapping: error).outcome == .unreadable { counts.record(.list, .error) }
+                throw error
+            }
+            return try Replica.open(storage: CountingStorage(storage, counts: counts), location: url)
         }
     }
 }
