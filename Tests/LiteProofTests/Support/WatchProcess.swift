@@ -10,9 +10,9 @@ final class WatchProcess: @unchecked Sendable {
     /// The port it listens on (read from its `listening` event).
     private(set) var port = 0
 
-    /// Starts `liteproof watch` with `args` (which must hold `--listen` and `--json`) and waits
-    /// for the address it listens on.
-    init(_ args: [String]) throws {
+    /// Starts `liteproof watch` with `args` (which must hold `--listen` and `--json`), in
+    /// `environment` when given, and waits for the address it listens on.
+    init(_ args: [String], environment: [String: String]? = nil) throws {
         let dir = try rigTempDir("watch-serve")
         outPath = dir + "/stdout"
         errPath = dir + "/stderr"
@@ -20,6 +20,7 @@ final class WatchProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: liteproofBinary())
         process.arguments = args
+        if let environment { process.environment = environment }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
