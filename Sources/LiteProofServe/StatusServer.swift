@@ -28,7 +28,8 @@ public struct StatusResponse: Sendable {
 /// - `GET` and `HEAD` only (others: 405, with `Allow`); a path `routes` does not know: 404.
 /// - Request bodies are discarded as they arrive, never kept; a request the codec cannot parse
 ///   (garbage, a header block over its limit) gets 400 and the connection is closed
-///   (NIO's `HTTPServerProtocolErrorHandler`); a connection idle for `idleTimeout` is closed.
+///   (NIO's `HTTPServerProtocolErrorHandler`); a connection idle for `idleTimeout` is closed, and
+///   one past `maxConnections` open at once is closed as it is accepted.
 public final class StatusServer: Sendable {
     /// The address actually bound: `HOST:PORT` (`[HOST]:PORT` for IPv6), the port chosen by the
     /// system when 0 was asked for.
@@ -41,14 +42,24 @@ public final class StatusServer: Sendable {
     /// a response, or nil for 404. It runs on the server's thread: it must be quick and Sendable.
     /// A port in use or an address that cannot be bound is a usage error naming it.
     public init(
-        host: String, port: Int, idleTimeout: TimeAmount = .seconds(30), routes: @escaping @Sendable (String) -> StatusResponse?
+        host: String, port: Int, idleTimeout: TimeAmount = .seconds(30), maxConnections: Int = 128,
+        routes: @escaping @Sendable (String) -> StatusResponse?
     ) throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let open = Locked(0)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                // Past the limit a connection is closed at once: the descriptors stay the rounds'.
+                let admitted = open.withLock { n in
+                    guard n < maxConnections else { return false }
+                    n += 1
+                    return true
+                }
+                guard admitted else { return channel.eventLoop.makeFailedFuture(TooManyConnections()) }
+                channel.closeFuture.whenComplete { _ in open.withLock { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
                     let ops = channel.pipeline.syncOperations
                     try ops.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try ops.configureHTTPServerPipeline(withErrorHandling: true)
@@ -78,6 +89,9 @@ public final class StatusServer: Sendable {
         try? group.syncShutdownGracefully()
     }
 }
+
+/// A connection refused because `maxConnections` are open.
+private struct TooManyConnections: Error {}
 
 /// Answers each request with ``StatusServer``'s routes; one per connection, on its event loop.
 private final class StatusHandler: ChannelInboundHandler {

@@ -40,11 +40,20 @@ extension WatchServeTests {
             port: port, Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
         #expect(withBody.status == 200, "\(withBody.headers)")
 
-        // Still serving, still watching.
+        // A flood of idle connections: past 128 open at once each is closed as it is accepted.
         let before = sample(try http(port: port, "/metrics").body, "liteproof_rounds_total") ?? 0
+        do {
+            let flood = try idleConnections(port: port, count: 200)
+            defer { flood.forEach { close($0) } }
+            try waitUntil("the connections past the limit closed", timeout: 10) { closedByPeer(flood) >= 200 - 128 }
+            #expect(closedByPeer(flood) == 200 - 128)
+        }
+
+        // Still serving, still watching.
         try waitUntil("more rounds", timeout: 20) { (sample(try http(port: port, "/metrics").body, "liteproof_rounds_total") ?? 0) > before + 1 }
         #expect(try http(port: port, "/healthz").status == 200)
         #expect(watch.process.isRunning)
+        #expect(watch.stderr.split(separator: "\n").count == 1, "only the listening line: \(watch.stderr)")
 
         // The same port again: a usage error naming the address; a bad address: the parser's.
         let taken = try runLiteProof(["watch", dir, "--rounds", "1", "--listen", "127.0.0.1:\(port)"])

@@ -70,3 +70,32 @@ func sample(_ text: String, _ name: String, _ labels: [String] = []) -> Double? 
     }
     return nil
 }
+
+/// Connects `count` sockets to 127.0.0.1:`port` and sends nothing (close them with `close`).
+func idleConnections(port: Int, count: Int) throws -> [Int32] {
+    var fds: [Int32] = []
+    for _ in 0..<count {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { break }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            fds.forEach { close($0) }
+            throw RigError(message: "cannot connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))")
+        }
+        fds.append(fd)
+    }
+    return fds
+}
+
+/// How many of `fds` the peer has closed (a read would return end of file), without waiting.
+func closedByPeer(_ fds: [Int32]) -> Int {
+    var byte: UInt8 = 0
+    return fds.filter { recv($0, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0 }.count
+}
