@@ -17,7 +17,7 @@ let package = Package(
         // The Prometheus text format for `--metrics` (used by the LiteProofMetrics target only).
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // The HTTP/1 server of `watch --listen` (used by the LiteProofServe target only).
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
