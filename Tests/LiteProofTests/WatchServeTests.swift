@@ -65,11 +65,19 @@ import Testing
             """
         let prometheus = try PrometheusServer(job: "liteproof", target: watch.port, rules: rules)
         defer { prometheus.stop() }
-        try waitUntil("Prometheus scraped the watcher", timeout: 30) {
-            try write()
-            let up = try prometheus.query("up{job=\"liteproof\"}")
-            let healthy = try prometheus.query("liteproof_replica_healthy")
-            return up.first?.value == 1 && healthy.first?.labels["database"] == live.replica && healthy.first?.value == 1
+        var seen = ""
+        do {
+            try waitUntil("Prometheus scraped the watcher", timeout: 30) {
+                try write()
+                let up = try prometheus.query("up{job=\"liteproof\"}")
+                let healthy = try prometheus.query("liteproof_replica_healthy")
+                seen = "up: \(up), healthy: \(healthy)"
+                return up.first?.value == 1 && healthy.first?.labels["database"] == live.replica && healthy.first?.value == 1
+            }
+        } catch {
+            let health = (try? http(port: watch.port, "/healthz").body) ?? ""
+            throw RigError(
+                message: "\(error): /healthz \(health); last seen \(seen); targets: \((try? prometheus.api("/api/v1/targets")) ?? [:])\n\(prometheus.log)")
         }
         #expect(try prometheus.alerts().isEmpty, "no alert while the replica is fresh")
 
