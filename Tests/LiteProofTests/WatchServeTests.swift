@@ -119,7 +119,10 @@ import Testing
                 $0.labels["alertname"] == "LiteProofReplicaStale" && $0.labels["database"] == live.replica && $0.state == "firing"
             }
         }
-        #expect(try prometheus.alerts().contains { $0.labels["alertname"] == "LiteProofReplicaUnhealthy" })
+        // (Scraped and evaluated a second or two after the round that turned the replica unhealthy.)
+        try waitUntil("the unhealthy alert firing", timeout: 30) {
+            try prometheus.alerts().contains { $0.labels["alertname"] == "LiteProofReplicaUnhealthy" && $0.state == "firing" }
+        }
 
         // SIGTERM: exit 0, and the server is gone.
         #expect(watch.stop() == 0, "\(watch.stderr)")
