@@ -97,6 +97,9 @@ public final class Watcher {
             }
             if known.differs(from: f) {
                 fresh.insert(f.path)
+                // (Litestream sets a file's time to its LTX timestamp just after writing it: a
+                // listing in between saw the write's time. The file is read again, not flagged.)
+                if known.timeSetBack(in: f) { continue }
                 changed[f.path] = .error(
                     .fileChanged, file: f.path,
                     "the file changed after it was verified (size \(known.size) → \(f.size), time \(known.modified.map(formatTime) ?? "none") → \(f.modified.map(formatTime) ?? "none")): Litestream never rewrites a file in place"
