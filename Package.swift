@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "LiteProof", targets: ["LiteProof"]),
         .library(name: "LiteProofS3", targets: ["LiteProofS3"]),
+        .library(name: "LiteProofSFTP", targets: ["LiteProofSFTP"]),
         .executable(name: "liteproof", targets: ["liteproof"]),
     ],
     dependencies: [
@@ -27,6 +28,9 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CSSH2", pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "CPlatform", dependencies: ["CSQLite"]),
         .target(
             name: "LiteProof",
@@ -48,15 +52,18 @@ let package = Package(
                 "LiteProof",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // Reading replicas over SFTP (`sftp://`) through Debian's libssh2: SSH, host key checks and
+        // the SFTP protocol are libssh2's; this target lists, reads and maps failures.
+        .target(name: "LiteProofSFTP", dependencies: ["LiteProof", "CSSH2"]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof", "LiteProofMetrics", "LiteProofS3",
+                "LiteProof", "LiteProofMetrics", "LiteProofS3", "LiteProofSFTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "LiteProofS3", "CSQLite", "CLZ4"]),
+            dependencies: ["LiteProof", "LiteProofS3", "LiteProofSFTP", "CSQLite", "CLZ4"]),
     ],
     swiftLanguageModes: [.v6]
 )

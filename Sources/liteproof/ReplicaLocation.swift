@@ -1,6 +1,7 @@
 import ArgumentParser
 import LiteProof
 import LiteProofS3
+import LiteProofSFTP
 
 /// Where a replica (or a fleet of them) is, as the command line names it: told apart once, here.
 enum ReplicaLocation: Sendable {
@@ -9,9 +10,11 @@ enum ReplicaLocation: Sendable {
     case local(String)
     /// A bucket prefix: `s3://BUCKET/PATH?…`, read in place.
     case s3(String)
+    /// A folder on an SSH server: `sftp://USER[:PASSWORD]@HOST[:PORT]/PATH?key-path=…`.
+    case sftp(String)
 
     init(_ text: String) {
-        self = S3Location.isS3URL(text) ? .s3(text) : .local(text)
+        self = S3Location.isS3URL(text) ? .s3(text) : SFTPLocation.isSFTPURL(text) ? .sftp(text) : .local(text)
     }
 
     /// The replica at this location.
@@ -19,6 +22,7 @@ enum ReplicaLocation: Sendable {
         switch self {
         case .local(let path): return try Replica.open(path)
         case .s3(let url): return try Replica.open(storage: try S3Storage(url: url))
+        case .sftp(let url): return try Replica.open(storage: try SFTPStorage(url: url))
         }
     }
 
@@ -28,6 +32,9 @@ enum ReplicaLocation: Sendable {
         switch self {
         case .local(let path): return try FleetVerifier.open(path)
         case .s3(let url): return FleetVerifier(root: url, storage: try S3Storage(url: url))
+        case .sftp(let url):
+            let storage = try SFTPStorage(url: url)
+            return FleetVerifier(root: storage.location, storage: storage)
         }
     }
 }
