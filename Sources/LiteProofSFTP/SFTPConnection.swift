@@ -45,6 +45,7 @@ final class SFTPConnection {
             guard let channel = libssh2_sftp_init(s) else { throw failure("\(server) did not start SFTP") }
             sftp = channel
         } catch {
+            isBroken = true
             close()
             throw error
         }
@@ -56,6 +57,8 @@ final class SFTPConnection {
     var server: String { location.knownHostsName.hasPrefix("[") ? location.knownHostsName : "\(location.host):\(location.port)" }
 
     private func close() {
+        // A spent connection is let go without waiting for the server: nothing blocks.
+        if isBroken, let session { libssh2_session_set_blocking(session, 0) }
         if let sftp { libssh2_sftp_shutdown(sftp) }
         sftp = nil
         if let session {
@@ -212,7 +215,8 @@ final class SFTPConnection {
     /// Checks the server's host key (``SFTPHostKeyCheck``), closing nothing: the caller does.
     private func checkHostKey() throws {
         guard let s = session, let presented = hostKey() else { throw failure("\(server) presented no host key") }
-        try SFTPHostKeyCheck(location: location, settings: settings).check(session: s, key: presented.key, type: presented.type, fingerprint: presented.fingerprint)
+        try SFTPHostKeyCheck(location: location, settings: settings).check(
+            session: s, key: presented.key, type: presented.type, fingerprint: presented.fingerprint)
     }
 }
 

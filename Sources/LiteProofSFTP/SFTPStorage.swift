@@ -43,6 +43,9 @@ public final class SFTPStorage: ReplicaStorage, @unchecked Sendable {
     private var copies: [String: String] = [:]
     private var failedReads: [String: LiteProofError] = [:]
     private var failedOrder: [String] = []
+    /// Set when a read failed on the connection after every attempt: the server is given up,
+    /// and later reads fail at once instead of each waiting out its own timeouts.
+    private var givenUp: LiteProofError?
 
     /// Connects to the server `url` names, with the settings the `LITEPROOF_SFTP_*` variables of
     /// `environment` give (``SFTPSettings/from(environment:)``), and walks the replica's folder.
@@ -118,19 +121,19 @@ public final class SFTPStorage: ReplicaStorage, @unchecked Sendable {
         do {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(Int(n))
-            let got = try Self.attempt(settings, &connection, server) { c in
+            let got = try attempt { c in
                 bytes.removeAll(keepingCapacity: true)
                 return try c.read(remote, offset: offset, limit: n) { bytes.append(contentsOf: $0) }
             }
             guard got == n else {
                 throw LiteProofError.storage(
-                    .transfer, "\(location)/\(path): the server sent \(got) bytes at offset \(offset) where the listing promised \(n): the file changed since it was listed",
+                    .transfer,
+                    "\(location)/\(path): the server sent \(got) bytes at offset \(offset) where the listing promised \(n): the file changed since it was listed",
                     path: path)
             }
             return bytes
         } catch {
-            record(path, error)
-            throw error
+            throw record(path, error)
         }
     }
 
@@ -151,11 +154,29 @@ public final class SFTPStorage: ReplicaStorage, @unchecked Sendable {
 
     private func remotePath(_ path: String) -> String { (server.path == "/" ? "" : server.path) + "/" + path }
 
+    /// Keeps a failed read of `path` among ``failures``, its message naming the file; returns it.
     /// Must be called with `lock` held.
-    private func record(_ path: String, _ error: Error) {
+    @discardableResult
+    private func record(_ path: String, _ error: Error) -> LiteProofError {
         var e = LiteProofError(wrapping: error)
         if e.path == nil { e.path = path }
+        if !e.message.contains(path) { e.message = "\(location)/\(path): " + e.message }
         if failedReads.updateValue(e, forKey: path) == nil { failedOrder.append(path) }
+        return e
+    }
+
+    /// ``attempt(_:_:_:_:)`` on the storage's connection, unless the server was given up; a
+    /// `transfer` failure that outlasts the attempts gives it up. Must be called with `lock` held.
+    private func attempt<T>(_ body: (SFTPConnection) throws -> T) throws -> T {
+        if let givenUp {
+            throw LiteProofError.storage(.transfer, "not read: \(server.knownHostsName) was given up after an earlier failure (\(givenUp.message))")
+        }
+        do {
+            return try Self.attempt(settings, &connection, server, body)
+        } catch let e as LiteProofError where e.storageFailure == .transfer && (connection == nil || connection!.isBroken) {
+            givenUp = e
+            throw e
+        }
     }
 
     /// The local file holding `path`, downloaded now unless it was already: the whole file,
@@ -169,7 +190,7 @@ public final class SFTPStorage: ReplicaStorage, @unchecked Sendable {
         let local = scratch + "/" + String(format: "%08x", UInt32(truncatingIfNeeded: path.hashValue)) + "-" + path.replacingOccurrences(of: "/", with: "_")
         do {
             let remote = remotePath(path)
-            let got: Int64 = try Self.attempt(settings, &connection, server) { c in
+            let got: Int64 = try attempt { c in
                 let fd = Glibc.open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
                 guard fd >= 0 else {
                     throw LiteProofError.storage(.local, "cannot create \(local): \(String(cString: strerror(errno)))", path: local)
@@ -198,8 +219,7 @@ public final class SFTPStorage: ReplicaStorage, @unchecked Sendable {
             return local
         } catch {
             FS.remove(local)
-            record(path, error)
-            throw error
+            throw record(path, error)
         }
     }
 
@@ -212,6 +232,7 @@ public final class SFTPStorage: ReplicaStorage, @unchecked Sendable {
     ) throws -> T {
         var delay = settings.retryDelay
         var tries = 1
+        var first: LiteProofError?
         while true {
             do {
                 if connection == nil || connection!.isBroken {
@@ -219,8 +240,14 @@ public final class SFTPStorage: ReplicaStorage, @unchecked Sendable {
                     connection = try SFTPConnection(location: location, settings: settings)
                 }
                 return try body(connection!)
-            } catch let e as LiteProofError where e.storageFailure == .transfer && tries < settings.attempts {
+            } catch var e as LiteProofError where e.storageFailure == .transfer {
                 if connection?.isBroken ?? true { connection = nil }
+                guard tries < settings.attempts else {
+                    // The first failure (often the one mid-read) and the last both told.
+                    if let first, first.message != e.message { e.message = "\(first.message); \(tries) tries, the last: \(e.message)" }
+                    throw e
+                }
+                if first == nil { first = e }
                 usleep(UInt32(min(delay, 30) * 1_000_000))
                 delay *= 2
                 tries += 1
