@@ -7,7 +7,7 @@ import LiteProofS3
 struct ReplicaOptions: ParsableArguments {
     @Argument(
         help: ArgumentHelp(
-            "The replica: a folder (file replica or a bucket prefix downloaded from S3), a file:// URL, a .tar / .tar.zst of one, or an s3:// replica URL as Litestream takes it (s3://BUCKET/PATH?endpoint=…&region=…, s3://BUCKET.HOST:PORT/PATH, …).",
+            "The replica: a folder (file replica or a bucket prefix downloaded from S3), a file:// URL, a .tar / .tar.zst of one, an s3:// replica URL as Litestream takes it (s3://BUCKET/PATH?endpoint=…&region=…, s3://BUCKET.HOST:PORT/PATH, …), or sftp://USER@HOST[:PORT]/PATH?key-path=FILE (host keys from ~/.ssh/known_hosts or LITEPROOF_SFTP_KNOWN_HOSTS).",
             valueName: "replica"))
     var replica: String
 

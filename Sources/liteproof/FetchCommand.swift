@@ -6,7 +6,7 @@ import LiteProofS3
 struct FetchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fetch",
-        abstract: "Download a replica from S3 into a folder for offline work, keeping each object's LastModified as the file time.",
+        abstract: "Download a replica from S3 or SFTP into a folder for offline work, keeping each object's LastModified (or file's time) as the file time.",
         discussion: """
             Writes every object below s3://BUCKET/PATH into FOLDER (same relative paths), sets each \
             file's modification time to the object's LastModified (the time 0.3 generation choice and \
@@ -14,10 +14,16 @@ struct FetchCommand: ParsableCommand {
             Run it again to resume: files already there with the same size and ETag are skipped. \
             With --position, only the files a restore to that position applies are downloaded (planned \
             as `restore` plans it), and the manifest says the copy is partial (partialTo). \
-            Credentials and endpoints are read as for any s3:// replica (see docs/REFERENCE.md).
+            Credentials and endpoints are read as for any s3:// replica (see docs/REFERENCE.md). \
+            From sftp://USER@HOST/PATH, files are copied one at a time with the server's file times \
+            and no manifest (SFTP times are judged as a file replica's); a second run skips files \
+            with the same size and time.
             """)
 
-    @Argument(help: ArgumentHelp("The replica: s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true].", valueName: "url"))
+    @Argument(
+        help: ArgumentHelp(
+            "The replica: s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true] or sftp://USER@HOST[:PORT]/PATH[?key-path=FILE].",
+            valueName: "url"))
     var url: String
 
     @Argument(help: ArgumentHelp("The folder to download into (created if missing).", valueName: "folder"))
@@ -41,8 +47,9 @@ struct FetchCommand: ParsableCommand {
 
     func run() throws {
         do {
+            if case .sftp = ReplicaLocation(url) { return try fetchSFTP() }
             guard case .s3 = ReplicaLocation(url) else {
-                throw LiteProofError(.usage, "fetch reads s3:// URLs; \(url) is not one (a local replica needs no fetch)")
+                throw LiteProofError(.usage, "fetch reads s3:// and sftp:// URLs; \(url) is not one (a local replica needs no fetch)")
             }
             guard concurrency >= 1 && concurrency <= 64 else { throw LiteProofError(.usage, "--concurrency must be 1…64") }
             let storage = try S3Storage(url: url, concurrency: concurrency)

@@ -143,7 +143,7 @@ struct SSHScope: SuiteTrait, TestScoping {
         #expect(inspect.status == 0 && inspect.output.contains("latest restorable position"), "\(inspect.output)")
     }
 
-    @Test func fleetAndWatchReadSFTP() async throws {
+    @Test func fleetWatchAndFetchReadSFTP() async throws {
         let fixture = try SSHScope.current()
         let server = fixture.server
         let made = try await fixture.replica(.v05)
@@ -155,6 +155,20 @@ struct SSHScope: SuiteTrait, TestScoping {
         let watch = try runWithEnvironment(liteproofBinary(), ["watch", made.url, "--rounds", "2", "--interval", "0.2", "--json"], environment: env)
         #expect(watch.status == 0, "\(watch.output)")
         #expect(watch.output.contains("sftp://\(server.user)@127.0.0.1:\(server.port)\(made.folder)") && !watch.output.contains("key-path="))
+        // fetch: the copy has the server's files with their times, verifies and restores the
+        // same bytes; a second fetch skips them all.
+        let dir = try rigTempDir("sftp-fetch")
+        let fetched = try runWithEnvironment(liteproofBinary(), ["fetch", made.url, dir + "/copy"], environment: env)
+        #expect(fetched.status == 0, "\(fetched.output)")
+        #expect(rigListFiles(dir + "/copy") == rigListFiles(made.folder))
+        for f in rigListFiles(made.folder) {
+            #expect(try bytes(of: dir + "/copy/" + f) == bytes(of: made.folder + "/" + f))
+            #expect(FS.modificationTime(dir + "/copy/" + f)?.rounded(.down) == FS.modificationTime(made.folder + "/" + f)?.rounded(.down))
+        }
+        let again = try runWithEnvironment(liteproofBinary(), ["fetch", made.url, dir + "/copy", "--json"], environment: env)
+        #expect(again.status == 0 && again.output.contains("\"downloaded\" : 0"), "\(again.output)")
+        let local = try Replica.open(dir + "/copy")
+        #expect(Verifier(replica: local).run().verdict == .ok)
     }
 
     @Test func damageOnTheServerIsFoundAndNamed() async throws {
