@@ -221,6 +221,14 @@ struct SSHScope: SuiteTrait, TestScoping {
             liteproofBinary(), ["verify", made.url.replacingOccurrences(of: "key-path=\(server.userKey)", with: "key-path=\(server.dir)/host_key")],
             environment: server.environment())
         #expect(stranger.status == 2 && stranger.output.contains("refused \(server.user)"), "\(stranger.output)")
+        // A password the server refuses: exit 2, the password never printed. HOME without keys,
+        // so only the password is tried.
+        var passwordOnly = server.environment()
+        passwordOnly["HOME"] = dir
+        let withPassword = "sftp://\(server.user):not-the-password-7f3a@127.0.0.1:\(server.port)\(made.folder)"
+        let badPassword = try runWithEnvironment(liteproofBinary(), ["verify", withPassword], environment: passwordOnly)
+        #expect(badPassword.status == 2 && badPassword.output.contains("(tried password)"), "\(badPassword.output)")
+        #expect(!badPassword.output.contains("not-the-password"), "\(badPassword.output)")
     }
 
     @Test func serverGoneOrStalledMidReadIsUnreadable() async throws {

@@ -55,7 +55,8 @@ final class SSHServer: @unchecked Sendable {
         HostKey \(dir)/host_key
         AuthorizedKeysFile \(dir)/authorized_keys
         PermitRootLogin prohibit-password
-        PasswordAuthentication no
+        PasswordAuthentication yes
+        PermitEmptyPasswords no
         KbdInteractiveAuthentication no
         UsePAM no
         StrictModes no
