@@ -184,6 +184,27 @@ struct SSHScope: SuiteTrait, TestScoping {
         try write(bytes, to: copy + "/" + victim)
         let r = try runWithEnvironment(liteproofBinary(), ["verify", server.url(copy)], environment: server.environment())
         #expect(r.status == 1 && r.output.contains(victim), "\(r.output)")
+
+        // Files that change after the listing: one gone (the server's status, `missing`), one
+        // grown (refused, never read past the listed size); both among the storage's failures.
+        let storage = try SFTPStorage(url: server.url(copy), environment: server.environment())
+        let gone = try #require(rigListFiles(copy).first { $0.contains("ltx/0/") && $0 != victim })
+        try FileManager.default.removeItem(atPath: copy + "/" + gone)
+        #expect {
+            _ = try storage.open(gone)
+        } throws: { e in
+            (e as? LiteProofError)?.storageFailure == .missing && "\(e)".contains("SSH_FX_NO_SUCH_FILE") && "\(e)".contains(gone)
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: copy + "/" + victim))
+        handle.seekToEndOfFile()
+        handle.write(Data([1, 2, 3]))
+        try handle.close()
+        #expect {
+            _ = try storage.open(victim)
+        } throws: { e in
+            (e as? LiteProofError)?.storageFailure == .transfer && "\(e)".contains("changed since it was listed")
+        }
+        #expect(storage.failures.count == 2)
     }
 
     @Test func hostKeysAreChecked() async throws {
