@@ -21,7 +21,8 @@ public struct SFTPLocation: Sendable, Equatable {
     public var password: String?
     public var host: String
     public var port: Int
-    /// The replica's folder on the server, without a trailing `/` (`/` for the root).
+    /// The replica's folder on the server, without a trailing `/` (`/` for the root, `.` for the
+    /// login folder when the URL has no path).
     public var path: String
     /// `key-path`: a private key file (OpenSSH or PEM format) for public key authentication.
     public var keyPath: String?
@@ -56,7 +57,8 @@ public struct SFTPLocation: Sendable, Equatable {
         self.password = c.password.flatMap { $0.isEmpty ? nil : $0 }
         self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         self.port = port
-        var path = c.path.isEmpty ? "/" : c.path
+        // No path: the login folder, as Litestream joins an empty path.
+        var path = c.path.isEmpty ? "." : c.path
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         self.path = path
         for item in c.queryItems ?? [] {
@@ -75,7 +77,7 @@ public struct SFTPLocation: Sendable, Equatable {
     /// The URL to show in reports: no password, no query.
     public var display: String {
         let h = host.contains(":") ? "[\(host)]" : host
-        return "sftp://\(user)@\(h)\(port == 22 ? "" : ":\(port)")\(path)"
+        return "sftp://\(user)@\(h)\(port == 22 ? "" : ":\(port)")\(path == "." ? "" : path)"
     }
 
     /// The server as OpenSSH's known_hosts names it: `HOST` on port 22, else `[HOST]:PORT`.

@@ -297,6 +297,8 @@ struct SSHScope: SuiteTrait, TestScoping {
         #expect(l.knownHostsName == "[db.example.com]:2222")
         let plain = try SFTPLocation(url: "sftp://u@host/data")
         #expect(plain.port == 22 && plain.password == nil && plain.knownHostsName == "host")
+        let home = try SFTPLocation(url: "sftp://u@host")
+        #expect(home.path == "." && home.display == "sftp://u@host")
         #expect(SFTPLocation.redacted("sftp://u:pw@h/x") == "sftp://u:***@h/x")
         for bad in ["sftp://host/data", "sftp://u@/data", "sftp://u@h/data?concurrency=2"] {
             #expect(throws: LiteProofError.self) { try SFTPLocation(url: bad) }
