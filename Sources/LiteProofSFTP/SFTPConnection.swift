@@ -44,6 +44,11 @@ final class SFTPConnection {
             try authenticate()
             guard let channel = libssh2_sftp_init(s) else { throw failure("\(server) did not start SFTP") }
             sftp = channel
+        } catch var e as LiteProofError {
+            isBroken = true
+            close()
+            if !e.message.hasPrefix(location.display) { e.message = "\(location.display): " + e.message }
+            throw e
         } catch {
             isBroken = true
             close()
