@@ -142,7 +142,9 @@ final class TCPFaultProxy: @unchecked Sendable {
     init(upstream: Int, mode: String) throws {
         port = try freeLoopbackPort()
         let script = """
-            import socket, sys, threading
+            import os, signal, socket, sys, threading
+            signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+            signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
             port, upstream, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
             kind, limit = mode.split(":")[0], int(mode.split(":")[1])
             faulted = []
