@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The Prometheus text format for `--metrics` (used by the LiteProofMetrics target only).
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Litestream's configuration file (YAML) for `--config` (used by LiteProofConfig only).
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -55,15 +57,23 @@ let package = Package(
         // Reading replicas over SFTP (`sftp://`) through Debian's libssh2: SSH, host key checks and
         // the SFTP protocol are libssh2's; this target lists, reads and maps failures.
         .target(name: "LiteProofSFTP", dependencies: ["LiteProof", "CSSH2"]),
+        // Litestream's own configuration file read as Litestream reads it (`--config`): databases,
+        // their replicas and credentials, with its environment expansion.
+        .target(
+            name: "LiteProofConfig",
+            dependencies: [
+                "LiteProof",
+                .product(name: "Yams", package: "Yams"),
+            ]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof", "LiteProofMetrics", "LiteProofS3", "LiteProofSFTP",
+                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofS3", "LiteProofSFTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "LiteProofS3", "LiteProofSFTP", "CSQLite", "CLZ4"]),
+            dependencies: ["LiteProof", "LiteProofConfig", "LiteProofS3", "LiteProofSFTP", "CSQLite", "CLZ4"]),
     ],
     swiftLanguageModes: [.v6]
 )

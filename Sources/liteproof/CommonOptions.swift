@@ -7,9 +7,11 @@ import LiteProofS3
 struct ReplicaOptions: ParsableArguments {
     @Argument(
         help: ArgumentHelp(
-            "The replica: a folder (file replica or a bucket prefix downloaded from S3), a file:// URL, a .tar / .tar.zst of one, an s3:// replica URL as Litestream takes it (s3://BUCKET/PATH?endpoint=…&region=…, s3://BUCKET.HOST:PORT/PATH, …), or sftp://USER@HOST[:PORT]/PATH?key-path=FILE (host keys from ~/.ssh/known_hosts or LITEPROOF_SFTP_KNOWN_HOSTS).",
+            "The replica: a folder (file replica or a bucket prefix downloaded from S3), a file:// URL, a .tar / .tar.zst of one, an s3:// replica URL as Litestream takes it (s3://BUCKET/PATH?endpoint=…&region=…, s3://BUCKET.HOST:PORT/PATH, …), or sftp://USER@HOST[:PORT]/PATH?key-path=FILE (host keys from ~/.ssh/known_hosts or LITEPROOF_SFTP_KNOWN_HOSTS). With --config: the database's path as the file names it (left out: its only database).",
             valueName: "replica"))
-    var replica: String
+    var replica: String?
+
+    @OptionGroup var configOptions: ConfigOptions
 
     @Option(help: "0.3: use this generation (16 hex digits) wherever a restore plan is made, instead of the one LiteProof would choose.")
     var generation: String?
@@ -20,9 +22,15 @@ struct ReplicaOptions: ParsableArguments {
     @Flag(name: .long, help: "No progress display on stderr.")
     var quiet = false
 
-    /// Opens the replica, with `--generation` chosen for every plan made from it.
+    func validate() throws {
+        if replica == nil && configOptions.config == nil { throw ValidationError("Missing expected argument '<replica>' (or --config FILE)") }
+    }
+
+    /// Opens the replica (with --config: the one the configuration names for the database
+    /// given), with `--generation` chosen for every plan made from it.
     func open() throws -> Replica {
-        try ReplicaLocation(replica).open().choosing(generation: generation)
+        if configOptions.config != nil { return try configOptions.target(database: replica).open().choosing(generation: generation) }
+        return try ReplicaLocation(replica ?? "").open().choosing(generation: generation)
     }
 
     /// The first read of the store that failed for good (a download from S3), if any: a verdict

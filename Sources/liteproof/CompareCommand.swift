@@ -39,6 +39,9 @@ struct CompareCommand: ParsableCommand {
 
             Offline: run `liteproof digest DB -o live.digest` where the database lives, then \
             `liteproof compare REPLICA --digest live.digest` anywhere.
+
+            With Litestream's configuration: `liteproof compare --config /etc/litestream.yml \
+            /data/app.db` compares the database at that path (live, read-only) with the replica the file names for it.
             """)
 
     @OptionGroup var options: ReplicaOptions
@@ -59,13 +62,18 @@ struct CompareCommand: ParsableCommand {
     var wait: Double?
 
     func validate() throws {
-        if (live == nil) == (digest == nil) { throw ValidationError("give --live DB or --digest FILE") }
+        if live != nil && digest != nil { throw ValidationError("give --live DB or --digest FILE, not both") }
+        if live == nil && digest == nil && options.configOptions.config == nil {
+            throw ValidationError("give --live DB or --digest FILE (with --config, the database's path: is the live one)")
+        }
         if let wait, !(wait >= 0 && wait <= 86400) { throw ValidationError("--wait takes 0 to 86400 seconds") }
     }
 
     func run() throws {
         let report: CompareReport
         do {
+            // With --config and neither --live nor --digest: the configuration's database.
+            let live = try live ?? (digest == nil ? options.configOptions.target(database: options.replica).database : nil)
             for input in [live, digest].compactMap({ $0 }) { try FS.checkInput(input) }
             let input: Comparer.LiveInput = try live.map { .database($0) } ?? .digest(try DatabaseDigest.read(from: digest!))
             let (limit, progress) = (limit, options.progressHandler())

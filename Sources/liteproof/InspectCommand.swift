@@ -4,7 +4,11 @@ import LiteProof
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "List what a replica holds and what a restore would choose (reads names and headers only).")
+        abstract: "List what a replica holds and what a restore would choose (reads names and headers only).",
+        discussion: """
+            With Litestream's configuration: `liteproof inspect --config /etc/litestream.yml \
+            /data/app.db` inspects the replica the file names for that database.
+            """)
 
     @OptionGroup var options: ReplicaOptions
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LiteProof
 import LiteProofS3
 import LiteProofSFTP
@@ -17,12 +18,12 @@ enum ReplicaLocation: Sendable {
         self = S3Location.isS3URL(text) ? .s3(text) : SFTPLocation.isSFTPURL(text) ? .sftp(text) : .local(text)
     }
 
-    /// The replica at this location.
-    func open() throws -> Replica {
+    /// The replica at this location (an S3 replica's credentials and settings from `environment`).
+    func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Replica {
         switch self {
         case .local(let path): return try Replica.open(path)
-        case .s3(let url): return try Replica.open(storage: try S3Storage(url: url))
-        case .sftp(let url): return try Replica.open(storage: try SFTPStorage(url: url))
+        case .s3(let url): return try Replica.open(storage: try S3Storage(url: url, environment: environment))
+        case .sftp(let url): return try Replica.open(storage: try SFTPStorage(url: url, environment: environment))
         }
     }
 

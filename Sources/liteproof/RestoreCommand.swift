@@ -23,6 +23,10 @@ struct RestoreCommand: ParsableCommand {
             existing PATH is refused unless --force. A damaged replica is refused with the \
             finding that stopped it and leaves nothing behind.
 
+            With Litestream's configuration, as `litestream restore -config` takes it: \
+            `liteproof restore --config /etc/litestream.yml /data/app.db -o app.db` restores \
+            that database from the replica the file names for it (0.3 with several: --replica NAME).
+
             Exit codes: 0 restored (and the check passed); 1 the replica is damaged or the \
             integrity check failed; 2 could not run.
             """)

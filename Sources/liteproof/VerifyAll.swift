@@ -4,9 +4,11 @@ import LiteProof
 import LiteProofMetrics
 import LiteProofS3
 
-/// `verify --all ROOT`: every replica below ROOT, one line each, then a summary.
+/// `verify --all ROOT`: every replica below ROOT, one line each, then a summary; with
+/// `--config FILE`, every replica the configuration names instead.
 struct VerifyAll {
-    var root: String
+    var root: String?
+    var config: ConfigOptions
     var json: Bool
     var quiet: Bool
     var shard: FleetShard?
@@ -15,27 +17,45 @@ struct VerifyAll {
     var restoreCheck: RestoreOptions.IntegrityCheck
 
     func run() throws {
-        var fleet: FleetVerifier
-        do {
-            fleet = try ReplicaLocation(root).openFleet()
-        } catch { throw fail(error, json: json) }
-        fleet.shard = shard
-        if let jobs { fleet.jobs = jobs }
-        fleet.restoreCheck = restoreCheck
-        let discovered = fleet.discover()
-        let table = FleetTable(names: discovered.map(\.name))
         let drawing = !quiet && isatty(2) == 1
+        var progress: (@Sendable (FleetVerifier.Progress) -> Void)?
         if drawing {
-            fleet.progress = { p in
+            progress = { p in
                 let line = "\rverify --all: \(p.done)/\(p.total) databases, \(p.damaged) damaged, \(Units.bytes(p.bytesRead)) read\u{1B}[K"
                 FileHandle.standardError.write(Data(line.utf8))
             }
         }
-        if !json && !discovered.isEmpty { write(table.header) }
+        let names: [String]
+        let runFleet: ((FleetEntry) -> Void) throws -> FleetSummary
+        do {
+            if let root, config.config != nil {
+                throw LiteProofError(.usage, "verify --all --config verifies the replicas the file names; \(root) is not needed")
+            }
+            if let loaded = try config.load() {
+                var fleet = NamedFleet(root: loaded.file, members: ConfigTarget.fleet(loaded))
+                fleet.shard = shard
+                if let jobs { fleet.jobs = jobs }
+                fleet.restoreCheck = restoreCheck
+                fleet.progress = progress
+                names = fleet.names
+                runFleet = { fleet.run($0) }
+            } else {
+                var fleet = try ReplicaLocation(root ?? "").openFleet()
+                fleet.shard = shard
+                if let jobs { fleet.jobs = jobs }
+                fleet.restoreCheck = restoreCheck
+                fleet.progress = progress
+                let discovered = fleet.discover()
+                names = discovered.map(\.name)
+                runFleet = { try fleet.run(discovered: discovered, $0) }
+            }
+        } catch { throw fail(error, json: json) }
+        let table = FleetTable(names: names)
+        if !json && !names.isEmpty { write(table.header) }
         let summary: FleetSummary
         var entries: [FleetEntry] = []
         do {
-            summary = try fleet.run(discovered: discovered) { entry in
+            summary = try runFleet { entry in
                 entries.append(entry)
                 if drawing { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                 write(json ? JSONLines.encode(entry) : table.line(entry))

@@ -26,6 +26,11 @@ struct VerifyCommand: ParsableCommand {
             of N; --metrics writes Prometheus gauges. Exit 1 if any database is damaged, 2 if any \
             could not be read.
 
+            With Litestream's configuration: `liteproof verify --config /etc/litestream.yml \
+            /data/app.db` verifies the replica the file names for that database (the argument \
+            may be left out when it lists one); `verify --all --config FILE` verifies every \
+            replica it names, one line each.
+
             Exit codes: 0 sound (warnings allowed) and the latest position restores; 1 findings \
             that break a restore or the data; 2 a file could not be read (unreadable), the \
             latest position cannot be decided (undecided: pass --generation), or a usage error.
@@ -64,7 +69,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         if all {
             return try VerifyAll(
-                root: options.replica, json: options.json, quiet: options.quiet, shard: shard, jobs: jobs,
+                root: options.replica, config: options.configOptions, json: options.json, quiet: options.quiet, shard: shard, jobs: jobs,
                 metrics: metrics, restoreCheck: restoreCheck
             ).run()
         }

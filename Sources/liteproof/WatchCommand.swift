@@ -24,6 +24,13 @@ struct WatchCommand: ParsableCommand {
             ignored with a warning. SIGTERM or SIGINT end the watch after the current round and \
             its state write, with exit 0.
 
+            --config FILE watches every database of Litestream's own configuration (the replica \
+            it names for each, its path: as the live database), e.g. `liteproof watch --config \
+            /etc/litestream.yml --state /var/lib/liteproof`; --shard I/N keeps the databases \
+            whose path hashes into shard I of N, as `verify --all --shard` does. SIGHUP re-reads \
+            the file between rounds: databases added start, removed ones stop, changed ones \
+            start afresh; a file that cannot be read keeps the running set, with a warning.
+
             Exit codes (with --rounds, or on an error before the first round): 0 when stopped by \
             a signal, or when the last verdicts are ok; otherwise the worst last verdict's code \
             (1 damaged, or older than --max-lag; 2 unreadable or undecided).
@@ -34,6 +41,13 @@ struct WatchCommand: ParsableCommand {
             "Replicas to watch: folders (file replicas), file:// URLs, .tar / .tar.zst archives, or s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true].",
             valueName: "replica"))
     var replicas: [ReplicaLocation] = []
+
+    @OptionGroup var configOptions: ConfigOptions
+
+    @Option(
+        help: ArgumentHelp("With --config: only shard I of N (0 ≤ I < N), by a stable hash of each database's path.", valueName: "I/N"),
+        transform: { try FleetShard(parsing: $0) })
+    var shard: FleetShard?
 
     @Option(help: "Seconds between rounds (default 60), with ±10 % jitter.")
     var interval: Double = 60
@@ -59,7 +73,8 @@ struct WatchCommand: ParsableCommand {
     var metricsFile: String?
 
     func validate() throws {
-        if replicas.isEmpty { throw ValidationError("Missing expected argument '<replica> ...'") }
+        if replicas.isEmpty && configOptions.config == nil { throw ValidationError("Missing expected argument '<replica> ...' (or --config FILE)") }
+        if shard != nil && configOptions.config == nil { throw ValidationError("--shard goes with --config FILE") }
         if !(interval > 0) || interval > 7 * 86_400 { throw ValidationError("--interval must be more than 0 seconds and at most a week") }
         if let maxLag, !(maxLag > 0) { throw ValidationError("--max-lag must be more than 0 seconds") }
         if let rounds, rounds < 1 { throw ValidationError("--rounds must be at least 1") }
@@ -73,24 +88,30 @@ struct WatchCommand: ParsableCommand {
             } catch { throw fail(LiteProofError(.usage, "cannot make the state folder \(state): \(error.localizedDescription)"), json: json) }
             guard FS.isDirectory(state) else { throw fail(LiteProofError(.usage, "--state \(state) is not a folder"), json: json) }
         }
-        let watchers = replicas.map { location in
-            let name = location.name
-            return Watcher(
-                database: name, stateFile: state.map { WatchState.path(in: $0, replica: name) }, maxLag: maxLag, open: { try location.open() })
-        }
-        var last: [Outcome?] = watchers.map { _ in nil }
+        let set: WatchSet
+        do {
+            // TODO(merge): pass `live: target.live` once Watcher takes the live database.
+            set = WatchSet(try WatchTarget.all(replicas: replicas, config: configOptions, shard: shard)) { [state, maxLag] target in
+                Watcher(
+                    database: target.name, stateFile: state.map { WatchState.path(in: $0, replica: target.name) }, maxLag: maxLag,
+                    open: { try target.open() })
+            }
+        } catch { throw fail(error, json: json) }
+        if configOptions.config != nil { stop.handleReload() }
+        var last: [String: Outcome] = [:]
         var done = 0
         var interrupted = false
         watching: while true {
+            if stop.takeReload() { reload(set, last: &last) }
             var metrics: [DatabaseMetrics] = []
-            for (i, watcher) in watchers.enumerated() {
+            for watcher in set.watchers {
                 if stop.stopRequested {
                     interrupted = true
                     break watching
                 }
                 let r = watcher.round()
-                report(r, previous: last[i])
-                last[i] = r.health
+                report(r, previous: last[watcher.database])
+                last[watcher.database] = r.health
                 metrics.append(
                     DatabaseMetrics(database: r.database, verdict: Int(r.health.exitCode), latestAgeSeconds: r.freshnessSeconds, checkedAt: r.time))
             }
@@ -105,7 +126,7 @@ struct WatchCommand: ParsableCommand {
             }
         }
         if interrupted { return }
-        let worst = last.compactMap { $0 }.max() ?? .ok
+        let worst = last.values.max() ?? .ok
         if worst != .ok { throw ExitCode(worst.exitCode) }
     }
 

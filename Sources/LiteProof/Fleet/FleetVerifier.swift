@@ -98,11 +98,20 @@ public struct FleetVerifier: Sendable {
                 database: found.name, verdict: e.outcome, replicaBytes: found.bytes, files: found.files.count,
                 problem: e.message, checkedAt: checkedAt)
         }
+        let entry = Self.check(replica, name: found.name, replicaBytes: found.bytes, restoreCheck: restoreCheck, started: started)
+        // Done with this replica's files: an object store's local copies of them go now.
+        replica.storage.evict(found.files.map(\.path))
+        return entry
+    }
+
+    /// Verifies one opened replica and sums it up as `verify --all` lists it.
+    static func check(
+        _ replica: Replica, name: String, replicaBytes: Int64, restoreCheck: RestoreOptions.IntegrityCheck, started: Date
+    ) -> FleetEntry {
+        let checkedAt = started.timeIntervalSince1970
         // Every file checked, then (when sound, unless `restoreCheck` is `.none`) the timed trial
         // restore of the latest position with SQLite's check and the canaries found in it.
         let (report, plan) = Verifier(replica: replica, restoreCheck: restoreCheck).runPlanned()
-        // Done with this replica's files: an object store's local copies of them go now.
-        replica.storage.evict(found.files.map(\.path))
         // The verdict is `verify`'s: a file that could not be opened or read (gone since the
         // listing, no permission, an I/O error) leaves the replica unjudged rather than damaged.
         let problem =
@@ -110,9 +119,9 @@ public struct FleetVerifier: Sendable {
         let newest = report.canaries?.newestInReplica
         let time = plan?.time
         return FleetEntry(
-            database: found.name, verdict: report.verdict, format: replica.format.rawValue,
+            database: name, verdict: report.verdict, format: replica.format.rawValue,
             position: report.latest?.position.description, latestTime: time.map(formatTime), ageSeconds: time.map { max(0, checkedAt - $0) },
-            replicaBytes: found.bytes, files: report.filesChecked, bytesRead: report.bytesRead,
+            replicaBytes: replicaBytes, files: report.filesChecked, bytesRead: report.bytesRead,
             seconds: Date().timeIntervalSince(started), restoreSeconds: report.restoreSeconds, restoreCheck: report.restoreCheck,
             errors: report.errorCount, warnings: report.warningCount, problem: problem,
             canary: newest.map { FleetEntry.NewestCanary(token: $0.token, label: $0.label, createdAt: $0.createdAt) },

@@ -11,10 +11,15 @@ import Foundation
 ///
 /// Installed for the process once; it replaces the default action of both signals (so
 /// ``ScratchSpace`` leaves them alone, and its recorded paths go at the normal exit).
+///
+/// SIGHUP, once ``handleReload()`` is called, is a request to re-read the configuration: it
+/// wakes ``wait(seconds:)`` early (returning false) and sets ``takeReload()``'s flag.
 public final class StopSignal: Sendable {
     public static let signals: [Int32] = [SIGTERM, SIGINT]
     private let readEnd: Int32
     private let stopped = Locked(false)
+    private let reload = Locked(false)
+    private let reloadInstalled = Locked(false)
 
     /// Installs the handlers (once per process; later calls return the same instance).
     public static func install() -> StopSignal { shared }
@@ -45,13 +50,42 @@ public final class StopSignal: Sendable {
 
     private init(readEnd: Int32) { self.readEnd = readEnd }
 
+    /// Makes SIGHUP a request to reload (see the type's summary) instead of its default action,
+    /// which ends the process. Idempotent.
+    public func handleReload() {
+        let first = reloadInstalled.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = stopSignalHandler
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        sigaction(SIGHUP, &action, nil)
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGHUP)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+    }
+
+    /// Whether SIGHUP arrived since the last call (and clears it).
+    public func takeReload() -> Bool {
+        _ = stopRequested  // drains the pipe, so a SIGHUP written to it is seen
+        return reload.withLock { r in
+            defer { r = false }
+            return r
+        }
+    }
+
     /// Whether SIGTERM or SIGINT has arrived.
     public var stopRequested: Bool {
         if stopped.current { return true }
         return wait(seconds: 0)
     }
 
-    /// Sleeps up to `seconds`; returns true at once when a stop was requested (before or during).
+    /// Sleeps up to `seconds`; returns true at once when a stop was requested (before or during),
+    /// false early when a reload was (SIGHUP, with ``handleReload()``).
     @discardableResult
     public func wait(seconds: Double) -> Bool {
         if stopped.current { return true }
@@ -62,9 +96,17 @@ public final class StopSignal: Sendable {
             let n = poll(&p, 1, Int32(max(0, min(left, 3600)) * 1000))
             if n > 0 {
                 var byte: UInt8 = 0
-                while read(readEnd, &byte, 1) == 1 {}
-                stopped.withLock { $0 = true }
-                return true
+                var stop = false
+                var hup = false
+                while read(readEnd, &byte, 1) == 1 {
+                    if Int32(byte) == SIGHUP { hup = true } else { stop = true }
+                }
+                if hup { reload.withLock { $0 = true } }
+                if stop {
+                    stopped.withLock { $0 = true }
+                    return true
+                }
+                if hup { return false }
             }
             if n < 0 && errno != EINTR { return false }
             if deadline.timeIntervalSinceNow <= 0 { return false }

@@ -100,6 +100,9 @@ public enum V03Readers {
         /// Cumulative checksum after the last valid frame.
         public var checksum: (UInt32, UInt32) = (0, 0)
         public var findings: [Finding] = []
+        /// Where the WAL stream stands after the last segment, for checking later segments of the
+        /// index alone; nil once the stream could not be followed to the end.
+        public var carry: WALCarry?
 
         public var hasErrors: Bool { findings.contains { $0.severity == .error } }
     }
@@ -109,18 +112,25 @@ public enum V03Readers {
     /// frames go to `onFrame` in order. With `failFast`, stops at the first error.
     public static func readIndex(
         _ replica: Replica, index: UInt32, segments: [V03File], expectedPageSize: Int?,
-        limit: Int64? = nil, failFast: Bool = false, prefetcher: SegmentPrefetcher? = nil,
+        limit: Int64? = nil, failFast: Bool = false, prefetcher: SegmentPrefetcher? = nil, resume: WALCarry? = nil,
         onFrame: @escaping (WALFrame) throws -> Void = { _ in }
     ) throws -> IndexResult {
         var result = IndexResult(index: index)
-        let decoder = WALDecoder(expectedPageSize: expectedPageSize, onFrame: onFrame)
-        var streamOK = true  // false once the WAL stream can no longer be followed
+        var decoder = WALDecoder(expectedPageSize: expectedPageSize, onFrame: onFrame)
         var expected: Int64 = 0
+        if let resume {
+            guard let resumed = WALDecoder(resuming: resume, expectedPageSize: expectedPageSize, onFrame: onFrame) else {
+                throw LiteProofError(.storage(.local), "the WAL state carried for index \(index.hex(width: 8)) does not hold together")
+            }
+            decoder = resumed
+            expected = resume.offset
+        }
+        var streamOK = true  // false once the WAL stream can no longer be followed
         func add(_ f: Finding) throws {
             result.findings.append(f)
             if failFast && f.severity == .error { throw LiteProofError.damaged(f) }
         }
-        if let first = segments.first, first.offset != 0 {
+        if resume == nil, let first = segments.first, first.offset != 0 {
             try add(
                 .error(
                     .chainMissingInitialSegment, file: first.path, offset: 0,
@@ -214,6 +224,7 @@ public enum V03Readers {
         result.lastCommitEnd = decoder.lastCommitEnd
         result.lastCommitSize = decoder.lastCommitSize
         result.checksum = decoder.checksum
+        result.carry = streamOK ? decoder.carry : nil
         return result
     }
 }

@@ -140,6 +140,34 @@ public final class WALDecoder {
 
     deinit { pending.deallocate() }
 
+    /// A decoder that goes on where `carry` left a stream (see ``WALCarry``): nil when the carry
+    /// does not hold together, or is of another page size than `expectedPageSize`.
+    public convenience init?(resuming carry: WALCarry, expectedPageSize: Int? = nil, onFrame: @escaping (WALFrame) throws -> Void) {
+        guard let h = carry.validated(), expectedPageSize == nil || expectedPageSize == h.pageSize else { return nil }
+        self.init(expectedPageSize: expectedPageSize, onFrame: onFrame)
+        header = h
+        offset = carry.offset
+        lastCommitEnd = carry.lastCommitEnd
+        lastCommitSize = carry.lastCommitSize
+        frameCount = carry.frames
+        commitCount = carry.commits
+        checksum = (carry.checksum1, carry.checksum2)
+        carry.pending.withUnsafeBytes { p in
+            if let base = p.baseAddress { pending.baseAddress!.copyMemory(from: base, byteCount: p.count) }
+        }
+        pendingCount = carry.pending.count
+    }
+
+    /// Where the stream stands now, for a later decoder to go on from; nil before the header or
+    /// once a frame stopped the stream (SQLite reads nothing after it).
+    public var carry: WALCarry? {
+        guard let header, stopped == nil else { return nil }
+        return WALCarry(
+            header: WALCarry.bytes(of: header), offset: offset, lastCommitEnd: lastCommitEnd, lastCommitSize: lastCommitSize,
+            frames: frameCount, commits: commitCount, checksum1: checksum.0, checksum2: checksum.1,
+            pending: Array(UnsafeRawBufferPointer(rebasing: pending[0..<pendingCount])))
+    }
+
     var frameSize: Int { 24 + (header?.pageSize ?? 0) }
 
     /// Feeds the next bytes of the stream. Throws ``FormatError`` for a bad header; frame
