@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "LiteProof", targets: ["LiteProof"]),
         .library(name: "LiteProofS3", targets: ["LiteProofS3"]),
+        .library(name: "LiteProofGCS", targets: ["LiteProofGCS"]),
         .library(name: "LiteProofSFTP", targets: ["LiteProofSFTP"]),
         .executable(name: "liteproof", targets: ["liteproof"]),
     ],
@@ -46,12 +47,17 @@ let package = Package(
                 "LiteProof",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
+        // What every object-store back end shares: the HTTP transport under the transfer policy
+        // (deadlines, speed floor, bounded bodies, no redirects, retries, endpoint health), the
+        // listing invariants, the storage that downloads objects as they are read, and `fetch`.
+        // Kept apart so the core library needs no networking.
+        .target(name: "LiteProofObjectStore", dependencies: ["LiteProof"]),
         // Reading replicas straight from S3 and S3-compatible stores (ListObjectsV2, GetObject,
-        // SigV4), kept apart so the core library needs no networking.
+        // SigV4).
         .target(
             name: "LiteProofS3",
             dependencies: [
-                "LiteProof",
+                "LiteProof", "LiteProofObjectStore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Reading replicas over SFTP (`sftp://`) through Debian's libssh2: SSH, host key checks and
@@ -65,15 +71,24 @@ let package = Package(
                 "LiteProof",
                 .product(name: "Yams", package: "Yams"),
             ]),
+        // Reading replicas straight from Google Cloud Storage (the JSON API's objects list and
+        // media downloads; service-account tokens signed RS256 with _CryptoExtras).
+        .target(
+            name: "LiteProofGCS",
+            dependencies: [
+                "LiteProof", "LiteProofObjectStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofS3", "LiteProofSFTP",
+                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofSFTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "LiteProofConfig", "LiteProofS3", "LiteProofSFTP", "CSQLite", "CLZ4"]),
+            dependencies: ["LiteProof", "LiteProofConfig", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofSFTP", "CSQLite", "CLZ4"]),
     ],
     swiftLanguageModes: [.v6]
 )
@@ -84,6 +99,6 @@ if Context.environment["LITEPROOF_FUZZ"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "LiteProofFuzz",
-            dependencies: ["LiteProof", "LiteProofS3", "CLZ4"],
+            dependencies: ["LiteProof", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "CLZ4"],
             path: "Fuzz/Sources/LiteProofFuzz"))
 }

@@ -10,6 +10,9 @@ public enum ConfiguredReplica: Sendable, Equatable {
     /// `credentials` are the configuration's `access-key-id` / `secret-access-key` (nil: the
     /// environment's and the AWS files', as for a URL on the command line).
     case s3(url: String, credentials: ConfiguredCredentials?)
+    /// A Google Cloud Storage replica: `gs://BUCKET/PATH` (credentials as Google's tools take
+    /// them, from the environment: Litestream's configuration has no fields for them).
+    case gcs(url: String)
 }
 
 /// Keys from a configuration file: used to sign requests, never printed.
@@ -39,9 +42,9 @@ public struct ConfiguredCredentials: Sendable, Equatable, CustomStringConvertibl
 
 extension LitestreamConfig.Replica {
     /// The back ends LiteProof reads.
-    public static let readableKinds = ["file", "s3"]
+    public static let readableKinds = ["file", "s3", "gs"]
     /// Litestream's other back ends, refused by name until LiteProof reads them.
-    public static let otherKinds = ["gs", "gcs", "abs", "sftp", "webdav", "nats", "oss"]
+    public static let otherKinds = ["abs", "sftp", "webdav", "nats", "oss"]
 
     /// Where this replica of `database` is, as Litestream resolves the same fields (0.5's
     /// `NewReplicaFromConfig`): `url:` or `path:` (not both) for a file replica; `url:`, or
@@ -97,9 +100,19 @@ extension LitestreamConfig.Replica {
             case (nil, .some): throw refuse("secret-access-key: is set but access-key-id: is not")
             }
             return .s3(url: resolved, credentials: credentials)
+        case "gs", "gcs":
+            if url != nil && (path != nil || bucket != nil) { throw refuse("url: and bucket:/path: are both set (Litestream refuses that too)") }
+            if let url {
+                let lower = url.lowercased()
+                guard lower.hasPrefix("gs://") || lower.hasPrefix("gcs://") else { throw refuse("type \(kind) with a url: that is not gs://…") }
+                return .gcs(url: url)
+            }
+            guard let bucket else { throw refuse("a gs replica needs bucket: (or url:)") }
+            let key = (path ?? "").addingPercentEncoding(withAllowedCharacters: Self.pathCharacters) ?? ""
+            return .gcs(url: "gs://\(bucket)/\(key)")
         case let other where Self.otherKinds.contains(other):
             throw refuse(
-                "a \(other) replica, which LiteProof does not read yet (it reads \(Self.readableKinds.joined(separator: " and ")) replicas); copy it to a folder (e.g. with rclone) and verify that"
+                "the replica type \(other), which LiteProof does not read yet (it reads \(Self.readableKinds.joined(separator: ", ")) replicas); copy it to a folder (e.g. with rclone) and verify that"
             )
         case let other:
             throw refuse("unknown replica type \"\(other)\" (Litestream's are file, s3, gs, abs, sftp, webdav, nats, oss)")

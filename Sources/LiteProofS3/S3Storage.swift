@@ -1,50 +1,11 @@
 import Foundation
 import LiteProof
+import LiteProofObjectStore
 
-/// A replica read straight from a bucket: the listing gives names, sizes and LastModified (the
-/// trusted times); each object is downloaded once, when it is first opened or prefetched,
-/// streamed into a scratch folder (``ScratchSpace``) that is removed when the storage goes away, at exit
-/// or on a signal.
-///
-/// Only the objects that are opened (or prefetched) are fetched, so a restore reads the plan's
-/// files and no others. Memory stays bounded: bodies go to disk, readers `pread` them.
-// @unchecked: the download states, queue and heads take `condition`; the listing is immutable.
-public final class S3Storage: ReplicaStorage, @unchecked Sendable {
+/// A replica read straight from an S3 bucket (``ObjectStorage`` over an ``S3Client``).
+// @unchecked: adds only an immutable client to ``ObjectStorage``.
+public final class S3Storage: ObjectStorage, @unchecked Sendable {
     public let client: S3Client
-    public let location: String
-    /// The listing below the prefix, paths relative to it.
-    public let listing: [StoredFile]
-    /// ETags by relative path.
-    public let objects: [String: S3Object]
-    /// Most GETs in flight at once for prefetches.
-    public let concurrency: Int
-    /// The folder holding the local copies of downloaded objects (removed with the storage).
-    public let scratch: String
-
-    private enum State {
-        case downloading
-        case done(String)
-        case failed(Error)
-    }
-
-    private let condition = NSCondition()
-    private var states: [String: State] = [:]
-    private var queue: [String] = []
-    private var queued = Set<String>()
-    private var workers = 0
-    /// Every download and ranged read that failed for good, as it failed (path, error): kept
-    /// apart so ``failures`` costs what failed, not the whole listing (a fleet asks once per
-    /// replica).
-    private var failed: [(String, Error)] = []
-    /// The first bytes of objects read as a range (at most ``headBytes`` each, so bounded by the
-    /// listing): a header is often read again (an LTX header by `inspect`, then by the plan).
-    private var heads: [String: [UInt8]] = [:]
-    static let headBytes = 512
-    /// Objects up to this size are downloaded whole even when only part is read: one GET either
-    /// way, and the rest is often read next. `Int64.max` turns ranged reads off.
-    public var wholeObjectsUpTo: Int64 = 32 << 10
-    /// The prefetch threads, joined by `deinit` (see ``JoinableThread``).
-    private var threads: [JoinableThread] = []
 
     /// Lists `s3://…` (`url`, a replica URL as Litestream takes it: ``S3Location``) with
     /// credentials from `environment` and the AWS configuration files, under the
@@ -53,7 +14,7 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
     /// by default to stderr.
     public convenience init(
         url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8,
-        notes: (String) -> Void = S3Storage.noteOnStderr
+        notes: (String) -> Void = ObjectStorage.noteOnStderr
     ) throws {
         let location = try S3Location(url: url)
         let config = try S3Config.resolve(location, environment: environment)
@@ -62,211 +23,17 @@ public final class S3Storage: ReplicaStorage, @unchecked Sendable {
         try self.init(client: client, concurrency: concurrency)
     }
 
-    /// Writes `liteproof: note: NOTE` on stderr.
-    public static func noteOnStderr(_ note: String) {
-        FileHandle.standardError.write(Data("liteproof: note: \(note)\n".utf8))
-    }
-
     public init(client: S3Client, concurrency: Int = 8) throws {
         self.client = client
-        self.concurrency = max(1, concurrency)
         let loc = client.config.location
-        location = loc.display
-        let prefix = loc.prefix.isEmpty ? "" : loc.prefix + "/"
-        var files: [StoredFile] = []
-        var objects: [String: S3Object] = [:]
-        for o in try client.list(prefix: prefix, keep: { $0.key.hasPrefix(prefix) && !$0.key.hasSuffix("/") }) {
-            let rel = String(o.key.dropFirst(prefix.count))
-            files.append(StoredFile(path: rel, size: o.size, modified: o.lastModified, timeTrusted: true))
-            objects[rel] = o
-        }
-        listing = files
-        self.objects = objects
-        scratch = try ScratchSpace.makeFolder(prefix: "liteproof-s3")
-    }
-
-    deinit {
-        condition.lock()
-        queue.removeAll()
-        while workers > 0 { condition.wait() }
-        let started = threads
-        threads.removeAll()
-        condition.unlock()
-        // Each has left `work()`; joining waits for the rest of its end.
-        for thread in started { thread.join() }
-        ScratchSpace.release(scratch)
-    }
-
-    public func files() -> [StoredFile] { listing }
-
-    /// Downloads and ranged reads that failed after their retries: storage failures, never
-    /// damage in the replica.
-    public var failures: [LiteProofError] {
-        condition.lock()
-        defer { condition.unlock() }
-        // Each names the file (relative to the prefix), so a fleet can tell whose it is.
-        return failed.map { path, error in
-            var e = LiteProofError(wrapping: error)
-            if e.path == nil { e.path = path }
-            return e
-        }
-    }
-
-    public func open(_ path: String) throws -> ReadOnlyFile {
-        try ReadOnlyFile(try localCopy(path), displayName: path)
-    }
-
-    /// Starts downloading `paths` in the background, at most ``concurrency`` at once, in order.
-    public func prefetch(_ paths: [String]) {
-        condition.lock()
-        var seen = Set(queue)
-        for p in paths where states[p] == nil && objects[p] != nil && !seen.contains(p) {
-            queue.append(p)
-            queued.insert(p)
-            seen.insert(p)
-        }
-        // Threads of earlier prefetches that have all left `work()`: joined now rather than kept.
-        if workers == 0 {
-            for thread in threads { thread.join() }
-            threads.removeAll()
-        }
-        // The threads hold no reference to the storage: the last one is the owner's, so `deinit`
-        // never runs on a prefetch thread (where it would race the process's exit); it waits
-        // for them instead. `unowned(unsafe)`: a thread that starts only after the owner let go
-        // runs `work()` on the storage while its `deinit` waits for `workers` to reach 0 (the
-        // memory stays until then), where a checked `unowned` load would trap ("already
-        // destroyed"), as it did when a command ended before its prefetch threads had started.
-        for _ in 0..<max(0, min(concurrency - workers, queue.count)) {
-            guard let thread = try? JoinableThread(stackSize: 512 << 10, { [unowned(unsafe) self] in self.work() }) else { break }
-            threads.append(thread)
-            workers += 1
-        }
-        condition.unlock()
-    }
-
-    private func work() {
-        while true {
-            condition.lock()
-            guard !queue.isEmpty else {
-                workers -= 1
-                condition.broadcast()
-                condition.unlock()
-                return
-            }
-            let path = queue.removeFirst()
-            queued.remove(path)
-            condition.unlock()
-            _ = try? localCopy(path)
-        }
-    }
-
-    /// Part of one object: a `Range:` GET, unless the object is small, nearly all of it (8/9) is asked for, or
-    /// it is downloaded, on its way or queued (then the local copy). A range that fails for good
-    /// counts among ``failures``, so a caller that shrugs off an unreadable header does not
-    /// turn a transfer problem into a verdict.
-    public func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
-        guard let object = objects[path] else {
-            throw LiteProofError.storage(.missing, "\(location)/\(path) is not in the bucket's listing")
-        }
-        let n = max(0, min(Int64(max(0, count)), object.size - offset))
-        if n == 0 { return [] }
-        condition.lock()
-        let wanted = states[path] != nil || queued.contains(path)
-        let head = heads[path]
-        condition.unlock()
-        if let head, offset + n <= Int64(head.count) { return Array(head[Int(offset)..<Int(offset + n)]) }
-        if wanted || object.size <= wholeObjectsUpTo || n + n / 8 >= object.size {
-            return try ReadOnlyFile(try localCopy(path), displayName: path).read(count: Int(n), at: offset)
-        }
-        let part = scratch + "/range-" + UUID().uuidString
-        defer { FS.remove(part) }
-        do {
-            if try client.download(key: object.key, range: offset, length: n, objectSize: object.size, to: part) {
-                // The server sent the whole object: keep it as the local copy.
-                let local = localName(path)
-                condition.lock()
-                if states[path] == nil, rename(part, local) == 0 {
-                    states[path] = .done(local)
-                    condition.unlock()
-                    return try ReadOnlyFile(local, displayName: path).read(count: Int(n), at: offset)
-                }
-                condition.unlock()
-                return try ReadOnlyFile(part, displayName: path).read(count: Int(n), at: offset)
-            }
-            let bytes = try ReadOnlyFile(part, displayName: path).read(count: Int(n), at: 0)
-            if offset == 0 && bytes.count <= Self.headBytes {
-                condition.lock()
-                heads[path] = bytes
-                condition.unlock()
-            }
-            return bytes
-        } catch {
-            condition.lock()
-            failed.append((path, error))
-            condition.unlock()
-            throw error
-        }
-    }
-
-    /// The local copy of `path` if it was downloaded already (e.g. while planning), else nil.
-    func downloadedCopy(_ path: String) -> String? {
-        condition.lock()
-        defer { condition.unlock() }
-        if case .done(let local) = states[path] { return local }
-        return nil
-    }
-
-    func localName(_ path: String) -> String {
-        scratch + "/" + String(format: "%08x", UInt32(truncatingIfNeeded: path.hashValue)) + "-" + path.replacingOccurrences(of: "/", with: "_")
-    }
-
-    /// The local file holding `path`, downloading it unless it is there or on its way.
-    /// Removes the local copies of `paths` (files already open stay readable until closed) and
-    /// forgets them: a later read downloads the object again.
-    public func evict(_ paths: [String]) {
-        condition.lock()
-        var removed: [String] = []
-        for p in paths {
-            guard case .done(let local) = states[p] else { continue }
-            states[p] = nil
-            heads[p] = nil
-            removed.append(local)
-        }
-        condition.unlock()
-        for local in removed { FS.remove(local) }
-    }
-
-    func localCopy(_ path: String) throws -> String {
-        guard let object = objects[path] else {
-            throw LiteProofError.storage(.missing, "\(location)/\(path) is not in the bucket's listing")
-        }
-        condition.lock()
-        while true {
-            switch states[path] {
-            case .done(let local):
-                condition.unlock()
-                return local
-            case .failed(let error):
-                condition.unlock()
-                throw error
-            case .downloading:
-                condition.wait()
-            case nil:
-                states[path] = .downloading
-                condition.unlock()
-                let local = localName(path)
-                let result: State
-                do {
-                    try client.download(key: object.key, to: local, expectedSize: object.size)
-                    result = .done(local)
-                } catch {
-                    result = .failed(error)
-                }
-                condition.lock()
-                states[path] = result
-                if case .failed(let error) = result { failed.append((path, error)) }
-                condition.broadcast()
-            }
-        }
+        try super.init(
+            store: client, location: loc.display, prefix: loc.prefix.isEmpty ? "" : loc.prefix + "/", concurrency: concurrency,
+            scratchPrefix: "liteproof-s3")
     }
 }
+
+/// `liteproof fetch` from S3 (the same copy for every store).
+public typealias S3Fetch = ObjectFetch
+
+/// One object of an S3 listing.
+public typealias S3Object = RemoteObject

@@ -86,6 +86,8 @@ struct ConfigTarget: Sendable, Equatable {
             return ConfigTarget(database: db.path, replicaName: r.displayName, location: .local(folder), credentials: nil)
         case .s3(let url, let credentials):
             return ConfigTarget(database: db.path, replicaName: r.displayName, location: .s3(url), credentials: credentials)
+        case .gcs(let url):
+            return ConfigTarget(database: db.path, replicaName: r.displayName, location: .gcs(url), credentials: nil)
         }
     }
 
@@ -135,6 +137,7 @@ extension ReplicaLocation {
         case .local(let path): return "local:" + path
         case .s3(let url): return "s3:" + url
         case .sftp(let url): return "sftp:" + url
+        case .gcs(let url): return "gcs:" + url
         }
     }
 }

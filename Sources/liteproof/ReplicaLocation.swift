@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import LiteProof
+import LiteProofGCS
+import LiteProofObjectStore
 import LiteProofS3
 import LiteProofSFTP
 
@@ -11,28 +13,49 @@ enum ReplicaLocation: Sendable {
     case local(String)
     /// A bucket prefix: `s3://BUCKET/PATH?…`, read in place.
     case s3(String)
+    /// A GCS bucket prefix: `gs://BUCKET/PATH` (0.3: `gcs://`), read in place.
+    case gcs(String)
     /// A folder on an SSH server: `sftp://USER[:PASSWORD]@HOST[:PORT]/PATH?key-path=…`.
     case sftp(String)
 
     init(_ text: String) {
-        self = S3Location.isS3URL(text) ? .s3(text) : SFTPLocation.isSFTPURL(text) ? .sftp(text) : .local(text)
+        if S3Location.isS3URL(text) {
+            self = .s3(text)
+        } else if GCSLocation.isGCSURL(text) {
+            self = .gcs(text)
+        } else if SFTPLocation.isSFTPURL(text) {
+            self = .sftp(text)
+        } else {
+            self = .local(text)
+        }
+    }
+
+    /// The storage of a bucket prefix (nil for a local replica or an SFTP folder, which is not an
+    /// object store: ``SFTPStorage``): its listing is made now, with
+    /// the credentials and settings of `environment`.
+    func remoteStorage(environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8) throws -> ObjectStorage? {
+        switch self {
+        case .local, .sftp: return nil
+        case .s3(let url): return try S3Storage(url: url, environment: environment, concurrency: concurrency)
+        case .gcs(let url): return try GCSStorage(url: url, environment: environment, concurrency: concurrency)
+        }
     }
 
     /// The replica at this location (an S3 replica's credentials and settings from `environment`).
     func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Replica {
         switch self {
         case .local(let path): return try Replica.open(path)
-        case .s3(let url): return try Replica.open(storage: try S3Storage(url: url, environment: environment))
+        case .s3, .gcs: return try Replica.open(storage: try remoteStorage(environment: environment)!)
         case .sftp(let url): return try Replica.open(storage: try SFTPStorage(url: url, environment: environment))
         }
     }
 
-    /// Every replica below this location, for `verify --all` (an s3:// prefix is listed once;
+    /// Every replica below this location, for `verify --all` (a bucket prefix is listed once;
     /// each replica's files are downloaded as its check reads them).
     func openFleet() throws -> FleetVerifier {
         switch self {
         case .local(let path): return try FleetVerifier.open(path)
-        case .s3(let url): return FleetVerifier(root: url, storage: try S3Storage(url: url))
+        case .s3(let url), .gcs(let url): return FleetVerifier(root: url, storage: try remoteStorage()!)
         case .sftp(let url):
             let storage = try SFTPStorage(url: url)
             return FleetVerifier(root: storage.location, storage: storage)

@@ -38,7 +38,7 @@ struct WatchCommand: ParsableCommand {
 
     @Argument(
         help: ArgumentHelp(
-            "Replicas to watch: folders (file replicas), file:// URLs, .tar / .tar.zst archives, or s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true].",
+            "Replicas to watch: folders (file replicas), file:// URLs, .tar / .tar.zst archives, s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true], or gs://BUCKET/PATH.",
             valueName: "replica"))
     var replicas: [ReplicaLocation] = []
 
@@ -197,13 +197,13 @@ struct WatchEvent<Body: Encodable>: Encodable {
 
 extension ReplicaLocation {
     /// The replica's name in events, metrics and the state: an absolute path for a folder or
-    /// archive, the URL as given for S3, the URL without its password for SFTP.
+    /// archive, the URL as given for a bucket, the URL without its password for SFTP.
     var name: String {
         switch self {
         case .local(let path):
             if path.hasPrefix("file://"), let url = URL(string: path), url.isFileURL { return url.standardizedFileURL.path }
             return URL(fileURLWithPath: path).standardizedFileURL.path
-        case .s3(let url): return url
+        case .s3(let url), .gcs(let url): return url
         case .sftp(let url): return (try? SFTPLocation(url: url).display) ?? SFTPLocation.redacted(url)
         }
     }

@@ -81,7 +81,7 @@ extension ConfigLiveTests {
             ("deep", "dbs: " + String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000), "nested more than 64 levels"),
             ("compact", "dbs:\n" + String(repeating: "- ", count: 50_000) + "x\n", "nested more than 64 levels"),
             ("unknown-type", "dbs:\n  - path: /db\n    replica:\n      type: carrier-pigeon\n", "unknown replica type \"carrier-pigeon\""),
-            ("gcs", "dbs:\n  - path: /db\n    replica:\n      url: gs://bucket/db\n", "a gs replica, which LiteProof does not read yet"),
+            ("abs", "dbs:\n  - path: /db\n    replica:\n      url: abs://account@container/db\n", "the replica type abs, which LiteProof does not read yet"),
             ("huge", nil, "is 104857600 bytes; LiteProof reads one of at most 1048576 bytes"),
             ("missing", nil, "cannot read the configuration"),
             ("fifo", nil, "not a regular file"),

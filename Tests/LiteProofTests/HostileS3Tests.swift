@@ -5,6 +5,7 @@
 
 import Foundation
 import LiteProof
+import LiteProofObjectStore
 import Testing
 
 @testable import LiteProofS3

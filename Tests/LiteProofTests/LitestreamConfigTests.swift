@@ -140,10 +140,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ("type: gs\n      bucket: b", "a gs replica, which LiteProof does not read yet"),
-        ("url: abs://account@container/db", "a abs replica"),
-        ("url: sftp://u@host/db", "a sftp replica"),
-        ("url: webdavs://host/db", "a webdav replica"),
+        ("type: gs\n      path: db", "a gs replica needs bucket:"),
+        ("url: abs://account@container/db", "the replica type abs, which LiteProof does not read yet"),
+        ("url: sftp://u@host/db", "the replica type sftp"),
+        ("url: webdavs://host/db", "the replica type webdav"),
         ("type: ftp\n      path: /x", "unknown replica type \"ftp\""),
         ("type: s3\n      path: db", "needs bucket:"),
         ("url: s3://b/db\n      bucket: b", "url: and bucket: are both set"),
@@ -158,6 +158,17 @@ import Testing
         } throws: { error in
             let text = "\(error)"
             return text.contains(message) && text.contains("/data/app.db in ls.yml") && text.contains("dbs[0].replica")
+        }
+    }
+
+    /// A gs replica resolves to the gs:// URL LiteProof's GCS reader takes, from `url:` or from
+    /// `bucket:` and `path:`.
+    @Test func gsReplicasResolve() throws {
+        for (fields, url) in [
+            ("url: gs://b/db/x", "gs://b/db/x"), ("type: gs\n      bucket: b\n      path: db/x", "gs://b/db/x"), ("url: gcs://b/db", "gcs://b/db"),
+        ] {
+            let c = try LitestreamConfig.parse("dbs:\n  - path: /data/app.db\n    replica:\n      \(fields)\n", file: "ls.yml")
+            #expect(try c.databases[0].replicas[0].resolve(database: "/data/app.db") == .gcs(url: url))
         }
     }
 

@@ -17,6 +17,7 @@ struct FuzzTarget: Sendable {
 let allTargets: [FuzzTarget] = [
     ltxTarget, walTarget, walSegmentTarget, lz4Target, lz4BlocksTarget, snapshotTarget, databaseHeaderTarget,
     layoutTarget, tarTarget, tarZstdTarget, manifestTarget, digestTarget, logsTarget, fetchManifestTarget, s3ListingTarget, s3ErrorTarget,
+    gcsListingTarget,
 ]
 
 nonisolated(unsafe) private var selected: FuzzTarget?

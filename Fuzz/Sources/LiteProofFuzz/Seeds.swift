@@ -102,6 +102,11 @@ enum Seeds {
         }
         try put("s3-listing", "whole", listing(keys, token: nil, encoded: false))
         try put("s3-listing", "truncated", listing(Array(keys.prefix(5)), token: "1/abc+def==", encoded: true))
+        let items = keys.enumerated().map { i, key in
+            "{\"name\":\"db/\(key)\",\"size\":\"\(100 + i)\",\"updated\":\"2026-01-01T00:00:\(String(format: "%02d", i)).000Z\",\"generation\":\"\(i + 1)\"}"
+        }
+        try put("gcs-listing", "whole", Array("{\"kind\":\"storage#objects\",\"items\":[\(items.joined(separator: ","))]}".utf8))
+        try put("gcs-listing", "truncated", Array("{\"items\":[\(items.prefix(5).joined(separator: ","))],\"nextPageToken\":\"CgZkYi8wMDU=\"}".utf8))
         for (code, message) in [("NoSuchKey", "The specified key does not exist."), ("AccessDenied", "Access Denied"), ("SlowDown", "Reduce")] {
             try put(
                 "s3-error", code,

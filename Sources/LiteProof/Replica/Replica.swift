@@ -151,7 +151,9 @@ public final class Replica: Sendable {
                 .usage,
                 name == "s3"
                     ? "Replica.open(_:) reads a folder or archive; an s3:// replica is read in place by the liteproof command, or in code with the LiteProofS3 product: Replica.open(storage: try S3Storage(url: \"\(location)\"))"
-                    : "\(name):// replicas are not supported: pass a folder or archive (or an s3:// URL to the liteproof command)"
+                    : name == "gs" || name == "gcs"
+                        ? "Replica.open(_:) reads a folder or archive; a \(name):// replica is read in place by the liteproof command, or in code with the LiteProofGCS product: Replica.open(storage: try GCSStorage(url: \"\(location)\"))"
+                        : "\(name):// replicas are not supported: pass a folder or archive (or an s3:// or gs:// URL to the liteproof command)"
             )
         }
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }

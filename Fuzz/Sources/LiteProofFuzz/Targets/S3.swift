@@ -1,4 +1,5 @@
 import Foundation
+import LiteProofObjectStore
 
 @testable import LiteProof
 @testable import LiteProofS3

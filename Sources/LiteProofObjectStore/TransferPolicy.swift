@@ -67,23 +67,23 @@ public struct TransferPolicy: Sendable, Equatable {
 
 /// Whether an endpoint still answers: failed transfers in a row, and once they reach the
 /// policy's limit, the reason every later request fails at once.
-final class EndpointHealth: Sendable {
+package final class EndpointHealth: Sendable {
     /// Failed transfers in a row, and why the endpoint was given up (once it was).
     private let state = Locked((failuresInARow: 0, givenUp: String?.none))
-    let limit: Int
+    package let limit: Int
 
-    init(limit: Int) { self.limit = max(1, limit) }
+    package init(limit: Int) { self.limit = max(1, limit) }
 
     /// Non-nil once the endpoint was given up: why.
-    var deadReason: String? { state.current.givenUp }
+    package var deadReason: String? { state.current.givenUp }
 
     /// A complete answer (any status).
-    func answered() {
+    package func answered() {
         state.withLock { s in if s.givenUp == nil { s.failuresInARow = 0 } }
     }
 
     /// A transfer that got no complete answer.
-    func failed(_ what: String) {
+    package func failed(_ what: String) {
         let limit = self.limit
         state.withLock { s in
             s.failuresInARow += 1

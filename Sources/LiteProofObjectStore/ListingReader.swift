@@ -4,28 +4,28 @@ import LiteProof
 /// The one reader of a paged listing, with the invariants every page must keep. A listing that
 /// breaks one is a transfer failure (`.storage(.transfer)`, exit 2), never a smaller replica:
 ///
-/// - a page that does not parse to its end (``ListBucketResult/parse(_:context:)``);
+/// - a page that does not parse to its end (each back end's page parser refuses it);
 /// - a truncated page without a continuation token, or a token the listing gave before (a server
 ///   that would page forever);
-/// - a key that does not sort after the one before it (within a page or across pages: S3 lists
-///   keys in ascending UTF-8 order, so a key out of order means pages overlap or were skipped);
+/// - a key that does not sort after the one before it (within a page or across pages: S3 and GCS
+///   list keys in ascending UTF-8 order, so a key out of order means pages overlap or were skipped);
 /// - more keys than ``TransferPolicy/maxKeys``, or many truncated pages in a row with no key.
 ///
 /// Only the objects `keep` accepts are stored: memory follows what the caller keeps, not what the
 /// server sent.
-struct ListingReader {
+package struct ListingReader {
     let context: String
     let maxKeys: Int
-    let keep: (S3Object) -> Bool
-    private(set) var objects: [S3Object] = []
-    private(set) var pages = 0
-    private(set) var seen = 0
+    let keep: (RemoteObject) -> Bool
+    package private(set) var objects: [RemoteObject] = []
+    package private(set) var pages = 0
+    package private(set) var seen = 0
     private var tokens = Set<String>()
     private var last: String?
     private var emptyInARow = 0
-    static let maxEmptyPagesInARow = 1000
+    package static let maxEmptyPagesInARow = 1000
 
-    init(context: String, maxKeys: Int, keep: @escaping (S3Object) -> Bool = { _ in true }) {
+    package init(context: String, maxKeys: Int, keep: @escaping (RemoteObject) -> Bool = { _ in true }) {
         self.context = context
         self.maxKeys = maxKeys
         self.keep = keep
@@ -35,11 +35,11 @@ struct ListingReader {
         LiteProofError(.storage(.transfer), "listing \(context): \(why); the listing is refused as incomplete")
     }
 
-    /// Takes the next page; returns the continuation token to ask for next, nil when the listing
-    /// is complete.
-    mutating func accept(_ page: ListBucketResult) throws -> String? {
+    /// Takes the next page (its objects; whether the listing goes on; the token for the next
+    /// page); returns the token to ask for next, nil when the listing is complete.
+    package mutating func accept(objects page: [RemoteObject], truncated: Bool, nextToken: String?) throws -> String? {
         pages += 1
-        for o in page.objects {
+        for o in page {
             if let last, !last.utf8.lexicographicallyPrecedes(o.key.utf8) {
                 throw refuse("page \(pages) lists \(Self.printable(o.key)) after \(Self.printable(last)) (keys must ascend)")
             }
@@ -50,14 +50,14 @@ struct ListingReader {
             }
             if keep(o) { objects.append(o) }
         }
-        guard page.truncated else { return nil }
-        guard let token = page.nextToken else {
-            throw refuse("page \(pages) is truncated but has no NextContinuationToken")
+        guard truncated else { return nil }
+        guard let token = nextToken else {
+            throw refuse("page \(pages) is truncated but has no token for the next page")
         }
         guard tokens.insert(token).inserted else {
-            throw refuse("page \(pages) gives the continuation token of an earlier page again (\(Self.printable(String(token.prefix(80)))))")
+            throw refuse("page \(pages) gives the token of an earlier page again (\(Self.printable(String(token.prefix(80)))))")
         }
-        emptyInARow = page.objects.isEmpty ? emptyInARow + 1 : 0
+        emptyInARow = page.isEmpty ? emptyInARow + 1 : 0
         if emptyInARow >= Self.maxEmptyPagesInARow {
             throw refuse("\(emptyInARow) truncated pages in a row without a key")
         }
@@ -65,7 +65,7 @@ struct ListingReader {
     }
 
     /// A key for a message: control characters escaped.
-    static func printable(_ s: String) -> String {
+    package static func printable(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars {
             if u.value < 0x20 || u.value == 0x7F { out += String(format: "\\x%02x", u.value) } else { out.unicodeScalars.append(u) }

@@ -1,14 +1,15 @@
 import Foundation
 import LiteProof
 
-/// `liteproof fetch`: copies a replica from a bucket into a folder for offline work. Each file
-/// gets its object's LastModified as its modification time (the time 0.3 generation choice and
-/// `--timestamp` trust), and ``S3Fetch/manifestName`` records key, size, ETag and LastModified.
+/// `liteproof fetch`: copies a replica from a bucket (S3 or GCS) into a folder for offline work.
+/// Each file gets its object's time (S3's LastModified, GCS's `updated`) as its modification time
+/// (the time 0.3 generation choice and `--timestamp` trust), and ``ObjectFetch/manifestName``
+/// records key, size, ETag (GCS: generation) and that time.
 /// The manifest is rewritten (atomically) as files finish, so a run that is killed resumes where
 /// it stopped: a second run skips the files already there with the same size and ETag, and those
 /// finished after the last manifest write (same size, and the object's LastModified as file time,
 /// which only a finished download gets).
-public struct S3Fetch: Sendable {
+public struct ObjectFetch: Sendable {
     public static let manifestName = Replica.fetchManifestName
 
     public typealias Entry = FetchManifest.Entry
@@ -21,7 +22,7 @@ public struct S3Fetch: Sendable {
         public var files = 0
     }
 
-    public let storage: S3Storage
+    public let storage: ObjectStorage
     public let destination: String
     /// Called after each file (done, total).
     public var progress: (@Sendable (Int, Int) -> Void)?
@@ -29,7 +30,7 @@ public struct S3Fetch: Sendable {
     /// partial copy (``limit(to:)``); nil fetches everything.
     public private(set) var only: (files: Set<String>, position: Position)?
 
-    public init(storage: S3Storage, destination: String) {
+    public init(storage: ObjectStorage, destination: String) {
         self.storage = storage
         self.destination = destination
     }
@@ -70,7 +71,7 @@ public struct S3Fetch: Sendable {
             folder: destination, source: storage.location, partialTo: only?.position.description)
         let workers = min(storage.concurrency, max(1, objects.count))
         // Joined threads (see ``JoinableThread``): none outlives this call, so none releases the
-        // storage (its S3 client and URL session) while the process exits.
+        // storage (its client and URL session) while the process exits.
         let work: @Sendable () -> Void = {
             while true {
                 let i = next.withLock { n -> Int in
@@ -97,7 +98,7 @@ public struct S3Fetch: Sendable {
                             FS.remove(partial)
                             try FileManager.default.copyItem(atPath: copy, toPath: partial)
                         } else {
-                            try storage.client.download(key: o.key, to: partial, expectedSize: o.size)
+                            try storage.store.download(key: o.key, to: partial, expectedSize: o.size)
                         }
                         Self.setTime(partial, o.lastModified)
                         guard rename(partial, local) == 0 else {
@@ -163,19 +164,19 @@ public struct S3Fetch: Sendable {
         private func writeLocked(_ entries: [String: Entry]) throws {
             let start = Date()
             let manifest = Manifest(
-                source: source, fetched: S3Fetch.formatTime(start.timeIntervalSince1970), files: entries.values.sorted { $0.path < $1.path },
+                source: source, fetched: ObjectFetch.formatTime(start.timeIntervalSince1970), files: entries.values.sorted { $0.path < $1.path },
                 partialTo: partialTo)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let tmp = folder + "/" + S3Fetch.manifestName + ".tmp"
+            let tmp = folder + "/" + ObjectFetch.manifestName + ".tmp"
             FS.remove(tmp)
             let file = try ScratchSpace.createFile(tmp, mode: 0o644)
             let data = try encoder.encode(manifest)
             try data.withUnsafeBytes { try file.write($0, at: 0) }
             try file.sync()
-            guard rename(tmp, folder + "/" + S3Fetch.manifestName) == 0 else {
+            guard rename(tmp, folder + "/" + ObjectFetch.manifestName) == 0 else {
                 ScratchSpace.release(tmp)
-                throw LiteProofError.storage(.local, "cannot write \(folder)/\(S3Fetch.manifestName)")
+                throw LiteProofError.storage(.local, "cannot write \(folder)/\(ObjectFetch.manifestName)")
             }
             ScratchSpace.keep(tmp)
             lastWrite = Date()
@@ -183,7 +184,7 @@ public struct S3Fetch: Sendable {
         }
     }
 
-    static func entry(_ path: String, _ o: S3Object) -> Entry {
+    static func entry(_ path: String, _ o: RemoteObject) -> Entry {
         Entry(path: path, key: o.key, size: o.size, etag: o.etag, lastModified: formatTime(o.lastModified), modified: o.lastModified)
     }
 

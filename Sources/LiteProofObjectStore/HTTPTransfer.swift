@@ -6,12 +6,12 @@ import LiteProof
 #endif
 
 /// One HTTP exchange in progress, filled in by ``TransferDelegate`` on the session's queue and
-/// watched by the requesting thread (``S3Client/send``), which cancels it past the policy's
+/// watched by the requesting thread (``HTTPTransport``), which cancels it past the policy's
 /// bounds. A 2xx body goes to `file` (or memory when there is none) and never past `bodyLimit`
 /// bytes; any other answer's body is kept in memory, at most `memoryLimit` bytes.
 // @unchecked: its mutable state takes `lock`; the session's delegate queue and the waiting thread share it.
-final class Transfer: @unchecked Sendable {
-    enum Abort {
+package final class Transfer: @unchecked Sendable {
+    package enum Abort {
         /// The body runs past what the listing (or the caller) allows: refused, not retried.
         case tooLong(String)
         /// Too slow, or no answer: a failed transfer, retried.
@@ -22,24 +22,24 @@ final class Transfer: @unchecked Sendable {
         case local(Error)
     }
 
-    let lock = NSLock()
-    let done = DispatchSemaphore(value: 0)
-    let file: OutputFile?
-    let bodyLimit: Int64
-    let memoryLimit: Int
-    var response: HTTPURLResponse?
-    var body = Data()
-    var written: Int64 = 0
+    package let lock = NSLock()
+    package let done = DispatchSemaphore(value: 0)
+    package let file: OutputFile?
+    package let bodyLimit: Int64
+    package let memoryLimit: Int
+    package var response: HTTPURLResponse?
+    package var body = Data()
+    package var written: Int64 = 0
     /// Body bytes received (any status).
-    var received: Int64 = 0
-    var abort: Abort?
-    var error: Error?
-    var redirect: String?
+    package var received: Int64 = 0
+    package var abort: Abort?
+    package var error: Error?
+    package var redirect: String?
     private var finished = false
 
     /// Wakes the requesting thread, once: at completion, or as soon as the exchange is cut short
     /// (a cancelled task may take a while to complete; its later bytes are dropped).
-    func finish() {
+    package func finish() {
         lock.lock()
         let first = !finished
         finished = true
@@ -47,17 +47,17 @@ final class Transfer: @unchecked Sendable {
         if first { done.signal() }
     }
 
-    init(file: OutputFile?, bodyLimit: Int64, memoryLimit: Int) {
+    package init(file: OutputFile?, bodyLimit: Int64, memoryLimit: Int) {
         self.file = file
         self.bodyLimit = bodyLimit
         self.memoryLimit = memoryLimit
     }
 
-    var succeeded: Bool { response.map { (200..<300).contains($0.statusCode) } ?? false }
+    package var succeeded: Bool { response.map { (200..<300).contains($0.statusCode) } ?? false }
 
     /// Records why the exchange is cut short (the first reason wins); true if it is the first.
     @discardableResult
-    func cut(_ reason: Abort) -> Bool {
+    package func cut(_ reason: Abort) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         if abort != nil { return false }
@@ -66,7 +66,7 @@ final class Transfer: @unchecked Sendable {
     }
 
     /// Takes bytes of the body; false when the exchange must stop (``abort`` says why).
-    func take(_ data: Data) -> Bool {
+    package func take(_ data: Data) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         guard abort == nil else { return false }
@@ -97,20 +97,20 @@ final class Transfer: @unchecked Sendable {
 
 /// The session delegate: routes each task's callbacks to its ``Transfer``, streams bodies, checks
 /// Content-Length against the limit before a byte of the body is read, and never follows a
-/// redirect (the 3xx answer itself comes back, and ``S3Client`` refuses it, named): a redirect
-/// would carry the signature and the session token to whatever origin the server names.
+/// redirect (the 3xx answer itself comes back, and the client refuses it, named): a redirect
+/// would carry the request's credentials (a signature, a token) to whatever origin the server names.
 // @unchecked: an NSObject subclass (not checkable); its task table takes `lock`.
-final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+package final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     private let lock = NSLock()
     private var transfers: [Int: Transfer] = [:]
 
-    func register(_ task: URLSessionTask, _ transfer: Transfer) {
+    package func register(_ task: URLSessionTask, _ transfer: Transfer) {
         lock.lock()
         transfers[task.taskIdentifier] = transfer
         lock.unlock()
     }
 
-    func forget(_ task: URLSessionTask) {
+    package func forget(_ task: URLSessionTask) {
         lock.lock()
         transfers[task.taskIdentifier] = nil
         lock.unlock()
@@ -122,7 +122,7 @@ final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Senda
         return transfers[task.taskIdentifier]
     }
 
-    func urlSession(
+    package func urlSession(
         _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
         completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
     ) {
@@ -144,7 +144,7 @@ final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Senda
         }
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+    package func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         guard let t = transfer(dataTask) else { return dataTask.cancel() }
         if !t.take(data) {
             dataTask.suspend()
@@ -153,7 +153,7 @@ final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Senda
         }
     }
 
-    func urlSession(
+    package func urlSession(
         _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
         completionHandler: @escaping @Sendable (URLRequest?) -> Void
     ) {
@@ -165,7 +165,7 @@ final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Senda
         completionHandler(nil)
     }
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+    package func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
         guard let t = transfer(task) else { return }
         t.lock.lock()
         t.error = error
@@ -175,7 +175,7 @@ final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Senda
 }
 
 /// The origin (scheme, host, port) of a URL, for telling a redirect elsewhere apart.
-func origin(_ url: URL?) -> String {
+package func origin(_ url: URL?) -> String {
     guard let url else { return "?" }
     let scheme = url.scheme?.lowercased() ?? "?"
     let port = url.port ?? (scheme == "https" ? 443 : 80)
