@@ -15,7 +15,9 @@ struct WatchCommand: ParsableCommand {
             verified earlier and now listed with another size or time is damage (file.changed); \
             files removed by retention or compaction are not, unless the latest restore then \
             breaks (a missing WAL index, a TXID gap). A store that cannot be read makes the \
-            round unreadable (unreachable), never damaged.
+            round unreadable (unreachable), never damaged, and that replica's next round waits 2, \
+            then 4 intervals. With --db, deep checks (--restore-every) also compare with the live \
+            database, and --canary-every measures the round trip of a write through Litestream.
 
             Output: one line per change of verdict (--verbose: also one status line per round); \
             with --json, JSON Lines: one "round" event per round per replica and one \
@@ -72,9 +74,12 @@ struct WatchCommand: ParsableCommand {
         help: "After each round, write Prometheus gauges to this file (atomically; for node_exporter's textfile collector).")
     var metricsFile: String?
 
+    @OptionGroup var deep: WatchDeepOptions
+
     func validate() throws {
         if replicas.isEmpty && configOptions.config == nil { throw ValidationError("Missing expected argument '<replica> ...' (or --config FILE)") }
         if shard != nil && configOptions.config == nil { throw ValidationError("--shard goes with --config FILE") }
+        try deep.validate(replicas: replicas.count)
         if !(interval > 0) || interval > 7 * 86_400 { throw ValidationError("--interval must be more than 0 seconds and at most a week") }
         if let maxLag, !(maxLag > 0) { throw ValidationError("--max-lag must be more than 0 seconds") }
         if let rounds, rounds < 1 { throw ValidationError("--rounds must be at least 1") }
@@ -90,33 +95,39 @@ struct WatchCommand: ParsableCommand {
         }
         let set: WatchSet
         do {
-            // TODO(merge): pass `live: target.live` once Watcher takes the live database.
-            set = WatchSet(try WatchTarget.all(replicas: replicas, config: configOptions, shard: shard)) { [state, maxLag] target in
-                Watcher(
-                    database: target.name, stateFile: state.map { WatchState.path(in: $0, replica: target.name) }, maxLag: maxLag,
+            set = WatchSet(try WatchTarget.all(replicas: replicas, live: deep.databases, config: configOptions, shard: shard)) {
+                [state, maxLag, deep] target in
+                let w = Watcher(
+                    database: target.name, live: target.live, stateFile: state.map { WatchState.path(in: $0, replica: target.name) }, maxLag: maxLag,
                     open: { try target.open() })
+                deep.configure(w)
+                return w
             }
+            try deep.requireLive(set.watchers)
         } catch { throw fail(error, json: json) }
         if configOptions.config != nil { stop.handleReload() }
         var last: [String: Outcome] = [:]
+        var metrics: [String: DatabaseMetrics] = [:]
         var done = 0
         var interrupted = false
         watching: while true {
             if stop.takeReload() { reload(set, last: &last) }
-            var metrics: [DatabaseMetrics] = []
             for watcher in set.watchers {
                 if stop.stopRequested {
                     interrupted = true
                     break watching
                 }
+                guard watcher.isDue() else { continue }  // backing off after unreadable rounds
                 let r = watcher.round()
                 report(r, previous: last[watcher.database])
                 last[watcher.database] = r.health
-                metrics.append(
-                    DatabaseMetrics(database: r.database, verdict: Int(r.health.exitCode), latestAgeSeconds: r.freshnessSeconds, checkedAt: r.time))
+                metrics[r.database] = DatabaseMetrics(
+                    database: r.database, verdict: Int(r.health.exitCode), latestAgeSeconds: r.freshnessSeconds, checkedAt: r.time)
             }
             if let metricsFile {
-                do { try MetricsFile.write(metrics, to: metricsFile) } catch { warn("cannot write \(metricsFile): \(LiteProofError(wrapping: error).message)") }
+                do { try MetricsFile.write(set.watchers.compactMap { metrics[$0.database] }, to: metricsFile) } catch {
+                    warn("cannot write \(metricsFile): \(LiteProofError(wrapping: error).message)")
+                }
             }
             done += 1
             if let rounds, done >= rounds { break }
@@ -141,6 +152,7 @@ struct WatchCommand: ParsableCommand {
             s += " (\(Units.bytes(r.bytesRead))), \(r.filesGone) gone"
             if let latest = r.latest { s += "; latest \(latest.position)" }
             if let age = r.freshnessSeconds { s += String(format: ", %.1f s old", age) }
+            s += WatchDeepOptions.status(r)
             say(s.escapedForText)
         }
         guard previous != r.health else { return }
@@ -150,6 +162,7 @@ struct WatchCommand: ParsableCommand {
         } else {
             say("\(formatTime(r.time)) \(r.database) \(previous?.rawValue ?? "start") -> \(r.health.rawValue): \(r.reason)".escapedForText)
         }
+        if let w = deep.changed(database: r.database, from: previous, to: r.health, reason: r.reason) { warn(w) }
     }
 
     /// One line on stdout, written at once (unbuffered: a pipe sees each event as it happens).

@@ -21,10 +21,13 @@ struct WatchTarget: Equatable {
         try location.open(environment: ConfigTarget.environment(credentials))
     }
 
-    /// The targets of `watch`: the replicas on the command line, then (with --config) each
-    /// database of the configuration in the shard, named by its path.
-    static func all(replicas: [ReplicaLocation], config: ConfigOptions, shard: FleetShard?) throws -> [WatchTarget] {
-        var targets = replicas.map { WatchTarget(name: $0.name, live: nil, location: $0, credentials: nil) }
+    /// The targets of `watch`: the replicas on the command line (the `i`-th with the `i`-th of
+    /// `live`, --db, if any), then (with --config) each database of the configuration in the
+    /// shard, named by its path.
+    static func all(replicas: [ReplicaLocation], live: [String] = [], config: ConfigOptions, shard: FleetShard?) throws -> [WatchTarget] {
+        var targets = replicas.enumerated().map { i, r in
+            WatchTarget(name: r.name, live: i < live.count ? live[i] : nil, location: r, credentials: nil)
+        }
         if let loaded = try config.load() {
             for t in try config.targetPerDatabase(loaded) where shard?.contains(t.database) ?? true {
                 targets.append(WatchTarget(name: t.database, live: t.database, location: t.location, credentials: t.credentials))
@@ -86,7 +89,7 @@ extension WatchCommand {
     func reload(_ set: WatchSet, last: inout [String: Outcome]) {
         let targets: [WatchTarget]
         do {
-            targets = try WatchTarget.all(replicas: replicas, config: configOptions, shard: shard)
+            targets = try WatchTarget.all(replicas: replicas, live: deep.databases, config: configOptions, shard: shard)
         } catch {
             let file = configOptions.config ?? ""
             let message = "cannot re-read \(file) (\(LiteProofError(wrapping: error).message)); watching as before"

@@ -77,6 +77,8 @@ import Testing
         #expect(r2.verdict == .damaged)
         #expect(r2.checkedPaths.contains(victim))
         #expect(r2.findings.contains { $0.code == .fileChanged && $0.file == victim && $0.severity == .error }, "\(r2.findings)")
+        // The file is read again: the flipped byte is named with its offset.
+        #expect(r2.findings.contains { $0.file == victim && $0.code != .fileChanged && $0.offset != nil }, "\(r2.findings)")
         let r3 = w.round()
         #expect(r3.verdict == .damaged)
         #expect(r3.filesChecked == 0)

@@ -16,8 +16,10 @@ public struct Canary: Codable, Sendable, Equatable {
     public var createdAtText: String { formatTime(createdAt) }
 
     /// Writes one canary into the live database in a short transaction (the only write LiteProof
-    /// ever makes to a live database).
-    public static func write(to path: String, label: String?) throws -> Canary {
+    /// ever makes to a live database). With `keeping`, the same transaction deletes the older
+    /// canaries with the same label past the newest `keeping` (`watch` prunes its own that way;
+    /// canaries with other labels are never touched).
+    public static func write(to path: String, label: String?, keeping: Int? = nil) throws -> Canary {
         guard FS.exists(path) else { throw LiteProofError(.usage, "no such database: \(path)") }
         let db = try SQLiteDatabase(path: path, mode: .readWrite)
         var random = SystemRandomNumberGenerator()
@@ -29,6 +31,11 @@ public struct Canary: Codable, Sendable, Equatable {
             try db.query(
                 "INSERT INTO _liteproof_canary(token, label, created_at) VALUES (?, ?, ?)",
                 [.text(token), label.map { .text($0) } ?? .null, .real(now)])
+            if let keeping, let label {
+                try db.query(
+                    "DELETE FROM _liteproof_canary WHERE label = ? AND id NOT IN (SELECT id FROM _liteproof_canary WHERE label = ? ORDER BY id DESC LIMIT ?)",
+                    [.text(label), .text(label), .integer(Int64(max(1, keeping)))])
+            }
             try db.execute("COMMIT")
         } catch {
             try? db.execute("ROLLBACK")

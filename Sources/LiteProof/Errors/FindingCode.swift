@@ -69,6 +69,12 @@ public struct FindingCode: RawRepresentable, Codable, Hashable, Sendable, Expres
     // The trial restore
     public static let restoreIntegrity: FindingCode = "restore.integrity-check"
 
+    // `watch`'s deep checks and canary round trips
+    /// The latest position restores, but matches no state of the live database.
+    public static let compareDiffers: FindingCode = "compare.differs"
+    /// A canary the watcher wrote to the live database is not in the replica within the time allowed.
+    public static let canaryLate: FindingCode = "canary.late"
+
     // Inputs other than the replica (a digest file): parse errors only, never a finding in a report
     public static let digestFormat: FindingCode = "digest.bad-format"
 }

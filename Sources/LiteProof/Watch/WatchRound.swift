@@ -31,6 +31,9 @@ public struct WatchRound: Codable, Sendable {
     /// since the epoch, and its age when the round started.
     public var latestTime: Double?
     public var freshnessSeconds: Double?
+    /// False when the latest position's time is a guess (0.3 file times that look lost: missing
+    /// or all equal); ``freshnessSeconds`` is then nil, never a claim of freshness.
+    public var latestTimeTrusted: Bool?
     /// When the latest position is planned but a file it needs is damaged: the first such finding.
     public var latestBrokenBy: Finding?
     /// Why the latest position cannot be decided, when it cannot.
@@ -42,12 +45,28 @@ public struct WatchRound: Codable, Sendable {
     public var findings: [Finding]
     /// Things about the watcher itself (a state file ignored, a state write that failed).
     public var warnings: [String]
+    /// The deep check run in this round (a trial restore with SQLite's check, and a compare with
+    /// the live database), nil in rounds without one (see ``Watcher/restoreEvery``).
+    public var deepCheck: DeepCheck?
+    /// Seconds the deep check's trial restore and SQLite check took, in rounds with one.
+    public var restoreCheckSeconds: Double?
+    /// The canary round trip: what the watcher wrote to the live database and whether it is in
+    /// the replica yet (nil without ``Watcher/canaryEvery``).
+    public var canary: CanaryTrip?
+    /// Seconds from writing a canary to the live database until the replica held it, in the
+    /// round that first saw it: until the latest position's time (the position that holds it;
+    /// an upper bound), or the round's start when that time is not trusted or is earlier.
+    public var canaryRoundTripSeconds: Double?
+    /// After an unreadable round, how many intervals the watcher waits before this replica's next
+    /// round (1, 2, then 4: exponential, capped); nil after a readable round.
+    public var backoffIntervals: Int?
     /// The paths read in this round, in order (not in the event line: they can be many).
     public var checkedPaths: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case database, round, verdict, health, time, seconds, filesListed, filesChecked, bytesRead, filesGone, latest, latestTime,
-            freshnessSeconds, latestBrokenBy, undecided, storageFailures, findings, warnings
+            freshnessSeconds, latestTimeTrusted, latestBrokenBy, undecided, storageFailures, findings, warnings, deepCheck,
+            restoreCheckSeconds, canary, canaryRoundTripSeconds, backoffIntervals
     }
 
     /// The first error finding, or why there is no verdict: the reason an event gives.
@@ -55,7 +74,11 @@ public struct WatchRound: Codable, Sendable {
         if let f = storageFailures.first { return "unreachable: \(f.error)" }
         if let undecided { return undecided }
         if let f = latestBrokenBy ?? findings.first(where: { $0.severity == .error }) { return f.description }
+        if health != .ok, let f = findings.first(where: { $0.code == .canaryLate }) { return f.description }
         if health == .failed, let freshnessSeconds { return "the latest position is \(Int(freshnessSeconds)) s old" }
+        if health == .undecided, latestTimeTrusted == false {
+            return "freshness cannot be judged: the latest position's time is a guess (file times look lost)"
+        }
         return latest.map { "latest position \($0.position)" } ?? "no latest position"
     }
 }

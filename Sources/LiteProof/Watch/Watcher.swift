@@ -29,14 +29,29 @@ public final class Watcher {
     /// A latest position older than this many seconds makes the round's ``WatchRound/health``
     /// `failed` (nil: freshness is reported, never judged).
     public var maxLag: Double?
+    /// The live database the replica is made from, when known: its deep checks compare with it
+    /// (when it is on this machine; read-only), and canaries are written to it.
+    public let live: String?
+    /// Seconds between deep checks (a trial restore of the latest position with SQLite's
+    /// `quick_check`, and a compare with ``live``); nil or 0: never. The first runs at the first
+    /// sound round.
+    public var restoreEvery: Double?
+    /// Seconds between canaries written to ``live`` (nil: none), each looked for in the replica
+    /// in the rounds after; one not seen within ``maxLag`` (300 s without it) is `canary.late`.
+    public var canaryEvery: Double?
     /// What the watcher has verified so far.
     public private(set) var state: WatchState
     private var stateLoaded: Bool
+    /// Deep checks, canaries and back-off between rounds.
+    var schedule = DeepSchedule()
 
     /// A watcher of the replica `open` returns; with `stateFile`, the state is read at the first
     /// round (once the replica is listed, so its size can be judged) and written after each.
-    public init(database: String, stateFile: String? = nil, maxLag: Double? = nil, open: @escaping () throws -> Replica) {
+    public init(
+        database: String, live: String? = nil, stateFile: String? = nil, maxLag: Double? = nil, open: @escaping () throws -> Replica
+    ) {
         self.database = database
+        self.live = live
         self.open = open
         self.stateFile = stateFile
         self.maxLag = maxLag
@@ -142,16 +157,26 @@ public final class Watcher {
         r.undecided = undecided
         r.latestTime = latestPlan.plan?.time
         r.freshnessSeconds = r.latestTime.map { max(0, started.timeIntervalSince1970 - $0) }
+        judgeTime(&r, plan: latestPlan.plan, warnings: &warnings)
         r.verdict = VerifyReport.verdict(findings: findings, storageFailures: r.storageFailures, undecided: undecided, latest: latest)
+        deepChecks(&r, replica: replica, plan: latestPlan.plan, started: started)
         replica.storage.evict(checked.paths)
         return finish(&r, started: started, warnings: warnings)
     }
 
     /// Ends a round: health from the verdict and freshness, the state recorded and written.
     private func finish(_ r: inout WatchRound, started: Date, warnings: [String]) -> WatchRound {
-        r.warnings = warnings
+        r.warnings += warnings
         r.health = r.verdict
-        if r.verdict == .ok, let maxLag, let age = r.freshnessSeconds, age > maxLag { r.health = .failed }
+        if r.verdict == .ok, let maxLag {
+            if r.latestTimeTrusted == false {
+                r.health = .undecided
+            } else if let age = r.freshnessSeconds, age > maxLag {
+                r.health = .failed
+            }
+        }
+        if r.verdict == .ok, r.findings.contains(where: { $0.code == .canaryLate }) { r.health = .failed }
+        backOff(&r)
         state.verdict = r.verdict
         state.rounds = r.round
         r.seconds = Date().timeIntervalSince(started)

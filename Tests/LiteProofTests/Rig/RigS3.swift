@@ -225,13 +225,14 @@ final class FaultProxy: @unchecked Sendable {
         s.serve_forever()
         """#
 
-    init(upstream: Int, mode: String) throws {
-        port = try freeLoopbackPort()
+    /// `port`: listen there (a proxy started again where a stopped one was); nil: a free port.
+    init(upstream: Int, mode: String, port: Int? = nil) throws {
+        self.port = try port ?? freeLoopbackPort()
         logPath = try rigTempDir("proxy") + "/proxy.log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.script, "http://127.0.0.1:\(upstream)", mode, String(port)]
+        process.arguments = ["python3", "-c", Self.script, "http://127.0.0.1:\(upstream)", mode, String(self.port)]
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
