@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LiteProof", targets: ["LiteProof"]),
         .library(name: "LiteProofS3", targets: ["LiteProofS3"]),
         .library(name: "LiteProofGCS", targets: ["LiteProofGCS"]),
+        .library(name: "LiteProofSFTP", targets: ["LiteProofSFTP"]),
         .executable(name: "liteproof", targets: ["liteproof"]),
     ],
     dependencies: [
@@ -32,6 +33,9 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CSSH2", pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]),
         .target(name: "CPlatform", dependencies: ["CSQLite"]),
         .target(
             name: "LiteProof",
@@ -68,6 +72,9 @@ let package = Package(
                 "LiteProof", "LiteProofObjectStore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // Reading replicas over SFTP (`sftp://`) through Debian's libssh2: SSH, host key checks and
+        // the SFTP protocol are libssh2's; this target lists, reads and maps failures.
+        .target(name: "LiteProofSFTP", dependencies: ["LiteProof", "CSSH2"]),
         // Litestream's own configuration file read as Litestream reads it (`--config`): databases,
         // their replicas and credentials, with its environment expansion.
         .target(
@@ -88,12 +95,16 @@ let package = Package(
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofServe",
+                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofSFTP",
+                "LiteProofServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "CSQLite", "CLZ4"]),
+            dependencies: [
+                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofSFTP", "CSQLite",
+                "CLZ4",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

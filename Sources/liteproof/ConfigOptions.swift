@@ -136,6 +136,7 @@ extension ReplicaLocation {
         switch self {
         case .local(let path): return "local:" + path
         case .s3(let url): return "s3:" + url
+        case .sftp(let url): return "sftp:" + url
         case .gcs(let url): return "gcs:" + url
         }
     }

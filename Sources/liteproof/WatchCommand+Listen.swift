@@ -105,7 +105,7 @@ extension ReplicaLocation {
             // (A remote storage lists its prefix as it is made: a listing that fails throws here;
             // a URL that cannot be used is no request.)
             let storage: ReplicaStorage
-            do { storage = try remoteStorage(environment: environment)! } catch {
+            do { storage = try remote(environment: environment)! } catch {
                 if LiteProofError(wrapping: error).outcome == .unreadable { counts.record(.list, .error) }
                 throw error
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LiteProof
 import LiteProofMetrics
+import LiteProofSFTP
 
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -213,13 +214,14 @@ struct WatchEvent<Body: Encodable>: Encodable {
 
 extension ReplicaLocation {
     /// The replica's name in events, metrics and the state: an absolute path for a folder or
-    /// archive, the URL as given for a bucket.
+    /// archive, the URL as given for a bucket, the URL without its password for SFTP.
     var name: String {
         switch self {
         case .local(let path):
             if path.hasPrefix("file://"), let url = URL(string: path), url.isFileURL { return url.standardizedFileURL.path }
             return URL(fileURLWithPath: path).standardizedFileURL.path
         case .s3(let url), .gcs(let url): return url
+        case .sftp(let url): return (try? SFTPLocation(url: url).display) ?? SFTPLocation.redacted(url)
         }
     }
 }
