@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LiteProof", targets: ["LiteProof"]),
         .library(name: "LiteProofS3", targets: ["LiteProofS3"]),
         .library(name: "LiteProofGCS", targets: ["LiteProofGCS"]),
+        .library(name: "LiteProofWebDAV", targets: ["LiteProofWebDAV"]),
         .executable(name: "liteproof", targets: ["liteproof"]),
     ],
     dependencies: [
@@ -63,15 +64,19 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
+        // Reading replicas straight from a WebDAV server (PROPFIND Depth: 1 and GETs, basic auth).
+        .target(name: "LiteProofWebDAV", dependencies: ["LiteProof", "LiteProofObjectStore"]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS",
+                "LiteProof", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofWebDAV",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "CSQLite", "CLZ4"]),
+            dependencies: [
+                "LiteProof", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofWebDAV", "CSQLite", "CLZ4",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,7 @@ import LiteProof
 import LiteProofGCS
 import LiteProofObjectStore
 import LiteProofS3
+import LiteProofWebDAV
 
 /// Where a replica (or a fleet of them) is, as the command line names it: told apart once, here.
 enum ReplicaLocation: Sendable {
@@ -13,12 +14,16 @@ enum ReplicaLocation: Sendable {
     case s3(String)
     /// A GCS bucket prefix: `gs://BUCKET/PATH` (0.3: `gcs://`), read in place.
     case gcs(String)
+    /// A folder on a WebDAV server: `webdav://[USER:PASSWORD@]HOST[:PORT]/PATH` (`webdavs://`: https).
+    case webdav(String)
 
     init(_ text: String) {
         if S3Location.isS3URL(text) {
             self = .s3(text)
         } else if GCSLocation.isGCSURL(text) {
             self = .gcs(text)
+        } else if WebDAVLocation.isWebDAVURL(text) {
+            self = .webdav(text)
         } else {
             self = .local(text)
         }
@@ -30,6 +35,7 @@ enum ReplicaLocation: Sendable {
         case .local: return nil
         case .s3(let url): return try S3Storage(url: url, concurrency: concurrency)
         case .gcs(let url): return try GCSStorage(url: url, concurrency: concurrency)
+        case .webdav(let url): return try WebDAVStorage(url: url, concurrency: concurrency)
         }
     }
 
@@ -37,7 +43,7 @@ enum ReplicaLocation: Sendable {
     func open() throws -> Replica {
         switch self {
         case .local(let path): return try Replica.open(path)
-        case .s3, .gcs: return try Replica.open(storage: try remoteStorage()!)
+        case .s3, .gcs, .webdav: return try Replica.open(storage: try remoteStorage()!)
         }
     }
 
@@ -47,6 +53,7 @@ enum ReplicaLocation: Sendable {
         switch self {
         case .local(let path): return try FleetVerifier.open(path)
         case .s3(let url), .gcs(let url): return FleetVerifier(root: url, storage: try remoteStorage()!)
+        case .webdav(let url): return FleetVerifier(root: (try? WebDAVLocation(url: url).display) ?? url, storage: try remoteStorage()!)
         }
     }
 }

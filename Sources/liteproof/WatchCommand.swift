@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LiteProof
 import LiteProofMetrics
+import LiteProofWebDAV
 
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,7 +31,7 @@ struct WatchCommand: ParsableCommand {
 
     @Argument(
         help: ArgumentHelp(
-            "Replicas to watch: folders (file replicas), file:// URLs, .tar / .tar.zst archives, s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true], or gs://BUCKET/PATH.",
+            "Replicas to watch: folders (file replicas), file:// URLs, .tar / .tar.zst archives, s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true], gs://BUCKET/PATH, or webdav://[USER:PASSWORD@]HOST[:PORT]/PATH (webdavs:// for https).",
             valueName: "replica"))
     var replicas: [ReplicaLocation] = []
 
@@ -182,6 +183,8 @@ extension ReplicaLocation {
             if path.hasPrefix("file://"), let url = URL(string: path), url.isFileURL { return url.standardizedFileURL.path }
             return URL(fileURLWithPath: path).standardizedFileURL.path
         case .s3(let url), .gcs(let url): return url
+        // Without the credentials of the URL.
+        case .webdav(let url): return (try? WebDAVLocation(url: url).display) ?? "webdav://?"
         }
     }
 }
