@@ -129,7 +129,9 @@ final class KillingDAVProxy: @unchecked Sendable {
             def log_message(self, *a): pass
             def handle_one(self):
                 if state["killed"]:
-                    self.connection.close(); return
+                    # shutdown, not close alone: rfile and wfile keep the socket open.
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR); return
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() in ("depth", "range", "authorization", "content-type")}
@@ -146,7 +148,8 @@ final class KillingDAVProxy: @unchecked Sendable {
                 if self.command == "GET" and self.path.endswith(".ltx") and len(data) > 1:
                     self.wfile.write(data[: len(data) // 2]); self.wfile.flush()
                     os.kill(pid, signal.SIGKILL); state["killed"] = True
-                    self.connection.shutdown(socket.SHUT_RDWR); self.connection.close(); return
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR); return
                 self.wfile.write(data)
             do_GET = do_PROPFIND = do_OPTIONS = handle_one
         http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
