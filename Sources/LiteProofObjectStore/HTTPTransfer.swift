@@ -150,9 +150,7 @@ package final class TransferDelegate: NSObject, URLSessionDataDelegate, @uncheck
     package func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         guard let t = transfer(dataTask) else { return dataTask.cancel() }
         if !t.take(data) {
-            // Cancelled without a suspend first: a suspend queued behind the cancellation can
-            // reach a task that has completed, where FoundationNetworking traps
-            // (`_NativeProtocol.stopLoading`), as a multistatus that never ends showed.
+            dataTask.suspend()
             dataTask.cancel()
             t.finish()
         }

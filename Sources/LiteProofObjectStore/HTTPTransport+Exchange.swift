@@ -144,9 +144,12 @@ extension HTTPTransport {
             let aborted = transfer.abort != nil
             transfer.lock.unlock()
             if aborted {
-                // Cut short by the delegate: its bytes are no longer taken.
-                task.cancel()
-                return
+                // Cut short by the delegate, which suspends and cancels the task itself and then
+                // calls `finish()`: not cancelled here too. A cancel from this thread could run
+                // between the delegate's suspend and the stop it queues, and FoundationNetworking
+                // traps there (`_NativeProtocol.stopLoading` with no error yet on a cancelling
+                // task), as a multistatus that never ends showed.
+                continue
             }
             if hasResponse && !answered {
                 // The body's first window starts with the answer.

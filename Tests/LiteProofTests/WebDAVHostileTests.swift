@@ -19,7 +19,10 @@ import Testing
         let r = try runHostile(["verify", "webdav://127.0.0.1:\(server.port)/db"], timeout: 60)
         #expect(r.status == 2 && r.signal == nil, "\(mode): \(r.output)")
         #expect(r.output.contains(expected) && r.output.contains("127.0.0.1:\(server.port)"), "\(mode): \(r.output)")
-        #expect(r.seconds < 30 && r.peakKiB < 400_000 && r.litter.isEmpty, "\(mode): \(r.seconds) s, \(r.peakKiB) KiB, \(r.litter)")
+        // An endless body is refused at 16 MiB, but FoundationNetworking has queued more of it for
+        // the delegate by the time the task is suspended: 60 to 640 MB were seen on loopback.
+        let memoryBound = mode == "endless" ? 1_000_000 : 400_000
+        #expect(r.seconds < 30 && r.peakKiB < memoryBound && r.litter.isEmpty, "\(mode): \(r.seconds) s, \(r.peakKiB) KiB, \(r.litter)")
     }
 
     @Test func urlGrammar() throws {
