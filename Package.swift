@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "LiteProofS3", targets: ["LiteProofS3"]),
         .library(name: "LiteProofGCS", targets: ["LiteProofGCS"]),
         .library(name: "LiteProofSFTP", targets: ["LiteProofSFTP"]),
+        .library(name: "LiteProofWebDAV", targets: ["LiteProofWebDAV"]),
         .executable(name: "liteproof", targets: ["liteproof"]),
     ],
     dependencies: [
@@ -92,18 +93,20 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
+        // Reading replicas straight from a WebDAV server (PROPFIND Depth: 1 and GETs, basic auth).
+        .target(name: "LiteProofWebDAV", dependencies: ["LiteProof", "LiteProofObjectStore"]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
                 "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofSFTP",
-                "LiteProofServe",
+                "LiteProofWebDAV", "LiteProofServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
             dependencies: [
-                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofSFTP", "CSQLite",
-                "CLZ4",
+                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofSFTP",
+                "LiteProofWebDAV", "CSQLite", "CLZ4",
             ]),
     ],
     swiftLanguageModes: [.v6]

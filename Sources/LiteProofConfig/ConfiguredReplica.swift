@@ -13,6 +13,9 @@ public enum ConfiguredReplica: Sendable, Equatable {
     /// A Google Cloud Storage replica: `gs://BUCKET/PATH` (credentials as Google's tools take
     /// them, from the environment: Litestream's configuration has no fields for them).
     case gcs(url: String)
+    /// A replica given by its URL alone (`webdav://`, `webdavs://`, `sftp://`), read as the same
+    /// URL on the command line is.
+    case url(String)
 }
 
 /// Keys from a configuration file: used to sign requests, never printed.
@@ -42,9 +45,9 @@ public struct ConfiguredCredentials: Sendable, Equatable, CustomStringConvertibl
 
 extension LitestreamConfig.Replica {
     /// The back ends LiteProof reads.
-    public static let readableKinds = ["file", "s3", "gs"]
+    public static let readableKinds = ["file", "s3", "gs", "sftp", "webdav"]
     /// Litestream's other back ends, refused by name until LiteProof reads them.
-    public static let otherKinds = ["abs", "sftp", "webdav", "nats", "oss"]
+    public static let otherKinds = ["abs", "nats", "oss"]
 
     /// Where this replica of `database` is, as Litestream resolves the same fields (0.5's
     /// `NewReplicaFromConfig`): `url:` or `path:` (not both) for a file replica; `url:`, or
@@ -110,6 +113,13 @@ extension LitestreamConfig.Replica {
             guard let bucket else { throw refuse("a gs replica needs bucket: (or url:)") }
             let key = (path ?? "").addingPercentEncoding(withAllowedCharacters: Self.pathCharacters) ?? ""
             return .gcs(url: "gs://\(bucket)/\(key)")
+        case "sftp", "webdav":
+            guard let url else {
+                throw refuse(
+                    "a \(kind) replica is read from its url: (e.g. \(kind == "sftp" ? "sftp://USER@HOST:PORT/PATH?key-path=FILE" : "webdav://USER:PASSWORD@HOST/PATH")); give it that way"
+                )
+            }
+            return .url(url)
         case let other where Self.otherKinds.contains(other):
             throw refuse(
                 "the replica type \(other), which LiteProof does not read yet (it reads \(Self.readableKinds.joined(separator: ", ")) replicas); copy it to a folder (e.g. with rclone) and verify that"

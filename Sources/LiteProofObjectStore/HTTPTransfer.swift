@@ -35,6 +35,9 @@ package final class Transfer: @unchecked Sendable {
     package var abort: Abort?
     package var error: Error?
     package var redirect: String?
+    /// The server answered 401 with a challenge (`WWW-Authenticate: Basic …`), declined here:
+    /// `response` is that 401.
+    package var challenged = false
     private var finished = false
 
     /// Wakes the requesting thread, once: at completion, or as soon as the exchange is cut short
@@ -163,6 +166,23 @@ package final class TransferDelegate: NSObject, URLSessionDataDelegate, @uncheck
             t.lock.unlock()
         }
         completionHandler(nil)
+    }
+
+    /// A 401 with a challenge: declined (each request carries its own credentials, so a
+    /// challenge means the server refused them), its 401 kept as the answer. Without this,
+    /// FoundationNetworking left the task waiting on a challenge nobody answers until the speed
+    /// floor cut it, attempt after attempt (WebDAV servers send `WWW-Authenticate: Basic`).
+    package func urlSession(
+        _ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+        completionHandler: @escaping @Sendable (URLSession.AuthChallengeDisposition, URLCredential?) -> Void
+    ) {
+        if let t = transfer(task), let failure = challenge.failureResponse as? HTTPURLResponse {
+            t.lock.lock()
+            if t.response == nil { t.response = failure }
+            t.challenged = true
+            t.lock.unlock()
+        }
+        completionHandler(.cancelAuthenticationChallenge, nil)
     }
 
     package func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {

@@ -91,12 +91,15 @@ extension HTTPTransport {
         let (response, body, written, received, abort, error, redirectTo) = (
             transfer.response, transfer.body, transfer.written, transfer.received, transfer.abort, transfer.error, transfer.redirect
         )
+        let challenged = transfer.challenged
         transfer.lock.unlock()
         trafficLock.lock()
         trafficCount.requests += 1
         trafficCount.bytes += received
         trafficLock.unlock()
-        let failed = abort != nil || (error != nil && redirectTo == nil) || response == nil
+        // A declined redirect or challenge ends in an error, with the 3xx or 401 as the answer.
+        let answered = redirectTo != nil || challenged
+        let failed = abort != nil || (error != nil && !answered) || response == nil
         if failed, let destination { ScratchSpace.release(destination) }
         let name = "\(request.httpMethod ?? "GET") \(request.url?.absoluteString ?? "?")"
         switch abort {
@@ -114,7 +117,7 @@ extension HTTPTransport {
         guard let http = response else {
             throw Retryable(message: "\(name): \(error?.localizedDescription ?? "no HTTP response")", transport: true)
         }
-        if let error, redirectTo == nil || !(300..<400).contains(http.statusCode) {
+        if let error, !(redirectTo != nil && (300..<400).contains(http.statusCode)) && !(challenged && http.statusCode == 401) {
             throw Retryable(message: "\(name): \(error.localizedDescription) after \(received) bytes", transport: true)
         }
         var lower: [String: String] = [:]
@@ -141,9 +144,12 @@ extension HTTPTransport {
             let aborted = transfer.abort != nil
             transfer.lock.unlock()
             if aborted {
-                // Cut short by the delegate: its bytes are no longer taken.
-                task.cancel()
-                return
+                // Cut short by the delegate, which suspends and cancels the task itself and then
+                // calls `finish()`: not cancelled here too. A cancel from this thread could run
+                // between the delegate's suspend and the stop it queues, and FoundationNetworking
+                // traps there (`_NativeProtocol.stopLoading` with no error yet on a cancelling
+                // task), as a multistatus that never ends showed.
+                continue
             }
             if hasResponse && !answered {
                 // The body's first window starts with the answer.

@@ -88,6 +88,8 @@ struct ConfigTarget: Sendable, Equatable {
             return ConfigTarget(database: db.path, replicaName: r.displayName, location: .s3(url), credentials: credentials)
         case .gcs(let url):
             return ConfigTarget(database: db.path, replicaName: r.displayName, location: .gcs(url), credentials: nil)
+        case .url(let url):
+            return ConfigTarget(database: db.path, replicaName: r.displayName, location: ReplicaLocation(url), credentials: nil)
         }
     }
 
@@ -138,6 +140,7 @@ extension ReplicaLocation {
         case .s3(let url): return "s3:" + url
         case .sftp(let url): return "sftp:" + url
         case .gcs(let url): return "gcs:" + url
+        case .webdav(let url): return "webdav:" + url
         }
     }
 }

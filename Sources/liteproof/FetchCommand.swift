@@ -8,14 +8,14 @@ struct FetchCommand: ParsableCommand {
         commandName: "fetch",
         abstract: "Download a replica from S3, GCS or SFTP into a folder for offline work, keeping each object's time as the file time.",
         discussion: """
-            Writes every object below s3://BUCKET/PATH (or gs://BUCKET/PATH) into FOLDER (same relative \
+            Writes every object below s3://BUCKET/PATH (or gs://BUCKET/PATH, webdav://HOST/PATH) into FOLDER (same relative \
             paths), sets each file's modification time to the object's time (S3's LastModified, GCS's \
             updated: the time 0.3 generation choice and --timestamp use), and records key, size, ETag \
             (GCS: generation) and that time in FOLDER/\(Replica.fetchManifestName). \
             Run it again to resume: files already there with the same size and ETag are skipped. \
             With --position, only the files a restore to that position applies are downloaded (planned \
             as `restore` plans it), and the manifest says the copy is partial (partialTo). \
-            Credentials and endpoints are read as for any s3:// or gs:// replica (see docs/REFERENCE.md). \
+            Credentials and endpoints are read as for any s3://, gs:// or webdav:// replica (see docs/REFERENCE.md). \
             From sftp://USER@HOST/PATH, files are copied one at a time with the server's file times \
             and no manifest (SFTP times are judged as a file replica's); a second run skips files \
             with the same size and time.
@@ -23,7 +23,7 @@ struct FetchCommand: ParsableCommand {
 
     @Argument(
         help: ArgumentHelp(
-            "The replica: s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true], gs://BUCKET/PATH or sftp://USER@HOST[:PORT]/PATH[?key-path=FILE].",
+            "The replica: s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true], gs://BUCKET/PATH, webdav://[USER:PASSWORD@]HOST[:PORT]/PATH or sftp://USER@HOST[:PORT]/PATH[?key-path=FILE].",
             valueName: "url"))
     var url: String
 
@@ -51,7 +51,7 @@ struct FetchCommand: ParsableCommand {
         do {
             if case .sftp = ReplicaLocation(url) { return try fetchSFTP() }
             if case .local = ReplicaLocation(url) {
-                throw LiteProofError(.usage, "fetch reads s3://, gs:// and sftp:// URLs; \(url) is not one (a local replica needs no fetch)")
+                throw LiteProofError(.usage, "fetch reads s3://, gs://, webdav:// and sftp:// URLs; \(url) is not one (a local replica needs no fetch)")
             }
             guard concurrency >= 1 && concurrency <= 64 else { throw LiteProofError(.usage, "--concurrency must be 1…64") }
             storage = try ReplicaLocation(url).remoteStorage(concurrency: concurrency)!

@@ -5,6 +5,7 @@ import LiteProofGCS
 import LiteProofObjectStore
 import LiteProofS3
 import LiteProofSFTP
+import LiteProofWebDAV
 
 /// Where a replica (or a fleet of them) is, as the command line names it: told apart once, here.
 enum ReplicaLocation: Sendable {
@@ -17,6 +18,8 @@ enum ReplicaLocation: Sendable {
     case gcs(String)
     /// A folder on an SSH server: `sftp://USER[:PASSWORD]@HOST[:PORT]/PATH?key-path=…`.
     case sftp(String)
+    /// A folder on a WebDAV server: `webdav://[USER:PASSWORD@]HOST[:PORT]/PATH` (`webdavs://`: https).
+    case webdav(String)
 
     init(_ text: String) {
         if S3Location.isS3URL(text) {
@@ -25,6 +28,8 @@ enum ReplicaLocation: Sendable {
             self = .gcs(text)
         } else if SFTPLocation.isSFTPURL(text) {
             self = .sftp(text)
+        } else if WebDAVLocation.isWebDAVURL(text) {
+            self = .webdav(text)
         } else {
             self = .local(text)
         }
@@ -38,6 +43,7 @@ enum ReplicaLocation: Sendable {
         case .local, .sftp: return nil
         case .s3(let url): return try S3Storage(url: url, environment: environment, concurrency: concurrency)
         case .gcs(let url): return try GCSStorage(url: url, environment: environment, concurrency: concurrency)
+        case .webdav(let url): return try WebDAVStorage(url: url, environment: environment, concurrency: concurrency)
         }
     }
 
@@ -46,7 +52,7 @@ enum ReplicaLocation: Sendable {
     func remote(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ReplicaStorage? {
         switch self {
         case .local: return nil
-        case .s3, .gcs: return try remoteStorage(environment: environment)
+        case .s3, .gcs, .webdav: return try remoteStorage(environment: environment)
         case .sftp(let url): return try SFTPStorage(url: url, environment: environment)
         }
     }
@@ -66,6 +72,7 @@ enum ReplicaLocation: Sendable {
         case .sftp(let url):
             let storage = try SFTPStorage(url: url)
             return FleetVerifier(root: storage.location, storage: storage)
+        case .webdav(let url): return FleetVerifier(root: (try? WebDAVLocation(url: url).display) ?? url, storage: try remoteStorage()!)
         }
     }
 }

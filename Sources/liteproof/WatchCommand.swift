@@ -3,6 +3,7 @@ import Foundation
 import LiteProof
 import LiteProofMetrics
 import LiteProofSFTP
+import LiteProofWebDAV
 
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,7 +41,7 @@ struct WatchCommand: ParsableCommand {
 
     @Argument(
         help: ArgumentHelp(
-            "Replicas to watch: folders (file replicas), file:// URLs, .tar / .tar.zst archives, s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true], or gs://BUCKET/PATH.",
+            "Replicas to watch: folders (file replicas), file:// URLs, .tar / .tar.zst archives, s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true], gs://BUCKET/PATH, or webdav://[USER:PASSWORD@]HOST[:PORT]/PATH (webdavs:// for https).",
             valueName: "replica"))
     var replicas: [ReplicaLocation] = []
 
@@ -222,6 +223,8 @@ extension ReplicaLocation {
             return URL(fileURLWithPath: path).standardizedFileURL.path
         case .s3(let url), .gcs(let url): return url
         case .sftp(let url): return (try? SFTPLocation(url: url).display) ?? SFTPLocation.redacted(url)
+        // Without the credentials of the URL.
+        case .webdav(let url): return (try? WebDAVLocation(url: url).display) ?? "webdav://?"
         }
     }
 }

@@ -142,8 +142,8 @@ import Testing
     @Test(arguments: [
         ("type: gs\n      path: db", "a gs replica needs bucket:"),
         ("url: abs://account@container/db", "the replica type abs, which LiteProof does not read yet"),
-        ("url: sftp://u@host/db", "the replica type sftp"),
-        ("url: webdavs://host/db", "the replica type webdav"),
+        ("type: sftp\n      path: db", "a sftp replica is read from its url:"),
+        ("type: webdav\n      path: db", "a webdav replica is read from its url:"),
         ("type: ftp\n      path: /x", "unknown replica type \"ftp\""),
         ("type: s3\n      path: db", "needs bucket:"),
         ("url: s3://b/db\n      bucket: b", "url: and bucket: are both set"),
