@@ -11,9 +11,10 @@ struct WatchCommand: ParsableCommand {
         abstract: "Keep proving replicas: a round every --interval that reads only new or changed files.",
         discussion: """
             Each round lists every replica afresh, reads and checks only the files that are new or \
-            changed since the last round (with verify's per-file checks; for 0.3, the whole WAL \
-            index a new segment is in), and judges the latest position as verify does. A file \
-            verified earlier and now listed with another size or time is damage (file.changed); \
+            changed since the last round (with verify's per-file checks; for 0.3, a new WAL segment \
+            from where the state left its index), and judges the latest position as verify does. \
+            A file verified earlier and listed with another time is read again; with another \
+            size it is damage (file.changed); \
             files removed by retention or compaction are not, unless the latest restore then \
             breaks (a missing WAL index, a TXID gap). A store that cannot be read makes the \
             round unreadable (unreachable), never damaged, and that replica's next round waits 2, \

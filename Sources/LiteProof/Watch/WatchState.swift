@@ -32,14 +32,6 @@ public struct WatchState: Codable, Sendable, Equatable {
         func differs(from listed: StoredFile) -> Bool {
             size != listed.size || modified != listed.modified
         }
-
-        /// Whether the storage lists the file with the same size and an earlier time: what
-        /// Litestream's own time-setting after a write looks like (never a hand edit, which makes
-        /// the time later). The bytes are checked again all the same.
-        func timeSetBack(in listed: StoredFile) -> Bool {
-            guard size == listed.size, let was = modified, let now = listed.modified else { return false }
-            return now < was
-        }
     }
 
     public var version = WatchState.currentVersion

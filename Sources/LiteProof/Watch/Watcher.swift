@@ -5,8 +5,9 @@ import Foundation
 /// checks as ``Verifier``), carries what earlier rounds found for the files that did not change,
 /// and judges the latest restore position as `verify` does.
 ///
-/// - A file verified in an earlier round that the storage now lists with another size or time
-///   (the same name) is a `file.changed` error: Litestream never rewrites a file in place.
+/// - A file verified in an earlier round that the storage now lists with another time is read
+///   and checked again; with another size (the same name) it is a `file.changed` error:
+///   Litestream never writes a file again with other bytes.
 /// - A file gone since the last round (Litestream's retention or compaction) is no damage by
 ///   itself; a removal that breaks the latest restore is, named as `verify` names it (a missing
 ///   WAL index, a TXID gap; a 0.3 segment gone from an index that keeps others has that index
@@ -97,9 +98,12 @@ public final class Watcher {
             }
             if known.differs(from: f) {
                 fresh.insert(f.path)
-                // (Litestream sets a file's time to its LTX timestamp just after writing it: a
-                // listing in between saw the write's time. The file is read again, not flagged.)
-                if known.timeSetBack(in: f) { continue }
+                // The same size and another time is read again, not flagged: Litestream sets a
+                // new file's time to its LTX timestamp just after writing it, and writes some
+                // files again with the same bytes (snapshots). Damage shows in the bytes read;
+                // a valid file put in another's place, in the chain checks. Only a new size is
+                // a change Litestream never makes.
+                if known.size == f.size { continue }
                 changed[f.path] = .error(
                     .fileChanged, file: f.path,
                     "the file changed after it was verified (size \(known.size) → \(f.size), time \(known.modified.map(formatTime) ?? "none") → \(f.modified.map(formatTime) ?? "none")): Litestream never rewrites a file in place"
