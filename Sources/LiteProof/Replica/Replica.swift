@@ -156,7 +156,9 @@ public final class Replica: Sendable {
                     ? "Replica.open(_:) reads a folder or archive; an s3:// replica is read in place by the liteproof command, or in code with the LiteProofS3 product: Replica.open(storage: try S3Storage(url: \"\(location)\"))"
                     : name == "gs" || name == "gcs"
                         ? "Replica.open(_:) reads a folder or archive; a \(name):// replica is read in place by the liteproof command, or in code with the LiteProofGCS product: Replica.open(storage: try GCSStorage(url: \"\(location)\"))"
-                        : "\(name):// replicas are not supported: pass a folder or archive (or an s3:// or gs:// URL to the liteproof command)"
+                        : ["sftp", "webdav", "webdavs"].contains(name)
+                            ? "Replica.open(_:) reads a folder or archive; a \(name):// replica is read in place by the liteproof command, or in code with the LiteProof\(name == "sftp" ? "SFTP" : "WebDAV") product"
+                            : "\(name):// replicas are not read by LiteProof (it reads folders and archives, and s3://, gs://, sftp:// and webdav:// URLs; for abs://, no Azure Blob emulator could be tested here, so it is refused rather than guessed): copy the replica to a folder (e.g. with rclone or azcopy) and verify that"
             )
         }
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
