@@ -58,8 +58,11 @@ import signal, sqlite3, sys, time
 signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job starts with SIGINT ignored
 c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
 i = 0
-while True:
-    c.execute("INSERT INTO t(v, n) VALUES (randomblob(100), ?)", (f"steady {i}",)); i += 1; time.sleep(0.1)
+try:
+    while True:
+        c.execute("INSERT INTO t(v, n) VALUES (randomblob(100), ?)", (f"steady {i}",)); i += 1; time.sleep(0.1)
+except KeyboardInterrupt:
+    pass
 ' "$db" &
   pids+=($!)
   start=$(date +%s.%N)
@@ -127,7 +130,7 @@ EOF
     watcher=$!
     sample "$watcher" "$events" "$out/samples-$run.tsv"
     wait "$watcher" || echo "watcher exit $? (see $out/watch-$run.err)"
-    echo "$run: $(($(grep -c '"round"' "$events"))) round events in $(python3 -c "print(round($(date +%s.%N) - $start))") s"
+    echo "$run: $(grep -c '"event":"round"' "$events") round events in $(python3 -c "print(round($(date +%s.%N) - $start))") s"
   done
   python3 - "$out" "$count" <<'EOF'
 import json, sys
