@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Litestream's configuration file (YAML) for `--config` (used by LiteProofConfig only).
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        // The HTTP/1 server of `watch --listen` (used by the LiteProofServe target only).
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -48,6 +50,16 @@ let package = Package(
         // listing invariants, the storage that downloads objects as they are read, and `fetch`.
         // Kept apart so the core library needs no networking.
         .target(name: "LiteProofObjectStore", dependencies: ["LiteProof"]),
+        // `watch --listen`: /metrics and /healthz over HTTP/1 (SwiftNIO), kept apart so the core
+        // library needs no networking.
+        .target(
+            name: "LiteProofServe",
+            dependencies: [
+                "LiteProof",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // Reading replicas straight from S3 and S3-compatible stores (ListObjectsV2, GetObject,
         // SigV4).
         .target(
@@ -76,12 +88,12 @@ let package = Package(
         .executableTarget(
             name: "liteproof",
             dependencies: [
-                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS",
+                "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "LiteProofTests",
-            dependencies: ["LiteProof", "LiteProofConfig", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "CSQLite", "CLZ4"]),
+            dependencies: ["LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "CSQLite", "CLZ4"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -92,7 +92,11 @@ public enum MetricsFile {
     /// Writes the exposition text to `path` through a temporary file in the same folder (named
     /// `.<name>.tmp.<pid>`, which the textfile collector ignores), fsynced, then renamed over `path`.
     public static func write(_ databases: [DatabaseMetrics], to path: String) throws {
-        let text = render(databases)
+        try write(text: render(databases), to: path)
+    }
+
+    /// Writes exposition `text` to `path` as ``write(_:to:)`` does.
+    public static func write(text: String, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         let temp = folder + "/." + url.lastPathComponent + ".tmp.\(getpid())"

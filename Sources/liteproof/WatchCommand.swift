@@ -70,10 +70,14 @@ struct WatchCommand: ParsableCommand {
 
     @Option(
         name: .customLong("metrics-file"),
-        help: "After each round, write Prometheus gauges to this file (atomically; for node_exporter's textfile collector).")
+        help:
+            "After each round, write the metrics /metrics serves (and verify --all's gauges) to this file, atomically (for node_exporter's textfile collector)."
+    )
     var metricsFile: String?
 
     @OptionGroup var deep: WatchDeepOptions
+
+    @OptionGroup var listening: ListenOptions
 
     func validate() throws {
         if replicas.isEmpty && configOptions.config == nil { throw ValidationError("Missing expected argument '<replica> ...' (or --config FILE)") }
@@ -92,25 +96,28 @@ struct WatchCommand: ParsableCommand {
             } catch { throw fail(LiteProofError(.usage, "cannot make the state folder \(state): \(error.localizedDescription)"), json: json) }
             guard FS.isDirectory(state) else { throw fail(LiteProofError(.usage, "--state \(state) is not a folder"), json: json) }
         }
-        let set: WatchSet
-        do {
-            set = WatchSet(try WatchTarget.all(replicas: replicas, live: deep.databases, config: configOptions, shard: shard)) {
-                [state, maxLag, deep] target in
-                let w = Watcher(
-                    database: target.name, live: target.live, stateFile: state.map { WatchState.path(in: $0, replica: target.name) }, maxLag: maxLag,
-                    open: { try target.open() })
-                deep.configure(w)
-                return w
-            }
-            try deep.requireLive(set.watchers)
-        } catch { throw fail(error, json: json) }
+        let targets: [WatchTarget]
+        do { targets = try WatchTarget.all(replicas: replicas, live: deep.databases, config: configOptions, shard: shard) } catch {
+            throw fail(error, json: json)
+        }
+        let published: WatchPublication
+        do { published = try WatchPublication(databases: targets.map(\.name), listen: listening.listen, json: json) } catch { throw fail(error, json: json) }
+        defer { published.shutdown() }
+        let set = WatchSet(targets) { [state, maxLag, deep] target in
+            let counts = published.requestCounts(target.name)
+            let w = Watcher(
+                database: target.name, live: target.live, stateFile: state.map { WatchState.path(in: $0, replica: target.name) }, maxLag: maxLag,
+                open: { try target.open(counting: counts) })
+            deep.configure(w)
+            return w
+        }
+        do { try deep.requireLive(set.watchers) } catch { throw fail(error, json: json) }
         if configOptions.config != nil { stop.handleReload() }
         var last: [String: Outcome] = [:]
-        var metrics: [String: DatabaseMetrics] = [:]
         var done = 0
         var interrupted = false
         watching: while true {
-            if stop.takeReload() { reload(set, last: &last) }
+            if stop.takeReload() { reload(set, last: &last, published: published) }
             for watcher in set.watchers {
                 if stop.stopRequested {
                     interrupted = true
@@ -120,13 +127,10 @@ struct WatchCommand: ParsableCommand {
                 let r = watcher.round()
                 report(r, previous: last[watcher.database])
                 last[watcher.database] = r.health
-                metrics[r.database] = DatabaseMetrics(
-                    database: r.database, verdict: Int(r.health.exitCode), latestAgeSeconds: r.freshnessSeconds, checkedAt: r.time)
+                published.record(r)
             }
             if let metricsFile {
-                do { try MetricsFile.write(set.watchers.compactMap { metrics[$0.database] }, to: metricsFile) } catch {
-                    warn("cannot write \(metricsFile): \(LiteProofError(wrapping: error).message)")
-                }
+                do { try published.metrics.write(to: metricsFile) } catch { warn("cannot write \(metricsFile): \(LiteProofError(wrapping: error).message)") }
             }
             done += 1
             if let rounds, done >= rounds { break }

@@ -16,9 +16,10 @@ struct WatchTarget: Equatable {
         a.name == b.name && a.live == b.live && a.credentials == b.credentials && a.location.name == b.location.name
     }
 
-    /// Opens the replica as it is now (a new listing each round).
-    func open() throws -> Replica {
-        try location.open(environment: ConfigTarget.environment(credentials))
+    /// Opens the replica as it is now (a new listing each round), each request to its storage
+    /// counted in `counts`.
+    func open(counting counts: StorageRequestCounts) throws -> Replica {
+        try location.open(environment: ConfigTarget.environment(credentials), counting: counts)
     }
 
     /// The targets of `watch`: the replicas on the command line (the `i`-th with the `i`-th of
@@ -86,7 +87,7 @@ extension WatchCommand {
     /// SIGHUP: the configuration read again and applied to `set` (see ``WatchSet``); one event
     /// (`config-reloaded`) or line says what changed. A restarted database's state is dropped,
     /// as it may describe another replica. A file that cannot be read changes nothing.
-    func reload(_ set: WatchSet, last: inout [String: Outcome]) {
+    func reload(_ set: WatchSet, last: inout [String: Outcome], published: WatchPublication) {
         let targets: [WatchTarget]
         do {
             targets = try WatchTarget.all(replicas: replicas, live: deep.databases, config: configOptions, shard: shard)
@@ -97,6 +98,7 @@ extension WatchCommand {
             return
         }
         let change = set.apply(targets)
+        published.watch(set.watchers.map(\.database))
         for name in change.removed + change.restarted {
             last[name] = nil
             if let state { FS.remove(WatchState.path(in: state, replica: name)) }

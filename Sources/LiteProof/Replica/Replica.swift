@@ -89,14 +89,17 @@ public final class Replica: Sendable {
         return try bytes.withUnsafeBytes { try LTXHeader.parse($0, file: relative) }
     }
 
-    /// Opens the replica at `location`: a folder path or a `file://` URL.
-    public static func open(_ location: String) throws -> Replica {
+    /// Opens the replica at `location`: a folder path or a `file://` URL. `through` wraps the
+    /// folder's or archive's storage before it is listed (``CountingStorage``, say).
+    public static func open(
+        _ location: String, through wrap: (any ReplicaStorage) -> any ReplicaStorage = { $0 }
+    ) throws -> Replica {
         let path = try resolve(location)
         if !FS.isDirectory(path) {
             // `resolve` lets through only folders and regular files named like an archive.
-            return try open(storage: try ArchiveStorage.open(path), location: path)
+            return try open(storage: wrap(try ArchiveStorage.open(path)), location: path)
         }
-        return try open(storage: DirectoryStorage(root: path), location: location)
+        return try open(storage: wrap(DirectoryStorage(root: path)), location: location)
     }
 
     /// The manifest `liteproof fetch` writes beside the files it downloads (not part of the replica).

@@ -4,12 +4,15 @@ extension Verifier {
     enum V03Unit {
         case snapshot(V03File)
         case index(generation: String, index: UInt32, segments: [V03File])
+        /// The last segments of a WAL index, checked alone from where the segments before them
+        /// left the stream (`watch`, once those were verified).
+        case indexTail(generation: String, index: UInt32, segments: [V03File], resume: WALCarry)
 
         /// The files the unit reads.
         var files: [V03File] {
             switch self {
             case .snapshot(let f): return [f]
-            case .index(_, _, let segs): return segs
+            case .index(_, _, let segs), .indexTail(_, _, let segs, _): return segs
             }
         }
     }
@@ -30,15 +33,21 @@ extension Verifier {
             let decoder = SegmentPrefetcher(replica: replica, files: [f], workers: 0)
             let r = V03Readers.readSnapshot(replica, f, prefetcher: decoder)
             return r.storageFailure.map { .unreadable($0) } ?? .snapshot(r)
-        case .index(let g, let i, let segs):
-            let decoder = SegmentPrefetcher(replica: replica, files: segs, workers: 0)
-            do {
-                return .index(generation: g, try V03Readers.readIndex(replica, index: i, segments: segs, expectedPageSize: nil, prefetcher: decoder))
-            } catch {
-                let e = LiteProofError(wrapping: error)
-                if let finding = e.finding, e.kind == .damaged { return .index(generation: g, .init(index: i, findings: [finding])) }
-                return .unreadable(e.isStorage ? e : .storage(.local, e.message))
-            }
+        case .index(let g, let i, let segs): return checkIndex(g, i, segs, resume: nil, in: replica)
+        case .indexTail(let g, let i, let segs, let carry): return checkIndex(g, i, segs, resume: carry, in: replica)
+        }
+    }
+
+    /// Reads one WAL index's `segments` as one stream (from `resume`, where given).
+    private static func checkIndex(_ g: String, _ i: UInt32, _ segs: [V03File], resume: WALCarry?, in replica: Replica) -> V03Outcome {
+        let decoder = SegmentPrefetcher(replica: replica, files: segs, workers: 0)
+        do {
+            return .index(
+                generation: g, try V03Readers.readIndex(replica, index: i, segments: segs, expectedPageSize: nil, prefetcher: decoder, resume: resume))
+        } catch {
+            let e = LiteProofError(wrapping: error)
+            if let finding = e.finding, e.kind == .damaged { return .index(generation: g, .init(index: i, findings: [finding])) }
+            return .unreadable(e.isStorage ? e : .storage(.local, e.message))
         }
     }
 

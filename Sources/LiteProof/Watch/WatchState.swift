@@ -32,6 +32,14 @@ public struct WatchState: Codable, Sendable, Equatable {
         func differs(from listed: StoredFile) -> Bool {
             size != listed.size || modified != listed.modified
         }
+
+        /// Whether the storage lists the file with the same size and an earlier time: what
+        /// Litestream's own time-setting after a write looks like (never a hand edit, which makes
+        /// the time later). The bytes are checked again all the same.
+        func timeSetBack(in listed: StoredFile) -> Bool {
+            guard size == listed.size, let was = modified, let now = listed.modified else { return false }
+            return now < was
+        }
     }
 
     public var version = WatchState.currentVersion
@@ -45,6 +53,16 @@ public struct WatchState: Codable, Sendable, Equatable {
     public var rounds = 0
     /// When the last round ended (seconds since the epoch).
     public var lastRoundAt: Double?
+    /// 0.3: where each WAL index's stream stood after the last segment verified (by
+    /// ``Watcher/carryKey(_:_:)``), so a new segment is checked alone; nil in states that carry none.
+    public var carries: [String: IndexCarry]?
+
+    /// Where one WAL index's stream stood after `through`, its last segment verified.
+    public struct IndexCarry: Codable, Sendable, Equatable {
+        /// The segment the carry is after (a path the state lists, with an `ok` verdict).
+        public var through: String
+        public var carry: WALCarry
+    }
 
     public init(replica: String) { self.replica = replica }
 
@@ -58,6 +76,13 @@ public struct WatchState: Codable, Sendable, Equatable {
         files[file.path] = VerifiedFile(
             size: file.size, modified: file.modified, etag: nil,
             verdict: findings.contains { $0.severity == .error } ? .damaged : .ok, findings: kept)
+    }
+
+    /// Keeps (or, with nil, drops) the carry of one WAL index.
+    mutating func setCarry(_ key: String, _ carry: IndexCarry?) {
+        if carries == nil { carries = [:] }
+        carries![key] = carry
+        if carries!.isEmpty { carries = nil }
     }
 
     // MARK: - Reading and writing
@@ -101,6 +126,10 @@ public struct WatchState: Codable, Sendable, Equatable {
         guard state.replica == replica else { return ignored("it is the state of another replica") }
         let present = Dictionary(listed.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         state.files = state.files.filter { present[$0.key] != nil && $0.value.findings.count <= findingsPerFile }
+        // A carry counts only after a segment still listed and verified sound, and only if it
+        // holds together; never more of them than files.
+        guard (state.carries?.count ?? 0) <= listed.count else { return ignored("more WAL carries than files") }
+        state.carries = state.carries?.filter { state.files[$0.value.through]?.verdict == .ok && $0.value.carry.holdsTogether }
         // Counts from outside are bounded before any arithmetic is done with them.
         guard (0...(1 << 52)).contains(state.rounds) else { return ignored("an impossible round count, \(state.rounds)") }
         return (state, nil)

@@ -97,6 +97,9 @@ public final class Watcher {
             }
             if known.differs(from: f) {
                 fresh.insert(f.path)
+                // (Litestream sets a file's time to its LTX timestamp just after writing it: a
+                // listing in between saw the write's time. The file is read again, not flagged.)
+                if known.timeSetBack(in: f) { continue }
                 changed[f.path] = .error(
                     .fileChanged, file: f.path,
                     "the file changed after it was verified (size \(known.size) → \(f.size), time \(known.modified.map(formatTime) ?? "none") → \(f.modified.map(formatTime) ?? "none")): Litestream never rewrites a file in place"
@@ -107,6 +110,7 @@ public final class Watcher {
         let gone = state.files.filter { !present.contains($0.key) }.map { StoredFile(path: $0.key, size: $0.value.size, modified: $0.value.modified) }
         r.filesGone = gone.count
         state.files = state.files.filter { present.contains($0.key) }
+        state.carries = state.carries?.filter { state.files[$0.value.through] != nil }
         // 0.3: a segment gone from a WAL index that still has others breaks its checksum chain
         // or its offsets: that index is read again (whole indexes gone are the chain check's).
         if case .v03 = replica.layout {
@@ -137,6 +141,10 @@ public final class Watcher {
             let change = changed[path].map { [$0] } ?? state.files[path]?.findings.filter { $0.code == .fileChanged } ?? []
             state.record(file, findings: change + found)
         }
+        // 0.3: where each index read to its end now stands; the end of a stream that went on
+        // is judged again at its new last segment.
+        for p in checked.resumedAfter { state.files[p]?.findings.removeAll { Self.streamEndCodes.contains($0.code) } }
+        for (key, carry) in checked.carries { state.setCarry(key, carry) }
         // The replica as it is now: every file's findings, then the chain, then the plan.
         var findings: [Finding] = replica.strays.map {
             .warning(.layoutStray, file: $0, "file belongs to no Litestream \(replica.format.version) layout; a restore ignores it")
@@ -201,15 +209,11 @@ public final class Watcher {
     }
 
     /// Reads and checks the files in `fresh` (for 0.3, every segment of an index any of them is
-    /// in), several at once: the findings of each file read, and what the store could not produce.
-    private func check(_ replica: Replica, fresh: Set<String>, latestPlan: LatestPlan) -> (
-        findings: [String: [Finding]], failures: [LiteProofError], paths: [String], bytes: Int64
-    ) {
-        guard !fresh.isEmpty else { return ([:], [], [], 0) }
-        var results: [String: [Finding]] = [:]
-        var failures: [LiteProofError] = []
-        var paths: [String] = []
-        var bytes: Int64 = 0
+    /// in, or only its new segments when the state carries the stream to them: see
+    /// Watcher+Carry.swift), several at once.
+    private func check(_ replica: Replica, fresh: Set<String>, latestPlan: LatestPlan) -> Reads {
+        var reads = Reads()
+        guard !fresh.isEmpty else { return reads }
         switch replica.layout {
         case .v03(let layout):
             var units: [Verifier.V03Unit] = []
@@ -217,45 +221,77 @@ public final class Watcher {
                 units += g.snapshots.filter { fresh.contains($0.path) }.map { .snapshot($0) }
                 for i in g.indexes {
                     let segs = g.segments(of: i)
-                    if segs.contains(where: { fresh.contains($0.path) }) { units.append(.index(generation: g.id, index: i, segments: segs)) }
+                    guard segs.contains(where: { fresh.contains($0.path) }) else { continue }
+                    let unit = Self.indexUnit(generation: g.id, index: i, segments: segs, fresh: fresh, state: state)
+                    if case .indexTail(_, _, let tail, _) = unit, let before = segs.last(where: { $0.offset < tail[0].offset }) {
+                        reads.resumedAfter.append(before.path)
+                    }
+                    units.append(unit)
                 }
             }
             let files = units.flatMap(\.files)
-            paths = files.map(\.path)
-            bytes = files.reduce(0) { $0 + $1.size }
-            replica.storage.prefetch(paths)
-            let outcomes = parallelMap(units) { Verifier.check($0, in: replica) }
+            reads.paths = files.map(\.path)
+            reads.bytes = files.reduce(0) { $0 + $1.size }
+            replica.storage.prefetch(reads.paths)
+            var outcomes = parallelMap(units) { Verifier.check($0, in: replica) }
+            // An error in segments checked from a carry is confirmed by reading the whole index
+            // (the carry came from a state file): the verdict is never the carry's.
+            for (n, unit) in units.enumerated() {
+                guard case .indexTail(let g, let i, _, _) = unit, case .index(_, let r) = outcomes[n], r.hasErrors,
+                    let segs = layout.generations.first(where: { $0.id == g })?.segments(of: i)
+                else { continue }
+                units[n] = .index(generation: g, index: i, segments: segs)
+                outcomes[n] = Verifier.check(units[n], in: replica)
+                let read = Set(reads.paths)
+                let again = segs.filter { !read.contains($0.path) }
+                reads.paths += again.map(\.path)
+                reads.bytes += again.reduce(0) { $0 + $1.size }
+            }
             for (unit, outcome) in zip(units, outcomes) {
                 let found: [Finding]
                 switch outcome {
                 case .unreadable(let e):
-                    failures.append(e)
+                    reads.failures.append(e)
                     continue
                 case .snapshot(let s): found = s.findings
-                case .index(_, let i): found = i.findings
+                case .index(let g, let i):
+                    found = i.findings
+                    reads.carries[Self.carryKey(g, i.index)] = Self.carry(after: i, segments: unit.files)
                 }
                 // Each finding goes to the file it names (one naming none, to the unit's first file).
                 let unitPaths = unit.files.map(\.path)
-                for p in unitPaths { results[p] = [] }
-                for f in found { results[unitPaths.contains(f.file) ? f.file : unitPaths[0], default: []].append(f) }
+                for p in unitPaths { reads.findings[p] = [] }
+                for f in found { reads.findings[unitPaths.contains(f.file) ? f.file : unitPaths[0], default: []].append(f) }
             }
         case .ltx(let layout):
             let refs = layout.files.filter { fresh.contains($0.path) }
-            paths = refs.map(\.path)
-            bytes = refs.reduce(0) { $0 + $1.size }
-            replica.storage.prefetch(paths)
+            reads.paths = refs.map(\.path)
+            reads.bytes = refs.reduce(0) { $0 + $1.size }
+            replica.storage.prefetch(reads.paths)
             let latestLast = latestPlan.plan?.files.last
             let outcomes = parallelMap(refs) { Verifier.check($0, in: replica) }
             for (ref, c) in zip(refs, outcomes) {
                 if let e = c.failure {
-                    failures.append(e)
+                    reads.failures.append(e)
                     continue
                 }
                 var found = c.finding.map { [$0] } ?? []
                 if let h = c.summary?.header { found += Verifier.headerFindings(ref, header: h, endsLatest: ref.path == latestLast) }
-                results[ref.path] = found
+                reads.findings[ref.path] = found
             }
         }
-        return (results, failures, paths, bytes)
+        return reads
+    }
+
+    /// What a round's reads found: each file's findings, what the store could not produce, the
+    /// paths and bytes read, and (0.3) the carries of the WAL indexes read to their end (nil:
+    /// drop the index's carry) and the segments whose index went on from their carry.
+    struct Reads {
+        var findings: [String: [Finding]] = [:]
+        var failures: [LiteProofError] = []
+        var paths: [String] = []
+        var bytes: Int64 = 0
+        var carries: [String: WatchState.IndexCarry?] = [:]
+        var resumedAfter: [String] = []
     }
 }
