@@ -146,6 +146,26 @@ struct SeaweedScope: SuiteTrait, TestScoping {
         let fleet = try runWithEnvironment(liteproofBinary(), ["verify", "--all", fleetURL, "--json"], environment: env)
         #expect(fleet.status == 0 && fleet.output.contains("\"app\"") && fleet.output.contains("\"ok\""), "\(fleet.output)")
 
+        // watch: a first round reads every object, the next only what is new (nothing here).
+        let watch = try runWithEnvironment(liteproofBinary(), ["watch", made.url, "--rounds", "2", "--interval", "0.1", "--json"], environment: env)
+        #expect(watch.status == 0, "\(watch.output)")
+        let rounds = watch.output.split(separator: "\n").filter { $0.contains("\"event\":\"round\"") }
+        #expect(rounds.count == 2 && rounds.allSatisfy { $0.contains("\"verdict\":\"ok\"") }, "\(watch.output)")
+        #expect(rounds.last?.contains("\"bytesRead\":0") == true, "\(watch.output)")
+
+        // The same objects under another prefix, one level-0 file with a byte flipped: found and
+        // named (exit 1).
+        let l0 = try #require(local.ltx?.files(atLevel: 0).last?.path)
+        var objects: [String: Data] = [:]
+        for f in local.storage.files() { objects["damaged/app/" + f.path] = try Data(contentsOf: URL(fileURLWithPath: dir + "/fetched/" + f.path)) }
+        var bad = try #require(objects["damaged/app/" + l0])
+        bad[bad.count / 2] ^= 0xFF
+        objects["damaged/app/" + l0] = bad
+        try server.put(bytes: objects)
+        let damagedURL = made.url.replacingOccurrences(of: "/fleet/app?", with: "/damaged/app?")
+        let damaged = try runWithEnvironment(liteproofBinary(), ["verify", damagedURL], environment: env)
+        #expect(damaged.status == 1 && damaged.output.contains(l0), "\(damaged.output)")
+
         // Unlike moto, SeaweedFS checks signatures: a wrong secret and an unknown key are
         // configuration errors (exit 2) in S3's words; a missing bucket too.
         var wrongSecret = env

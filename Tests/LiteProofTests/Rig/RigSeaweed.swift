@@ -161,16 +161,21 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
     /// Writes objects (key → contents) into `bucket` through the filer, on one kept-alive
     /// connection (a thousand small objects in about a second).
     func put(_ objects: [String: String], bucket: String = "bucket") throws {
+        try put(bytes: objects.mapValues { Data($0.utf8) }, bucket: bucket)
+    }
+
+    /// Writes objects of any bytes (key → contents) into `bucket`, as ``put(_:bucket:)`` does.
+    func put(bytes objects: [String: Data], bucket: String = "bucket") throws {
         let script = """
-            import sys, json, http.client, urllib.parse
+            import sys, json, base64, http.client, urllib.parse
             c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
             for k, v in json.loads(sys.stdin.read()).items():
-                c.request("PUT", "/buckets/" + sys.argv[2] + "/" + urllib.parse.quote(k), body=v.encode())
+                c.request("PUT", "/buckets/" + sys.argv[2] + "/" + urllib.parse.quote(k), body=base64.b64decode(v))
                 r = c.getresponse(); r.read()
                 if r.status >= 300: sys.exit("PUT %s: HTTP %d" % (k, r.status))
             """
         let dir = try rigTempDir("seaweed-put")
-        try JSONSerialization.data(withJSONObject: objects).write(to: URL(fileURLWithPath: dir + "/objects.json"))
+        try JSONSerialization.data(withJSONObject: objects.mapValues { $0.base64EncodedString() }).write(to: URL(fileURLWithPath: dir + "/objects.json"))
         let r = try runWithEnvironment(
             "/bin/sh", ["-c", "exec python3 -c \"$0\" \"$1\" \"$2\" < \"$3\"", script, String(filerPort), bucket, dir + "/objects.json"],
             environment: ProcessInfo.processInfo.environment)
