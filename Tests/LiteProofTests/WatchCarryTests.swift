@@ -65,4 +65,19 @@ import Testing
         #expect(r2.findings.contains { $0.file == last && $0.severity == .error && $0.offset != nil }, "\(r2.findings)")
         #expect(w.state.carries?.values.first?.through != last, "no carry after a damaged segment")
     }
+
+    /// A round that finds nothing new does not rewrite the state file (its cost was a third of an
+    /// idle round on a large replica); one that reads a new file does.
+    @Test func anIdleRoundLeavesTheStateFileAlone() throws {
+        let (dir, held, last, state) = try heldBack()
+        let w = Watcher(database: dir, stateFile: state) { try Replica.open(dir) }
+        #expect(w.round().verdict == .ok)
+        let written = try Data(contentsOf: URL(fileURLWithPath: state))
+        #expect(w.round().filesChecked == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: state)) == written, "an idle round rewrote the state")
+        try FileManager.default.moveItem(atPath: held, toPath: dir + "/" + last)
+        #expect(w.round().checkedPaths == [last])
+        let after = try JSONDecoder().decode(WatchState.self, from: Data(contentsOf: URL(fileURLWithPath: state)))
+        #expect(after.files[last] != nil && after.rounds == 3)
+    }
 }

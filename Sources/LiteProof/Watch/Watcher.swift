@@ -43,6 +43,16 @@ public final class Watcher {
     /// What the watcher has verified so far.
     public private(set) var state: WatchState
     private var stateLoaded: Bool
+    /// The state as last written to the state file.
+    private var saved: WatchState?
+
+    /// Whether the state differs from the one last written in more than its round counters.
+    private var stateChangedSinceSaved: Bool {
+        guard var last = saved else { return true }
+        last.rounds = state.rounds
+        last.lastRoundAt = state.lastRoundAt
+        return last != state
+    }
     /// Deep checks, canaries and back-off between rounds.
     var schedule = DeepSchedule()
 
@@ -194,8 +204,14 @@ public final class Watcher {
         r.seconds = Date().timeIntervalSince(started)
         state.lastRoundAt = started.timeIntervalSince1970 + r.seconds
         // (Never before the state was read: an outage at start must not overwrite it.)
-        if let stateFile, stateLoaded {
-            do { try state.save(to: stateFile) } catch {
+        // A round that changed nothing but the counters writes the state at most once a minute
+        // (encoding thousands of files each round was a third of an idle round's time); a
+        // restart then counts on from a slightly older round number, and re-reads nothing.
+        if let stateFile, stateLoaded, stateChangedSinceSaved || state.lastRoundAt ?? 0 >= (saved?.lastRoundAt ?? 0) + 60 {
+            do {
+                try state.save(to: stateFile)
+                saved = state
+            } catch {
                 r.warnings.append("cannot write the state file \(stateFile): \(LiteProofError(wrapping: error).message)")
             }
         }
