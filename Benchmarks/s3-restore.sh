@@ -22,7 +22,8 @@
 #   litestream   0.3.13: litestream restore -config FILE -o OUT DB  (its S3 endpoint in the file)
 #                0.5.17: litestream restore -o OUT s3://…?endpoint=…
 #   liteproof    liteproof restore s3://…?endpoint=… -o OUT --integrity-check none (like for like)
-# LiteProof is built with `swift build -c release` unless LITEPROOF_BIN names a binary.
+# LiteProof is built with `swift build -c release` unless LITEPROOF_BIN names a binary;
+# LITEPROOF_BIN_B names a second build to time alongside (`liteproof-b`, e.g. before a change).
 set -euo pipefail
 usage="usage: s3-restore.sh VERSION PROFILE|SIZE_MB [RUNS] [RTT_MS ...]"
 version=${1:?$usage}
@@ -148,12 +149,14 @@ for rtt in "${rtts[@]}"; do
   printf 'dbs:\n  - path: %s\n    replicas:\n      - type: s3\n        bucket: bench\n        path: %s\n        endpoint: http://127.0.0.1:%s\n        region: us-east-1\n        force-path-style: true\n' \
     "$scratch/v03.db" "$prefix" "$port" > "$scratch/litestream.yml"
   names=(litestream liteproof)
+  [ -z "${LITEPROOF_BIN_B:-}" ] || names+=(liteproof_b)
   argv() {
     case $1 in
       litestream)
         if [ "$version" = 0.3.13 ]; then argv=("$litestream" restore -config "$scratch/litestream.yml" -o "$2" "$scratch/v03.db")
         else argv=("$litestream" restore -o "$2" "$url"); fi ;;
       liteproof) argv=("$liteproof" restore "$url" -o "$2" --integrity-check none) ;;
+      liteproof_b) argv=("$LITEPROOF_BIN_B" restore "$url" -o "$2" --integrity-check none) ;;
     esac
   }
   # One timed run: appends "wall user sys maxrss_kb requests connections bytes_down" to NAME.times.
@@ -172,21 +175,24 @@ for rtt in "${rtts[@]}"; do
   for name in "${names[@]}"; do : > "$scratch/$name.times"; done
   loads=()
   for i in $(seq 1 "$runs"); do
-    if [ $((i % 2)) -eq 1 ]; then order=(litestream liteproof); else order=(liteproof litestream); fi
+    order=("${names[@]}")
+    if [ $((i % 2)) -eq 0 ]; then order=(); for ((k = ${#names[@]} - 1; k >= 0; k--)); do order+=("${names[k]}"); done; fi
     loads+=("$(cut -d' ' -f1 /proc/loadavg)")
     for name in "${order[@]}"; do timed "$name"; done
-    if ! cmp -s "$scratch/litestream.db" "$scratch/liteproof.db"; then
-      echo "MISMATCH at RTT $rtt ms, run $i: liteproof's output differs from litestream's:" >&2
-      cmp "$scratch/litestream.db" "$scratch/liteproof.db" >&2 || true
-      exit 1
-    fi
+    for name in "${names[@]:1}"; do
+      if ! cmp -s "$scratch/litestream.db" "$scratch/$name.db"; then
+        echo "MISMATCH at RTT $rtt ms, run $i: $name's output differs from litestream's:" >&2
+        cmp "$scratch/litestream.db" "$scratch/$name.db" >&2 || true
+        exit 1
+      fi
+    done
   done
   kill "$proxy" 2>/dev/null || true; wait "$proxy" 2>/dev/null || true
 
   stats() { cut -d' ' -f"$2" "$scratch/$1.times" | sort -g | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%s %s %s", m, v[1], v[NR]}'; }
   echo
   echo "== RTT $rtt ms, cap $rate MB/s per connection: $runs runs each, alternating, outputs byte-identical (cmp); load average ${loads[*]}"
-  printf '%-12s %9s %9s %9s %9s %9s %12s %9s %7s %10s\n' command "median s" "min s" "max s" "user s" "sys s" "peak RSS MB" requests conns "MB fetched"
+  printf '%-13s %9s %9s %9s %9s %9s %12s %9s %7s %10s\n' command "median s" "min s" "max s" "user s" "sys s" "peak RSS MB" requests conns "MB fetched"
   for name in "${names[@]}"; do
     read -r med min max <<< "$(stats "$name" 1)"
     read -r user _ _ <<< "$(stats "$name" 2)"
@@ -195,9 +201,10 @@ for rtt in "${rtts[@]}"; do
     read -r req _ _ <<< "$(stats "$name" 5)"
     read -r conns _ _ <<< "$(stats "$name" 6)"
     read -r down _ _ <<< "$(stats "$name" 7)"
-    printf '%-12s %9.3f %9.3f %9.3f %9.3f %9.3f %12.1f %9d %7d %10.1f\n' "$name" "$med" "$min" "$max" "$user" "$sys" \
+    printf '%-13s %9.3f %9.3f %9.3f %9.3f %9.3f %12.1f %9d %7d %10.1f\n' "$name" "$med" "$min" "$max" "$user" "$sys" \
       "$(awk "BEGIN {print $rss / 1024}")" "$req" "$conns" "$(awk "BEGIN {print $down / 1000000}")"
     eval "med_$name=$med"
   done
   awk -v l="$med_litestream" -v p="$med_liteproof" 'BEGIN { printf "ratio (median wall): liteproof / litestream = %.2fx\n", p / l }'
+  [ -z "${LITEPROOF_BIN_B:-}" ] || awk -v l="$med_litestream" -v p="$med_liteproof_b" 'BEGIN { printf "ratio (median wall): liteproof_b / litestream = %.2fx\n", p / l }'
 done
