@@ -45,6 +45,11 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     /// Objects up to this size are downloaded whole even when only part is read: one GET either
     /// way, and the rest is often read next. `Int64.max` turns ranged reads off.
     public var wholeObjectsUpTo: Int64 = 32 << 10
+    /// Objects larger than this are downloaded in ranged parts (see ``download(_:to:)``).
+    public var partsAbove: Int64 = 16 << 20
+    /// The size of those parts, and how many of one object's parts are in flight at once.
+    public var partSize: Int64 = 8 << 20
+    public var partsInFlight = 4
     /// The prefetch threads, joined by `deinit` (see ``JoinableThread``).
     private var threads: [JoinableThread] = []
 
@@ -243,7 +248,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
                 let local = localName(path)
                 let result: State
                 do {
-                    try store.download(key: object.key, to: local, expectedSize: object.size)
+                    try download(object, to: local)
                     result = .done(local)
                 } catch {
                     result = .failed(error)

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Times `liteproof restore s3://…` against `litestream restore` of the same bucket through a shaped
+# network, and checks that both outputs are byte-identical (cmp).
+#   bash Benchmarks/s3-restore.sh VERSION PROFILE|SIZE_MB [RUNS] [RTT_MS ...]
+# VERSION is 0.3.13 or 0.5.17; PROFILE update-heavy or small-tx, or SIZE_MB for the append profile
+# (see make-replica.sh); RUNS defaults to 5; the round trips default to 0 20 50 (milliseconds).
+# RATE_MB_S (environment, default 100) caps each connection's bandwidth per direction; 0: no cap.
+#
+# The server is SeaweedFS (`weed mini` from .tools/seaweedfs, installed by .ci/setup) on loopback
+# ports of its own. The replica is the file replica compare-litestream.sh uses (made once by
+# make-replica.sh with real `litestream replicate`, cached in Benchmarks/.data), uploaded object by
+# object under the prefix VERSION-PROFILE with the keys Litestream itself writes to S3 (0.3: the
+# file layout; 0.5: ltx/<level>/F becomes <level as %04x>/F), so `litestream restore` reads it as
+# its own (the outputs are compared with cmp in every run).
+#
+# The network: `tc netem` needs the sch_netem kernel module and CAP_NET_ADMIN, which a container
+# seldom has; the shaping is done by Benchmarks/shaping-proxy.py instead (RTT/2 of delay each way,
+# one RTT per new connection, the cap per connection), between both tools and SeaweedFS. The proxy
+# counts each command's requests, connections and bytes.
+#
+# Commands, alternating after one untimed warm-up each (all fsync their output):
+#   litestream   0.3.13: litestream restore -config FILE -o OUT DB  (its S3 endpoint in the file)
+#                0.5.17: litestream restore -o OUT s3://…?endpoint=…
+#   liteproof    liteproof restore s3://…?endpoint=… -o OUT --integrity-check none (like for like)
+# LiteProof is built with `swift build -c release` unless LITEPROOF_BIN names a binary;
+# LITEPROOF_BIN_B names a second build to time alongside (`liteproof-b`, e.g. before a change).
+set -euo pipefail
+usage="usage: s3-restore.sh VERSION PROFILE|SIZE_MB [RUNS] [RTT_MS ...]"
+version=${1:?$usage}
+profile=${2:?$usage}
+runs=${3:-5}
+shift $(($# < 3 ? $# : 3))
+rtts=("$@")
+[ ${#rtts[@]} -gt 0 ] || rtts=(0 20 50)
+rate=${RATE_MB_S:-100}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+data=${LITEPROOF_BENCH_DATA:-$here/.data}
+litestream="$root/.tools/litestream-$version/bin/litestream"
+weed="$root/.tools/seaweedfs/bin/weed"
+for tool in "$litestream" "$weed"; do
+  [ -x "$tool" ] || { echo "error: $tool is missing; run \`bash .ci/setup\` in $root first" >&2; exit 2; }
+done
+[ -x /usr/bin/time ] || { echo "error: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
+
+# The replica: the one compare-litestream.sh makes and caches (made here if missing).
+case $profile in
+  *[!0-9]*) folder="$data/$version-$profile" ;;
+  *) folder="$data/$version-${profile}mb" ;;
+esac
+[ "${LITEPROOF_BENCH_SCALE:-100}" = 100 ] || folder="$folder-scale${LITEPROOF_BENCH_SCALE}"
+if [ ! -f "$folder/.complete" ]; then
+  mkdir -p "$data"
+  tmp="$folder.making-$$"
+  echo "making a real Litestream $version replica ($profile) in $folder (once)..."
+  bash "$here/make-replica.sh" "$version" "$profile" "$tmp" > "$tmp.log" 2>&1 || { tail -20 "$tmp.log" >&2; exit 2; }
+  rm -rf "$folder"; mv "$tmp" "$folder"; mv "$tmp.log" "$folder/make-replica.log"
+  tail -1 "$folder/make-replica.log" > "$folder/.complete"
+fi
+replica="$folder/replica"
+
+if [ -n "${LITEPROOF_BIN:-}" ]; then
+  liteproof=$LITEPROOF_BIN
+else
+  echo "building liteproof (swift build -c release --product liteproof in $root)..."
+  (cd "$root" && swift build -c release --product liteproof 2>&1 | tail -1)
+  liteproof="$root/.build/release/liteproof"
+fi
+
+scratch="$data/scratch/s3-restore-$$"
+mkdir -p "$scratch/weed"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+# The same credentials for SeaweedFS's admin identity and both tools; no other AWS_ settings.
+for v in $(env | sed -n 's/^\(AWS_[A-Za-z_]*\)=.*/\1/p; s/^\([a-z_]*_proxy\)=.*/\1/Ip'); do unset "$v"; done
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+export AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
+
+# free_ports N: N free loopback TCP ports (asked of the kernel, then released).
+free_ports() {
+  python3 -c 'import socket,sys
+s=[socket.socket() for _ in range(int(sys.argv[1]))]
+[x.bind(("127.0.0.1",0)) for x in s]; print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"
+}
+# wait_port PORT SECONDS: until something listens on PORT.
+wait_port() {
+  local deadline=$((SECONDS + $2))
+  until python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1" 2>/dev/null; do
+    [ $SECONDS -lt "$deadline" ] || { echo "error: nothing listens on 127.0.0.1:$1 after $2 s" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+read -r s3 s3g master masterg vol volg filer filerg admin <<< "$(free_ports 9)"
+(cd "$scratch/weed" && TMPDIR="$scratch/weed" exec "$weed" mini -dir="$scratch/weed/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+  -s3.port="$s3" -s3.port.grpc="$s3g" -master.port="$master" -master.port.grpc="$masterg" -volume.port="$vol" \
+  -volume.port.grpc="$volg" -filer.port="$filer" -filer.port.grpc="$filerg" -admin.port="$admin" \
+  -admin.port.grpc=$((admin + 10000)) -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -bucket=bench \
+  > "$scratch/weed.log" 2>&1) &
+pids+=($!)
+wait_port "$s3" 90 && wait_port "$filer" 30 || { tail -20 "$scratch/weed.log" >&2; exit 1; }
+
+# Upload: every file of the replica, same relative key under the prefix, through the filer.
+prefix="$version-$profile"
+up_start=$SECONDS
+python3 - "$filer" "$replica" "$prefix" <<'EOF'
+import http.client, os, sys, time, urllib.parse
+port, replica, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for attempt in range(60):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        c.request("GET", "/buckets/bench/?limit=1", headers={"Accept": "application/json"}); r = c.getresponse(); r.read()
+        if r.status < 500: break
+    except OSError:
+        pass
+    time.sleep(0.5)
+for d, _, files in os.walk(replica):
+    for name in sorted(files):
+        path = os.path.join(d, name)
+        rel = os.path.relpath(path, replica).split("/")
+        if rel[0] == "ltx":  # 0.5 keys on S3: <level as %04x>/<min>-<max>.ltx, not ltx/<level>/
+            rel = ["%04x" % int(rel[1])] + rel[2:]
+        key = prefix + "/" + "/".join(rel)
+        with open(path, "rb") as f:
+            c.request("PUT", "/buckets/bench/" + urllib.parse.quote(key), body=f, headers={"Content-Length": str(os.path.getsize(path))})
+        r = c.getresponse(); r.read()
+        if r.status >= 300: sys.exit("PUT %s: HTTP %d" % (key, r.status))
+EOF
+rep_bytes=$(du -sb "$replica" | cut -f1)
+rep_files=$(find "$replica" -type f | wc -l)
+db_bytes=$(stat -c %s "$folder/live.db")
+echo "replica: Litestream $version $profile, $rep_files objects, $((rep_bytes / 1000000)) MB (uploaded in $((SECONDS - up_start)) s); database $((db_bytes / 1000000)) MB"
+echo "liteproof: $liteproof ($("$liteproof" --version 2>/dev/null || echo '?'))"
+echo "network: shaping proxy, cap ${rate} MB/s per connection and direction; $(nproc) cores"
+
+for rtt in "${rtts[@]}"; do
+  read -r port <<< "$(free_ports 1)"
+  python3 "$here/shaping-proxy.py" "$port" "127.0.0.1:$s3" "$rtt" "$rate" "$scratch/traffic" > "$scratch/proxy.log" 2>&1 &
+  proxy=$!
+  pids+=("$proxy")
+  wait_port "$port" 10
+  url="s3://bench/$prefix?endpoint=http://127.0.0.1:$port&region=us-east-1&forcePathStyle=true"
+  printf 'dbs:\n  - path: %s\n    replicas:\n      - type: s3\n        bucket: bench\n        path: %s\n        endpoint: http://127.0.0.1:%s\n        region: us-east-1\n        force-path-style: true\n' \
+    "$scratch/v03.db" "$prefix" "$port" > "$scratch/litestream.yml"
+  names=(litestream liteproof)
+  [ -z "${LITEPROOF_BIN_B:-}" ] || names+=(liteproof_b)
+  argv() {
+    case $1 in
+      litestream)
+        if [ "$version" = 0.3.13 ]; then argv=("$litestream" restore -config "$scratch/litestream.yml" -o "$2" "$scratch/v03.db")
+        else argv=("$litestream" restore -o "$2" "$url"); fi ;;
+      liteproof) argv=("$liteproof" restore "$url" -o "$2" --integrity-check none) ;;
+      liteproof_b) argv=("$LITEPROOF_BIN_B" restore "$url" -o "$2" --integrity-check none) ;;
+    esac
+  }
+  # One timed run: appends "wall user sys maxrss_kb requests connections bytes_down" to NAME.times.
+  timed() {
+    local name=$1 out="$scratch/$1.db"
+    rm -f "$out" "$out-wal" "$out-shm" "$scratch/traffic"
+    kill -USR1 "$proxy"; while [ ! -f "$scratch/traffic" ]; do sleep 0.05; done; rm -f "$scratch/traffic"
+    argv "$name" "$out"
+    /usr/bin/time -f "%e %U %S %M" -o "$scratch/time.txt" "${argv[@]}" > "$scratch/$name.log" 2>&1 \
+      || { echo "error: $name restore failed: ${argv[*]}" >&2; cat "$scratch/$name.log" "$scratch/time.txt" >&2; exit 1; }
+    kill -USR1 "$proxy"; while [ ! -f "$scratch/traffic" ]; do sleep 0.05; done
+    read -r req conns down _ < "$scratch/traffic"
+    echo "$(tail -1 "$scratch/time.txt") $req $conns $down" >> "$scratch/$name.times"
+  }
+  for name in "${names[@]}"; do : > "$scratch/$name.times"; timed "$name"; done   # warm-up, not counted
+  for name in "${names[@]}"; do : > "$scratch/$name.times"; done
+  loads=()
+  for i in $(seq 1 "$runs"); do
+    order=("${names[@]}")
+    if [ $((i % 2)) -eq 0 ]; then order=(); for ((k = ${#names[@]} - 1; k >= 0; k--)); do order+=("${names[k]}"); done; fi
+    loads+=("$(cut -d' ' -f1 /proc/loadavg)")
+    for name in "${order[@]}"; do timed "$name"; done
+    for name in "${names[@]:1}"; do
+      if ! cmp -s "$scratch/litestream.db" "$scratch/$name.db"; then
+        echo "MISMATCH at RTT $rtt ms, run $i: $name's output differs from litestream's:" >&2
+        cmp "$scratch/litestream.db" "$scratch/$name.db" >&2 || true
+        exit 1
+      fi
+    done
+  done
+  kill "$proxy" 2>/dev/null || true; wait "$proxy" 2>/dev/null || true
+
+  stats() { cut -d' ' -f"$2" "$scratch/$1.times" | sort -g | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%s %s %s", m, v[1], v[NR]}'; }
+  echo
+  echo "== RTT $rtt ms, cap $rate MB/s per connection: $runs runs each, alternating, outputs byte-identical (cmp); load average ${loads[*]}"
+  printf '%-13s %9s %9s %9s %9s %9s %12s %9s %7s %10s\n' command "median s" "min s" "max s" "user s" "sys s" "peak RSS MB" requests conns "MB fetched"
+  for name in "${names[@]}"; do
+    read -r med min max <<< "$(stats "$name" 1)"
+    read -r user _ _ <<< "$(stats "$name" 2)"
+    read -r sys _ _ <<< "$(stats "$name" 3)"
+    read -r _ _ rss <<< "$(stats "$name" 4)"
+    read -r req _ _ <<< "$(stats "$name" 5)"
+    read -r conns _ _ <<< "$(stats "$name" 6)"
+    read -r down _ _ <<< "$(stats "$name" 7)"
+    printf '%-13s %9.3f %9.3f %9.3f %9.3f %9.3f %12.1f %9d %7d %10.1f\n' "$name" "$med" "$min" "$max" "$user" "$sys" \
+      "$(awk "BEGIN {print $rss / 1024}")" "$req" "$conns" "$(awk "BEGIN {print $down / 1000000}")"
+    eval "med_$name=$med"
+  done
+  awk -v l="$med_litestream" -v p="$med_liteproof" 'BEGIN { printf "ratio (median wall): liteproof / litestream = %.2fx\n", p / l }'
+  [ -z "${LITEPROOF_BIN_B:-}" ] || awk -v l="$med_litestream" -v p="$med_liteproof_b" 'BEGIN { printf "ratio (median wall): liteproof_b / litestream = %.2fx\n", p / l }'
+done

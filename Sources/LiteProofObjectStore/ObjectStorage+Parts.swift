@@ -1,0 +1,81 @@
+import Foundation
+import LiteProof
+
+extension ObjectStorage {
+    /// Downloads `object` into `local`: whole with one GET up to ``partsAbove`` bytes, else in
+    /// ranged parts of ``partSize`` bytes, ``partsInFlight`` at once, each written at its offset.
+    /// A per-connection bandwidth cap or a long round trip then costs a part's time, not the whole
+    /// object's. Each part's length is checked against the range asked for (and the listed size) by
+    /// the transport, and a part that fails is retried under the ``TransferPolicy``; one that
+    /// fails for good fails the download (the other parts stop), never leaves a hole. Memory:
+    /// parts go to files in the scratch folder and are copied in 1 MiB pieces, so what the download
+    /// holds is independent of the object's size. A server that answers a range with the whole
+    /// object (200) gets that copy kept and no further parts asked for.
+    func download(_ object: RemoteObject, to local: String) throws {
+        let partSize = max(4096, self.partSize)
+        guard object.size > max(partsAbove, partSize), partsInFlight > 1 else {
+            try store.download(key: object.key, to: local, expectedSize: object.size)
+            return
+        }
+        let parts = Int((object.size + partSize - 1) / partSize)
+        FS.remove(local)
+        let out = try ScratchSpace.createFile(local, mode: 0o600)
+        let next = Locked(0)
+        let outcome = Locked<(error: Error?, whole: String?)>((nil, nil))
+        let store = self.store
+        JoinableThread.runAll(min(partsInFlight, parts), stackSize: 512 << 10) {
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let i = next.withLock { n -> Int in
+                    n += 1
+                    return n - 1
+                }
+                guard i < parts, outcome.withLock({ $0.error == nil && $0.whole == nil }) else { return }
+                let offset = Int64(i) * partSize
+                let length = min(partSize, object.size - offset)
+                let part = "\(local).part-\(i)"
+                do {
+                    if try store.download(key: object.key, range: offset, length: length, objectSize: object.size, to: part) {
+                        // The server ignores ranges: its whole copy is kept (a second one is not).
+                        let kept = outcome.withLock { o -> Bool in
+                            guard o.whole == nil else { return false }
+                            o.whole = part
+                            return true
+                        }
+                        if !kept { FS.remove(part) }
+                        return
+                    }
+                    defer { FS.remove(part) }
+                    let file = try ReadOnlyFile(part, displayName: object.key)
+                    var at: Int64 = 0
+                    while at < length {
+                        let n = try buffer.withUnsafeMutableBytes { b in
+                            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<Int(min(Int64(b.count), length - at))]), at: at)
+                        }
+                        guard n > 0 else {
+                            throw LiteProofError.storage(.local, "\(part) ended after \(at) of \(length) bytes")
+                        }
+                        try buffer.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: offset + at) }
+                        at += Int64(n)
+                    }
+                } catch {
+                    FS.remove(part)
+                    outcome.withLock { $0.error = $0.error ?? error }
+                    return
+                }
+            }
+        }
+        let (error, whole) = outcome.withLock { $0 }
+        if let whole {
+            FS.remove(local)
+            guard rename(whole, local) == 0 else {
+                throw LiteProofError.storage(.local, "cannot rename \(whole) to \(local): \(String(cString: strerror(errno)))")
+            }
+            return
+        }
+        if let error {
+            FS.remove(local)
+            throw error
+        }
+    }
+}
