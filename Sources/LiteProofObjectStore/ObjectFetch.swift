@@ -9,18 +9,13 @@ import LiteProof
 /// it stopped: a second run skips the files already there with the same size and ETag, and those
 /// finished after the last manifest write (same size, and the object's LastModified as file time,
 /// which only a finished download gets).
-public struct ObjectFetch: Sendable {
+public struct ObjectFetch: ReplicaFetch, Sendable {
     public static let manifestName = Replica.fetchManifestName
 
     public typealias Entry = FetchManifest.Entry
     public typealias Manifest = FetchManifest
 
-    public struct Summary: Sendable {
-        public var downloaded = 0
-        public var skipped = 0
-        public var bytesDownloaded: Int64 = 0
-        public var files = 0
-    }
+    public typealias Summary = FetchSummary
 
     public let storage: ObjectStorage
     public let destination: String

@@ -10,13 +10,8 @@ import LiteProof
 /// it). No manifest is written: SFTP times are file times, judged in the copy as in any file
 /// replica (see ``SFTPStorage``). A second run skips the files already there with the same size
 /// and time; each file is written beside its place and renamed into it when whole.
-public struct SFTPFetch: Sendable {
-    public struct Summary: Sendable {
-        public var downloaded = 0
-        public var skipped = 0
-        public var bytesDownloaded: Int64 = 0
-        public var files = 0
-    }
+public struct SFTPFetch: ReplicaFetch, Sendable {
+    public typealias Summary = FetchSummary
 
     public let storage: SFTPStorage
     public let destination: String

@@ -63,35 +63,7 @@ struct FetchCommand: ParsableCommand {
 
     private func fetch(_ storage: ObjectStorage) throws {
         do {
-            var fetch = ObjectFetch(storage: storage, destination: folder)
-            if let position {
-                guard let p = Position(position) else {
-                    throw LiteProofError(
-                        .usage,
-                        "--position \(position) is not a position: 0.3 is GENERATION/INDEX:OFFSET (16 hex digits / 8 hex digits : a decimal WAL offset), 0.5 a TXID in 16 hex digits"
-                    )
-                }
-                try fetch.limit(to: p)
-                if let failure = storage.failures.first { throw failure }
-            }
-            if !json && !quiet && isatty(2) == 1 {
-                fetch.progress = { done, total in
-                    FileHandle.standardError.write(Data("\rfetch: \(done) of \(total) files\u{1B}[K".utf8))
-                    if done >= total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                }
-            }
-            let s = try fetch.run()
-            if json {
-                print(
-                    JSONOutput.encode(
-                        FetchReport(
-                            source: storage.location, folder: folder, files: s.files, downloaded: s.downloaded, skipped: s.skipped,
-                            bytesDownloaded: s.bytesDownloaded, partialTo: fetch.only?.position.description)))
-            } else {
-                print(
-                    "fetched \(storage.location)\(fetch.only.map { " (only the files a restore to \($0.position) needs)" } ?? "") into \(folder): \(s.files) files, \(s.downloaded) downloaded (\(Units.bytes(s.bytesDownloaded))), \(s.skipped) already there"
-                )
-            }
+            try perform(ObjectFetch(storage: storage, destination: folder), from: storage.location) { storage.failures }
         } catch let e as ExitCode {
             throw e
         } catch {
@@ -109,4 +81,40 @@ struct FetchReport: Encodable {
     var skipped: Int
     var bytesDownloaded: Int64
     var partialTo: String?
+}
+
+extension FetchCommand {
+    /// Runs `fetch` of `location` as the options ask (`--position`, progress on a terminal) and
+    /// prints its report; `failures` are the storage's reads that failed for good.
+    func perform<F: ReplicaFetch>(_ fetch: F, from location: String, failures: () -> [LiteProofError]) throws {
+        var fetch = fetch
+        if let position {
+            guard let p = Position(position) else {
+                throw LiteProofError(
+                    .usage,
+                    "--position \(position) is not a position: 0.3 is GENERATION/INDEX:OFFSET (16 hex digits / 8 hex digits : a decimal WAL offset), 0.5 a TXID in 16 hex digits"
+                )
+            }
+            try fetch.limit(to: p)
+            if let failure = failures().first { throw failure }
+        }
+        if !json && !quiet && isatty(2) == 1 {
+            fetch.progress = { done, total in
+                FileHandle.standardError.write(Data("\rfetch: \(done) of \(total) files\u{1B}[K".utf8))
+                if done >= total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            }
+        }
+        let s = try fetch.run()
+        if json {
+            print(
+                JSONOutput.encode(
+                    FetchReport(
+                        source: location, folder: folder, files: s.files, downloaded: s.downloaded, skipped: s.skipped,
+                        bytesDownloaded: s.bytesDownloaded, partialTo: fetch.only?.position.description)))
+        } else {
+            print(
+                "fetched \(location)\(fetch.only.map { " (only the files a restore to \($0.position) needs)" } ?? "") into \(folder): \(s.files) files, \(s.downloaded) downloaded (\(Units.bytes(s.bytesDownloaded))), \(s.skipped) already there"
+            )
+        }
+    }
 }

@@ -63,11 +63,7 @@ final class FakeGCSServer: @unchecked Sendable {
             "-log-level", "warn", "-public-host", "127.0.0.1:\(port)",
         ]
         process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        RigState.register(pid: process.processIdentifier)
+        try rigLaunch(process, output: log)
         do {
             let process = self.process
             let base = "http://127.0.0.1:\(port)"

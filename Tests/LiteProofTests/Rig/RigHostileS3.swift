@@ -189,11 +189,7 @@ final class HostileS3: @unchecked Sendable {
             "python3", "-c", Self.script, Fixtures.packageRoot + "/Tests/Fixtures/example-0.5/replica", prefixes.joined(separator: ","),
             modes.isEmpty ? "ok" : modes.joined(separator: ","), String(port), String(otherPort),
         ]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        RigState.register(pid: process.processIdentifier)
+        try rigLaunch(process, output: log)
         do {
             try waitUntil("the hostile S3 server", timeout: 30) {
                 guard process.isRunning else { throw RigError(message: "the hostile S3 server exited: \(self.log)") }

@@ -46,11 +46,7 @@ final class PrometheusServer: @unchecked Sendable {
             "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
             "--log.level=warn",
         ]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        RigState.register(pid: process.processIdentifier)
+        try rigLaunch(process, output: log)
         do {
             try waitUntil("Prometheus ready on 127.0.0.1:\(port)", timeout: 60) {
                 guard process.isRunning else { throw RigError(message: "prometheus exited: \(self.log)") }

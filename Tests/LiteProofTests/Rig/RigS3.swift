@@ -23,11 +23,7 @@ func runWithEnvironment(_ executable: String, _ args: [String], environment: [St
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = args
     p.environment = environment
-    p.standardInput = FileHandle.nullDevice
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    RigState.register(pid: p.processIdentifier)
+    try rigLaunch(p, output: out)
     defer { RigState.unregister(pid: p.processIdentifier) }
     let deadline = Date().addingTimeInterval(timeout)
     while p.isRunning && Date() < deadline { usleep(10_000) }
@@ -104,11 +100,7 @@ final class MotoServer: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", "from moto.server import main; main()", "-H", "127.0.0.1", "-p", String(port)]
         process.environment = env
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        RigState.register(pid: process.processIdentifier)
+        try rigLaunch(process, output: log)
         do {
             try waitUntil("moto's server on port \(port)", timeout: 60) {
                 guard process.isRunning else { throw RigError(message: "moto exited") }
@@ -147,11 +139,7 @@ final class S3LitestreamProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: try Litestream.binary(v))
         process.arguments = ["replicate", "-no-expand-env", "-config", config]
         process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = h
-        process.standardError = h
-        try process.run()
-        RigState.register(pid: process.processIdentifier)
+        try rigLaunch(process, output: h)
     }
 
     func stop() {
@@ -233,11 +221,7 @@ final class FaultProxy: @unchecked Sendable {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", Self.script, "http://127.0.0.1:\(upstream)", mode, String(self.port)]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        RigState.register(pid: process.processIdentifier)
+        try rigLaunch(process, output: log)
         try waitUntil("the fault proxy", timeout: 30) { self.log.contains("ready") }
     }
 

@@ -75,11 +75,7 @@ final class SSHServer: @unchecked Sendable {
         process.arguments = [
             "-c", "trap 'kill $p 2>/dev/null; wait $p; exit 0' INT TERM; \"$0\" -D -e -f \"$1\" & p=$!; wait $p", sshd, dir + "/sshd_config",
         ]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        RigState.register(pid: process.processIdentifier)
+        try rigLaunch(process, output: log)
         do {
             try waitUntil("sshd listening on 127.0.0.1:\(port)", timeout: 20) {
                 guard process.isRunning else { throw RigError(message: "sshd exited") }
@@ -190,11 +186,7 @@ final class TCPFaultProxy: @unchecked Sendable {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, String(port), String(upstream), mode]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        RigState.register(pid: process.processIdentifier)
+        try rigLaunch(process, output: log)
         do {
             let log = logPath
             try waitUntil("the TCP proxy on \(port)", timeout: 20) {

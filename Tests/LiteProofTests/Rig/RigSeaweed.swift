@@ -116,11 +116,7 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
         env["TMPDIR"] = dir
         process.environment = env
         process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        RigState.register(pid: process.processIdentifier)
+        try rigLaunch(process, output: log)
         let lastError = Locked("no answer")
         do {
             // Ready when a signed listing of every bucket answers (a new client each time: one

@@ -158,6 +158,16 @@ func rigTempDir(_ prefix: String) throws -> String {
 
 // MARK: - Child processes
 
+/// Starts a rig's `process` (a server, a tool) with no input, its output and errors into `output`, and
+/// registers it so that it is killed at exit if its test does not stop it.
+func rigLaunch(_ process: Process, output: FileHandle) throws {
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    RigState.register(pid: process.processIdentifier)
+}
+
 /// Runs `executable args` to completion with a timeout; stdout+stderr are
 /// captured (through a temp file, so a chatty child never blocks on a pipe).
 /// On timeout the child gets SIGINT, then SIGKILL, and an error is thrown.

@@ -79,11 +79,7 @@ final class WsgiDAVServer: @unchecked Sendable {
         process.arguments = ["python3", "-c", Self.script, String(port), root, credentials ?? ""]
         process.environment = env
         process.currentDirectoryURL = URL(fileURLWithPath: dir)
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        RigState.register(pid: process.processIdentifier)
+        try rigLaunch(process, output: log)
         do {
             let process = self.process, port = self.port
             try waitUntil("WsgiDAV on port \(port)", timeout: 30) {
