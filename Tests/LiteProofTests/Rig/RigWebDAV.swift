@@ -180,7 +180,7 @@ final class HostileDAV: @unchecked Sendable {
     let process = Process()
 
     static let script = #"""
-        import sys, http.server, urllib.parse
+        import sys, time, http.server, urllib.parse
         mode, port = sys.argv[1], int(sys.argv[2])
         def resp(href, coll):
             rt = "<D:collection/>" if coll else ""
@@ -201,7 +201,9 @@ final class HostileDAV: @unchecked Sendable {
                     self.wfile.write(head.encode())
                     chunk = (resp(self.path + "f.ltx", False) * 200).encode()
                     try:
-                        while True: self.wfile.write(chunk)
+                        while True:
+                            self.wfile.write(chunk)
+                            time.sleep(0.001)  # paced (~50 MB/s): see WebDAVHostileTests
                     except Exception: return
                 if mode == "outside": body = head + resp("/etc/passwd", False) + "</D:multistatus>"
                 elif mode == "otherhost": body = head + resp("http://192.0.2.1" + self.path + "x.ltx", False) + "</D:multistatus>"
