@@ -19,7 +19,7 @@ struct VerifyCommand: ParsableCommand {
             with LiteProof's own code and checked with SQLite (--restore-check), and the newest \
             canary row in it is reported (with --live, also the live canaries not replicated yet).
 
-            With --all, the argument is a folder, an archive or an s3://, gs:// or webdav:// prefix holding many \
+            With --all, the argument is a folder, an archive or an s3://, gs://, sftp:// or webdav:// prefix holding many \
             replicas at any depth: \
             each is verified (several at once) and gets one line (--json: one JSON object per line, \
             then a summary object); --shard I/N keeps the replicas whose name hashes into shard I \

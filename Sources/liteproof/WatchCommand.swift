@@ -42,7 +42,7 @@ struct WatchCommand: ParsableCommand {
 
     @Argument(
         help: ArgumentHelp(
-            "Replicas to watch: folders (file replicas), file:// URLs, .tar / .tar.zst archives, s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true], gs://BUCKET/PATH, or webdav://[USER:PASSWORD@]HOST[:PORT]/PATH (webdavs:// for https).",
+            "Replicas to watch: folders (file replicas), file:// URLs, .tar / .tar.zst archives, s3://BUCKET/PATH[?endpoint=URL&region=R&forcePathStyle=true], gs://BUCKET/PATH, sftp://USER@HOST[:PORT]/PATH[?key-path=FILE], or webdav://[USER:PASSWORD@]HOST[:PORT]/PATH (webdavs:// for https).",
             valueName: "replica"))
     var replicas: [ReplicaLocation] = []
 
