@@ -142,6 +142,7 @@ struct WatchCommand: ParsableCommand {
                 break
             }
         }
+        for watcher in set.watchers { if let w = watcher.saveState() { warn(w) } }
         if interrupted { return }
         let worst = last.values.max() ?? .ok
         if worst != .ok { throw ExitCode(worst.exitCode) }

@@ -75,6 +75,9 @@ import Testing
         let written = try Data(contentsOf: URL(fileURLWithPath: state))
         #expect(w.round().filesChecked == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: state)) == written, "an idle round rewrote the state")
+        // A watch that ends keeps the counters (SIGTERM, --rounds).
+        #expect(w.saveState() == nil)
+        #expect(try JSONDecoder().decode(WatchState.self, from: Data(contentsOf: URL(fileURLWithPath: state))).rounds == 2)
         try FileManager.default.moveItem(atPath: held, toPath: dir + "/" + last)
         #expect(w.round().checkedPaths == [last])
         let after = try JSONDecoder().decode(WatchState.self, from: Data(contentsOf: URL(fileURLWithPath: state)))

@@ -207,15 +207,24 @@ public final class Watcher {
         // A round that changed nothing but the counters writes the state at most once a minute
         // (encoding thousands of files each round was a third of an idle round's time); a
         // restart then counts on from a slightly older round number, and re-reads nothing.
-        if let stateFile, stateLoaded, stateChangedSinceSaved || state.lastRoundAt ?? 0 >= (saved?.lastRoundAt ?? 0) + 60 {
-            do {
-                try state.save(to: stateFile)
-                saved = state
-            } catch {
-                r.warnings.append("cannot write the state file \(stateFile): \(LiteProofError(wrapping: error).message)")
-            }
+        if stateChangedSinceSaved || state.lastRoundAt ?? 0 >= (saved?.lastRoundAt ?? 0) + 60, let warning = saveState() {
+            r.warnings.append(warning)
         }
         return r
+    }
+
+    /// Writes the state file if it is behind the state (a watch that ends calls it, so the round
+    /// counters a quiet round skipped are kept); the warning when it cannot be written.
+    @discardableResult
+    public func saveState() -> String? {
+        guard let stateFile, stateLoaded, saved != state else { return nil }
+        do {
+            try state.save(to: stateFile)
+            saved = state
+            return nil
+        } catch {
+            return "cannot write the state file \(stateFile): \(LiteProofError(wrapping: error).message)"
+        }
     }
 
     /// The replica's files as its layout lists them (strays aside).
