@@ -112,6 +112,27 @@ public final class WatchMetrics: Sendable {
         }
     }
 
+    /// Drops every series of `database` (it is no longer watched: SIGHUP re-read a configuration
+    /// without it), so dashboards do not go on showing its last values as if they were current.
+    public func forget(_ database: String) {
+        guard let d = databases.withLock({ $0.removeValue(forKey: database) }) else { return }
+        legacy.withLock { _ = $0.removeValue(forKey: database) }
+        let labels = [("database", database)]
+        func gauge(_ m: Metric, _ extra: [(String, String)] = []) {
+            registry.unregisterGauge(registry.makeGauge(descriptor: m.descriptor, labels: labels + extra))
+        }
+        func counter(_ m: Metric, _ extra: [(String, String)] = []) {
+            registry.unregisterCounter(registry.makeCounter(descriptor: m.descriptor, labels: labels + extra))
+        }
+        for m in [Metric.healthy, .positionTime, .freshness, .lastRound, .restoreCheck, .canaryRoundTrip] { gauge(m) }
+        for o in Outcome.allCases { gauge(.verdict, [("verdict", o.rawValue)]) }
+        for m in [Metric.rounds, .verifiedBytes, .verifiedFiles] { counter(m) }
+        for key in d.findings { gauge(.findings, [("severity", key.severity), ("code", key.code)]) }
+        for key in d.requests.keys { counter(.storageRequests, [("op", key.operation.rawValue), ("result", key.result.rawValue)]) }
+        registry.unregisterValueHistogram(
+            registry.makeValueHistogram(descriptor: Metric.roundDuration.descriptor, labels: labels, buckets: Self.roundBuckets))
+    }
+
     /// The exposition text, freshness computed as of `now`.
     public func render(now: Date = Date()) -> String {
         let times = databases.current

@@ -69,10 +69,14 @@ final class WatchPublication {
     }
 
     /// The replicas watched now (after SIGHUP re-read the configuration): `/healthz` judges
-    /// these; a new one gets its own request counts.
+    /// these; a new one gets its own request counts; one no longer watched leaves the metrics.
     func watch(_ databases: [String]) {
         board.watch(databases)
         for d in databases where counts[d] == nil { counts[d] = StorageRequestCounts() }
+        for d in Set(counts.keys).subtracting(databases) {
+            counts[d] = nil
+            metrics.forget(d)
+        }
     }
 
     /// Records a round in the metrics and on the board.

@@ -110,5 +110,17 @@ extension WatchServeTests {
         #expect(sample(text3, "liteproof_canary_roundtrip_seconds", [db]) == 0.25)
         let check = try promtoolCheckMetrics(text3)
         #expect(check.status == 0, "\(check.output)")
+
+        // A database no longer watched (SIGHUP without it) leaves no series behind, and the
+        // exposition stays valid; another database's series stay.
+        var other = r1
+        other.database = "other"
+        metrics.record(other, requests: counts.current)
+        metrics.forget(dir)
+        let text4 = metrics.render()
+        #expect(!text4.contains(db), "\(text4)")
+        #expect(sample(text4, "liteproof_rounds_total", ["database=\"other\""]) == 1)
+        let check4 = try promtoolCheckMetrics(text4)
+        #expect(check4.status == 0, "\(check4.output)")
     }
 }
