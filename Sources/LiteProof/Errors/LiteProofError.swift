@@ -67,6 +67,13 @@ public struct LiteProofError: Error, CustomStringConvertible, Sendable {
     public var isLocal: Bool { storageFailure == .local }
 
     public var description: String { message }
+
+    /// The same failure said twice (a read some caller shrugged off, then met again): the same
+    /// file when both name one, else the same words.
+    public func isSameFailure(as other: LiteProofError) -> Bool {
+        if let path, let otherPath = other.path { return path == otherPath && kind == other.kind }
+        return message == other.message
+    }
 }
 
 /// Why a store could not produce a file: the closed set every back end reports in.

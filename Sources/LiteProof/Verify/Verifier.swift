@@ -170,7 +170,7 @@ public struct Verifier {
         }
         // A store that failed a read some caller shrugged off (a header read while planning)
         // still makes the check incomplete.
-        for e in replica.storage.failures where !failures.contains(where: { $0.message == e.message }) { failures.append(e) }
+        for e in replica.storage.failures where !failures.contains(where: { $0.isSameFailure(as: e) }) { failures.append(e) }
         findings.sort { ($1.severity, $0.file, $0.offset ?? -1) < ($0.severity, $1.file, $1.offset ?? -1) }
         let storageFailures = failures.map(FailureReport.init)
         let report = VerifyReport(

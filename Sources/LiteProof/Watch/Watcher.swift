@@ -170,7 +170,7 @@ public final class Watcher {
         case .ltx(let layout): findings += Verifier.overlaps(layout)
         }
         let (latest, brokenBy, undecided) = latestPlan.judge(findings: &findings, failures: &failures)
-        for e in replica.storage.failures where !failures.contains(where: { $0.message == e.message }) { failures.append(e) }
+        for e in replica.storage.failures where !failures.contains(where: { $0.isSameFailure(as: e) }) { failures.append(e) }
         findings.sort { ($1.severity, $0.file, $0.offset ?? -1) < ($0.severity, $1.file, $1.offset ?? -1) }
         r.findings = findings
         r.storageFailures = failures.map(FailureReport.init)
