@@ -132,25 +132,42 @@ echo "uploaded $objects objects to SeaweedFS in $((SECONDS - up_start)) s"
 url="s3://fleet/tenants?endpoint=http://127.0.0.1:$s3&region=us-east-1&forcePathStyle=true"
 echo "liteproof: $bin; --restore-check $restore_check"
 
-# run LABEL TARGET JOBS: one verify --all, timed by GNU time; prints one row of the table.
+# weed_cpu: the CPU seconds SeaweedFS has used so far (all its threads; from /proc).
+weed_cpu() {
+  local weed_pid; weed_pid=$(pgrep -P "$pid" -x weed || echo "$pid")
+  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$weed_pid/stat"
+}
+# run LABEL TARGET JOBS [ARGS…]: one verify --all, timed by GNU time; prints one row of the table.
 run() {
-  local label=$1 target=$2 jobs=$3 rc=0
+  local label=$1 target=$2 jobs=$3 rc=0 before
+  shift 3
+  before=$(weed_cpu)
   /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$bin" verify --all "$target" --json --quiet --jobs "$jobs" \
-    --restore-check "$restore_check" > "$work/out.jsonl" 2> "$work/err.txt" || rc=$?
+    --restore-check "$restore_check" "$@" > "$work/out.jsonl" 2> "$work/err.txt" || rc=$?
   [ "$rc" -eq 0 ] || { echo "error: $label --jobs $jobs exited $rc" >&2; tail -5 "$work/err.txt" "$work/out.jsonl" >&2; exit 1; }
-  python3 - "$label" "$jobs" "$(tail -1 "$work/time.txt")" "$(tail -n 1 "$work/out.jsonl")" "$count" <<'PY'
+  python3 - "$label" "$jobs" "$(tail -1 "$work/time.txt")" "$(tail -n 1 "$work/out.jsonl")" "$count" "$before" "$(weed_cpu)" <<'PY'
 import json, sys
 label, jobs, times, summary, count = sys.argv[1], sys.argv[2], sys.argv[3].split(), json.loads(sys.argv[4]), int(sys.argv[5])
+weed = float(sys.argv[7]) - float(sys.argv[6])
 wall, user, sys_, rss = float(times[0]), float(times[1]), float(times[2]), int(times[3])
 n = summary["databases"]
-assert n == count and summary["ok"] == n, "expected %d ok databases: %s" % (count, summary)
+if label.endswith("list"):  # --shard 0/1000000: the listing and discovery, (nearly) no replica checked
+    per = "-"
+else:
+    assert n == count and summary["ok"] == n, "expected %d ok databases: %s" % (count, summary)
+    per = "%.1f" % (wall / n * 1000)
 req = summary.get("storageRequests")
-reqs = "%d (%d listing) = %.2f per replica" % (req, summary["listingRequests"], req / n) if req is not None else "-"
-print("%-6s %5s %9.2f %9.1f %9.2f %12.1f   %s" % (label, jobs, wall, wall / n * 1000, user + sys_, rss / 1024, reqs))
+reqs = "%d (%d listing) = %.2f per replica" % (req, summary["listingRequests"], req / count) if req is not None else "-"
+server = "%.2f" % weed if label.startswith("s3") else "-"
+print("%-8s %4s %8.2f %8s %8.2f %8s %9.1f   %s" % (label, jobs, wall, per, user + sys_, server, rss / 1024, reqs))
 PY
 }
 echo
-printf '%-6s %5s %9s %9s %9s %12s   %s\n' where jobs "wall s" "ms/repl" "cpu s" "peak RSS MB" "requests"
+echo "wall: the whole process; cpu: LiteProof's user + system; server cpu: SeaweedFS's in the same time (same cores)"
+printf '%-8s %4s %8s %8s %8s %8s %9s   %s\n' where jobs "wall s" ms/repl "cpu s" "srv cpu" "peak MB" "requests"
+# The listing and discovery alone (a shard that holds no replica, or one): their time and memory.
+run local-list "$fleet" 1 --shard 0/1000000
+run s3-list "$url" 1 --shard 0/1000000
 for j in "${jobs_list[@]}"; do
   run local "$fleet" "$j"
   run s3 "$url" "$j"
