@@ -146,8 +146,15 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
             }
             let path = queue.removeFirst()
             queued.remove(path)
+            // Claimed under the lock of the dequeue: a path a reader fetched since it was queued
+            // (and may have evicted already) is not fetched again.
+            guard states[path] == nil, let object = objects[path] else {
+                condition.unlock()
+                continue
+            }
+            states[path] = .downloading
             condition.unlock()
-            _ = try? localCopy(path)
+            fetch(object, path)
         }
     }
 
@@ -216,6 +223,14 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     /// forgets them: a later read downloads the object again.
     public func evict(_ paths: [String]) {
         condition.lock()
+        // Prefetches still queued for them go too: a prefetch thread that reached one after the
+        // reader had fetched it itself and evicted it would download it again (a second GET of
+        // the object, and a local copy nobody removes until the storage goes; seen in fleets).
+        let evicted = Set(paths)
+        if !queued.isDisjoint(with: evicted) {
+            queue.removeAll { evicted.contains($0) }
+            queued.subtract(evicted)
+        }
         var removed: [String] = []
         for p in paths {
             guard case .done(let local) = states[p] else { continue }
@@ -245,19 +260,26 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
             case nil:
                 states[path] = .downloading
                 condition.unlock()
-                let local = localName(path)
-                let result: State
-                do {
-                    try download(object, to: local)
-                    result = .done(local)
-                } catch {
-                    result = .failed(error)
-                }
+                fetch(object, path)
                 condition.lock()
-                states[path] = result
-                if case .failed(let error) = result { failed.append((path, error)) }
-                condition.broadcast()
             }
         }
+    }
+
+    /// Downloads `object` (its state claimed as `.downloading` by the caller) and records how it went.
+    private func fetch(_ object: RemoteObject, _ path: String) {
+        let local = localName(path)
+        let result: State
+        do {
+            try download(object, to: local)
+            result = .done(local)
+        } catch {
+            result = .failed(error)
+        }
+        condition.lock()
+        states[path] = result
+        if case .failed(let error) = result { failed.append((path, error)) }
+        condition.broadcast()
+        condition.unlock()
     }
 }

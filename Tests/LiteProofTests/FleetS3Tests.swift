@@ -83,4 +83,44 @@ import Testing
             liteproofBinary(), ["verify", "--all", url.replacingOccurrences(of: "/tenants?", with: "/nothing?")], environment: moto.childEnvironment)
         #expect(empty.status == 2 && empty.output.contains("holds no Litestream replica"), "\(empty.output)")
     }
+
+    /// One listing serves the whole fleet: `verify --all` over 20 replicas (trial restores
+    /// included) sends the listing's pages and one GET per object, nothing else. A listing per
+    /// replica (20 more requests), or an object read twice, fails it.
+    @Test func oneListingPassPlusTheObjects() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        try moto.createBucket("many")
+        var objects = 0
+        for i in 0..<20 {
+            let source = Fixtures.example(i % 2 == 0 ? "0.3" : "0.5").replica
+            try upload(source, to: "tenants/\(i % 10)/tenant-\(i)", bucket: "many", port: moto.port)
+            objects += FS.walk(source).count
+        }
+        let url = "s3://many/tenants?endpoint=http://127.0.0.1:\(moto.port)&region=us-east-1&forcePathStyle=true"
+        // The CLI's summary counts them: one page lists every key (fewer than 1,000).
+        let r = try runWithEnvironment(liteproofBinary(), ["verify", "--all", url, "--json", "--jobs", "4"], environment: moto.childEnvironment)
+        #expect(r.status == 0, "\(r.output)")
+        let lines = r.output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let summary = try #require(lines.first { $0["type"] as? String == "summary" }, "\(r.output)")
+        #expect(summary["databases"] as? Int == 20 && summary["ok"] as? Int == 20, "\(summary)")
+        #expect(summary["listingRequests"] as? Int == 1, "\(summary)")
+        #expect(summary["storageRequests"] as? Int == 1 + objects, "\(objects) objects: \(summary)")
+        // In process, each request by key: the listing once (no key), every object once.
+        let config = try S3Config.resolve(try S3Location(url: url), environment: moto.childEnvironment)
+        let client = S3Client(config: config)
+        let sent = Locked<[String: Int]>([:])
+        client.onRequest = { method, key in sent.update { $0[method + " " + key, default: 0] += 1 } }
+        let storage = try S3Storage(client: client)
+        // Many replicas at once, so the shared prefetch queue lags behind the readers (an
+        // evicted object fetched again by a late prefetch was a second GET here).
+        var fleet = FleetVerifier(root: url, storage: storage)
+        fleet.jobs = 12
+        let result = try fleet.run { _ in }
+        let counts = sent.update { $0 }
+        #expect(result.ok == 20 && counts["GET "] == 1, "\(counts.filter { $0.key.hasSuffix(" ") })")
+        #expect(counts.count == 1 + objects && counts.values.allSatisfy { $0 == 1 }, "\(counts.filter { $0.value != 1 })")
+        let left = FS.walk(storage.scratch).filter { $0 != ScratchSpace.ownerName }
+        #expect(left.isEmpty, "left in scratch: \(left)")
+    }
 }

@@ -96,6 +96,13 @@ public struct FleetSummary: Codable, Sendable, Equatable {
     public var checkedAt: Double
     /// 0 all sound, 1 a database is damaged, 2 a database could not be read or decided.
     public var exitCode: Int32
+    /// Requests sent to the object store holding the fleet, retries included: the listing's pages
+    /// and every object read (nil for a folder, an archive or SFTP, which are not counted).
+    public var storageRequests: Int?
+    /// Of ``storageRequests``, the listing's: sent once, before any replica is read.
+    public var listingRequests: Int?
+    /// Response bytes received from the object store (bodies and error answers).
+    public var storageBytes: Int64?
 
     public init(root: String, shard: FleetShard?, discovered: Int, entries: [FleetEntry], seconds: Double, checkedAt: Double) {
         self.root = root

@@ -36,6 +36,11 @@ public struct FleetTable: Sendable {
         if let shard = s.shard { text += " in shard \(shard) (of \(s.discovered) found)" }
         text += ": \(s.ok) ok, \(s.damaged) damaged, " + ((s.undecided ?? 0) > 0 ? "\(s.undecided!) undecided, " : "") + "\(s.unreadable) unreadable; "
         text += "\(Units.bytes(s.replicaBytes)) of replicas, \(Units.bytes(s.bytesRead)) read in \(Units.seconds(s.seconds))"
+        if let requests = s.storageRequests {
+            let perDatabase = String(format: "%.1f", Double(requests) / Double(max(1, s.databases)))
+            text += "\nstorage: \(requests) requests (\(s.listingRequests ?? 0) for the listing, \(perDatabase) per database)"
+            if let bytes = s.storageBytes { text += ", \(Units.bytes(bytes)) received" }
+        }
         let worst: Outcome = s.unreadable > 0 ? .unreadable : (s.undecided ?? 0) > 0 ? .undecided : s.damaged > 0 ? .damaged : .ok
         return text + "\n" + verdictLine(worst)
     }
