@@ -16,8 +16,8 @@ import NIOSSL
 /// certificate refused fails at once, named).
 ///
 /// Trust roots are the system's plus, as Go (and so Litestream) reads them, the file in
-/// `SSL_CERT_FILE` and the directories in `SSL_CERT_DIR` (colon-separated): a private or
-/// throwaway CA works for both tools alike.
+/// `SSL_CERT_FILE` and the files in the directories of `SSL_CERT_DIR` (colon-separated): a
+/// private or throwaway CA works for both tools alike.
 enum HTTPClients {
     /// How a client connects: whether certificates are verified, and through which proxy.
     struct Key: Hashable {
@@ -48,7 +48,7 @@ enum HTTPClients {
     static func configuration(_ key: Key) -> HTTPClient.Configuration {
         var tls = TLSConfiguration.makeClientConfiguration()
         if key.verify {
-            tls.additionalTrustRoots = trustFiles(ProcessInfo.processInfo.environment).map { .file($0) }
+            tls.additionalTrustRoots = [.certificates(extraRoots)]
         } else {
             tls.certificateVerification = .none
         }
@@ -65,13 +65,33 @@ enum HTTPClients {
         return c
     }
 
-    /// The files and directories `SSL_CERT_FILE` and `SSL_CERT_DIR` name (those that exist).
-    static func trustFiles(_ environment: [String: String]) -> [String] {
-        var paths: [String] = []
-        if let file = environment["SSL_CERT_FILE"], !file.isEmpty { paths.append(file) }
-        if let dirs = environment["SSL_CERT_DIR"] { paths += dirs.split(separator: ":").map(String.init) }
-        return paths.filter { FileManager.default.fileExists(atPath: $0) }
-    }
+    /// The certificates of `SSL_CERT_FILE` and of the files in the `SSL_CERT_DIR` directories,
+    /// read once; a file that holds no PEM certificate is skipped (as Go skips it), and an
+    /// unreadable `SSL_CERT_FILE` is said on stderr, once.
+    static let extraRoots: [NIOSSLCertificate] = {
+        let environment = ProcessInfo.processInfo.environment
+        var files: [String] = []
+        if let file = environment["SSL_CERT_FILE"], !file.isEmpty {
+            if (try? NIOSSLCertificate.fromPEMFile(file))?.isEmpty == false {
+                files.append(file)
+            } else {
+                FileHandle.standardError.write(Data("liteproof: note: SSL_CERT_FILE=\(file) holds no readable PEM certificate; not used\n".utf8))
+            }
+        }
+        for dir in (environment["SSL_CERT_DIR"] ?? "").split(separator: ":").map(String.init) {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            files += names.sorted().map { dir + "/" + $0 }
+        }
+        var seen = Set<String>()
+        var roots: [NIOSSLCertificate] = []
+        for file in files {
+            // A hashed name and the file it links to are one file.
+            let real = URL(fileURLWithPath: file).resolvingSymlinksInPath().path
+            guard seen.insert(real).inserted else { continue }
+            roots += (try? NIOSSLCertificate.fromPEMFile(real)) ?? []
+        }
+        return roots
+    }()
 
     /// The proxy the environment names for `url` (`HTTPS_PROXY` for https, `HTTP_PROXY` for
     /// http, either case), unless `NO_PROXY` covers its host (`*`, a host, or a domain suffix),
