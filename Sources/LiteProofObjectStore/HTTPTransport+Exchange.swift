@@ -3,6 +3,7 @@ import Foundation
 import LiteProof
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 #if canImport(FoundationNetworking)
     @preconcurrency import FoundationNetworking
@@ -154,7 +155,8 @@ extension HTTPTransport {
             default: return "\(e)"
             }
         }
-        if let e = error as? IOError { return e.description }
+        if let e = error as? IOError { return "\(String(cString: strerror(e.errnoCode))) (errno \(e.errnoCode))" }
+        if let e = error as? NIOConnectionError, let first = e.connectionErrors.first?.error { return describe(first) }
         return String(describing: error)
     }
 
