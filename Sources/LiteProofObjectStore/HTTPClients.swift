@@ -18,7 +18,7 @@ import NIOSSL
 /// Trust roots are the system's plus, as Go (and so Litestream) reads them, the file in
 /// `SSL_CERT_FILE` and the files in the directories of `SSL_CERT_DIR` (colon-separated): a
 /// private or throwaway CA works for both tools alike.
-enum HTTPClients {
+package enum HTTPClients {
     /// How a client connects: whether certificates are verified, and through which proxy.
     struct Key: Hashable {
         var verify: Bool
@@ -26,11 +26,11 @@ enum HTTPClients {
     }
 
     /// A proxy from `HTTPS_PROXY`/`HTTP_PROXY` (or their lower-case forms).
-    struct ProxyServer: Hashable {
-        var host: String
-        var port: Int
-        var user: String?
-        var password: String?
+    package struct ProxyServer: Hashable {
+        package var host: String
+        package var port: Int
+        package var user: String?
+        package var password: String?
     }
 
     private static let clients = Locked([Key: HTTPClient]())
@@ -96,7 +96,7 @@ enum HTTPClients {
     /// The proxy the environment names for `url` (`HTTPS_PROXY` for https, `HTTP_PROXY` for
     /// http, either case), unless `NO_PROXY` covers its host (`*`, a host, or a domain suffix),
     /// as curl and Go read them. An unreadable proxy URL is ignored.
-    static func proxy(for url: URL, environment: [String: String]) -> ProxyServer? {
+    package static func proxy(for url: URL, environment: [String: String]) -> ProxyServer? {
         func value(_ name: String) -> String? {
             let v = environment[name] ?? environment[name.lowercased()]
             return v?.isEmpty == false ? v : nil

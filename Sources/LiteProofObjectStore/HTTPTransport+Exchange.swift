@@ -187,18 +187,18 @@ extension HTTPTransport {
             if now.timeIntervalSince(start) >= deadline {
                 transfer.cut(
                     .deadline(
-                        "the object's deadline of \(Self.seconds(policy.deadline)) passed (LITEPROOF_S3_DEADLINE), \(received) bytes into this attempt"
+                        "the object's deadline of \(Self.seconds(policy.deadline)) passed (LITEPROOF_STORE_DEADLINE), \(received) bytes into this attempt"
                     ))
                 break
             } else if now.timeIntervalSince(windowStart) >= policy.window {
                 let got = received - windowBytes
                 if !hasResponse {
-                    transfer.cut(.tooSlow("no answer within \(Self.seconds(policy.window)) (LITEPROOF_S3_STALL)"))
+                    transfer.cut(.tooSlow("no answer within \(Self.seconds(policy.window)) (LITEPROOF_STORE_STALL)"))
                     break
                 } else if Double(got) < policy.minSpeed * policy.window {
                     transfer.cut(
                         .tooSlow(
-                            "\(got) bytes in \(Self.seconds(policy.window)), under the floor of \(Int(policy.minSpeed)) bytes/s (LITEPROOF_S3_MIN_SPEED)"
+                            "\(got) bytes in \(Self.seconds(policy.window)), under the floor of \(Int(policy.minSpeed)) bytes/s (LITEPROOF_STORE_MIN_SPEED)"
                         ))
                     break
                 } else {
