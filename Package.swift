@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         // The HTTP/1 server of `watch --listen` (used by the LiteProofServe target only).
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
+        // The object stores' HTTP client (used by LiteProofObjectStore only): streamed bodies with
+        // backpressure, TLS through swift-nio-ssl (per-endpoint verification, SSL_CERT_FILE).
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -54,7 +58,16 @@ let package = Package(
         // (deadlines, speed floor, bounded bodies, no redirects, retries, endpoint health), the
         // listing invariants, the storage that downloads objects as they are read, and `fetch`.
         // Kept apart so the core library needs no networking.
-        .target(name: "LiteProofObjectStore", dependencies: ["LiteProof"]),
+        .target(
+            name: "LiteProofObjectStore",
+            dependencies: [
+                "LiteProof",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         // `watch --listen`: /metrics and /healthz over HTTP/1 (SwiftNIO), kept apart so the core
         // library needs no networking.
         .target(

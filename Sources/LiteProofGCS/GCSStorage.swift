@@ -9,7 +9,7 @@ public final class GCSStorage: ObjectStorage, @unchecked Sendable {
 
     /// Lists `gs://BUCKET/PATH` (or `gcs://…`) with the endpoint and credentials `environment`
     /// gives (``GCSConfig/resolve(_:environment:)``), under the ``TransferPolicy`` its
-    /// `LITEPROOF_S3_*` variables set (one policy for every store). What the resolution says
+    /// `LITEPROOF_STORE_*` variables set (one policy for every store). What the resolution says
     /// besides its settings goes to `notes`, by default to stderr.
     public convenience init(
         url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8,

@@ -1,15 +1,21 @@
+import AsyncHTTPClient
 import Foundation
 import LiteProof
+import NIOCore
+import NIOHTTP1
 
-#if canImport(FoundationNetworking)
-    @preconcurrency import FoundationNetworking
-#endif
-
-/// One HTTP exchange in progress, filled in by ``TransferDelegate`` on the session's queue and
-/// watched by the requesting thread (``HTTPTransport``), which cancels it past the policy's
-/// bounds. A 2xx body goes to `file` (or memory when there is none) and never past `bodyLimit`
-/// bytes; any other answer's body is kept in memory, at most `memoryLimit` bytes.
-// @unchecked: its mutable state takes `lock`; the session's delegate queue and the waiting thread share it.
+/// One HTTP exchange in progress: the client's event loop hands over what arrives (through
+/// ``TransferDelegate``), the requesting thread (``HTTPTransport``) takes it, watches the policy's
+/// bounds and cancels past them. A 2xx body goes to `file` (or memory when there is none) and
+/// never past `bodyLimit` bytes; any other answer's body is kept in memory, at most `memoryLimit`
+/// bytes.
+///
+/// Backpressure: a body part is handed over with a promise, and the client reads the next part
+/// from the connection only once the requesting thread has written this one and fulfilled the
+/// promise. However fast or long a server's answer, what waits in memory is one part (NIO's read
+/// buffer), not what the network delivered.
+// @unchecked: what the event loop and the requesting thread share (`head`, `parts`, `ended`,
+// `error`, `abandoned`) takes `lock`; the rest is the requesting thread's alone.
 package final class Transfer: @unchecked Sendable {
     package enum Abort {
         /// The body runs past what the listing (or the caller) allows: refused, not retried.
@@ -22,33 +28,30 @@ package final class Transfer: @unchecked Sendable {
         case local(Error)
     }
 
-    package let lock = NSLock()
-    package let done = DispatchSemaphore(value: 0)
+    /// Why a body part was not taken (the client then ends the exchange).
+    struct Cut: Error {}
+
+    private let lock = NSLock()
+    /// Signalled at every event of the exchange (head, body part, end).
+    package let wake = DispatchSemaphore(value: 0)
     package let file: OutputFile?
     package let bodyLimit: Int64
     package let memoryLimit: Int
-    package var response: HTTPURLResponse?
+    // Shared with the event loop (under `lock`).
+    private var sharedHead: HTTPResponseHead?
+    private var parts: [(ByteBuffer, EventLoopPromise<Void>)] = []
+    private var ended = false
+    private var sharedError: Error?
+    private var abandoned = false
+    // The requesting thread's.
+    package var head: HTTPResponseHead?
     package var body = Data()
     package var written: Int64 = 0
     /// Body bytes received (any status).
     package var received: Int64 = 0
     package var abort: Abort?
     package var error: Error?
-    package var redirect: String?
-    /// The server answered 401 with a challenge (`WWW-Authenticate: Basic …`), declined here:
-    /// `response` is that 401.
-    package var challenged = false
-    private var finished = false
-
-    /// Wakes the requesting thread, once: at completion, or as soon as the exchange is cut short
-    /// (a cancelled task may take a while to complete; its later bytes are dropped).
-    package func finish() {
-        lock.lock()
-        let first = !finished
-        finished = true
-        lock.unlock()
-        if first { done.signal() }
-    }
+    package var complete = false
 
     package init(file: OutputFile?, bodyLimit: Int64, memoryLimit: Int) {
         self.file = file
@@ -56,142 +59,129 @@ package final class Transfer: @unchecked Sendable {
         self.memoryLimit = memoryLimit
     }
 
-    package var succeeded: Bool { response.map { (200..<300).contains($0.statusCode) } ?? false }
+    package var status: Int? { head.map { Int($0.status.code) } }
+    package var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
 
-    /// Records why the exchange is cut short (the first reason wins); true if it is the first.
-    @discardableResult
-    package func cut(_ reason: Abort) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if abort != nil { return false }
-        abort = reason
-        return true
+    // MARK: The event loop's side
+
+    func received(head: HTTPResponseHead) {
+        lock.withLock { sharedHead = head }
+        wake.signal()
+    }
+
+    /// A body part: taken by the requesting thread, which then fulfils the promise.
+    func received(part: ByteBuffer, on loop: EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        let refused = lock.withLock {
+            if abandoned { return true }
+            parts.append((part, promise))
+            return false
+        }
+        if refused { promise.fail(Cut()) } else { wake.signal() }
+        return promise.futureResult
+    }
+
+    func ended(_ error: Error?) {
+        lock.withLock {
+            ended = true
+            sharedError = error
+        }
+        wake.signal()
+    }
+
+    // MARK: The requesting thread's side
+
+    /// Takes what arrived: the head, every body part waiting (written, or refused once the
+    /// exchange must stop), the end. True when the exchange is over (complete, failed or cut).
+    func collect() -> Bool {
+        let (newHead, newParts, isEnded, endError) = lock.withLock {
+            let taken = parts
+            parts = []
+            return (sharedHead, taken, ended, sharedError)
+        }
+        if head == nil, let newHead {
+            head = newHead
+            let declared = newHead.headers.first(name: "content-length").flatMap { Int64($0) }
+            if succeeded, let declared, declared > bodyLimit {
+                cut(.tooLong("the server announces \(declared) bytes (Content-Length), more than the \(bodyLimit) the listing gives"))
+            }
+        }
+        for (part, promise) in newParts {
+            if abort == nil && take(part) { promise.succeed(()) } else { promise.fail(Cut()) }
+        }
+        if isEnded {
+            complete = endError == nil
+            error = endError
+        }
+        return isEnded || abort != nil
+    }
+
+    /// No more parts are taken: any waiting (or later) part is refused.
+    func abandon() {
+        let waiting = lock.withLock {
+            abandoned = true
+            let taken = parts
+            parts = []
+            return taken
+        }
+        for (_, promise) in waiting { promise.fail(Cut()) }
+    }
+
+    /// Records why the exchange is cut short (the first reason wins).
+    package func cut(_ reason: Abort) {
+        if abort == nil { abort = reason }
     }
 
     /// Takes bytes of the body; false when the exchange must stop (``abort`` says why).
-    package func take(_ data: Data) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard abort == nil else { return false }
-        received += Int64(data.count)
+    private func take(_ part: ByteBuffer) -> Bool {
+        let count = part.readableBytes
+        received += Int64(count)
         if succeeded, let file {
-            if written + Int64(data.count) > bodyLimit {
-                abort = .tooLong("the body runs past \(bodyLimit) bytes, the size the listing gives")
+            if written + Int64(count) > bodyLimit {
+                cut(.tooLong("the body runs past \(bodyLimit) bytes, the size the listing gives"))
                 return false
             }
             do {
-                try data.withUnsafeBytes { try file.write($0, at: written) }
+                try part.withUnsafeReadableBytes { try file.write($0, at: written) }
             } catch {
-                abort = .local(error)
+                cut(.local(error))
                 return false
             }
-            written += Int64(data.count)
+            written += Int64(count)
         } else {
             let limit = succeeded ? Int(clamping: bodyLimit) : memoryLimit
-            if body.count + data.count > limit {
-                abort = .tooLong("the answer runs past \(limit) bytes")
+            if body.count + count > limit {
+                cut(.tooLong("the answer runs past \(limit) bytes"))
                 return false
             }
-            body.append(data)
+            part.withUnsafeReadableBytes { body.append(contentsOf: $0) }
         }
         return true
     }
 }
 
-/// The session delegate: routes each task's callbacks to its ``Transfer``, streams bodies, checks
-/// Content-Length against the limit before a byte of the body is read, and never follows a
-/// redirect (the 3xx answer itself comes back, and the client refuses it, named): a redirect
-/// would carry the request's credentials (a signature, a token) to whatever origin the server names.
-// @unchecked: an NSObject subclass (not checkable); its task table takes `lock`.
-package final class TransferDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    private let lock = NSLock()
-    private var transfers: [Int: Transfer] = [:]
+/// The client's delegate for one exchange: hands the head, each body part and the end to the
+/// ``Transfer`` (a part's future completes once the requesting thread has taken it).
+/// Redirects and 401 challenges are not this delegate's concern: the clients never follow a
+/// redirect nor answer a challenge (``HTTPClients``), so the 3xx or 401 comes back as the answer.
+final class TransferDelegate: HTTPClientResponseDelegate, Sendable {
+    typealias Response = Void
+    let transfer: Transfer
 
-    package func register(_ task: URLSessionTask, _ transfer: Transfer) {
-        lock.lock()
-        transfers[task.taskIdentifier] = transfer
-        lock.unlock()
+    init(transfer: Transfer) { self.transfer = transfer }
+
+    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        transfer.received(head: head)
+        return task.eventLoop.makeSucceededVoidFuture()
     }
 
-    package func forget(_ task: URLSessionTask) {
-        lock.lock()
-        transfers[task.taskIdentifier] = nil
-        lock.unlock()
+    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        transfer.received(part: buffer, on: task.eventLoop)
     }
 
-    private func transfer(_ task: URLSessionTask) -> Transfer? {
-        lock.lock()
-        defer { lock.unlock() }
-        return transfers[task.taskIdentifier]
-    }
+    func didReceiveError(task: HTTPClient.Task<Void>, _ error: Error) { transfer.ended(error) }
 
-    package func urlSession(
-        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
-    ) {
-        guard let t = transfer(dataTask) else { return completionHandler(.cancel) }
-        let http = response as? HTTPURLResponse
-        t.lock.lock()
-        t.response = http
-        let declared = http?.value(forHTTPHeaderField: "Content-Length").flatMap { Int64($0) }
-        if let http, (200..<300).contains(http.statusCode), let declared, declared > t.bodyLimit {
-            t.abort = .tooLong("the server announces \(declared) bytes (Content-Length), more than the \(t.bodyLimit) the listing gives")
-        }
-        let go = t.abort == nil
-        t.lock.unlock()
-        completionHandler(go ? .allow : .cancel)
-        if !go {
-            dataTask.suspend()
-            dataTask.cancel()
-            t.finish()
-        }
-    }
-
-    package func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        guard let t = transfer(dataTask) else { return dataTask.cancel() }
-        if !t.take(data) {
-            dataTask.suspend()
-            dataTask.cancel()
-            t.finish()
-        }
-    }
-
-    package func urlSession(
-        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
-        completionHandler: @escaping @Sendable (URLRequest?) -> Void
-    ) {
-        if let t = transfer(task) {
-            t.lock.lock()
-            t.redirect = request.url?.absoluteString ?? response.value(forHTTPHeaderField: "Location") ?? "?"
-            t.lock.unlock()
-        }
-        completionHandler(nil)
-    }
-
-    /// A 401 with a challenge: declined (each request carries its own credentials, so a
-    /// challenge means the server refused them), its 401 kept as the answer. Without this,
-    /// FoundationNetworking left the task waiting on a challenge nobody answers until the speed
-    /// floor cut it, attempt after attempt (WebDAV servers send `WWW-Authenticate: Basic`).
-    package func urlSession(
-        _ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
-        completionHandler: @escaping @Sendable (URLSession.AuthChallengeDisposition, URLCredential?) -> Void
-    ) {
-        if let t = transfer(task), let failure = challenge.failureResponse as? HTTPURLResponse {
-            t.lock.lock()
-            if t.response == nil { t.response = failure }
-            t.challenged = true
-            t.lock.unlock()
-        }
-        completionHandler(.cancelAuthenticationChallenge, nil)
-    }
-
-    package func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        guard let t = transfer(task) else { return }
-        t.lock.lock()
-        t.error = error
-        t.lock.unlock()
-        t.finish()
-    }
+    func didFinishRequest(task: HTTPClient.Task<Void>) throws { transfer.ended(nil) }
 }
 
 /// The origin (scheme, host, port) of a URL, for telling a redirect elsewhere apart.

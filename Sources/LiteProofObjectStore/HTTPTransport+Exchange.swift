@@ -1,11 +1,15 @@
+import AsyncHTTPClient
 import Foundation
 import LiteProof
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 
 #if canImport(FoundationNetworking)
     @preconcurrency import FoundationNetworking
 #endif
 
-// One watched HTTP exchange of ``HTTPTransport`` (streamed by ``TransferDelegate``, cancelled past
+// One watched HTTP exchange of ``HTTPTransport`` (streamed through ``Transfer``, cancelled past
 // the ``TransferPolicy``'s bounds), and the whole and ranged downloads built on it.
 
 extension HTTPTransport {
@@ -70,6 +74,14 @@ extension HTTPTransport {
     /// One HTTP exchange, watched: cancelled when nothing (or too little) arrives within the
     /// policy's window or `deadline` seconds pass. Transport failures come back as ``Retryable``.
     func send(_ request: URLRequest, destination: String?, bodyLimit: Int64, deadline: TimeInterval) throws -> HTTPAnswer {
+        let method = request.httpMethod ?? "GET"
+        let name = "\(method) \(request.url?.absoluteString ?? "?")"
+        let outgoing: HTTPClient.Request
+        do {
+            outgoing = try Self.clientRequest(request)
+        } catch {
+            throw LiteProofError(.usage, "cannot send \(name): \(error)")
+        }
         var file: OutputFile?
         if let destination {
             FS.remove(destination)
@@ -80,29 +92,19 @@ extension HTTPTransport {
             }
         }
         let transfer = Transfer(file: file, bodyLimit: bodyLimit, memoryLimit: policy.maxAnswerBytes)
-        let task = session.dataTask(with: request)
-        delegate.register(task, transfer)
-        defer { delegate.forget(task) }
-        task.resume()
-        watch(transfer, task, deadline: deadline)
         file = nil
+        // The client's own deadline only backs up the watchdog's.
+        let backstop = NIODeadline.now() + .milliseconds(Int64((deadline + policy.window) * 1000))
+        let task = client.execute(request: outgoing, delegate: TransferDelegate(transfer: transfer), deadline: backstop)
+        watch(transfer, task, deadline: deadline)
 
-        transfer.lock.lock()
-        let (response, body, written, received, abort, error, redirectTo) = (
-            transfer.response, transfer.body, transfer.written, transfer.received, transfer.abort, transfer.error, transfer.redirect
-        )
-        let challenged = transfer.challenged
-        transfer.lock.unlock()
         trafficLock.lock()
         trafficCount.requests += 1
-        trafficCount.bytes += received
+        trafficCount.bytes += transfer.received
         trafficLock.unlock()
-        // A declined redirect or challenge ends in an error, with the 3xx or 401 as the answer.
-        let answered = redirectTo != nil || challenged
-        let failed = abort != nil || (error != nil && !answered) || response == nil
+        let failed = transfer.abort != nil || !transfer.complete || transfer.head == nil
         if failed, let destination { ScratchSpace.release(destination) }
-        let name = "\(request.httpMethod ?? "GET") \(request.url?.absoluteString ?? "?")"
-        switch abort {
+        switch transfer.abort {
         case .tooLong(let why)?:
             throw Retryable(message: "\(name): \(why); refused", refused: true)
         case .tooSlow(let why)?:
@@ -114,72 +116,100 @@ extension HTTPTransport {
         case nil:
             break
         }
-        guard let http = response else {
-            throw Retryable(message: "\(name): \(error?.localizedDescription ?? "no HTTP response")", transport: true)
+        if let error = transfer.error {
+            if let refusal = TLSFailure.refusal(error, endpoint: endpoint) {
+                throw Retryable(message: "\(name): \(refusal)", refused: true)
+            }
+            let after = transfer.head == nil ? "" : " after \(transfer.received) bytes"
+            throw Retryable(message: "\(name): \(Self.describe(error))\(after)", transport: true)
         }
-        if let error, !(redirectTo != nil && (300..<400).contains(http.statusCode)) && !(challenged && http.statusCode == 401) {
-            throw Retryable(message: "\(name): \(error.localizedDescription) after \(received) bytes", transport: true)
+        guard let head = transfer.head, transfer.complete else {
+            throw Retryable(message: "\(name): no HTTP response", transport: true)
         }
         var lower: [String: String] = [:]
-        for (k, v) in http.allHeaderFields {
-            if let k = k as? String, let v = v as? String { lower[k.lowercased()] = v }
+        for (k, v) in head.headers {
+            let key = k.lowercased()
+            lower[key] = lower[key].map { "\($0), \(v)" } ?? v
         }
-        if let redirectTo, lower["location"] == nil { lower["location"] = redirectTo }
-        return HTTPAnswer(status: http.statusCode, headers: lower, body: body, written: written)
+        return HTTPAnswer(status: Int(head.status.code), headers: lower, body: transfer.body, written: transfer.written)
     }
 
-    /// Waits for `transfer` to finish, cancelling it when the policy's bounds pass: no answer or
-    /// fewer than `minSpeed × window` bytes within any window, or the deadline.
-    private func watch(_ transfer: Transfer, _ task: URLSessionTask, deadline: TimeInterval) {
+    /// The client's request for a URLRequest (URL, method, headers, body).
+    static func clientRequest(_ request: URLRequest) throws -> HTTPClient.Request {
+        guard let url = request.url else { throw LiteProofError(.usage, "a request without a URL") }
+        var headers = HTTPHeaders()
+        for (k, v) in request.allHTTPHeaderFields ?? [:] { headers.add(name: k, value: v) }
+        let body = request.httpBody.map { HTTPClient.Body.byteBuffer(ByteBuffer(bytes: $0)) }
+        return try HTTPClient.Request(url: url, method: HTTPMethod(rawValue: request.httpMethod ?? "GET"), headers: headers, body: body)
+    }
+
+    /// A transport failure in words (the client's errors describe themselves tersely).
+    static func describe(_ error: Error) -> String {
+        if let e = error as? HTTPClientError {
+            switch e {
+            case .remoteConnectionClosed: return "the server closed the connection"
+            case .connectTimeout: return "no connection within the time allowed"
+            case .readTimeout: return "nothing arrived within the time allowed"
+            case .deadlineExceeded: return "the request's deadline passed"
+            case .cancelled: return "cancelled"
+            default: return "\(e)"
+            }
+        }
+        if let e = error as? IOError { return "\(String(cString: strerror(e.errnoCode))) (errno \(e.errnoCode))" }
+        if let e = error as? NIOConnectionError, let first = e.connectionErrors.first?.error { return describe(first) }
+        return String(describing: error)
+    }
+
+    /// Waits for `transfer` to end, taking what arrives as it arrives (the body written before
+    /// the next part is read), cancelling it when the policy's bounds pass: no answer or fewer
+    /// than `minSpeed × window` bytes within any window, or the deadline.
+    private func watch(_ transfer: Transfer, _ task: HTTPClient.Task<Void>, deadline: TimeInterval) {
         let start = Date()
         var windowStart = start
         var windowBytes: Int64 = 0
         var answered = false
         let tick = min(0.1, policy.window / 4)
-        while transfer.done.wait(timeout: .now() + tick) == .timedOut {
-            let now = Date()
-            transfer.lock.lock()
-            let hasResponse = transfer.response != nil
-            let received = transfer.received
-            let aborted = transfer.abort != nil
-            transfer.lock.unlock()
-            if aborted {
-                // Cut short by the delegate, which suspends and cancels the task itself and then
-                // calls `finish()`: not cancelled here too. A cancel from this thread could run
-                // between the delegate's suspend and the stop it queues, and FoundationNetworking
-                // traps there (`_NativeProtocol.stopLoading` with no error yet on a cancelling
-                // task), as a multistatus that never ends showed.
-                continue
+        while true {
+            _ = transfer.wake.wait(timeout: .now() + tick)
+            if transfer.collect() {
+                if transfer.abort != nil { break }
+                return
             }
+            let now = Date()
+            let hasResponse = transfer.head != nil
+            let received = transfer.received
             if hasResponse && !answered {
                 // The body's first window starts with the answer.
                 answered = true
                 windowStart = now
                 windowBytes = received
             }
-            var reason: Transfer.Abort?
             if now.timeIntervalSince(start) >= deadline {
-                reason = .deadline(
-                    "the object's deadline of \(Self.seconds(policy.deadline)) passed (LITEPROOF_S3_DEADLINE), \(received) bytes into this attempt")
+                transfer.cut(
+                    .deadline(
+                        "the object's deadline of \(Self.seconds(policy.deadline)) passed (LITEPROOF_STORE_DEADLINE), \(received) bytes into this attempt"
+                    ))
+                break
             } else if now.timeIntervalSince(windowStart) >= policy.window {
                 let got = received - windowBytes
                 if !hasResponse {
-                    reason = .tooSlow("no answer within \(Self.seconds(policy.window)) (LITEPROOF_S3_STALL)")
+                    transfer.cut(.tooSlow("no answer within \(Self.seconds(policy.window)) (LITEPROOF_STORE_STALL)"))
+                    break
                 } else if Double(got) < policy.minSpeed * policy.window {
-                    reason = .tooSlow(
-                        "\(got) bytes in \(Self.seconds(policy.window)), under the floor of \(Int(policy.minSpeed)) bytes/s (LITEPROOF_S3_MIN_SPEED)")
+                    transfer.cut(
+                        .tooSlow(
+                            "\(got) bytes in \(Self.seconds(policy.window)), under the floor of \(Int(policy.minSpeed)) bytes/s (LITEPROOF_STORE_MIN_SPEED)"
+                        ))
+                    break
                 } else {
                     windowStart = now
                     windowBytes = received
                 }
             }
-            if let reason, transfer.cut(reason) {
-                // A cancelled task may take a while to complete: not waited for (its later
-                // bytes are dropped, and the task is forgotten).
-                task.cancel()
-                return
-            }
         }
+        // Cut short: later parts are refused, and the client ends the exchange (not waited for).
+        transfer.abandon()
+        task.cancel()
     }
 
     package static func seconds(_ s: Double) -> String { s == s.rounded() ? "\(Int(s)) s" : String(format: "%.1f s", s) }

@@ -1,7 +1,9 @@
+import AsyncHTTPClient
 import Foundation
 import LiteProof
 
 #if canImport(FoundationNetworking)
+    // URLRequest only: the back ends describe requests with it; ``HTTPClients`` sends them.
     @preconcurrency import FoundationNetworking
 #endif
 
@@ -49,24 +51,28 @@ package enum AnswerJudgement {
     case fail(LiteProofError)
 }
 
-/// The HTTP side every object-store back end shares: one URL session whose delegate streams
-/// bodies (``TransferDelegate``), requests under a ``TransferPolicy`` (attempts with backoff, a
-/// deadline, a speed floor, an endpoint given up after failures in a row), bodies never past
-/// their limit, redirects never followed, and whole or ranged downloads into scratch files.
-/// A back end says how to make (sign) a request and what an error answer means.
+/// The HTTP side every object-store back end shares: requests under a ``TransferPolicy``
+/// (attempts with backoff, a deadline, a speed floor, an endpoint given up after failures in a
+/// row), bodies streamed with backpressure and never past their limit, redirects never
+/// followed, and whole or ranged downloads into scratch files. A back end says how to make (sign)
+/// a request and what an error answer means.
 ///
-/// Over Foundation's `URLSession` rather than async-http-client: the library reads replicas on
-/// plain threads with synchronous file I/O, so an event loop would only be bridged back to
-/// blocking waits; a data task streams a body to disk; and FoundationNetworking ships with the
-/// toolchain. If URLSession ever proves unsound here, only this type has to change.
+/// Over async-http-client (SwiftNIO, TLS by swift-nio-ssl), shared by every transport of the
+/// process (``HTTPClients``). The library reads replicas on plain threads with synchronous file
+/// I/O, so the requesting thread waits for each exchange, writes each body part itself, and
+/// only then lets the client read the next (``Transfer``): memory stays bounded however fast or
+/// long an answer is (FoundationNetworking's URLSession, used before, queued whatever the network
+/// delivered, up to gigabytes, before its delegate could refuse it, and could neither turn
+/// certificate verification off nor honour `SSL_CERT_FILE`).
 // @unchecked: settings are fixed before first use; the traffic counters take `trafficLock`;
-// URLSession is thread-safe.
+// HTTPClient is thread-safe.
 package final class HTTPTransport: @unchecked Sendable {
     package let policy: TransferPolicy
     /// The endpoint, as messages name it.
     package let endpoint: URL
-    let session: URLSession
-    let delegate = TransferDelegate()
+    /// Whether the endpoint's TLS certificate is verified (`skipVerify=true` turns it off).
+    package let verifyTLS: Bool
+    let client: HTTPClient
     let health: EndpointHealth
     /// Attempts per request (first try included); the policy's unless changed.
     package var maxAttempts: Int
@@ -77,25 +83,18 @@ package final class HTTPTransport: @unchecked Sendable {
     let trafficLock = NSLock()
     var trafficCount: (requests: Int, bytes: Int64) = (0, 0)
 
-    package init(endpoint: URL, policy: TransferPolicy) {
+    /// A transport to `endpoint`; with `verifyTLS` false, the endpoint's certificate is not
+    /// checked (Litestream's `skipVerify`), for this endpoint only.
+    package init(endpoint: URL, policy: TransferPolicy, verifyTLS: Bool = true) {
         self.endpoint = endpoint
         self.policy = policy
+        self.verifyTLS = verifyTLS
         maxAttempts = max(1, policy.attempts)
         baseDelay = policy.baseDelay
         health = EndpointHealth(limit: policy.endpointFailures)
-        let c = URLSessionConfiguration.ephemeral
-        // The watchdog in `send` enforces the policy's bounds; these only back it up.
-        c.timeoutIntervalForRequest = max(policy.window * 2, 1)
-        c.timeoutIntervalForResource = policy.deadline + 60
-        c.httpMaximumConnectionsPerHost = 16
-        c.requestCachePolicy = .reloadIgnoringLocalCacheData
-        c.urlCache = nil
-        c.httpCookieStorage = nil
-        c.httpShouldSetCookies = false
-        session = URLSession(configuration: c, delegate: delegate, delegateQueue: nil)
+        let proxy = HTTPClients.proxy(for: endpoint, environment: ProcessInfo.processInfo.environment)
+        client = HTTPClients.client(.init(verify: verifyTLS, proxy: proxy))
     }
-
-    deinit { session.invalidateAndCancel() }
 
     /// Requests sent and response bytes received (bodies, error answers included).
     package var traffic: (requests: Int, bytes: Int64) {

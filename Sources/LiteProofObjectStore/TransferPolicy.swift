@@ -29,38 +29,44 @@ public struct TransferPolicy: Sendable, Equatable {
 
     public init() {}
 
-    /// The environment variables that set the policy, with what each sets.
+    /// The environment variables that set the policy, with what each sets. Each also answers to
+    /// its older name, `LITEPROOF_S3_…` (from when S3 was the only store); the new name wins.
     public static let variables: [(name: String, help: String)] = [
-        ("LITEPROOF_S3_ATTEMPTS", "attempts per request, first included (default 5)"),
-        ("LITEPROOF_S3_DEADLINE", "seconds one object may take in all, retries included (default 1800)"),
-        ("LITEPROOF_S3_MIN_SPEED", "the speed floor in bytes per second (default 16384)"),
-        ("LITEPROOF_S3_STALL", "seconds over which the speed floor is measured; also the longest wait for an answer (default 30)"),
-        ("LITEPROOF_S3_ENDPOINT_FAILURES", "failed transfers in a row after which the endpoint is given up (default 8)"),
-        ("LITEPROOF_S3_MAX_KEYS", "most keys one listing may hold (default 10000000)"),
+        ("LITEPROOF_STORE_ATTEMPTS", "attempts per request, first included (default 5)"),
+        ("LITEPROOF_STORE_DEADLINE", "seconds one object may take in all, retries included (default 1800)"),
+        ("LITEPROOF_STORE_MIN_SPEED", "the speed floor in bytes per second (default 16384)"),
+        ("LITEPROOF_STORE_STALL", "seconds over which the speed floor is measured; also the longest wait for an answer (default 30)"),
+        ("LITEPROOF_STORE_ENDPOINT_FAILURES", "failed transfers in a row after which the endpoint is given up (default 8)"),
+        ("LITEPROOF_STORE_MAX_KEYS", "most keys one listing may hold (default 10000000)"),
     ]
 
-    /// The default policy with the `LITEPROOF_S3_*` variables of `environment` applied; a value
-    /// that is not a positive number is a usage error.
+    /// The default policy with the `LITEPROOF_STORE_*` variables of `environment` applied (or
+    /// their older names, `LITEPROOF_S3_*`); a value that is not a positive number is a usage
+    /// error naming the variable.
     public static func from(environment: [String: String]) throws -> TransferPolicy {
         var p = TransferPolicy()
-        func number(_ name: String) throws -> Double? {
-            guard let text = environment[name], !text.isEmpty else { return nil }
+        func number(_ suffix: String) throws -> Double? {
+            let names = ["LITEPROOF_STORE_" + suffix, "LITEPROOF_S3_" + suffix]
+            guard let name = names.first(where: { environment[$0]?.isEmpty == false }), let text = environment[name] else { return nil }
             guard let v = Double(text), v.isFinite, v > 0 else {
                 throw LiteProofError(.usage, "\(name)=\(text): expected a positive number")
             }
             return v
         }
-        func count(_ name: String) throws -> Int? {
-            guard let v = try number(name) else { return nil }
-            guard v == v.rounded(), v <= 1e12 else { throw LiteProofError(.usage, "\(name)=\(environment[name]!): expected a whole number") }
+        func count(_ suffix: String) throws -> Int? {
+            guard let v = try number(suffix) else { return nil }
+            guard v == v.rounded(), v <= 1e12 else {
+                let name = ["LITEPROOF_STORE_" + suffix, "LITEPROOF_S3_" + suffix].first { environment[$0]?.isEmpty == false }!
+                throw LiteProofError(.usage, "\(name)=\(environment[name]!): expected a whole number")
+            }
             return Int(v)
         }
-        if let v = try count("LITEPROOF_S3_ATTEMPTS") { p.attempts = v }
-        if let v = try number("LITEPROOF_S3_DEADLINE") { p.deadline = v }
-        if let v = try number("LITEPROOF_S3_MIN_SPEED") { p.minSpeed = v }
-        if let v = try number("LITEPROOF_S3_STALL") { p.window = v }
-        if let v = try count("LITEPROOF_S3_ENDPOINT_FAILURES") { p.endpointFailures = v }
-        if let v = try count("LITEPROOF_S3_MAX_KEYS") { p.maxKeys = v }
+        if let v = try count("ATTEMPTS") { p.attempts = v }
+        if let v = try number("DEADLINE") { p.deadline = v }
+        if let v = try number("MIN_SPEED") { p.minSpeed = v }
+        if let v = try number("STALL") { p.window = v }
+        if let v = try count("ENDPOINT_FAILURES") { p.endpointFailures = v }
+        if let v = try count("MAX_KEYS") { p.maxKeys = v }
         return p
     }
 }

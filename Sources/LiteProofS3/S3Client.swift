@@ -35,7 +35,9 @@ public final class S3Client: ObjectStoreClient, @unchecked Sendable {
 
     public init(config: S3Config, policy: TransferPolicy = TransferPolicy()) {
         self.config = config
-        transport = HTTPTransport(endpoint: config.endpoint, policy: policy)
+        // skipVerify: this endpoint's certificate is not checked (https only; the resolution's
+        // note says so on stderr).
+        transport = HTTPTransport(endpoint: config.endpoint, policy: policy, verifyTLS: !config.location.skipVerify)
     }
 
     // MARK: - Calls

@@ -264,7 +264,7 @@ public struct S3Config: Sendable {
             notes.append(
                 endpoint.scheme?.lowercased() == "http"
                     ? "skipVerify=true has no effect: \(endpoint.absoluteString) is plain http, without TLS"
-                    : "skipVerify=true: LiteProof still verifies the TLS certificate of \(endpoint.host ?? "?") (its HTTP client on this platform cannot turn verification off); a self-signed certificate fails the connection"
+                    : "skipVerify=true: TLS certificates are not verified for \(endpoint.absoluteString)"
             )
         }
         // The URL's addressing when it names an endpoint (as Litestream resolves it); path style

@@ -9,7 +9,7 @@ public final class S3Storage: ObjectStorage, @unchecked Sendable {
 
     /// Lists `s3://…` (`url`, a replica URL as Litestream takes it: ``S3Location``) with
     /// credentials from `environment` and the AWS configuration files, under the
-    /// ``TransferPolicy`` the environment's `LITEPROOF_S3_*` variables set. What the URL's
+    /// ``TransferPolicy`` the environment's `LITEPROOF_STORE_*` variables set. What the URL's
     /// resolution says besides its settings (parameters ignored, `skipVerify`) goes to `notes`,
     /// by default to stderr.
     public convenience init(

@@ -74,7 +74,7 @@ public final class WebDAVClient: ObjectStoreClient, @unchecked Sendable {
                 guard let path = try child(entry.href, of: folder) else { continue }
                 seen += 1
                 guard seen <= policy.maxKeys else {
-                    throw refuse(top, "more than \(policy.maxKeys) entries (LITEPROOF_S3_MAX_KEYS)")
+                    throw refuse(top, "more than \(policy.maxKeys) entries (LITEPROOF_STORE_MAX_KEYS)")
                 }
                 if entry.collection || path.hasSuffix("/") {
                     let sub = path.hasSuffix("/") ? path : path + "/"

@@ -8,7 +8,7 @@ public final class WebDAVStorage: ObjectStorage, @unchecked Sendable {
     public let client: WebDAVClient
 
     /// Lists `webdav://[USER:PASSWORD@]HOST[:PORT]/PATH` (or `webdavs://…`) under the
-    /// ``TransferPolicy`` the `LITEPROOF_S3_*` variables of `environment` set (one policy for
+    /// ``TransferPolicy`` the `LITEPROOF_STORE_*` variables of `environment` set (one policy for
     /// every store).
     public convenience init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8) throws {
         let location = try WebDAVLocation(url: url)

@@ -273,7 +273,7 @@ import Testing
         let ap = try S3Config.resolve(S3Location(url: "s3://arn:aws:s3:us-west-1:123456789012:accesspoint/stream-replica/backups"), environment: env)
         #expect(ap.endpoint.absoluteString == "https://stream-replica-123456789012.s3-accesspoint.us-west-1.amazonaws.com")
         #expect(ap.accessPoint && ap.region == "us-west-1" && ap.location.prefix == "backups")
-        // skipVerify is said on stderr: LiteProof cannot turn verification off here; on http it is moot.
+        // skipVerify is said on stderr (certificates not verified for the endpoint); on http it is moot.
         let tls = try S3Config.resolve(S3Location(url: "s3://b/db?endpoint=https://s3.example.com&skipVerify=true"), environment: env)
         #expect(tls.notes.contains { $0.contains("skipVerify=true") && $0.contains("s3.example.com") })
         let plain = try S3Config.resolve(S3Location(url: "s3://b/db?endpoint=127.0.0.1:9000&skipVerify=true"), environment: env)

@@ -1,8 +1,8 @@
 // The live WebDAV checks: real Litestream 0.5.17 replicates to `webdav://127.0.0.1:P/fleet/app`
 // on WsgiDAV while a writer writes; every command reads the server in place; `restore` equals
 // `litestream restore` of the same URL byte for byte; a damaged file is named; a server killed
-// mid-read ends in exit 2; basic auth from the URL's userinfo, never printed. One server for the
-// suite, the replica made once. Litestream 0.3.13 has no WebDAV replica type: nothing to test there.
+// mid-read ends in exit 2; basic auth from the URL's userinfo, never printed; `webdavs://` with a
+// private CA in SSL_CERT_FILE. One server for the suite, the replica made once. Litestream 0.3.13 has no WebDAV replica type: nothing to test there.
 
 import Foundation
 import LiteProof
@@ -241,5 +241,30 @@ func copyDAVFolder(_ root: String, from: String, to: String, target: String? = n
             liteproofBinary(), ["verify", "--json", "webdav://alice:not-\(password)@127.0.0.1:\(guarded.port)/fleet/app"], environment: env)
         #expect(wrong.status == 2 && wrong.output.contains("HTTP 401") && wrong.output.contains("user alice"), "\(wrong.output)")
         #expect(!wrong.output.contains(password), "\(wrong.output)")
+    }
+
+    /// `webdavs://` with a private CA, as Litestream reads it: with the certificate in
+    /// `SSL_CERT_FILE`, verify passes and restore equals `litestream restore` over the same URL;
+    /// without it, exit 2 naming the endpoint and the certificate problem, at once.
+    @Test func webdavsWithAPrivateCA() async throws {
+        let fixture = try WebDAVScope.current()
+        _ = try await fixture.v05Replica()
+        let secure = try WsgiDAVServer(root: fixture.server.root, tls: true)
+        defer { secure.stop() }
+        var env = secure.childEnvironment
+        env["SSL_CERT_FILE"] = secure.certFile
+        let dir = try rigTempDir("webdavs")
+        let url = secure.url("fleet/app")
+        #expect(url.hasPrefix("webdavs://"))
+        let verify = try runWithEnvironment(liteproofBinary(), ["verify", url], environment: env)
+        #expect(verify.status == 0, "\(verify.output)")
+        let ours = try runWithEnvironment(liteproofBinary(), ["restore", url, "-o", dir + "/ours.db"], environment: env)
+        let theirs = try runWithEnvironment(try Litestream.binary(.v05), ["restore", "-o", dir + "/theirs.db", url], environment: env)
+        #expect(ours.status == 0 && theirs.status == 0, "\(ours.output)\n\(theirs.output)")
+        #expect(try sameBytes(dir + "/ours.db", dir + "/theirs.db"))
+
+        let untrusted = try runWithEnvironment(liteproofBinary(), ["verify", url], environment: secure.childEnvironment)
+        #expect(untrusted.status == 2, "\(untrusted.output)")
+        #expect(untrusted.output.contains("the TLS certificate of 127.0.0.1:\(secure.port) is not trusted"), "\(untrusted.output)")
     }
 }

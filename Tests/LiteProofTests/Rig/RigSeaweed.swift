@@ -42,6 +42,8 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
     /// With `tls`: the S3 API also over https on this port, with a self-signed certificate for
     /// 127.0.0.1 (made with `openssl`).
     let httpsPort: Int?
+    /// With `tls`: that certificate (PEM), its own CA: `SSL_CERT_FILE` makes it trusted.
+    let certFile: String?
     let buckets: [String]
     let process = Process()
     let logPath: String
@@ -90,6 +92,7 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
         httpsPort = tls ? ports[9] : nil
         let dir = try rigTempDir("seaweed")
         logPath = dir + "/weed.log"
+        certFile = tls ? dir + "/cert.pem" : nil
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)

@@ -19,6 +19,8 @@ final class WsgiDAVServer: @unchecked Sendable {
     let credentials: String?
     /// The test process's environment for children, without proxies.
     let childEnvironment: [String: String]
+    /// With `tls`: the server's self-signed certificate (PEM, its own CA), for `SSL_CERT_FILE`.
+    let certFile: String?
 
     /// WsgiDAV under cheroot, as its command line runs it, with one change: a request's body is
     /// read before WsgiDAV sees the request. WsgiDAV leaves the body of a PROPFIND it answers 404
@@ -29,7 +31,7 @@ final class WsgiDAVServer: @unchecked Sendable {
         import io, sys
         from cheroot import wsgi
         from wsgidav.wsgidav_app import WsgiDAVApp
-        port, root, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+        port, root, user, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
         users = {user.split(":")[0]: {"password": user.split(":", 1)[1]}} if user else True
         app = WsgiDAVApp({
             "host": "127.0.0.1", "port": port, "provider_mapping": {"/": root}, "verbose": 1,
@@ -47,6 +49,9 @@ final class WsgiDAVServer: @unchecked Sendable {
                 environ["CONTENT_LENGTH"] = str(len(body))
             return app(environ, start_response)
         server = wsgi.Server(("127.0.0.1", port), drained)
+        if cert:
+            from cheroot.ssl.builtin import BuiltinSSLAdapter
+            server.ssl_adapter = BuiltinSSLAdapter(cert, key)
         print("ready", flush=True)
         server.start()
         """#
@@ -60,8 +65,9 @@ final class WsgiDAVServer: @unchecked Sendable {
         throw RigError(message: "no WsgiDAV: run .ci/setup (installs wsgidav and cheroot into .tools/wsgidav) or set LITEPROOF_WSGIDAV")
     }
 
-    /// Serves `root` when given (another server's folder, read by both), else a new folder.
-    init(credentials: String? = nil, root sharedRoot: String? = nil) throws {
+    /// Serves `root` when given (another server's folder, read by both), else a new folder; with
+    /// `tls`, over https only (`webdavs://`), with a self-signed certificate for 127.0.0.1.
+    init(credentials: String? = nil, root sharedRoot: String? = nil, tls: Bool = false) throws {
         let path = try Self.pythonPath()
         self.credentials = credentials
         port = try freeLoopbackPort()
@@ -73,10 +79,11 @@ final class WsgiDAVServer: @unchecked Sendable {
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.lowercased().hasSuffix("_proxy") }
         childEnvironment = env
+        certFile = tls ? try rigSelfSignedCertificate(in: dir) : nil
         env["PYTHONPATH"] = path
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.script, String(port), root, credentials ?? ""]
+        process.arguments = ["python3", "-c", Self.script, String(port), root, credentials ?? "", certFile ?? "", tls ? dir + "/key.pem" : ""]
         process.environment = env
         process.currentDirectoryURL = URL(fileURLWithPath: dir)
         try rigLaunch(process, output: log)
@@ -92,9 +99,9 @@ final class WsgiDAVServer: @unchecked Sendable {
         }
     }
 
-    /// `webdav://[USER:PASSWORD@]127.0.0.1:PORT/PATH`.
+    /// `webdav://[USER:PASSWORD@]127.0.0.1:PORT/PATH` (`webdavs://` over TLS).
     func url(_ path: String, port: Int? = nil) -> String {
-        "webdav://" + (credentials.map { $0 + "@" } ?? "") + "127.0.0.1:\(port ?? self.port)/" + path
+        (certFile == nil ? "webdav://" : "webdavs://") + (credentials.map { $0 + "@" } ?? "") + "127.0.0.1:\(port ?? self.port)/" + path
     }
 
     /// A client of the server (with its credentials).
@@ -105,6 +112,19 @@ final class WsgiDAVServer: @unchecked Sendable {
         process.waitUntilExit()
         RigState.unregister(pid: process.processIdentifier)
     }
+}
+
+/// A self-signed certificate for 127.0.0.1 (and localhost) made with `openssl` in `dir`:
+/// `dir/cert.pem` (returned; its own CA) and `dir/key.pem`.
+func rigSelfSignedCertificate(in dir: String) throws -> String {
+    let made = try runWithEnvironment(
+        "/usr/bin/env",
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ], environment: ProcessInfo.processInfo.environment)
+    guard made.status == 0 else { throw RigError(message: "openssl could not make a certificate: \(made.output)") }
+    return dir + "/cert.pem"
 }
 
 /// A loopback proxy in front of a WebDAV server that kills it in the middle of the first GET of
@@ -180,7 +200,7 @@ final class HostileDAV: @unchecked Sendable {
     let process = Process()
 
     static let script = #"""
-        import sys, time, http.server, urllib.parse
+        import sys, http.server, urllib.parse
         mode, port = sys.argv[1], int(sys.argv[2])
         def resp(href, coll):
             rt = "<D:collection/>" if coll else ""
@@ -201,9 +221,7 @@ final class HostileDAV: @unchecked Sendable {
                     self.wfile.write(head.encode())
                     chunk = (resp(self.path + "f.ltx", False) * 200).encode()
                     try:
-                        while True:
-                            self.wfile.write(chunk)
-                            time.sleep(0.001)  # paced (~50 MB/s): see WebDAVHostileTests
+                        while True: self.wfile.write(chunk)
                     except Exception: return
                 if mode == "outside": body = head + resp("/etc/passwd", False) + "</D:multistatus>"
                 elif mode == "otherhost": body = head + resp("http://192.0.2.1" + self.path + "x.ltx", False) + "</D:multistatus>"
