@@ -65,20 +65,28 @@ package enum HTTPClients {
         return c
     }
 
+    /// Where swift-nio-ssl finds the system's roots itself on Linux: not parsed again when
+    /// `SSL_CERT_FILE` or `SSL_CERT_DIR` names them (as environments often do), which would cost
+    /// several megabytes for nothing.
+    static let systemRootPlaces: Set<String> = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs"]
+
     /// The certificates of `SSL_CERT_FILE` and of the files in the `SSL_CERT_DIR` directories,
     /// read once; a file that holds no PEM certificate is skipped (as Go skips it), and an
     /// unreadable `SSL_CERT_FILE` is said on stderr, once.
     static let extraRoots: [NIOSSLCertificate] = {
         let environment = ProcessInfo.processInfo.environment
         var files: [String] = []
-        if let file = environment["SSL_CERT_FILE"], !file.isEmpty {
+        func system(_ path: String) -> Bool {
+            systemRootPlaces.contains(URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path)
+        }
+        if let file = environment["SSL_CERT_FILE"], !file.isEmpty, !system(file) {
             if (try? NIOSSLCertificate.fromPEMFile(file))?.isEmpty == false {
                 files.append(file)
             } else {
                 FileHandle.standardError.write(Data("liteproof: note: SSL_CERT_FILE=\(file) holds no readable PEM certificate; not used\n".utf8))
             }
         }
-        for dir in (environment["SSL_CERT_DIR"] ?? "").split(separator: ":").map(String.init) {
+        for dir in (environment["SSL_CERT_DIR"] ?? "").split(separator: ":").map(String.init) where !system(dir) {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
             files += names.sorted().map { dir + "/" + $0 }
         }

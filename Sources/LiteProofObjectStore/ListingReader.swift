@@ -46,7 +46,7 @@ package struct ListingReader {
             last = o.key
             seen += 1
             if seen > maxKeys {
-                throw refuse("more than \(maxKeys) keys (LITEPROOF_S3_MAX_KEYS)")
+                throw refuse("more than \(maxKeys) keys (LITEPROOF_STORE_MAX_KEYS)")
             }
             if keep(o) { objects.append(o) }
         }

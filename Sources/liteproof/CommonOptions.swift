@@ -7,7 +7,7 @@ import LiteProofS3
 struct ReplicaOptions: ParsableArguments {
     @Argument(
         help: ArgumentHelp(
-            "The replica: a folder (file replica or a bucket prefix downloaded from S3), a file:// URL, a .tar / .tar.zst of one, or a replica URL as Litestream takes it (s3://BUCKET/PATH?endpoint=…&region=…, s3://BUCKET.HOST:PORT/PATH, …; gs://BUCKET/PATH or 0.3's gcs://BUCKET/PATH, with GOOGLE_APPLICATION_CREDENTIALS or STORAGE_EMULATOR_HOST; sftp://USER@HOST[:PORT]/PATH?key-path=FILE, host keys from ~/.ssh/known_hosts or LITEPROOF_SFTP_KNOWN_HOSTS; webdav://[USER:PASSWORD@]HOST[:PORT]/PATH, webdavs:// for https). With --config: the database's path as the file names it (left out: its only database).",
+            "The replica: a folder (file replica or a bucket prefix downloaded from S3), a file:// URL, a .tar / .tar.zst of one, or a replica URL as Litestream takes it (s3://BUCKET/PATH?endpoint=…&region=…, s3://BUCKET.HOST:PORT/PATH, …; gs://BUCKET/PATH or 0.3's gcs://BUCKET/PATH, with GOOGLE_APPLICATION_CREDENTIALS or STORAGE_EMULATOR_HOST; sftp://USER@HOST[:PORT]/PATH?key-path=FILE, host keys from ~/.ssh/known_hosts or LITEPROOF_SFTP_KNOWN_HOSTS; webdav://[USER:PASSWORD@]HOST[:PORT]/PATH, webdavs:// for https). TLS certificates are checked against the system's roots plus SSL_CERT_FILE / SSL_CERT_DIR; skipVerify=true in an s3:// URL turns the check off for that endpoint. With --config: the database's path as the file names it (left out: its only database).",
             valueName: "replica"))
     var replica: String?
 

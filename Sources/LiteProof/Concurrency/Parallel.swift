@@ -2,8 +2,8 @@ import Foundation
 
 /// Runs `body` over `items` on all cores, results in input order. The workers are threads of
 /// their own (joined before returning), not Dispatch's shared pool: a body that waits on the
-/// network (an S3 read) would otherwise hold the pool's threads while URLSession needs one of
-/// them to deliver the reply, and every such wait would last until Dispatch added a thread.
+/// network (an S3 read) would otherwise hold the pool's threads while whatever delivers the
+/// reply needs one of them, and every such wait would last until Dispatch added a thread.
 func parallelMap<T, R>(_ items: [T], _ body: (T) throws -> R) rethrows -> [R] {
     if items.count <= 1 { return try items.map(body) }
     let results = UnsafeMutableBufferPointer<Result<R, Error>?>.allocate(capacity: items.count)
