@@ -23,6 +23,20 @@ int liteproof_start_writeback_range(int fd, int64_t offset, int64_t length) {
 #endif
 }
 
+void liteproof_trim_heap(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+void liteproof_limit_arenas(int count) {
+#ifdef __GLIBC__
+    mallopt(M_ARENA_MAX, count);
+#else
+    (void)count;
+#endif
+}
+
 void liteproof_mmap_large_buffers(size_t threshold) {
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, (int)threshold);

@@ -3,17 +3,20 @@ import LiteProof
 
 extension ObjectStorage {
     /// Downloads `object` into `local`: whole with one GET up to ``partsAbove`` bytes, else in
-    /// ranged parts of ``partSize`` bytes, ``partsInFlight`` at once, each written at its offset.
+    /// ranged parts of ``partSize`` bytes, ``partsInFlight`` at once, each written at its offset;
+    /// every GET takes one of the storage's ``concurrency`` connection slots while it runs.
     /// A per-connection bandwidth cap or a long round trip then costs a part's time, not the whole
     /// object's. Each part's length is checked against the range asked for (and the listed size) by
     /// the transport, and a part that fails is retried under the ``TransferPolicy``; one that
     /// fails for good fails the download (the other parts stop), never leaves a hole. Memory:
-    /// parts go to files in the scratch folder and are copied in 1 MiB pieces, so what the download
+    /// parts go to files in the scratch folder and are copied in 256 KiB pieces, so what the download
     /// holds is independent of the object's size. A server that answers a range with the whole
     /// object (200) gets that copy kept and no further parts asked for.
     func download(_ object: RemoteObject, to local: String) throws {
         let partSize = max(4096, self.partSize)
         guard object.size > max(partsAbove, partSize), partsInFlight > 1 else {
+            connections.wait()
+            defer { connections.signal() }
             try store.download(key: object.key, to: local, expectedSize: object.size)
             return
         }
@@ -23,8 +26,8 @@ extension ObjectStorage {
         let next = Locked(0)
         let outcome = Locked<(error: Error?, whole: String?)>((nil, nil))
         let store = self.store
+        let connections = self.connections
         JoinableThread.runAll(min(partsInFlight, parts), stackSize: 512 << 10) {
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while true {
                 let i = next.withLock { n -> Int in
                     n += 1
@@ -35,6 +38,9 @@ extension ObjectStorage {
                 let length = min(partSize, object.size - offset)
                 let part = "\(local).part-\(i)"
                 do {
+                    // The slot is held through the copy, so the copy buffers are as many as the slots.
+                    connections.wait()
+                    defer { connections.signal() }
                     if try store.download(key: object.key, range: offset, length: length, objectSize: object.size, to: part) {
                         // The server ignores ranges: its whole copy is kept (a second one is not).
                         let kept = outcome.withLock { o -> Bool in
@@ -47,6 +53,7 @@ extension ObjectStorage {
                     }
                     defer { FS.remove(part) }
                     let file = try ReadOnlyFile(part, displayName: object.key)
+                    var buffer = [UInt8](repeating: 0, count: Int(min(length, 256 << 10)))
                     var at: Int64 = 0
                     while at < length {
                         let n = try buffer.withUnsafeMutableBytes { b in
