@@ -9,7 +9,7 @@ extension ObjectStorage {
     /// object's. Each part's length is checked against the range asked for (and the listed size) by
     /// the transport, and a part that fails is retried under the ``TransferPolicy``; one that
     /// fails for good fails the download (the other parts stop), never leaves a hole. Memory:
-    /// parts go to files in the scratch folder and are copied in 256 KiB pieces, so what the download
+    /// parts go to files in the scratch folder and are copied inside the kernel (`copy_file_range`), so what the download
     /// holds is independent of the object's size. A server that answers a range with the whole
     /// object (200) gets that copy kept and no further parts asked for.
     func download(_ object: RemoteObject, to local: String) throws {
@@ -38,7 +38,6 @@ extension ObjectStorage {
                 let length = min(partSize, object.size - offset)
                 let part = "\(local).part-\(i)"
                 do {
-                    // The slot is held through the copy, so the copy buffers are as many as the slots.
                     connections.wait()
                     defer { connections.signal() }
                     if try store.download(key: object.key, range: offset, length: length, objectSize: object.size, to: part) {
@@ -52,19 +51,9 @@ extension ObjectStorage {
                         return
                     }
                     defer { FS.remove(part) }
-                    let file = try ReadOnlyFile(part, displayName: object.key)
-                    var buffer = [UInt8](repeating: 0, count: Int(min(length, 256 << 10)))
-                    var at: Int64 = 0
-                    while at < length {
-                        let n = try buffer.withUnsafeMutableBytes { b in
-                            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<Int(min(Int64(b.count), length - at))]), at: at)
-                        }
-                        guard n > 0 else {
-                            throw LiteProofError.storage(.local, "\(part) ended after \(at) of \(length) bytes")
-                        }
-                        try buffer.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: offset + at) }
-                        at += Int64(n)
-                    }
+                    try out.copy(from: try ReadOnlyFile(part, displayName: object.key), count: length, at: offset)
+                    // The transport's buffers of this part are freed: their pages go back now.
+                    ProcessMemory.trimHeap()
                 } catch {
                     FS.remove(part)
                     outcome.withLock { $0.error = $0.error ?? error }
