@@ -202,6 +202,9 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         condition.unlock()
         if let head, offset + n <= Int64(head.count) { return Array(head[Int(offset)..<Int(offset + n)]) }
         if wanted || object.size <= wholeObjectsUpTo || n + n / 8 >= object.size {
+            // A read of the local copy counts as opening it (a reader that reads only ranges of
+            // what was prefetched must not hold the read-ahead bound).
+            defer { opened(path) }
             return try ReadOnlyFile(try localCopy(path), displayName: path).read(count: Int(n), at: offset)
         }
         let part = scratch + "/range-" + UUID().uuidString
