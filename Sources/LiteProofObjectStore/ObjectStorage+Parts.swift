@@ -3,17 +3,20 @@ import LiteProof
 
 extension ObjectStorage {
     /// Downloads `object` into `local`: whole with one GET up to ``partsAbove`` bytes, else in
-    /// ranged parts of ``partSize`` bytes, ``partsInFlight`` at once, each written at its offset.
+    /// ranged parts of ``partSize`` bytes, ``partsInFlight`` at once, each written at its offset;
+    /// every GET takes one of the storage's ``concurrency`` connection slots while it runs.
     /// A per-connection bandwidth cap or a long round trip then costs a part's time, not the whole
     /// object's. Each part's length is checked against the range asked for (and the listed size) by
     /// the transport, and a part that fails is retried under the ``TransferPolicy``; one that
     /// fails for good fails the download (the other parts stop), never leaves a hole. Memory:
-    /// parts go to files in the scratch folder and are copied in 1 MiB pieces, so what the download
+    /// parts go to files in the scratch folder and are copied inside the kernel (`copy_file_range`), so what the download
     /// holds is independent of the object's size. A server that answers a range with the whole
     /// object (200) gets that copy kept and no further parts asked for.
     func download(_ object: RemoteObject, to local: String) throws {
         let partSize = max(4096, self.partSize)
         guard object.size > max(partsAbove, partSize), partsInFlight > 1 else {
+            connections.wait()
+            defer { connections.signal() }
             try store.download(key: object.key, to: local, expectedSize: object.size)
             return
         }
@@ -23,8 +26,8 @@ extension ObjectStorage {
         let next = Locked(0)
         let outcome = Locked<(error: Error?, whole: String?)>((nil, nil))
         let store = self.store
+        let connections = self.connections
         JoinableThread.runAll(min(partsInFlight, parts), stackSize: 512 << 10) {
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while true {
                 let i = next.withLock { n -> Int in
                     n += 1
@@ -35,6 +38,8 @@ extension ObjectStorage {
                 let length = min(partSize, object.size - offset)
                 let part = "\(local).part-\(i)"
                 do {
+                    connections.wait()
+                    defer { connections.signal() }
                     if try store.download(key: object.key, range: offset, length: length, objectSize: object.size, to: part) {
                         // The server ignores ranges: its whole copy is kept (a second one is not).
                         let kept = outcome.withLock { o -> Bool in
@@ -46,18 +51,9 @@ extension ObjectStorage {
                         return
                     }
                     defer { FS.remove(part) }
-                    let file = try ReadOnlyFile(part, displayName: object.key)
-                    var at: Int64 = 0
-                    while at < length {
-                        let n = try buffer.withUnsafeMutableBytes { b in
-                            try file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<Int(min(Int64(b.count), length - at))]), at: at)
-                        }
-                        guard n > 0 else {
-                            throw LiteProofError.storage(.local, "\(part) ended after \(at) of \(length) bytes")
-                        }
-                        try buffer.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: offset + at) }
-                        at += Int64(n)
-                    }
+                    try out.copy(from: try ReadOnlyFile(part, displayName: object.key), count: length, at: offset)
+                    // The transport's buffers of this part are freed: their pages go back now.
+                    ProcessMemory.trimHeap()
                 } catch {
                     FS.remove(part)
                     outcome.withLock { $0.error = $0.error ?? error }

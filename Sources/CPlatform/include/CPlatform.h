@@ -12,6 +12,13 @@ int liteproof_start_writeback_range(int fd, int64_t offset, int64_t length);
 /// Makes allocations of `threshold` bytes or more come from mmap, so that freeing them returns
 /// the memory to the system (glibc's `M_MMAP_THRESHOLD`; a no-op elsewhere).
 void liteproof_mmap_large_buffers(size_t threshold);
+/// glibc: at most `count` malloc arenas (each thread that allocates may otherwise get its own).
+void liteproof_limit_arenas(int count);
+/// glibc: gives the free pages inside every malloc arena back to the system (`malloc_trim`).
+void liteproof_trim_heap(void);
+/// Copies up to `length` bytes between two files inside the kernel (Linux `copy_file_range`);
+/// the bytes copied (0 at the source's end), or -1 with `errno` (ENOSYS elsewhere).
+int64_t liteproof_copy_range(int in, int64_t inOffset, int out, int64_t outOffset, int64_t length);
 
 /// Streaming XXH32 (the checksum of LZ4 frame headers and contents).
 typedef struct {

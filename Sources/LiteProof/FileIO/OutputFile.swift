@@ -69,6 +69,36 @@ public final class OutputFile: @unchecked Sendable {
         }
     }
 
+    /// Copies the first `count` bytes of `file` to `offset` of this file, inside the kernel where
+    /// it can (no buffer in this process), else through a 256 KiB buffer; throws when `file`
+    /// ends first (naming it and where).
+    public func copy(from file: ReadOnlyFile, count: Int64, at offset: Int64) throws {
+        var done: Int64 = 0
+        var kernel = !file.windowed
+        var buffer: [UInt8] = []
+        while done < count {
+            var n: Int64
+            if kernel {
+                n = liteproof_copy_range(file.fd, file.base + done, fd, offset + done, count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    guard [ENOSYS, EXDEV, EINVAL, EOPNOTSUPP, EBADF].contains(errno) else { throw localError("cannot write", path: path) }
+                    kernel = false
+                    continue
+                }
+            } else {
+                if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: Int(min(count, 256 << 10))) }
+                let want = Int(min(Int64(buffer.count), count - done))
+                n = Int64(try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: done) })
+                if n > 0 { try buffer.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)]), at: offset + done) } }
+            }
+            guard n > 0 else {
+                throw LiteProofError.storage(.local, "\(file.path) ended after \(done) of \(count) bytes")
+            }
+            done += n
+        }
+    }
+
     /// Asks the kernel to begin writing dirty pages to disk without waiting (`sync_file_range`
     /// with `SYNC_FILE_RANGE_WRITE`); a hint only, errors surface at ``sync()``.
     public func startWriteback() {

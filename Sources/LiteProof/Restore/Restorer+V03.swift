@@ -8,6 +8,7 @@ extension Restorer {
         // The snapshot and the WAL segments decompress on both cores, block by block, ahead of
         // the apply loop.
         let prefetcher = SegmentPrefetcher(replica: replica, files: plan.files, checksContent: !filesChecked)
+        prefetcher.evictsReadFiles = evictsAppliedFiles
         defer { prefetcher.cancel() }
         // The WAL rewrites the snapshot's pages: keep page-cache folios small (see `largestWrite`).
         out.largestWrite = 64 << 10

@@ -73,6 +73,9 @@ public struct Restorer {
     /// LZ4 content checksums again (the WAL's own checksum chain is still followed: it decides
     /// which frames count).
     var filesChecked = false
+    /// 0.3: each file is evicted from the storage once applied (``restore(_:to:options:)``, which
+    /// reads each file once; not a trial restore, whose caller may read the files again).
+    var evictsAppliedFiles = false
 
     public init(replica: Replica, progress: ProgressHandler? = nil) {
         self.replica = replica
@@ -110,7 +113,9 @@ public struct Restorer {
 
         let applyStart = Date()
         let out = try ScratchSpace.createFile(temp)
-        let result = try apply(plan, to: out, scratch: dir.isEmpty ? "." : dir, durable: options.sync)
+        var applier = self
+        applier.evictsAppliedFiles = true
+        let result = try applier.apply(plan, to: out, scratch: dir.isEmpty ? "." : dir, durable: options.sync)
         phases.apply = Date().timeIntervalSince(applyStart)
         if let p = result.position { plan.position = p }
 

@@ -66,6 +66,10 @@ public final class SegmentPrefetcher: @unchecked Sendable {
 
     /// Whether the content checksums are computed and compared (see ``init``).
     let checksContent: Bool
+    /// Each file is evicted from the replica's storage once the reader has all of it (a restore
+    /// that reads every file once: a remote storage's scratch copies then follow the read-ahead,
+    /// not the replica's size).
+    public var evictsReadFiles = false
 
     /// `workers` threads decode ahead of the reader; with none (or when no thread can start),
     /// the reader decodes each block itself when it needs it, through the same code.
@@ -156,9 +160,12 @@ public final class SegmentPrefetcher: @unchecked Sendable {
                 try body(UnsafeRawBufferPointer(rebasing: slots[slot][0..<count]))
                 delivered += Int64(count)
             case .end:
+                if evictsReadFiles { replica.storage.evict([file.path]) }
                 return delivered
             case .fallback(let from):
-                return try Self.decompressDirectly(try replica.open(file.path), name: file.path, skipping: from, body)
+                let n = try Self.decompressDirectly(try replica.open(file.path), name: file.path, skipping: from, body)
+                if evictsReadFiles { replica.storage.evict([file.path]) }
+                return n
             case .skip:
                 continue
             }
