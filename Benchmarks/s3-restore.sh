@@ -97,11 +97,11 @@ wait_port() {
   done
 }
 
-read -r s3 s3g master masterg vol volg filer filerg admin <<< "$(free_ports 9)"
+read -r s3 s3g master masterg vol volg filer filerg admin adming <<< "$(free_ports 10)"
 (cd "$scratch/weed" && TMPDIR="$scratch/weed" exec "$weed" mini -dir="$scratch/weed/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -s3.port="$s3" -s3.port.grpc="$s3g" -master.port="$master" -master.port.grpc="$masterg" -volume.port="$vol" \
   -volume.port.grpc="$volg" -filer.port="$filer" -filer.port.grpc="$filerg" -admin.port="$admin" \
-  -admin.port.grpc=$((admin + 10000)) -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -bucket=bench \
+  -admin.port.grpc="$adming" -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -bucket=bench \
   > "$scratch/weed.log" 2>&1) &
 pids+=($!)
 wait_port "$s3" 90 && wait_port "$filer" 30 || { tail -20 "$scratch/weed.log" >&2; exit 1; }
