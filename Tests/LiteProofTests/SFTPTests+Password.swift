@@ -150,6 +150,26 @@ struct SeaweedSFTPScope: SuiteTrait, TestScoping {
         #expect(rows == [["7"]], "\(rows)")
     }
 
+    @Test func fleetAndFetchWithPassword() async throws {
+        let fixture = try SeaweedSFTPScope.current()
+        let server = fixture.server
+        let v05 = try await fixture.replica(.v05)
+        let v03 = try await fixture.replica(.v03)
+        let env = try server.environment()
+        // verify --all on the folder above both replicas finds each by its folder name.
+        let fleet = try runWithEnvironment(liteproofBinary(), ["verify", "--all", server.url("/replicas")], environment: env)
+        #expect(fleet.status == 0 && fleet.output.contains("2 databases: 2 ok"), "\(fleet.output)")
+        for made in [v05, v03] { #expect(fleet.output.contains((made.path as NSString).lastPathComponent), "\(fleet.output)") }
+        #expect(!Self.leaks(fleet.output, server.password), "\(fleet.output)")
+        // fetch: the server's files, then none again.
+        let copy = try rigTempDir("weed-sftp-fetch") + "/copy"
+        let fetched = try runWithEnvironment(liteproofBinary(), ["fetch", v05.url, copy], environment: env)
+        #expect(fetched.status == 0 && !Self.leaks(fetched.output, server.password), "\(fetched.output)")
+        #expect(rigListFiles(copy) == (try server.files(v05.path)))
+        let again = try runWithEnvironment(liteproofBinary(), ["fetch", v05.url, copy, "--json"], environment: env)
+        #expect(again.status == 0 && again.output.contains("\"downloaded\" : 0"), "\(again.output)")
+    }
+
     @Test func wrongPasswordIsRefused() async throws {
         let fixture = try SeaweedSFTPScope.current()
         let server = fixture.server
