@@ -39,6 +39,8 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
     let port: Int
     /// The filer's HTTP port: objects can be written there (`/buckets/BUCKET/KEY`) unsigned.
     let filerPort: Int
+    /// The filer's gRPC port (what `weed sftp -filer=127.0.0.1:HTTP.GRPC` talks to).
+    let filerGRPCPort: Int
     /// With `tls`: the S3 API also over https on this port, with a self-signed certificate for
     /// 127.0.0.1 (made with `openssl`).
     let httpsPort: Int?
@@ -89,6 +91,7 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
         port = ports[0]
         allPorts = ports + [admin, admin + 10000]
         filerPort = ports[6]
+        filerGRPCPort = ports[7]
         httpsPort = tls ? ports[9] : nil
         let dir = try rigTempDir("seaweed")
         logPath = dir + "/weed.log"
