@@ -132,9 +132,9 @@ for d, _, files in os.walk(replica):
         r = c.getresponse(); r.read()
         if r.status >= 300: sys.exit("PUT %s: HTTP %d" % (key, r.status))
 EOF
-rep_bytes=$(du -sb "$replica" | cut -f1)
-rep_files=$(find "$replica" -type f | wc -l)
-db_bytes=$(stat -c %s "$folder/live.db")
+rep_bytes=$(du -sbL "$replica" | cut -f1)
+rep_files=$(find -L "$replica" -type f | wc -l)
+db_bytes=$(stat -L -c %s "$folder/live.db")
 echo "replica: Litestream $version $profile, $rep_files objects, $((rep_bytes / 1000000)) MB (uploaded in $((SECONDS - up_start)) s); database $((db_bytes / 1000000)) MB"
 echo "liteproof: $liteproof ($("$liteproof" --version 2>/dev/null || echo '?'))"
 echo "network: shaping proxy, cap ${rate} MB/s per connection and direction; $(nproc) cores"
