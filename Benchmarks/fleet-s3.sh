@@ -62,30 +62,9 @@ done
 objects=$(find "$fleet" -type f | wc -l)
 echo "$count replicas, $objects files, $(du -sh "$fleet" | cut -f1); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# free_ports N: N free loopback TCP ports (asked of the kernel, then released).
-free_ports() {
-  python3 -c 'import socket,sys
-s=[socket.socket() for _ in range(int(sys.argv[1]))]
-[x.bind(("127.0.0.1",0)) for x in s]; print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"
-}
-# wait_port PORT SECONDS: until something listens on PORT.
-wait_port() {
-  local deadline=$((SECONDS + $2))
-  until python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1" 2>/dev/null; do
-    [ $SECONDS -lt "$deadline" ] || { echo "error: nothing listens on 127.0.0.1:$1 after $2 s" >&2; return 1; }
-    sleep 0.2
-  done
-}
-
-read -r s3 s3g master masterg vol volg filer filerg admin adming <<< "$(free_ports 10)"
-mkdir -p "$work/weed"
-(cd "$work/weed" && TMPDIR="$work/weed" exec "$weed" mini -dir="$work/weed/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-  -s3.port="$s3" -s3.port.grpc="$s3g" -master.port="$master" -master.port.grpc="$masterg" -volume.port="$vol" \
-  -volume.port.grpc="$volg" -filer.port="$filer" -filer.port.grpc="$filerg" -admin.port="$admin" \
-  -admin.port.grpc="$adming" -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -bucket=fleet \
-  > "$work/weed.log" 2>&1) &
-pid=$!
-wait_port "$s3" 90 && wait_port "$filer" 30 || { tail -20 "$work/weed.log" >&2; exit 1; }
+source "$root/Benchmarks/seaweed-lib.sh"
+start_seaweed "$weed" "$work" fleet
+pid=$weed_pid
 
 # Upload through the filer: every file under the same key, 0.5's ltx/<level>/ as S3 names it.
 up_start=$SECONDS

@@ -1,0 +1,35 @@
+# Shared by s3-restore.sh and fleet-s3.sh (sourced, not run): free loopback ports, waiting for a
+# port, and SeaweedFS (`weed mini` from .tools/seaweedfs, installed by .ci/setup) on loopback ports
+# of its own. Needs python3.
+
+# free_ports N: N free loopback TCP ports (asked of the kernel, then released).
+free_ports() {
+  python3 -c 'import socket,sys
+s=[socket.socket() for _ in range(int(sys.argv[1]))]
+[x.bind(("127.0.0.1",0)) for x in s]; print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"
+}
+
+# wait_port PORT SECONDS: until something listens on PORT.
+wait_port() {
+  local deadline=$((SECONDS + $2))
+  until python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1" 2>/dev/null; do
+    [ $SECONDS -lt "$deadline" ] || { echo "error: nothing listens on 127.0.0.1:$1 after $2 s" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+# start_seaweed WEED DIR BUCKET: starts `weed mini` with its data and log (DIR/weed.log) in DIR
+# and the bucket BUCKET, waits for its S3 and filer ports, and sets `s3`, `filer` (the ports) and
+# `weed_pid` (the subshell to kill). Exits with the log's tail if it does not come up.
+start_seaweed() {
+  local weed=$1 dir=$2 bucket=$3 s3g master masterg vol volg filerg admin adming
+  read -r s3 s3g master masterg vol volg filer filerg admin adming <<< "$(free_ports 10)"
+  mkdir -p "$dir/weed"
+  (cd "$dir/weed" && TMPDIR="$dir/weed" exec "$weed" mini -dir="$dir/weed/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+    -s3.port="$s3" -s3.port.grpc="$s3g" -master.port="$master" -master.port.grpc="$masterg" -volume.port="$vol" \
+    -volume.port.grpc="$volg" -filer.port="$filer" -filer.port.grpc="$filerg" -admin.port="$admin" \
+    -admin.port.grpc="$adming" -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 -bucket="$bucket" \
+    > "$dir/weed.log" 2>&1) &
+  weed_pid=$!
+  wait_port "$s3" 90 && wait_port "$filer" 30 || { tail -20 "$dir/weed.log" >&2; exit 1; }
+}
