@@ -43,6 +43,7 @@ case $size_mb in
   *) folder="$data/$version-${size_mb}mb" ;;
 esac
 [ "${LITEPROOF_BENCH_SCALE:-100}" = 100 ] || folder="$folder-scale${LITEPROOF_BENCH_SCALE}"
+[ "$version" = 0.3.13 ] || [ "${LITEPROOF_BENCH_SNAPSHOT_INTERVAL:-20s}" = 20s ] || folder="$folder-snapshot$LITEPROOF_BENCH_SNAPSHOT_INTERVAL"
 if [ ! -f "$folder/.complete" ]; then
   mkdir -p "$data"
   tmp="$folder.making-$$"
