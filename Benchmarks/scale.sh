@@ -21,7 +21,7 @@
 #   s3     the same three against SeaweedFS (`weed mini` from .tools/seaweedfs) on loopback, no
 #          shaping proxy, holding the replica under the keys Litestream itself writes to S3.
 # Every round checks that liteproof's restore is byte-identical to litestream's (cmp), then removes
-# both outputs. The table: median / min / max wall seconds, median user and system seconds, the
+# both outputs before verify runs (disk: at most two restored copies at a time, plus SeaweedFS's). The table: median / min / max wall seconds, median user and system seconds, the
 # largest peak RSS, and the ratio of median walls liteproof / litestream (for verify: milliseconds
 # of wall per replica MB; Litestream has no equivalent). MB = 10^6 bytes; RSS MB = 2^20 bytes.
 # Every process it starts is stopped on exit, and its scratch (under LITEPROOF_BENCH_DATA/scratch:
@@ -46,6 +46,7 @@ done
 # The replica: made once, reused afterwards (.complete marks a finished one).
 folder="$data/$version-${size_mb}mb"
 [ "$version" = 0.3.13 ] || [ "${LITEPROOF_BENCH_SNAPSHOT_INTERVAL:-20s}" = 20s ] || folder="$folder-snapshot$LITEPROOF_BENCH_SNAPSHOT_INTERVAL"
+[ "$version" = 0.3.13 ] || [ -z "${LITEPROOF_BENCH_L0_RETENTION:-}" ] || folder="$folder-l0retention$LITEPROOF_BENCH_L0_RETENTION"
 if [ ! -f "$folder/.complete" ]; then
   mkdir -p "$data"
   tmp="$folder.making-$$"
@@ -80,24 +81,16 @@ export TMPDIR="$scratch/tmp" # verify's trial restore
 
 source "$here/seaweed-lib.sh"
 bench_s3_env
-start_seaweed "$weed" "$scratch" bench
-pids+=("$weed_pid")
 prefix="$version-${size_mb}mb"
-up_start=$SECONDS
-upload_replica "$filer" bench "$replica" "$prefix"
-url="s3://bench/$prefix?endpoint=http://127.0.0.1:$s3&region=us-east-1&forcePathStyle=true"
 
 rep_bytes=$(du -sbL "$replica" | cut -f1)
 rep_files=$(find -L "$replica" -type f | wc -l)
 db_bytes=$(stat -L -c %s "$folder/live.db")
 echo "replica: Litestream $version, $rep_files files, $((rep_bytes / 1000000)) MB; database $((db_bytes / 1000000)) MB ($folder)"
-echo "S3: SeaweedFS on 127.0.0.1:$s3, no proxy, uploaded in $((SECONDS - up_start)) s"
 echo "liteproof: $liteproof ($("$liteproof" --version 2>/dev/null || echo '?')); $(nproc) cores"
 
-# Litestream 0.3.13 restores a replica it is configured with (a file or an s3 replica).
+# Litestream 0.3.13 restores a replica it is configured with (here a file replica; s3 below).
 printf 'dbs:\n  - path: %s\n    replicas:\n      - type: file\n        path: %s\n' "$scratch/v03.db" "$replica" > "$scratch/files.yml"
-printf 'dbs:\n  - path: %s\n    replicas:\n      - type: s3\n        bucket: bench\n        path: %s\n        endpoint: http://127.0.0.1:%s\n        region: us-east-1\n        force-path-style: true\n' \
-  "$scratch/v03.db" "$prefix" "$s3" > "$scratch/s3.yml"
 
 # argv SOURCE NAME OUT: sets the array `argv` to NAME's command line from SOURCE writing OUT.
 argv() {
@@ -127,15 +120,27 @@ stats() { cut -d' ' -f"$2" "$1" | sort -g | awk '{v[NR]=$1} END {m = NR % 2 ? v[
 names=(litestream liteproof verify)
 rows=()
 for source in files s3; do
+  if [ "$source" = s3 ]; then
+    # SeaweedFS only now: its copy of the replica is not on disk during the file runs.
+    start_seaweed "$weed" "$scratch" bench
+    pids+=("$weed_pid")
+    up_start=$SECONDS
+    upload_replica "$filer" bench "$replica" "$prefix"
+    url="s3://bench/$prefix?endpoint=http://127.0.0.1:$s3&region=us-east-1&forcePathStyle=true"
+    printf 'dbs:\n  - path: %s\n    replicas:\n      - type: s3\n        bucket: bench\n        path: %s\n        endpoint: http://127.0.0.1:%s\n        region: us-east-1\n        force-path-style: true\n' \
+      "$scratch/v03.db" "$prefix" "$s3" > "$scratch/s3.yml"
+    echo "s3: SeaweedFS on 127.0.0.1:$s3, no proxy; the replica uploaded in $((SECONDS - up_start)) s"
+  fi
   echo "$source: warm-up, then $runs rounds..."
-  for name in "${names[@]}"; do timed "$source" "$name"; done
-  rm -f "$scratch"/*.db
+  timed "$source" litestream; timed "$source" liteproof; rm -f "$scratch"/*.db; timed "$source" verify
   for name in "${names[@]}"; do : > "$scratch/$source-$name.times"; done
   loads=()
   for i in $(seq 1 "$runs"); do
-    order=("${names[@]}")
-    [ $((i % 2)) -eq 1 ] || order=(verify liteproof litestream)
     loads+=("$(cut -d' ' -f1 /proc/loadavg)")
+    # Odd rounds: litestream, liteproof, verify; even rounds the reverse. The two restores are
+    # compared and removed before verify runs (at 4 GB, disk holds only so many copies).
+    [ $((i % 2)) -eq 1 ] || timed "$source" verify
+    [ $((i % 2)) -eq 1 ] && order=(litestream liteproof) || order=(liteproof litestream)
     for name in "${order[@]}"; do timed "$source" "$name"; done
     if ! cmp -s "$scratch/litestream.db" "$scratch/liteproof.db"; then
       echo "MISMATCH ($source, round $i): liteproof's restore differs from litestream's:" >&2
@@ -143,6 +148,7 @@ for source in files s3; do
       exit 1
     fi
     rm -f "$scratch"/*.db
+    [ $((i % 2)) -eq 0 ] || timed "$source" verify
   done
   read -r lmed _ _ <<< "$(stats "$scratch/$source-litestream.times" 1)"
   for name in "${names[@]}"; do
