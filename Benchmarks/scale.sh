@@ -6,9 +6,11 @@
 # out ~1.4x larger: 256 -> 359 MB, 700 -> ~1.0 GB, 2768 -> ~4.0 GB); RUNS defaults to 3.
 #
 # The replica is made once by make-replica.sh (real `litestream replicate`) and cached like
-# compare-litestream.sh does, in LITEPROOF_BENCH_DATA (default Benchmarks/.data) as VERSION-SIZEmb,
-# suffixed -snapshotDURATION for 0.5 when LITEPROOF_BENCH_SNAPSHOT_INTERVAL is set to other than 20s
-# (use 1h for large 0.5 replicas: a 20 s interval makes a 4 GB database a replica of tens of GB).
+# compare-litestream.sh does, in LITEPROOF_BENCH_DATA (default Benchmarks/.data) as VERSION-SIZEmb;
+# for 0.5 suffixed -snapshotDURATION when LITEPROOF_BENCH_SNAPSHOT_INTERVAL is other than 20s and
+# -l0retentionDURATION when LITEPROOF_BENCH_L0_RETENTION is set. For 0.5 at 1 GB and 4 GB use
+# LITEPROOF_BENCH_SNAPSHOT_INTERVAL=1h LITEPROOF_BENCH_L0_RETENTION=30s (production-like: one
+# snapshot, then L1 files; with 20 s snapshots a 4 GB database makes a replica of tens of GB).
 # LiteProof is built with `swift build -c release` in the repository root unless LITEPROOF_BIN
 # names a binary.
 #
