@@ -13,8 +13,20 @@
 #                       ~2,000 rows: many tiny commits rewriting the same few hundred pages.
 # LITEPROOF_BENCH_SCALE=PERCENT scales the update-heavy and small-tx profiles down (row and
 # transaction counts) for quick runs; default 100.
+# LITEPROOF_BENCH_SNAPSHOT_INTERVAL=DURATION sets 0.5's snapshot interval (default 20s: a full
+# snapshot every 20 s, so a 1.5 GB append database makes a 5.4 GB replica). A production-like `1h`
+# gives the run one snapshot at most and otherwise L0/L1 files. LITEPROOF_BENCH_L0_RETENTION=DURATION
+# sets 0.5's l0-retention (default: Litestream's): how long L0 files stay after their
+# compaction into L1 (`30s` keeps a large replica to its snapshot, L1 files and the last L0 files,
+# as in production; a 4 GB database then fits on disk). 0.3 ignores both.
+# After `litestream replicate` stops, Litestream's own `.live.db-litestream` folder beside live.db
+# is removed: nothing reads it (the benchmarks read live.db and replica/ only), and for large
+# append databases it holds a copy of the WAL as big as a good part of the database.
 set -euo pipefail
 version=$1 size_mb=$2 out=$3 page_size=${4:-4096}
+snapshot_interval=${LITEPROOF_BENCH_SNAPSHOT_INTERVAL:-20s}
+l0_retention=""
+[ -z "${LITEPROOF_BENCH_L0_RETENTION:-}" ] || l0_retention="l0-retention: $LITEPROOF_BENCH_L0_RETENTION\n"
 scale=${LITEPROOF_BENCH_SCALE:-100}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.tools/litestream-$version/bin/litestream"
@@ -24,7 +36,7 @@ sqlite3 "$db" "PRAGMA page_size=$page_size; PRAGMA journal_mode=WAL; CREATE TABL
 if [ "$version" = 0.3.13 ]; then
   printf 'dbs:\n  - path: %s\n    monitor-interval: 200ms\n    replicas:\n      - type: file\n        path: %s\n' "$db" "$rep" > "$out/litestream.yml"
 else
-  printf 'levels:\n  - interval: 5s\nsnapshot:\n  interval: 20s\ndbs:\n  - path: %s\n    monitor-interval: 200ms\n    replica:\n      type: file\n      path: %s\n' "$db" "$rep" > "$out/litestream.yml"
+  printf "${l0_retention}"'levels:\n  - interval: 5s\nsnapshot:\n  interval: %s\ndbs:\n  - path: %s\n    monitor-interval: 200ms\n    replica:\n      type: file\n      path: %s\n' "$snapshot_interval" "$db" "$rep" > "$out/litestream.yml"
 fi
 case $size_mb in
   update-heavy)
@@ -79,10 +91,15 @@ small-tx)
 *)
 batches=$(( size_mb / 8 ))
 for b in $(seq 1 "$batches"); do
-  # ~8 MB per batch: half random (incompressible), half repetitive text (compressible)
+  # ~8 MB per batch: half random (incompressible), half repetitive text (compressible). Batches
+  # 1-96 also update every 97th row of the table (id % 97 = b); from batch 97 on that matches no
+  # row, so the update (a scan of the whole table: quadratic in the size) is left out: the same
+  # writes at every size, and a 4 GB database in linear time.
+  update=""
+  [ "$b" -ge 97 ] || update="UPDATE events SET note = 'updated ' || id WHERE id % 97 = $b;"
   sqlite3 -cmd ".timeout 30000" "$db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 4000)
     INSERT INTO events(kind, payload, note) SELECT 'kind-' || (i % 17), randomblob(1024), printf('%.1000c', 'x') FROM n;
-    UPDATE events SET note = 'updated ' || id WHERE id % 97 = $b;"
+    $update"
   sleep 0.3
 done ;;
 esac
@@ -90,4 +107,5 @@ sleep 4
 kill -INT $pid; wait $pid || true
 trap - EXIT
 sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+rm -rf "$out/.live.db-litestream"
 echo "$(du -sh "$db" | cut -f1) database, $(du -sh "$rep" | cut -f1) replica, $(find "$rep" -type f | wc -l) files in $out"

@@ -49,6 +49,8 @@ case $profile in
   *) folder="$data/$version-${profile}mb" ;;
 esac
 [ "${LITEPROOF_BENCH_SCALE:-100}" = 100 ] || folder="$folder-scale${LITEPROOF_BENCH_SCALE}"
+[ "$version" = 0.3.13 ] || [ "${LITEPROOF_BENCH_SNAPSHOT_INTERVAL:-20s}" = 20s ] || folder="$folder-snapshot$LITEPROOF_BENCH_SNAPSHOT_INTERVAL"
+[ "$version" = 0.3.13 ] || [ -z "${LITEPROOF_BENCH_L0_RETENTION:-}" ] || folder="$folder-l0retention$LITEPROOF_BENCH_L0_RETENTION"
 if [ ! -f "$folder/.complete" ]; then
   mkdir -p "$data"
   tmp="$folder.making-$$"
@@ -77,41 +79,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The same credentials for SeaweedFS's admin identity and both tools; no other AWS_ settings.
-for v in $(env | sed -n 's/^\(AWS_[A-Za-z_]*\)=.*/\1/p; s/^\([a-z_]*_proxy\)=.*/\1/Ip'); do unset "$v"; done
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
-export AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
-
 source "$root/Benchmarks/seaweed-lib.sh"
+bench_s3_env
 start_seaweed "$weed" "$scratch" bench
 pids+=("$weed_pid")
 
-# Upload: every file of the replica, same relative key under the prefix, through the filer.
+# Upload: every file of the replica, with the keys Litestream writes, under the prefix.
 prefix="$version-$profile"
 up_start=$SECONDS
-python3 - "$filer" "$replica" "$prefix" <<'EOF'
-import http.client, os, sys, time, urllib.parse
-port, replica, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-for attempt in range(60):
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        c.request("GET", "/buckets/bench/?limit=1", headers={"Accept": "application/json"}); r = c.getresponse(); r.read()
-        if r.status < 500: break
-    except OSError:
-        pass
-    time.sleep(0.5)
-for d, _, files in os.walk(replica):
-    for name in sorted(files):
-        path = os.path.join(d, name)
-        rel = os.path.relpath(path, replica).split("/")
-        if rel[0] == "ltx":  # 0.5 keys on S3: <level as %04x>/<min>-<max>.ltx, not ltx/<level>/
-            rel = ["%04x" % int(rel[1])] + rel[2:]
-        key = prefix + "/" + "/".join(rel)
-        with open(path, "rb") as f:
-            c.request("PUT", "/buckets/bench/" + urllib.parse.quote(key), body=f, headers={"Content-Length": str(os.path.getsize(path))})
-        r = c.getresponse(); r.read()
-        if r.status >= 300: sys.exit("PUT %s: HTTP %d" % (key, r.status))
-EOF
+upload_replica "$filer" bench "$replica" "$prefix"
 rep_bytes=$(du -sbL "$replica" | cut -f1)
 rep_files=$(find -L "$replica" -type f | wc -l)
 db_bytes=$(stat -L -c %s "$folder/live.db")

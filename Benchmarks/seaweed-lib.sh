@@ -1,4 +1,4 @@
-# Shared by s3-restore.sh and fleet-s3.sh (sourced, not run): free loopback ports, waiting for a
+# Shared by s3-restore.sh, scale.sh and fleet-s3.sh (sourced, not run): free loopback ports, waiting for a
 # port, and SeaweedFS (`weed mini` from .tools/seaweedfs, installed by .ci/setup) on loopback ports
 # of its own. Needs python3.
 
@@ -32,4 +32,43 @@ start_seaweed() {
     > "$dir/weed.log" 2>&1) &
   weed_pid=$!
   wait_port "$s3" 90 && wait_port "$filer" 30 || { tail -20 "$dir/weed.log" >&2; exit 1; }
+}
+
+# bench_s3_env: the same credentials for SeaweedFS's admin identity and both tools, and no other
+# AWS_ settings or proxies (AWS_CA_BUNDLE, for one, breaks Litestream 0.5.17's plain-HTTP client).
+bench_s3_env() {
+  local v
+  for v in $(env | sed -n 's/^\(AWS_[A-Za-z_]*\)=.*/\1/p; s/^\([a-z_]*_proxy\)=.*/\1/Ip'); do unset "$v"; done
+  export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+  export AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent
+}
+
+# upload_replica FILER_PORT BUCKET REPLICA PREFIX: puts every file of the file replica REPLICA
+# into BUCKET under PREFIX through SeaweedFS's filer, object by object, with the keys Litestream
+# itself writes to S3 (0.3: the file layout; 0.5: ltx/<level>/F becomes <level as %04x>/F), so
+# `litestream restore` reads the bucket as its own. Waits for the filer to answer first.
+upload_replica() {
+  python3 - "$@" <<'EOF'
+import http.client, os, sys, time, urllib.parse
+port, bucket, replica, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+for attempt in range(60):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        c.request("GET", "/buckets/%s/?limit=1" % bucket, headers={"Accept": "application/json"}); r = c.getresponse(); r.read()
+        if r.status < 500: break
+    except OSError:
+        pass
+    time.sleep(0.5)
+for d, _, files in os.walk(replica, followlinks=True):
+    for name in sorted(files):
+        path = os.path.join(d, name)
+        rel = os.path.relpath(path, replica).split("/")
+        if rel[0] == "ltx":  # 0.5 keys on S3: <level as %04x>/<min>-<max>.ltx, not ltx/<level>/
+            rel = ["%04x" % int(rel[1])] + rel[2:]
+        key = prefix + "/" + "/".join(rel)
+        with open(path, "rb") as f:
+            c.request("PUT", "/buckets/%s/%s" % (bucket, urllib.parse.quote(key)), body=f, headers={"Content-Length": str(os.path.getsize(path))})
+        r = c.getresponse(); r.read()
+        if r.status >= 300: sys.exit("PUT %s: HTTP %d" % (key, r.status))
+EOF
 }
