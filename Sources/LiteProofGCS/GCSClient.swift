@@ -2,10 +2,6 @@ import Foundation
 import LiteProof
 import LiteProofObjectStore
 
-#if canImport(FoundationNetworking)
-    @preconcurrency import FoundationNetworking
-#endif
-
 /// The GCS calls LiteProof makes, over the JSON API: the objects list (`prefix`, `pageToken`,
 /// `maxResults`) and media downloads (`alt=media`, whole or with `Range:`), with a bearer token
 /// when there are credentials. Synchronous, over the shared ``HTTPTransport`` (retries,
@@ -135,8 +131,8 @@ public final class GCSClient: ObjectStoreClient, @unchecked Sendable {
 
     /// A GET of `url`, with a bearer token when there are credentials (asked for again when it
     /// has expired).
-    func makeRequest(_ url: URL) throws -> URLRequest {
-        var request = URLRequest(url: url)
+    func makeRequest(_ url: URL) throws -> HTTPRequest {
+        var request = HTTPRequest(url: url)
         if let tokens { request.setValue("Bearer \(try tokens.token())", forHTTPHeaderField: "Authorization") }
         return request
     }

@@ -2,10 +2,6 @@ import Foundation
 import LiteProof
 import LiteProofObjectStore
 
-#if canImport(FoundationNetworking)
-    @preconcurrency import FoundationNetworking
-#endif
-
 /// Access tokens for ``GCSCredentials``: exchanged at the credentials' token endpoint (a signed
 /// JWT for a service account, the refresh token for a user) over the shared transport, kept
 /// until a minute before they expire, asked for again after. Neither the key nor a token is
@@ -52,7 +48,7 @@ final class GCSTokenSource: @unchecked Sendable {
         return try transport.request(
             "POST", label: "token", what: what,
             make: {
-                var r = URLRequest(url: endpoint)
+                var r = HTTPRequest(url: endpoint)
                 r.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
                 r.httpBody = body
                 return r

@@ -5,10 +5,6 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-#if canImport(FoundationNetworking)
-    @preconcurrency import FoundationNetworking
-#endif
-
 // One watched HTTP exchange of ``HTTPTransport`` (streamed through ``Transfer``, cancelled past
 // the ``TransferPolicy``'s bounds), and the whole and ranged downloads built on it.
 
@@ -18,7 +14,7 @@ extension HTTPTransport {
     /// written). With `expectedSize` (the listing's), no more than that is read: a longer body is
     /// refused, a shorter one retried, then refused.
     package func download(
-        label: String, what: String, to destination: String, expectedSize: Int64?, make: () throws -> URLRequest,
+        label: String, what: String, to destination: String, expectedSize: Int64?, make: () throws -> HTTPRequest,
         judge: (HTTPAnswer) -> AnswerJudgement
     ) throws {
         try request(
@@ -40,7 +36,7 @@ extension HTTPTransport {
     /// (206). A body of another length than asked is retried, then refused.
     package func download(
         label: String, what: String, range offset: Int64, length: Int64, objectSize: Int64, to destination: String,
-        make: () throws -> URLRequest, judge: (HTTPAnswer) -> AnswerJudgement
+        make: () throws -> HTTPRequest, judge: (HTTPAnswer) -> AnswerJudgement
     ) throws -> Bool {
         precondition(offset >= 0 && length > 0 && offset + length <= objectSize)
         let header = ("Range", "bytes=\(offset)-\(offset + length - 1)")
@@ -73,9 +69,9 @@ extension HTTPTransport {
 
     /// One HTTP exchange, watched: cancelled when nothing (or too little) arrives within the
     /// policy's window or `deadline` seconds pass. Transport failures come back as ``Retryable``.
-    func send(_ request: URLRequest, destination: String?, bodyLimit: Int64, deadline: TimeInterval) throws -> HTTPAnswer {
+    func send(_ request: HTTPRequest, destination: String?, bodyLimit: Int64, deadline: TimeInterval) throws -> HTTPAnswer {
         let method = request.httpMethod ?? "GET"
-        let name = "\(method) \(request.url?.absoluteString ?? "?")"
+        let name = "\(method) \(request.url.absoluteString)"
         let outgoing: HTTPClient.Request
         do {
             outgoing = try Self.clientRequest(request)
@@ -134,11 +130,11 @@ extension HTTPTransport {
         return HTTPAnswer(status: Int(head.status.code), headers: lower, body: transfer.body, written: transfer.written)
     }
 
-    /// The client's request for a URLRequest (URL, method, headers, body).
-    static func clientRequest(_ request: URLRequest) throws -> HTTPClient.Request {
-        guard let url = request.url else { throw LiteProofError(.usage, "a request without a URL") }
+    /// The client's request for an ``HTTPRequest`` (URL, method, headers, body).
+    static func clientRequest(_ request: HTTPRequest) throws -> HTTPClient.Request {
+        let url = request.url
         var headers = HTTPHeaders()
-        for (k, v) in request.allHTTPHeaderFields ?? [:] { headers.add(name: k, value: v) }
+        for (k, v) in request.headers { headers.add(name: k, value: v) }
         let body = request.httpBody.map { HTTPClient.Body.byteBuffer(ByteBuffer(bytes: $0)) }
         return try HTTPClient.Request(url: url, method: HTTPMethod(rawValue: request.httpMethod ?? "GET"), headers: headers, body: body)
     }

@@ -2,11 +2,6 @@ import AsyncHTTPClient
 import Foundation
 import LiteProof
 
-#if canImport(FoundationNetworking)
-    // URLRequest only: the back ends describe requests with it; ``HTTPClients`` sends them.
-    @preconcurrency import FoundationNetworking
-#endif
-
 /// An answer to one request: its status, headers (names in lower case) and body.
 package struct HTTPAnswer: Sendable {
     package var status: Int
@@ -111,7 +106,7 @@ package final class HTTPTransport: @unchecked Sendable {
     @discardableResult
     package func request<T>(
         _ method: String, label: String, what: String, destination: String? = nil, bodyLimit: Int64? = nil,
-        extraHeaders: [(String, String)] = [], make: () throws -> URLRequest, judge: (HTTPAnswer) -> AnswerJudgement,
+        extraHeaders: [(String, String)] = [], make: () throws -> HTTPRequest, judge: (HTTPAnswer) -> AnswerJudgement,
         _ handle: (HTTPAnswer) throws -> T
     ) throws -> T {
         let started = Date()

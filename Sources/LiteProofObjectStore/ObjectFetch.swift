@@ -192,9 +192,5 @@ public struct ObjectFetch: ReplicaFetch, Sendable {
         _ = utimensat(AT_FDCWD, path, &times, 0)
     }
 
-    static func formatTime(_ seconds: Double) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date(timeIntervalSince1970: seconds))
-    }
+    static func formatTime(_ seconds: Double) -> String { LiteProof.formatTime(seconds) }
 }

@@ -2,6 +2,11 @@ import Foundation
 import LiteProof
 
 extension ObjectStorage {
+    /// Whether an object of `size` bytes is downloaded in ranged parts.
+    func downloadsInParts(_ size: Int64) -> Bool {
+        size > max(partsAbove, max(4096, partSize)) && partsInFlight > 1
+    }
+
     /// Downloads `object` into `local`: whole with one GET up to ``partsAbove`` bytes, else in
     /// ranged parts of ``partSize`` bytes, ``partsInFlight`` at once, each written at its offset;
     /// every GET takes one of the storage's ``concurrency`` connection slots while it runs.
@@ -11,10 +16,14 @@ extension ObjectStorage {
     /// fails for good fails the download (the other parts stop), never leaves a hole. Memory:
     /// parts go to files in the scratch folder and are copied inside the kernel (`copy_file_range`), so what the download
     /// holds is independent of the object's size. A server that answers a range with the whole
-    /// object (200) gets that copy kept and no further parts asked for.
-    func download(_ object: RemoteObject, to local: String) throws {
+    /// object (200) gets that copy and no further parts asked for.
+    ///
+    /// A download in parts calls `started` with the ``Arrival`` of `local` once the file exists,
+    /// then marks each part as it lands (in the file), so readers need not wait for the last part;
+    /// a failure reaches them through it too.
+    func download(_ object: RemoteObject, to local: String, started: (Arrival) -> Void = { _ in }) throws {
         let partSize = max(4096, self.partSize)
-        guard object.size > max(partsAbove, partSize), partsInFlight > 1 else {
+        guard downloadsInParts(object.size) else {
             connections.wait()
             defer { connections.signal() }
             try store.download(key: object.key, to: local, expectedSize: object.size)
@@ -23,6 +32,14 @@ extension ObjectStorage {
         let parts = Int((object.size + partSize - 1) / partSize)
         FS.remove(local)
         let out = try ScratchSpace.createFile(local, mode: 0o600)
+        let arrival = Arrival()
+        var landed = false
+        defer {
+            if !landed {
+                arrival.fail(LiteProofError.storage(.transfer, "the download of \(object.key) did not finish", path: object.key))
+            }
+        }
+        started(arrival)
         let next = Locked(0)
         let outcome = Locked<(error: Error?, whole: String?)>((nil, nil))
         let store = self.store
@@ -52,6 +69,7 @@ extension ObjectStorage {
                     }
                     defer { FS.remove(part) }
                     try out.copy(from: try ReadOnlyFile(part, displayName: object.key), count: length, at: offset)
+                    arrival.landed(offset..<offset + length)
                     // The transport's buffers of this part are freed: their pages go back now.
                     ProcessMemory.trimHeap()
                 } catch {
@@ -63,15 +81,15 @@ extension ObjectStorage {
         }
         let (error, whole) = outcome.withLock { $0 }
         if let whole {
-            FS.remove(local)
-            guard rename(whole, local) == 0 else {
-                throw LiteProofError.storage(.local, "cannot rename \(whole) to \(local): \(String(cString: strerror(errno)))")
-            }
-            return
-        }
-        if let error {
+            // Copied, not renamed over `local`: readers may have it open already.
+            defer { FS.remove(whole) }
+            try out.copy(from: try ReadOnlyFile(whole, displayName: object.key), count: object.size, at: 0)
+        } else if let error {
+            arrival.fail(error)
             FS.remove(local)
             throw error
         }
+        arrival.landed(0..<object.size)
+        landed = true
     }
 }

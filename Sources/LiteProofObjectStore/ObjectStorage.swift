@@ -30,6 +30,8 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
 
     private enum State {
         case downloading
+        /// Downloading in ranged parts into this local file, readable as they land.
+        case arriving(String, Arrival)
         case done(String)
         case failed(Error)
     }
@@ -50,6 +52,8 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     /// The first bytes of objects read as a range (at most ``headBytes`` each, so bounded by the
     /// listing): a header is often read again (an LTX header by `inspect`, then by the plan).
     private var heads: [String: [UInt8]] = [:]
+    /// Objects evicted while still arriving: their local copies go once their downloads end.
+    private var evictWhenDone = Set<String>()
     static let headBytes = 512
     /// Objects up to this size are downloaded whole even when only part is read: one GET either
     /// way, and the rest is often read next. `Int64.max` turns ranged reads off.
@@ -119,9 +123,16 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         }
     }
 
+    /// The object's local copy, downloading it unless it is there or on its way; one that is
+    /// arriving in parts is readable at once, each read waiting for its own bytes (a 0.3
+    /// snapshot then decodes while the rest of it downloads).
     public func open(_ path: String) throws -> ReadOnlyFile {
         defer { opened(path) }
-        return try ReadOnlyFile(try localCopy(path), displayName: path)
+        let (local, arrival) = try localFile(path, arriving: true)
+        if let arrival, let size = objects[path]?.size {
+            return try ReadOnlyFile(arriving: local, size: size, arrival: arrival, displayName: path)
+        }
+        return try ReadOnlyFile(local, displayName: path)
     }
 
     /// A reader has `path`: its bytes no longer count as read ahead.
@@ -209,8 +220,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         if wanted || object.size <= wholeObjectsUpTo || n + n / 8 >= object.size {
             // A read of the local copy counts as opening it (a reader that reads only ranges of
             // what was prefetched must not hold the read-ahead bound).
-            defer { opened(path) }
-            return try ReadOnlyFile(try localCopy(path), displayName: path).read(count: Int(n), at: offset)
+            return try open(path).read(count: Int(n), at: offset)
         }
         let part = scratch + "/range-" + UUID().uuidString
         defer { FS.remove(part) }
@@ -254,7 +264,6 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         scratch + "/" + String(format: "%08x", UInt32(truncatingIfNeeded: path.hashValue)) + "-" + path.replacingOccurrences(of: "/", with: "_")
     }
 
-    /// The local file holding `path`, downloading it unless it is there or on its way.
     /// Removes the local copies of `paths` (files already open stay readable until closed) and
     /// forgets them: a later read downloads the object again.
     public func evict(_ paths: [String]) {
@@ -269,7 +278,20 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         }
         var removed: [String] = []
         for p in paths {
-            guard case .done(let local) = states[p] else { continue }
+            let local: String
+            switch states[p] {
+            case .done(let l): local = l
+            case .arriving:
+                // Its download removes it when it ends (a reader that read all of it may
+                // evict it a moment before).
+                evictWhenDone.insert(p)
+                if aheadPaths.remove(p) != nil {
+                    ahead -= objects[p]?.size ?? 0
+                    condition.broadcast()
+                }
+                continue
+            default: continue
+            }
             states[p] = nil
             heads[p] = nil
             if aheadPaths.remove(p) != nil {
@@ -282,7 +304,14 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         for local in removed { FS.remove(local) }
     }
 
+    /// The local file holding all of `path`, downloading it unless it is there or on its way.
     func localCopy(_ path: String) throws -> String {
+        try localFile(path, arriving: false).local
+    }
+
+    /// The local file holding `path`, downloading it unless it is there or on its way; with
+    /// `arriving`, one still downloading in parts is returned at once with its ``Arrival``.
+    private func localFile(_ path: String, arriving: Bool) throws -> (local: String, arrival: Arrival?) {
         guard let object = objects[path] else {
             throw LiteProofError.storage(.missing, "\(location)/\(path) is not in the bucket's listing")
         }
@@ -291,14 +320,26 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
             switch states[path] {
             case .done(let local):
                 condition.unlock()
-                return local
+                return (local, nil)
+            case .arriving(let local, let arrival) where arriving:
+                condition.unlock()
+                return (local, arrival)
             case .failed(let error):
                 condition.unlock()
                 throw error
-            case .downloading:
+            case .downloading, .arriving:
                 condition.wait()
             case nil:
                 states[path] = .downloading
+                // An object that will come in parts is fetched by a thread of its own, so this
+                // reader can start on it as soon as its first part lands.
+                if arriving, downloadsInParts(object.size),
+                    let thread = try? JoinableThread(stackSize: 512 << 10, { [unowned(unsafe) self] in self.fetchAlone(object, path) })
+                {
+                    threads.append(thread)
+                    workers += 1
+                    continue
+                }
                 condition.unlock()
                 fetch(object, path)
                 condition.lock()
@@ -306,12 +347,26 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         }
     }
 
+    /// ``fetch(_:_:)`` on a thread counted among the prefetch workers (which `deinit` waits for).
+    private func fetchAlone(_ object: RemoteObject, _ path: String) {
+        fetch(object, path)
+        condition.lock()
+        workers -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
     /// Downloads `object` (its state claimed as `.downloading` by the caller) and records how it went.
     private func fetch(_ object: RemoteObject, _ path: String) {
         let local = localName(path)
         let result: State
         do {
-            try download(object, to: local)
+            try download(object, to: local) { arrival in
+                self.condition.lock()
+                self.states[path] = .arriving(local, arrival)
+                self.condition.broadcast()
+                self.condition.unlock()
+            }
             result = .done(local)
         } catch {
             result = .failed(error)
@@ -320,6 +375,11 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         ProcessMemory.trimHeap()
         condition.lock()
         states[path] = result
+        if evictWhenDone.remove(path) != nil {
+            states[path] = nil
+            heads[path] = nil
+            if case .done(let l) = result { FS.remove(l) }
+        }
         if case .failed(let error) = result {
             failed.append((path, error))
             if aheadPaths.remove(path) != nil { ahead -= object.size }

@@ -2,10 +2,6 @@ import Foundation
 import LiteProof
 import LiteProofObjectStore
 
-#if canImport(FoundationNetworking)
-    @preconcurrency import FoundationNetworking
-#endif
-
 /// The few S3 calls LiteProof makes (ListObjectsV2, GetObject, ranged GetObject), signed with
 /// SigV4, synchronous (callers are plain threads), over the shared ``HTTPTransport`` (retries,
 /// deadlines, bounded bodies, no redirects), with errors in S3's own words.
@@ -119,7 +115,7 @@ public final class S3Client: ObjectStoreClient, @unchecked Sendable {
     func describe(status: Int, error: S3ErrorBody?, headers: [String: String], what: String) -> LiteProofError {
         // A HEAD-like answer without a body (some servers for 403): S3 would have said AccessDenied.
         let code = error?.code ?? (status == 403 ? "AccessDenied" : "HTTP \(status)")
-        let message = error?.message ?? HTTPURLResponse.localizedString(forStatusCode: status)
+        let message = error?.message ?? HTTPRequest.reason(status)
         let bucket = config.location.bucket
         let tried = "endpoint \(config.endpoint.absoluteString), region \(config.region)"
         var hint = ""

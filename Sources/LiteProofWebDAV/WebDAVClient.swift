@@ -2,10 +2,6 @@ import Foundation
 import LiteProof
 import LiteProofObjectStore
 
-#if canImport(FoundationNetworking)
-    @preconcurrency import FoundationNetworking
-#endif
-
 /// The WebDAV calls LiteProof makes: `PROPFIND` with `Depth: 1`, folder by folder below the
 /// replica (Litestream 0.5 writes `PATH/ltx/<level>/<min>-<max>.ltx`), and GETs, whole or with
 /// `Range:`. Synchronous, over the shared ``HTTPTransport`` (retries, deadlines, bounded bodies,
@@ -224,8 +220,8 @@ public final class WebDAVClient: ObjectStoreClient, @unchecked Sendable {
     }
 
     /// A request of `url`, with basic auth when the URL had credentials.
-    func makeRequest(_ url: URL) throws -> URLRequest {
-        var request = URLRequest(url: url)
+    func makeRequest(_ url: URL) throws -> HTTPRequest {
+        var request = HTTPRequest(url: url)
         if let user = location.username {
             let token = Data("\(user):\(location.password ?? "")".utf8).base64EncodedString()
             request.setValue("Basic \(token)", forHTTPHeaderField: "Authorization")

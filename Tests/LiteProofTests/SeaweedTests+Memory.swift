@@ -11,14 +11,19 @@ import LiteProofS3
 import Testing
 
 extension SeaweedTests {
-    /// The bound on a command's peak resident memory (shared libraries included, about 40 MiB of
-    /// it), whatever the objects' sizes. A command that held the snapshot object in memory would
-    /// need more than the object (64 MB) and the libraries; so did the build before the
-    /// connection slots (0.3: restore 80 MiB, verify 117 MiB; 0.5 restore 107 MiB). Issue 25's goal
-    /// is 64 MiB: a debug build here peaks at 66–71 MiB for a 0.3 restore, 74 MiB for a 0.3
-    /// verify (the same verify of a folder: 64 MiB), so the bound leaves room for the transport's
-    /// buffers until the goal is met (Benchmarks/HISTORY.md).
-    static let peakBound = 80 << 20
+    /// The bound on a command's peak resident memory (shared libraries included, about 30 MiB of
+    /// it), whatever the objects' sizes: issue 25's 64 MiB for the release build (CI runs this test
+    /// against it too). A command that held the snapshot object in memory would need more than the
+    /// object (64 MB) and the libraries; so did the build before the connection slots (0.3:
+    /// restore 80 MiB, verify 117 MiB; 0.5 restore 107 MiB), and the build before the ICU-free
+    /// times, the transport without FoundationNetworking and three decoder slots (0.3 restore and
+    /// verify 71–74 MiB in a debug build). A debug build's own code is larger and slower to let go
+    /// of memory: it peaks at 65 MiB for a 0.3 restore or verify here, so its bound is 72 MiB.
+    #if DEBUG
+        static let peakBound = 72 << 20
+    #else
+        static let peakBound = 64 << 20
+    #endif
 
     @Test(arguments: LitestreamVersion.allCases)
     func restoreAndVerifyOfLargeObjectsStayUnderTheMemoryBound(_ version: LitestreamVersion) async throws {

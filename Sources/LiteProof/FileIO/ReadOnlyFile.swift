@@ -20,10 +20,46 @@ public final class ReadOnlyFile: @unchecked Sendable {
     /// since it was opened, e.g. a spill file being written).
     let windowed: Bool
 
+    /// Bytes still on their way into the file (see ``init(arriving:size:arrival:displayName:)``);
+    /// nil when it is whole.
+    let arrival: Arrival?
+
     /// Opens `path`; with `window`, only `size` bytes from `offset` are visible (a member of an
     /// uncompressed archive, read in place).
     public init(_ path: String, window: (offset: Int64, size: Int64)? = nil, displayName: String? = nil) throws {
         self.path = displayName ?? path
+        let (fd, st) = try Self.openRegular(path, displayName: displayName)
+        if let window {
+            guard window.offset >= 0, window.size >= 0, window.offset + window.size <= Int64(st.st_size) else {
+                close(fd)
+                throw LiteProofError.storage(.transfer, "\(displayName ?? path) lies outside \(path)", path: displayName ?? path)
+            }
+            base = window.offset
+            size = window.size
+            windowed = true
+        } else {
+            base = 0
+            size = Int64(st.st_size)
+            windowed = false
+        }
+        arrival = nil
+        self.fd = fd
+    }
+
+    /// Opens `path`, a file a download is still writing, that will hold `size` bytes: each read
+    /// waits until its bytes have landed (``Arrival``), or throws the download's failure, so a
+    /// reader works through an object while the rest of it is on its way.
+    public init(arriving path: String, size: Int64, arrival: Arrival, displayName: String? = nil) throws {
+        self.path = displayName ?? path
+        (fd, _) = try Self.openRegular(path, displayName: displayName)
+        base = 0
+        self.size = max(0, size)
+        windowed = true
+        self.arrival = arrival
+    }
+
+    /// Opens `path` read-only, refusing anything but a regular file.
+    private static func openRegular(_ path: String, displayName: String?) throws -> (Int32, stat) {
         // O_NONBLOCK: opening a FIFO (or a device) named like a replica file must not wait for a
         // writer; anything but a regular file is refused before it is read.
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
@@ -41,20 +77,7 @@ public final class ReadOnlyFile: @unchecked Sendable {
                 path: displayName ?? path)
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-        if let window {
-            guard window.offset >= 0, window.size >= 0, window.offset + window.size <= Int64(st.st_size) else {
-                close(fd)
-                throw LiteProofError.storage(.transfer, "\(displayName ?? path) lies outside \(path)", path: displayName ?? path)
-            }
-            base = window.offset
-            size = window.size
-            windowed = true
-        } else {
-            base = 0
-            size = Int64(st.st_size)
-            windowed = false
-        }
-        self.fd = fd
+        return (fd, st)
     }
 
     deinit { close(fd) }
@@ -63,6 +86,7 @@ public final class ReadOnlyFile: @unchecked Sendable {
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
         var done = 0
         let want = windowed ? Int(max(0, min(Int64(buffer.count), size - offset))) : buffer.count
+        if let arrival, want > 0 { try arrival.wait(through: base + offset + Int64(want)) }
         while done < want {
             let n = pread(fd, buffer.baseAddress! + done, want - done, off_t(base + offset) + off_t(done))
             if n < 0 {

@@ -69,9 +69,20 @@ final class PlansMade: Sendable {
     }
 }
 
-/// ISO-8601 UTC with milliseconds.
+/// ISO-8601 UTC with milliseconds (`2026-12-07T03:18:24.874Z`), as `ISO8601DateFormatter` writes
+/// it with fractional seconds (rounded to the nearest millisecond), without that formatter: it
+/// loads ICU's calendar, locale and time-zone data, 6 MB of a restore's memory for one string.
 public func formatTime(_ t: Double) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.string(from: Date(timeIntervalSince1970: t))
+    guard t.isFinite, abs(t) < 1e15 else { return "\(t)" }
+    let ms = (t * 1000).rounded()
+    let seconds = (ms / 1000).rounded(.down)
+    var clock = time_t(seconds)
+    var utc = tm()
+    guard gmtime_r(&clock, &utc) != nil else { return "\(t)" }
+    func digits(_ v: Int32, _ n: Int) -> String {
+        let s = String(v)
+        return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s
+    }
+    return digits(utc.tm_year + 1900, 4) + "-" + digits(utc.tm_mon + 1, 2) + "-" + digits(utc.tm_mday, 2) + "T" + digits(utc.tm_hour, 2) + ":"
+        + digits(utc.tm_min, 2) + ":" + digits(utc.tm_sec, 2) + "." + digits(Int32(ms - seconds * 1000), 3) + "Z"
 }

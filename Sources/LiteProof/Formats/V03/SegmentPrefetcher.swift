@@ -19,7 +19,8 @@ import Foundation
 ///
 /// Memory is fixed: `slots` decompressed blocks and one compressed block per worker, each as
 /// large as the largest block size the files declare (4 MiB for Litestream's), allocated when a
-/// block first needs it.
+/// block first needs it. Three slots (the reader's block and one per worker) keep both cores
+/// busy: a fourth made no restore faster and cost 4 MiB of the 64 MiB a restore may use.
 // @unchecked: its mutable state is guarded by `lock` (a ``Monitor``); a slot's buffer belongs
 // to whoever holds the slot number.
 public final class SegmentPrefetcher: @unchecked Sendable {
@@ -76,7 +77,7 @@ public final class SegmentPrefetcher: @unchecked Sendable {
     /// `checksContent: false` skips the content checksums of the frames this decoder decodes
     /// itself, for files that were just decoded in full and found sound (`verify`'s trial
     /// restore); a file that goes to liblz4 is still checked there.
-    public init(replica: Replica, files: [V03File], workers: Int = 2, slots: Int = 4, checksContent: Bool = true) {
+    public init(replica: Replica, files: [V03File], workers: Int = 2, slots: Int = 3, checksContent: Bool = true) {
         self.replica = replica
         self.files = files
         self.checksContent = checksContent
