@@ -37,31 +37,11 @@ if [ ! -x "$litestream" ]; then
 fi
 [ -x /usr/bin/time ] || { echo "error: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
 
-# The replica: made once, reused afterwards (.complete marks a finished one).
-case $size_mb in
-  *[!0-9]*) folder="$data/$version-$size_mb" ;;
-  *) folder="$data/$version-${size_mb}mb" ;;
-esac
-[ "${LITEPROOF_BENCH_SCALE:-100}" = 100 ] || folder="$folder-scale${LITEPROOF_BENCH_SCALE}"
-[ "$version" = 0.3.13 ] || [ "${LITEPROOF_BENCH_SNAPSHOT_INTERVAL:-20s}" = 20s ] || folder="$folder-snapshot$LITEPROOF_BENCH_SNAPSHOT_INTERVAL"
-[ "$version" = 0.3.13 ] || [ -z "${LITEPROOF_BENCH_L0_RETENTION:-}" ] || folder="$folder-l0retention$LITEPROOF_BENCH_L0_RETENTION"
-if [ ! -f "$folder/.complete" ]; then
-  mkdir -p "$data"
-  tmp="$folder.making-$$"
-  echo "making a real Litestream $version replica ($size_mb) in $folder (once)..."
-  bash "$here/make-replica.sh" "$version" "$size_mb" "$tmp" > "$tmp.log" 2>&1 || { tail -20 "$tmp.log" >&2; exit 2; }
-  rm -rf "$folder"; mv "$tmp" "$folder"; mv "$tmp.log" "$folder/make-replica.log"
-  tail -1 "$folder/make-replica.log" > "$folder/.complete"
-fi
-replica="$folder/replica"
+# The replica: made once, reused afterwards (bench-lib.sh).
+source "$here/bench-lib.sh"
+cached_replica "$version" "$size_mb"
 
-if [ -n "${LITEPROOF_BIN:-}" ]; then
-  liteproof=$LITEPROOF_BIN
-else
-  echo "building liteproof (swift build -c release --product liteproof in $root)..."
-  (cd "$root" && swift build -c release --product liteproof 2>&1 | tail -1)
-  liteproof="$root/.build/release/liteproof"
-fi
+liteproof_binary
 
 scratch="$data/scratch/compare-$$"
 mkdir -p "$scratch"

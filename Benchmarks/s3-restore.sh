@@ -35,49 +35,16 @@ rtts=("$@")
 rate=${RATE_MB_S:-100}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-data=${LITEPROOF_BENCH_DATA:-$here/.data}
-litestream="$root/.tools/litestream-$version/bin/litestream"
-weed="$root/.tools/seaweedfs/bin/weed"
-for tool in "$litestream" "$weed"; do
-  [ -x "$tool" ] || { echo "error: $tool is missing; run \`bash .ci/setup\` in $root first" >&2; exit 2; }
-done
-[ -x /usr/bin/time ] || { echo "error: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
+source "$here/bench-lib.sh"
+bench_tools "$version" weed
 
-# The replica: the one compare-litestream.sh makes and caches (made here if missing).
-case $profile in
-  *[!0-9]*) folder="$data/$version-$profile" ;;
-  *) folder="$data/$version-${profile}mb" ;;
-esac
-[ "${LITEPROOF_BENCH_SCALE:-100}" = 100 ] || folder="$folder-scale${LITEPROOF_BENCH_SCALE}"
-[ "$version" = 0.3.13 ] || [ "${LITEPROOF_BENCH_SNAPSHOT_INTERVAL:-20s}" = 20s ] || folder="$folder-snapshot$LITEPROOF_BENCH_SNAPSHOT_INTERVAL"
-[ "$version" = 0.3.13 ] || [ -z "${LITEPROOF_BENCH_L0_RETENTION:-}" ] || folder="$folder-l0retention$LITEPROOF_BENCH_L0_RETENTION"
-if [ ! -f "$folder/.complete" ]; then
-  mkdir -p "$data"
-  tmp="$folder.making-$$"
-  echo "making a real Litestream $version replica ($profile) in $folder (once)..."
-  bash "$here/make-replica.sh" "$version" "$profile" "$tmp" > "$tmp.log" 2>&1 || { tail -20 "$tmp.log" >&2; exit 2; }
-  rm -rf "$folder"; mv "$tmp" "$folder"; mv "$tmp.log" "$folder/make-replica.log"
-  tail -1 "$folder/make-replica.log" > "$folder/.complete"
-fi
-replica="$folder/replica"
+# The replica: made once, reused afterwards (bench-lib.sh).
+cached_replica "$version" "$profile"
 
-if [ -n "${LITEPROOF_BIN:-}" ]; then
-  liteproof=$LITEPROOF_BIN
-else
-  echo "building liteproof (swift build -c release --product liteproof in $root)..."
-  (cd "$root" && swift build -c release --product liteproof 2>&1 | tail -1)
-  liteproof="$root/.build/release/liteproof"
-fi
+liteproof_binary
 
-scratch="$data/scratch/s3-restore-$$"
+bench_scratch s3-restore
 mkdir -p "$scratch/weed"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
 
 source "$root/Benchmarks/seaweed-lib.sh"
 bench_s3_env

@@ -37,47 +37,16 @@ case $version in 0.3.13 | 0.5.17) ;; *) echo "error: VERSION must be 0.3.13 or 0
 case $size_mb in '' | *[!0-9]*) echo "error: SIZE_MB must be a number (the append profile); $usage" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-data=${LITEPROOF_BENCH_DATA:-$here/.data}
-litestream="$root/.tools/litestream-$version/bin/litestream"
-weed="$root/.tools/seaweedfs/bin/weed"
-for tool in "$litestream" "$weed"; do
-  [ -x "$tool" ] || { echo "error: $tool is missing; run \`bash .ci/setup\` in $root first" >&2; exit 2; }
-done
-[ -x /usr/bin/time ] || { echo "error: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
+source "$here/bench-lib.sh"
+bench_tools "$version" weed
 
-# The replica: made once, reused afterwards (.complete marks a finished one).
-folder="$data/$version-${size_mb}mb"
-[ "$version" = 0.3.13 ] || [ "${LITEPROOF_BENCH_SNAPSHOT_INTERVAL:-20s}" = 20s ] || folder="$folder-snapshot$LITEPROOF_BENCH_SNAPSHOT_INTERVAL"
-[ "$version" = 0.3.13 ] || [ -z "${LITEPROOF_BENCH_L0_RETENTION:-}" ] || folder="$folder-l0retention$LITEPROOF_BENCH_L0_RETENTION"
-if [ ! -f "$folder/.complete" ]; then
-  mkdir -p "$data"
-  tmp="$folder.making-$$"
-  echo "making a real Litestream $version replica ($size_mb) in $folder (once)..."
-  made=$SECONDS
-  bash "$here/make-replica.sh" "$version" "$size_mb" "$tmp" > "$tmp.log" 2>&1 || { tail -20 "$tmp.log" >&2; exit 2; }
-  rm -rf "$folder"; mv "$tmp" "$folder"; mv "$tmp.log" "$folder/make-replica.log"
-  tail -1 "$folder/make-replica.log" > "$folder/.complete"
-  echo "made in $((SECONDS - made)) s: $(cat "$folder/.complete")"
-fi
-replica="$folder/replica"
+# The replica: made once, reused afterwards (bench-lib.sh).
+cached_replica "$version" "$size_mb"
 
-if [ -n "${LITEPROOF_BIN:-}" ]; then
-  liteproof=$LITEPROOF_BIN
-else
-  echo "building liteproof (swift build -c release --product liteproof in $root)..."
-  (cd "$root" && swift build -c release --product liteproof 2>&1 | tail -1)
-  liteproof="$root/.build/release/liteproof"
-fi
+liteproof_binary
 
-scratch="$data/scratch/scale-$$"
+bench_scratch scale
 mkdir -p "$scratch/tmp"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
 trap 'exit 130' INT TERM
 export TMPDIR="$scratch/tmp" # verify's trial restore
 
