@@ -15,7 +15,8 @@
 # Each run prints wall time, CPU time and peak RSS (GNU time), time per replica, and for S3 the
 # requests LiteProof sent (its `--json` summary: storageRequests, listingRequests), per replica.
 # The goal (issue 25): one listing pass plus the objects' own reads, and S3 within 2x of local disk.
-# LiteProof is built with `swift build -c release --product liteproof` unless LITEPROOF names a binary.
+# LiteProof is built with `swift build -c release --product liteproof` unless LITEPROOF_BIN (or, as
+# before, LITEPROOF) names a binary.
 set -euo pipefail
 count=${1:-1000}
 own_work=
@@ -28,13 +29,9 @@ root=$(cd "$here/.." && pwd)
 weed="$root/.tools/seaweedfs/bin/weed"
 [ -x "$weed" ] || { echo "error: $weed is missing; run \`bash .ci/setup\` in $root first" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "error: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
-if [ -n "${LITEPROOF:-}" ]; then
-  bin=$LITEPROOF
-else
-  echo "building liteproof (swift build -c release --product liteproof in $root)..."
-  (cd "$root" && swift build -c release --product liteproof 2>&1 | tail -1)
-  bin="$root/.build/release/liteproof"
-fi
+source "$here/bench-lib.sh"
+LITEPROOF_BIN=${LITEPROOF_BIN:-${LITEPROOF:-}} liteproof_binary
+bin=$liteproof
 
 mkdir -p "$work"
 pid=
