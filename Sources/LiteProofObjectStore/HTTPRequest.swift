@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 
 /// One request as a back end describes it (URL, method, headers, body) for ``HTTPTransport`` to
 /// send: the few parts of FoundationNetworking's `URLRequest` the back ends used, without linking
@@ -21,43 +22,17 @@ package struct HTTPRequest: Sendable {
         if let value { headers.append((field, value)) }
     }
 
-    /// The reason phrase of an HTTP status, as FoundationNetworking's
-    /// `HTTPURLResponse.localizedString(forStatusCode:)` gives it.
+    /// The reason phrase of an HTTP status, in the words `HTTPURLResponse` used: NIO's phrase,
+    /// or the status class's for a code NIO has no phrase for.
     package static func reason(_ status: Int) -> String {
+        let phrase = HTTPResponseStatus(statusCode: status).reasonPhrase
+        if !phrase.isEmpty { return phrase }
         switch status {
-        case 200: "OK"
-        case 201: "Created"
-        case 204: "No Content"
-        case 206: "Partial Content"
-        case 301: "Moved Permanently"
-        case 302: "Found"
-        case 303: "See Other"
-        case 304: "Not Modified"
-        case 307: "Temporary Redirect"
-        case 308: "Permanent Redirect"
-        case 400: "Bad Request"
-        case 401: "Unauthorized"
-        case 403: "Forbidden"
-        case 404: "Not Found"
-        case 405: "Method Not Allowed"
-        case 408: "Request Timeout"
-        case 409: "Conflict"
-        case 410: "Gone"
-        case 411: "Length Required"
-        case 412: "Precondition Failed"
-        case 413: "Payload Too Large"
-        case 416: "Range Not Satisfiable"
-        case 429: "Too Many Requests"
-        case 500: "Internal Server Error"
-        case 501: "Not Implemented"
-        case 502: "Bad Gateway"
-        case 503: "Service Unavailable"
-        case 504: "Gateway Timeout"
-        case 100..<200: "Informational"
-        case 200..<300: "Success"
-        case 300..<400: "Redirection"
-        case 400..<500: "Client Error"
-        default: "Server Error"
+        case 100..<200: return "Informational"
+        case 200..<300: return "Success"
+        case 300..<400: return "Redirection"
+        case 400..<500: return "Client Error"
+        default: return "Server Error"
         }
     }
 }

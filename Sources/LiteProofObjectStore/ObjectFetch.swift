@@ -159,7 +159,7 @@ public struct ObjectFetch: ReplicaFetch, Sendable {
         private func writeLocked(_ entries: [String: Entry]) throws {
             let start = Date()
             let manifest = Manifest(
-                source: source, fetched: ObjectFetch.formatTime(start.timeIntervalSince1970), files: entries.values.sorted { $0.path < $1.path },
+                source: source, fetched: LiteProof.formatTime(start.timeIntervalSince1970), files: entries.values.sorted { $0.path < $1.path },
                 partialTo: partialTo)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -180,7 +180,7 @@ public struct ObjectFetch: ReplicaFetch, Sendable {
     }
 
     static func entry(_ path: String, _ o: RemoteObject) -> Entry {
-        Entry(path: path, key: o.key, size: o.size, etag: o.etag, lastModified: formatTime(o.lastModified), modified: o.lastModified)
+        Entry(path: path, key: o.key, size: o.size, etag: o.etag, lastModified: LiteProof.formatTime(o.lastModified), modified: o.lastModified)
     }
 
     static func setTime(_ path: String, _ seconds: Double) {
@@ -191,6 +191,4 @@ public struct ObjectFetch: ReplicaFetch, Sendable {
         ]
         _ = utimensat(AT_FDCWD, path, &times, 0)
     }
-
-    static func formatTime(_ seconds: Double) -> String { LiteProof.formatTime(seconds) }
 }

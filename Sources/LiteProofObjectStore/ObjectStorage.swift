@@ -278,27 +278,21 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         }
         var removed: [String] = []
         for p in paths {
-            let local: String
             switch states[p] {
-            case .done(let l): local = l
+            case .done(let local):
+                states[p] = nil
+                heads[p] = nil
+                removed.append(local)
             case .arriving:
                 // Its download removes it when it ends (a reader that read all of it may
                 // evict it a moment before).
                 evictWhenDone.insert(p)
-                if aheadPaths.remove(p) != nil {
-                    ahead -= objects[p]?.size ?? 0
-                    condition.broadcast()
-                }
-                continue
             default: continue
             }
-            states[p] = nil
-            heads[p] = nil
             if aheadPaths.remove(p) != nil {
                 ahead -= objects[p]?.size ?? 0
                 condition.broadcast()
             }
-            removed.append(local)
         }
         condition.unlock()
         for local in removed { FS.remove(local) }
