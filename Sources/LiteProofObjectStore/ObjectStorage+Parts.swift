@@ -20,7 +20,7 @@ extension ObjectStorage {
     ///
     /// A download in parts calls `started` with the ``Arrival`` of `local` once the file exists,
     /// then marks each part as it lands (in the file), so readers need not wait for the last part;
-    /// a failure reaches them through it too.
+    /// the caller fails it when this throws (after recording the failure).
     func download(_ object: RemoteObject, to local: String, started: (Arrival) -> Void = { _ in }) throws {
         let partSize = max(4096, self.partSize)
         guard downloadsInParts(object.size) else {
@@ -33,12 +33,6 @@ extension ObjectStorage {
         FS.remove(local)
         let out = try ScratchSpace.createFile(local, mode: 0o600)
         let arrival = Arrival()
-        var landed = false
-        defer {
-            if !landed {
-                arrival.fail(LiteProofError.storage(.transfer, "the download of \(object.key) did not finish", path: object.key))
-            }
-        }
         started(arrival)
         let next = Locked(0)
         let outcome = Locked<(error: Error?, whole: String?)>((nil, nil))
@@ -85,11 +79,9 @@ extension ObjectStorage {
             defer { FS.remove(whole) }
             try out.copy(from: try ReadOnlyFile(whole, displayName: object.key), count: object.size, at: 0)
         } else if let error {
-            arrival.fail(error)
             FS.remove(local)
             throw error
         }
         arrival.landed(0..<object.size)
-        landed = true
     }
 }

@@ -368,6 +368,8 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         // The transport's buffers of this object are freed: their pages go back now.
         ProcessMemory.trimHeap()
         condition.lock()
+        var arrival: Arrival?
+        if case .arriving(_, let a) = states[path] { arrival = a }
         states[path] = result
         if evictWhenDone.remove(path) != nil {
             states[path] = nil
@@ -380,5 +382,8 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         }
         condition.broadcast()
         condition.unlock()
+        // Readers waiting for bytes that never came get the failure only once ``failures``
+        // holds it, so a command that ends on that error reports it as the storage's.
+        if let arrival, case .failed(let error) = result { arrival.fail(error) }
     }
 }
