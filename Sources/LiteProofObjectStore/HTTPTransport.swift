@@ -54,9 +54,9 @@ package enum AnswerJudgement {
 ///
 /// Over async-http-client (SwiftNIO, TLS by swift-nio-ssl), shared by every transport of the
 /// process (``HTTPClients``). The library reads replicas on plain threads with synchronous file
-/// I/O, so the requesting thread waits for each exchange, writes each body part itself, and
-/// only then lets the client read the next (``Transfer``): memory stays bounded however fast or
-/// long an answer is (FoundationNetworking's URLSession, used before, queued whatever the network
+/// I/O, so the requesting thread waits for each exchange while the event loop writes each body
+/// part before it reads the next (``Transfer``): memory stays bounded however fast or long an
+/// answer is (FoundationNetworking's URLSession, used before, queued whatever the network
 /// delivered, up to gigabytes, before its delegate could refuse it, and could neither turn
 /// certificate verification off nor honour `SSL_CERT_FILE`).
 // @unchecked: settings are fixed before first use; the traffic counters take `trafficLock`;
