@@ -54,14 +54,18 @@ let package = Package(
                 "LiteProof",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
+        // What object stores answer: listings and error bodies (S3's ListObjectsV2 and error XML,
+        // GCS's objects list, WebDAV's multistatus), parsed by a bounded scanner and checked by the
+        // one listing reader. No networking, so the fuzz build need not compile the HTTP stack.
+        .target(name: "LiteProofStoreAnswers", dependencies: ["LiteProof"]),
         // What every object-store back end shares: the HTTP transport under the transfer policy
         // (deadlines, speed floor, bounded bodies, no redirects, retries, endpoint health), the
-        // listing invariants, the storage that downloads objects as they are read, and `fetch`.
-        // Kept apart so the core library needs no networking.
+        // storage that downloads objects as they are read, and `fetch`. Kept apart so the core
+        // library needs no networking.
         .target(
             name: "LiteProofObjectStore",
             dependencies: [
-                "LiteProof",
+                "LiteProof", "LiteProofStoreAnswers",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -83,7 +87,7 @@ let package = Package(
         .target(
             name: "LiteProofS3",
             dependencies: [
-                "LiteProof", "LiteProofObjectStore",
+                "LiteProof", "LiteProofObjectStore", "LiteProofStoreAnswers",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Reading replicas over SFTP (`sftp://`) through Debian's libssh2: SSH, host key checks and
@@ -102,12 +106,12 @@ let package = Package(
         .target(
             name: "LiteProofGCS",
             dependencies: [
-                "LiteProof", "LiteProofObjectStore",
+                "LiteProof", "LiteProofObjectStore", "LiteProofStoreAnswers",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
         // Reading replicas straight from a WebDAV server (PROPFIND Depth: 1 and GETs, basic auth).
-        .target(name: "LiteProofWebDAV", dependencies: ["LiteProof", "LiteProofObjectStore"]),
+        .target(name: "LiteProofWebDAV", dependencies: ["LiteProof", "LiteProofObjectStore", "LiteProofStoreAnswers"]),
         .executableTarget(
             name: "liteproof",
             dependencies: [
@@ -119,7 +123,7 @@ let package = Package(
             name: "LiteProofTests",
             dependencies: [
                 "LiteProof", "LiteProofConfig", "LiteProofMetrics", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "LiteProofSFTP",
-                "LiteProofWebDAV", "CSQLite", "CLZ4",
+                "LiteProofWebDAV", "LiteProofStoreAnswers", "CSQLite", "CLZ4",
             ]),
     ],
     swiftLanguageModes: [.v6]
@@ -131,6 +135,6 @@ if Context.environment["LITEPROOF_FUZZ"] == "1" {
     package.targets.append(
         .executableTarget(
             name: "LiteProofFuzz",
-            dependencies: ["LiteProof", "LiteProofObjectStore", "LiteProofS3", "LiteProofGCS", "CLZ4"],
+            dependencies: ["LiteProof", "LiteProofStoreAnswers", "CLZ4"],
             path: "Fuzz/Sources/LiteProofFuzz"))
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LiteProof
 import LiteProofObjectStore
+import LiteProofStoreAnswers
 
 /// The GCS calls LiteProof makes, over the JSON API: the objects list (`prefix`, `pageToken`,
 /// `maxResults`) and media downloads (`alt=media`, whole or with `Range:`), with a bearer token

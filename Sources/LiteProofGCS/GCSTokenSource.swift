@@ -1,6 +1,7 @@
 import Foundation
 import LiteProof
 import LiteProofObjectStore
+import LiteProofStoreAnswers
 
 /// Access tokens for ``GCSCredentials``: exchanged at the credentials' token endpoint (a signed
 /// JWT for a service account, the refresh token for a user) over the shared transport, kept

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import LiteProof
+import LiteProofStoreAnswers
 
 /// An answer to one request: its status, headers (names in lower case) and body.
 package struct HTTPAnswer: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import LiteProof
+import LiteProofStoreAnswers
 
 /// `liteproof fetch`: copies a replica from a bucket (S3 or GCS) into a folder for offline work.
 /// Each file gets its object's time (S3's LastModified, GCS's `updated`) as its modification time

@@ -1,5 +1,6 @@
 import Foundation
 import LiteProof
+import LiteProofStoreAnswers
 
 extension ObjectStorage {
     /// Whether an object of `size` bytes is downloaded in ranged parts.

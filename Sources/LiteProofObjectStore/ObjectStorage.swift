@@ -1,5 +1,6 @@
 import Foundation
 import LiteProof
+import LiteProofStoreAnswers
 
 /// A replica read straight from a bucket, whichever store holds it (S3's and GCS's storages are
 /// this class with their client): the listing gives names, sizes and the store's times (the

@@ -1,6 +1,7 @@
 import Foundation
 import LiteProof
 import LiteProofObjectStore
+import LiteProofStoreAnswers
 
 /// The few S3 calls LiteProof makes (ListObjectsV2, GetObject, ranged GetObject), signed with
 /// SigV4, synchronous (callers are plain threads), over the shared ``HTTPTransport`` (retries,

@@ -1,6 +1,7 @@
 import Foundation
 import LiteProof
 import LiteProofObjectStore
+import LiteProofStoreAnswers
 
 /// A replica read straight from an S3 bucket (``ObjectStorage`` over an ``S3Client``).
 // @unchecked: adds only an immutable client to ``ObjectStorage``.

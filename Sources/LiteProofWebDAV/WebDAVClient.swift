@@ -1,6 +1,7 @@
 import Foundation
 import LiteProof
 import LiteProofObjectStore
+import LiteProofStoreAnswers
 
 /// The WebDAV calls LiteProof makes: `PROPFIND` with `Depth: 1`, folder by folder below the
 /// replica (Litestream 0.5 writes `PATH/ltx/<level>/<min>-<max>.ltx`), and GETs, whole or with

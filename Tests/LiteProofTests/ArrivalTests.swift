@@ -1,6 +1,7 @@
 import Foundation
 import LiteProof
 import LiteProofObjectStore
+import LiteProofStoreAnswers
 import Testing
 
 /// Objects downloaded in ranged parts are readable as the parts land (``Arrival``): a reader gets

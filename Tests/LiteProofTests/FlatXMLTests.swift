@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import LiteProofS3
+@testable import LiteProofStoreAnswers
 
 /// The scanner of S3's XML answers: what S3 sends is read, the rest refused (never a trap).
 @Suite struct FlatXMLTests {

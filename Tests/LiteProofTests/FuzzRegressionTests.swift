@@ -2,7 +2,7 @@ import Foundation
 import LiteProof
 import Testing
 
-@testable import LiteProofS3
+@testable import LiteProofStoreAnswers
 
 /// Inputs that trapped in the entry points the libFuzzer targets feed (Fuzz/run.sh), found while
 /// writing those targets and checked here through the same entry points: each must end in a

@@ -10,6 +10,7 @@ import LiteProofObjectStore
 import Testing
 
 @testable import LiteProofGCS
+@testable import LiteProofStoreAnswers
 
 /// A loopback stand-in for Google's token endpoint and the JSON API: `POST /token` grants
 /// `tok-N` for a JWT (or refuses one whose `iss` starts with `refused`), `user-N` for a refresh

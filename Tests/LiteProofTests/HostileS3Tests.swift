@@ -9,6 +9,7 @@ import LiteProofObjectStore
 import Testing
 
 @testable import LiteProofS3
+@testable import LiteProofStoreAnswers
 
 @Suite(.serialized) struct HostileS3Tests {
     /// The newest snapshot (level 9): every command reads it, a restore reads nothing else.

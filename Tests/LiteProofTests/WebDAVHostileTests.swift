@@ -6,6 +6,7 @@ import Foundation
 import LiteProof
 import Testing
 
+@testable import LiteProofStoreAnswers
 @testable import LiteProofWebDAV
 
 @Suite struct WebDAVHostileTests {

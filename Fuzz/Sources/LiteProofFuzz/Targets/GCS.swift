@@ -1,8 +1,7 @@
 import Foundation
-import LiteProofObjectStore
 
 @testable import LiteProof
-@testable import LiteProofGCS
+@testable import LiteProofStoreAnswers
 
 /// A page of the GCS JSON API's objects list: GCSListPage.parse, then the listing reader's
 /// invariants (the page taken twice, so a token or a name repeated across pages is met too).

@@ -1,8 +1,7 @@
 import Foundation
-import LiteProofObjectStore
 
 @testable import LiteProof
-@testable import LiteProofS3
+@testable import LiteProofStoreAnswers
 
 // Targets for what an object store answers: a ListObjectsV2 page and an error body.
 

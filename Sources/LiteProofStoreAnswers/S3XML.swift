@@ -1,15 +1,14 @@
 import Foundation
 import LiteProof
-import LiteProofObjectStore
 
 // The XML of S3's answers: error bodies and ListObjectsV2 pages.
 
 /// `<Error><Code>…</Code><Message>…</Message></Error>`.
-struct S3ErrorBody {
-    var code: String
-    var message: String
+package struct S3ErrorBody {
+    package var code: String
+    package var message: String
 
-    static func parse(_ data: Data) -> S3ErrorBody? {
+    package static func parse(_ data: Data) -> S3ErrorBody? {
         let fields = FlatXML.parse(data, record: nil)
         guard fields.ok, fields.root == "Error", let code = fields.top["Code"] else { return nil }
         return S3ErrorBody(code: code, message: fields.top["Message"] ?? "")
@@ -17,16 +16,16 @@ struct S3ErrorBody {
 }
 
 /// A ListObjectsV2 page.
-struct ListBucketResult {
-    var objects: [S3Object]
-    var truncated: Bool
-    var nextToken: String?
+package struct ListBucketResult {
+    package var objects: [RemoteObject]
+    package var truncated: Bool
+    package var nextToken: String?
 
     /// Parses one page. A page that does not parse to its end (cut off, nested deeper than S3
     /// nests, not a ListBucketResult, without IsTruncated) or whose entries lack a key, a size or a
     /// time is a transfer failure: never a smaller listing. With `<EncodingType>url</EncodingType>`
     /// (asked for with `encoding-type=url`) the keys are percent-decoded.
-    static func parse(_ data: Data, context: String) throws -> ListBucketResult {
+    package static func parse(_ data: Data, context: String) throws -> ListBucketResult {
         let xml = FlatXML.parse(data, record: "Contents")
         func refuse(_ why: String) -> LiteProofError {
             LiteProofError(.storage(.transfer), "listing \(context): \(why)")
@@ -40,7 +39,7 @@ struct ListBucketResult {
             throw refuse("the page has no IsTruncated (true or false)")
         }
         let urlEncoded = xml.top["EncodingType"]?.lowercased() == "url"
-        var objects: [S3Object] = []
+        var objects: [RemoteObject] = []
         objects.reserveCapacity(xml.records.count)
         for r in xml.records {
             guard var key = r["Key"], let size = r["Size"].flatMap({ Int64($0) }), size >= 0 else {
@@ -58,7 +57,7 @@ struct ListBucketResult {
             }
             var etag = r["ETag"] ?? ""
             if etag.hasPrefix("\"") || etag.hasSuffix("\"") { etag = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
-            objects.append(S3Object(key: key, size: size, lastModified: modified, etag: etag))
+            objects.append(RemoteObject(key: key, size: size, lastModified: modified, etag: etag))
         }
         let token = xml.top["NextContinuationToken"].flatMap { $0.isEmpty ? nil : $0 }
         return ListBucketResult(objects: objects, truncated: truncated == "true", nextToken: token)
@@ -73,7 +72,7 @@ struct ListBucketResult {
 extension ListingReader {
     /// Takes the next ListObjectsV2 page; returns the continuation token to ask for next, nil
     /// when the listing is complete.
-    mutating func accept(_ page: ListBucketResult) throws -> String? {
+    package mutating func accept(_ page: ListBucketResult) throws -> String? {
         try accept(objects: page.objects, truncated: page.truncated, nextToken: page.nextToken)
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import LiteProofObjectStore
 
 /// Reads the two-level XML that S3 answers with: the root's child elements (`top`), and the
 /// children of each repeated `record` element. `ok` only for a document read to its end whose

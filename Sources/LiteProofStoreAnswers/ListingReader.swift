@@ -9,7 +9,8 @@ import LiteProof
 ///   that would page forever);
 /// - a key that does not sort after the one before it (within a page or across pages: S3 and GCS
 ///   list keys in ascending UTF-8 order, so a key out of order means pages overlap or were skipped);
-/// - more keys than ``TransferPolicy/maxKeys``, or many truncated pages in a row with no key.
+/// - more keys than `maxKeys` (the transfer policy's, LITEPROOF_STORE_MAX_KEYS), or many
+///   truncated pages in a row with no key.
 ///
 /// Only the objects `keep` accepts are stored: memory follows what the caller keeps, not what the
 /// server sent.

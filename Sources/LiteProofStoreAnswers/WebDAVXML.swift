@@ -1,16 +1,15 @@
 import Foundation
-import LiteProofObjectStore
 
 /// One `<response>` of a PROPFIND's multistatus answer: what LiteProof reads of it.
-struct DAVEntry: Equatable {
+package struct DAVEntry: Equatable {
     /// The href as sent (percent-encoded; a path or an absolute URL).
-    var href: String
+    package var href: String
     /// `<resourcetype><collection/></resourcetype>` in a propstat of status 200.
-    var collection = false
+    package var collection = false
     /// getcontentlength, getlastmodified and getetag from propstats of status 200.
-    var size: String?
-    var modified: String?
-    var etag: String?
+    package var size: String?
+    package var modified: String?
+    package var etag: String?
 }
 
 /// Reads a `207 Multi-Status` answer to PROPFIND (`DAV:` namespace, any prefix) into its
@@ -21,16 +20,16 @@ struct DAVEntry: Equatable {
 /// or unclosed elements and content after the root element are refused, naming the byte offset.
 /// Elements are matched by local name (the part after `:`), as WebDAV servers spell the `DAV:`
 /// prefix as they like (`D:`, `d:`, `ns0:`, a default namespace).
-enum Multistatus {
+package enum Multistatus {
     static let maxDepth = 16
     static let maxText = 8192
     static let rules = XMLRules(
         maxDepth: maxDepth, maxText: maxText, maxName: 256, localNames: true,
         foreignAtTop: "other markup a multistatus has no use for", foreignInside: "markup a multistatus never holds")
 
-    typealias Refusal = XMLRefusal
+    package typealias Refusal = XMLRefusal
 
-    static func parse(_ data: Data, maxEntries: Int) throws -> [DAVEntry] {
+    package static func parse(_ data: Data, maxEntries: Int) throws -> [DAVEntry] {
         var reader = Reader(maxEntries: maxEntries)
         try XMLScan.read(data, rules: rules, into: &reader)
         return reader.entries
@@ -102,10 +101,10 @@ enum Multistatus {
 
 /// The times of `getlastmodified`: RFC 1123 (`Sun, 06 Dec 2026 20:59:04 GMT`), as RFC 4918
 /// requires; RFC 3339 too, as some servers send.
-enum HTTPDate {
+package enum HTTPDate {
     static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    static func parse(_ s: String) -> Double? {
+    package static func parse(_ s: String) -> Double? {
         let parts = s.split(separator: " ")
         if parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT" || parts[5] == "UTC", parts[1].count <= 2,
             let day = Int(parts[1]), let month = months.firstIndex(of: String(parts[2])), parts[3].count == 4, Int(parts[3]) != nil,

@@ -1,20 +1,19 @@
 import Foundation
 import LiteProof
-import LiteProofObjectStore
 
 /// One page of the JSON API's objects list (`storage#objects`): `items` (each with `name`,
 /// `size`, `updated`, `generation`) and `nextPageToken` while the listing goes on.
 ///
-/// Read with Foundation's JSONDecoder from a body the transport has already bounded
-/// (``TransferPolicy/maxAnswerBytes``). A page that is not that document, an item without a name,
-/// a size that is not a whole number of bytes in range, or a time that does not read is a
+/// Read with Foundation's JSONDecoder from a body the transport has already bounded (the
+/// transfer policy's `maxAnswerBytes`). A page that is not that document, an item without a
+/// name, a size that is not a whole number of bytes in range, or a time that does not read is a
 /// transfer failure (exit 2), never a smaller listing. Whether pages go on forever is
 /// ``ListingReader``'s to judge.
-struct GCSListPage {
-    var objects: [RemoteObject]
+package struct GCSListPage {
+    package var objects: [RemoteObject]
     /// Each object's generation (when the page gives one), by name.
-    var generations: [String: String] = [:]
-    var nextToken: String?
+    package var generations: [String: String] = [:]
+    package var nextToken: String?
 
     /// Most items one page may hold: GCS sends at most 1000 (`maxResults`' ceiling); a server
     /// that sends far more is refused rather than believed.
@@ -52,7 +51,7 @@ struct GCSListPage {
         }
     }
 
-    static func parse(_ data: Data, context: String) throws -> GCSListPage {
+    package static func parse(_ data: Data, context: String) throws -> GCSListPage {
         func refuse(_ why: String) -> LiteProofError {
             LiteProofError(.storage(.transfer), "listing \(context): \(why); the listing is refused as incomplete")
         }
