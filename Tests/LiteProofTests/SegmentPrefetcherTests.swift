@@ -1,7 +1,8 @@
 import CLZ4
 import Foundation
-import LiteProof
 import Testing
+
+@testable import LiteProof
 
 /// The restore's block-parallel LZ4 decoder (``SegmentPrefetcher``) against liblz4's frame
 /// decoder (``LZ4Frame/decompress(_:name:_:)``): the same bytes and, for damaged frames, the same
@@ -159,6 +160,42 @@ import Testing
         cases.append(("not LZ4", Array(plain[0..<5000])))
         cases.append(("intact again after the damage", good))
         try compareWithLiblz4(cases)
+    }
+
+    /// A block is decoded in place (read into the end of its slot, decoded into its start) only
+    /// when its output cannot overrun a byte of it not yet read. Every block Litestream wrote (the
+    /// example replica's files, 4 MiB blocks) passes. This crafted block (no writer makes it) does
+    /// not: a match of ~60 KB, then a run of literal-length bytes cut short, which the match would
+    /// overwrite before it is read; it goes to liblz4, with the same result as liblz4's.
+    @Test func onlyBlocksTheOutputCannotOverrunAreDecodedInPlace() throws {
+        let root = Fixtures.example("0.3").replica
+        var blocks = 0
+        for path in [Fixtures.v03Snapshot] + Self.segments.map(Fixtures.v03Segment) {
+            let frame = try bytes(of: root + "/" + path)
+            var at = 7
+            while at + 4 <= frame.count, case let word = u32le(frame, at), word != 0 {
+                let size = Int(word & 0x7FFF_FFFF)
+                if word & 0x8000_0000 == 0 {
+                    let fits = frame[(at + 4)..<(at + 4 + size)].withUnsafeBytes {
+                        SegmentPrefetcher.decodesInPlace($0, slot: SegmentPrefetcher.slotSize(4 << 20))
+                    }
+                    #expect(fits, "\(path): the block at \(at)")
+                    blocks += 1
+                }
+                at += 4 + size
+            }
+        }
+        #expect(blocks >= 8, "the example's compressed blocks")
+
+        let plain = try Self.realContent()
+        let real = Self.frame(plain)  // 64 KiB blocks: a slot of 64 KiB and the margin
+        var block: [UInt8] = [0x1F, 0x61, 0x01, 0x00] + [UInt8](repeating: 255, count: 235) + [0]  // 'a', then a match of 59,944
+        block += [0xF0] + [UInt8](repeating: 255, count: 7000)  // literals whose length never ends
+        #expect(!block.withUnsafeBytes { SegmentPrefetcher.decodesInPlace($0, slot: SegmentPrefetcher.slotSize(65536)) })
+        var crafted = Array(real[0..<7])
+        crafted += withUnsafeBytes(of: UInt32(block.count).littleEndian, Array.init) + block + [0, 0, 0, 0, 1, 2, 3, 4]
+        let parallel = try compareWithLiblz4([("a block that would overrun itself", crafted), ("an intact frame after it", real)])
+        #expect(parallel == (plain.count + 65535) / 65536, "only the intact frame's blocks are decoded on the workers")
     }
 
     /// `checksContent: false` (files `verify` has just checked) hands over the same bytes and skips

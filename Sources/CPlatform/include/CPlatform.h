@@ -32,6 +32,9 @@ typedef struct {
 void liteproof_xxh32_reset(liteproof_xxh32_state *state, uint32_t seed);
 void liteproof_xxh32_update(liteproof_xxh32_state *state, const void *input, size_t length);
 uint32_t liteproof_xxh32_digest(const liteproof_xxh32_state *state);
+/// Whether the LZ4 block of `size` bytes at offset `start` of a buffer can be decoded into the
+/// buffer's start without its output overwriting a byte of it not yet read (`LZ4InPlace.c`).
+int liteproof_lz4_in_place_safe(const uint8_t *block, size_t size, size_t start);
 /// SQLite's WAL checksum of `length` bytes (a multiple of 8), continuing from (*s0, *s1);
 /// `bigEndian` as the WAL header's magic says.
 void liteproof_wal_checksum(const void *data, size_t length, int bigEndian, uint32_t *s0, uint32_t *s1);

@@ -17,10 +17,12 @@ import Foundation
 /// reader's thread, from the first byte not yet handed over: the reader sees the same bytes and the
 /// same damage, with the same words, as ``LZ4Frame/decompress(_:name:_:)`` gives.
 ///
-/// Memory is fixed: `slots` decompressed blocks and one compressed block per worker, each as
-/// large as the largest block size the files declare (4 MiB for Litestream's), allocated when a
-/// block first needs it. Three slots (the reader's block and one per worker) keep both cores
-/// busy: a fourth made no restore faster and cost 4 MiB of the 64 MiB a restore may use.
+/// Memory is fixed: `slots` blocks, each as large as the largest block size the files declare
+/// (4 MiB for Litestream's) and LZ4's in-place margin (16 KiB), allocated when a block first
+/// needs it. A compressed block is read into the end of its slot and decoded in place (see
+/// ``decodeBlock``), so no worker needs a buffer of its own: two compressed-block buffers were up
+/// to 8 MiB of a restore's 64. Three slots (the reader's block and one per worker) keep both cores busy: a fourth made no
+/// restore faster and cost 4 MiB.
 // @unchecked: its mutable state is guarded by `lock` (a ``Monitor``); a slot's buffer belongs
 // to whoever holds the slot number.
 public final class SegmentPrefetcher: @unchecked Sendable {
@@ -62,9 +64,6 @@ public final class SegmentPrefetcher: @unchecked Sendable {
         return parallelBlocks
     }
 
-    /// The reader's own compressed-block buffer when there are no worker threads.
-    private var inlineInput = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-
     /// Whether the content checksums are computed and compared (see ``init``).
     let checksContent: Bool
     /// Each file is evicted from the replica's storage once the reader has all of it (a restore
@@ -89,11 +88,7 @@ public final class SegmentPrefetcher: @unchecked Sendable {
             guard
                 let thread = try? JoinableThread(
                     stackSize: 1 << 20,
-                    { [unowned self] in
-                        var input = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-                        defer { input.deallocate() }
-                        self.work(input: &input)
-                    })
+                    { [unowned self] in self.work() })
             else { break }
             self.workers.append(thread)
         }
@@ -103,7 +98,6 @@ public final class SegmentPrefetcher: @unchecked Sendable {
         cancel()
         for s in slots { s.deallocate() }
         slots.deallocate()
-        inlineInput.deallocate()
     }
 
     /// Stops the workers and waits for them.
@@ -131,7 +125,7 @@ public final class SegmentPrefetcher: @unchecked Sendable {
                 if workers.isEmpty {
                     // No worker threads: the reader feeds and decodes the next block itself.
                     lock.unlock()
-                    let progressed = step(input: &inlineInput, waiting: false)
+                    let progressed = step(waiting: false)
                     lock.lock()
                     precondition(progressed, "an inline prefetcher always has the next block to decode")
                     continue
@@ -187,14 +181,14 @@ public final class SegmentPrefetcher: @unchecked Sendable {
 
     // MARK: - Workers
 
-    private func work(input: inout UnsafeMutableRawBufferPointer) {
-        while step(input: &input, waiting: true) {}
+    private func work() {
+        while step(waiting: true) {}
     }
 
     /// Feeds the next item and decodes it when it is a block; false when there is nothing to do
     /// (every file fed, or cancelled; without `waiting`, also when the feeder's turn or a slot is
     /// taken).
-    private func step(input: inout UnsafeMutableRawBufferPointer, waiting: Bool) -> Bool {
+    private func step(waiting: Bool) -> Bool {
         // Take the feeder's turn and a free slot, then read the next block's header.
         lock.lock()
         while waiting && !cancelled && cursor.file < files.count && (feeding || freeSlots.isEmpty) {
@@ -237,9 +231,8 @@ public final class SegmentPrefetcher: @unchecked Sendable {
         lock.unlock()
 
         guard let d = decode else { return true }
-        Self.reserve(&input, d.blockMax)
-        Self.reserve(&slots[slot], d.blockMax)
-        let count = Self.decodeBlock(d.handle, at: d.offset, size: d.size, raw: d.raw, blockMax: d.blockMax, input: input, into: slots[slot])
+        Self.reserve(&slots[slot], Self.slotSize(d.blockMax))
+        let count = Self.decodeBlock(d.handle, at: d.offset, size: d.size, raw: d.raw, blockMax: d.blockMax, into: slots[slot])
 
         lock.lock()
         let i = sequence - removed
@@ -303,37 +296,6 @@ public final class SegmentPrefetcher: @unchecked Sendable {
             return .block(offset: offset, size: size, raw: word & 0x8000_0000 != 0)
         } catch {
             return .fallback  // the reader's own decode reports it
-        }
-    }
-
-    /// Grows `buffer` to at least `size` bytes (its contents are not kept).
-    private static func reserve(_ buffer: inout UnsafeMutableRawBufferPointer, _ size: Int) {
-        guard buffer.count < size else { return }
-        buffer.deallocate()
-        buffer = .allocate(byteCount: size, alignment: 64)
-    }
-
-    private static func readWord(_ h: ReadOnlyFile, at offset: Int64) throws -> UInt32? {
-        let bytes = try h.read(count: 4, at: offset)
-        return bytes.count == 4 ? bytes.withUnsafeBytes { $0.u32LE(at: 0) } : nil
-    }
-
-    /// Reads and decodes one block into `output`; nil when it cannot (the reader's decode then reports why).
-    private static func decodeBlock(
-        _ h: ReadOnlyFile, at offset: Int64, size: Int, raw: Bool, blockMax: Int,
-        input: UnsafeMutableRawBufferPointer, into output: UnsafeMutableRawBufferPointer
-    ) -> Int? {
-        do {
-            if raw {
-                return try h.read(into: UnsafeMutableRawBufferPointer(rebasing: output[0..<size]), at: offset) == size ? size : nil
-            }
-            guard try h.read(into: UnsafeMutableRawBufferPointer(rebasing: input[0..<size]), at: offset) == size else { return nil }
-            let n = LZ4_decompress_safe(
-                input.baseAddress!.assumingMemoryBound(to: CChar.self), output.baseAddress!.assumingMemoryBound(to: CChar.self),
-                Int32(size), Int32(blockMax))
-            return n >= 0 ? Int(n) : nil
-        } catch {
-            return nil
         }
     }
 
