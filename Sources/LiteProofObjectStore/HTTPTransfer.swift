@@ -13,7 +13,7 @@ import NIOHTTP1
 /// (the part's future is already complete when handed back), so however fast or long a server's
 /// answer, what waits in memory is one part (NIO's read buffer), not what the network delivered.
 /// The parts are written on the event loop, not handed to the requesting thread: a handover per
-/// part cost two thread wake-ups per 64 KiB read, a tenth of a restore's CPU time from S3. The
+/// part cost two thread wake-ups per 64 KiB read, a sixth of a restore's CPU time from S3. The
 /// requesting thread is woken only by the head, the end, and a refusal.
 // @unchecked: what the event loop and the requesting thread share (`shared`) takes `lock`; the
 // file is written by the event loop alone, and its `written` count is final once `ended` is set.
