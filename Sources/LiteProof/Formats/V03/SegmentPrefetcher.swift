@@ -21,8 +21,8 @@ import Foundation
 /// (4 MiB for Litestream's) and LZ4's in-place margin (16 KiB), allocated when a block first
 /// needs it. A compressed block is read into the end of its slot and decoded in place (see
 /// ``decodeBlock``), so no worker needs a buffer of its own: two compressed-block buffers were up
-/// to 8 MiB of a restore's 64. Three slots (the reader's block and one per worker) keep both cores busy: a fourth made no
-/// restore faster and cost 4 MiB.
+/// to 8 MiB of a restore's 64. Three slots (the reader's block and one per worker) keep both cores
+/// busy: a fourth made no restore faster and cost 4 MiB.
 // @unchecked: its mutable state is guarded by `lock` (a ``Monitor``); a slot's buffer belongs
 // to whoever holds the slot number.
 public final class SegmentPrefetcher: @unchecked Sendable {
