@@ -82,6 +82,16 @@ public final class GCSClient: ObjectStoreClient, @unchecked Sendable {
             judge: { self.judge($0, what: what, listing: false) })
     }
 
+    /// All of the object `name` (`expectedSize` bytes, as listed) in memory, checked as a
+    /// download into a file is.
+    public func bytes(key name: String, expectedSize: Int64) throws -> [UInt8]? {
+        let what = "read \(display(name))"
+        let url = mediaURL(name)
+        return try transport.bytes(
+            label: name, what: what, expectedSize: expectedSize, make: { try self.makeRequest(url) },
+            judge: { self.judge($0, what: what, listing: false) })
+    }
+
     /// Downloads `length` bytes at `offset` of the object `name` with a `Range:` GET; true when
     /// the server sent the whole object instead.
     public func download(key name: String, range offset: Int64, length: Int64, objectSize: Int64, to destination: String) throws -> Bool {

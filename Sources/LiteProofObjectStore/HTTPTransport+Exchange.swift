@@ -20,13 +20,31 @@ extension HTTPTransport {
         try request(
             "GET", label: label, what: what, destination: destination, bodyLimit: expectedSize ?? Int64.max, make: make, judge: judge
         ) { answer in
-            let got = answer.written
-            if let declared = answer.contentLength, declared != got {
-                throw Retryable(message: "the connection ended after \(got) of \(declared) bytes", transport: true)
-            }
-            if let expectedSize, got != expectedSize {
-                throw Retryable(message: "the server sent \(got) bytes, the listing says the object has \(expectedSize)")
-            }
+            try Self.checkWhole(answer, got: answer.written, expectedSize: expectedSize)
+        }
+    }
+
+    /// Downloads a small object (`expectedSize` bytes, the listing's) into memory: the same
+    /// exchange and checks as a download into a file, with no file made or removed (a fleet's
+    /// objects are a few KiB each, and creating and removing a scratch file cost more than the
+    /// transfer).
+    package func bytes(
+        label: String, what: String, expectedSize: Int64, make: () throws -> HTTPRequest, judge: (HTTPAnswer) -> AnswerJudgement
+    ) throws -> [UInt8] {
+        try request("GET", label: label, what: what, bodyLimit: expectedSize, make: make, judge: judge) { answer in
+            try Self.checkWhole(answer, got: Int64(answer.body.count), expectedSize: expectedSize)
+            return [UInt8](answer.body)
+        }
+    }
+
+    /// A whole object's body of `got` bytes must be as long as the answer declared and the
+    /// listing says; a short one is retried (then refused).
+    private static func checkWhole(_ answer: HTTPAnswer, got: Int64, expectedSize: Int64?) throws {
+        if let declared = answer.contentLength, declared != got {
+            throw Retryable(message: "the connection ended after \(got) of \(declared) bytes", transport: true)
+        }
+        if let expectedSize, got != expectedSize {
+            throw Retryable(message: "the server sent \(got) bytes, the listing says the object has \(expectedSize)")
         }
     }
 

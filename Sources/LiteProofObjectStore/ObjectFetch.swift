@@ -93,6 +93,11 @@ public struct ObjectFetch: ReplicaFetch, Sendable {
                         if let copy = storage.downloadedCopy(path), FS.fileSize(copy) == o.size {
                             FS.remove(partial)
                             try FileManager.default.copyItem(atPath: copy, toPath: partial)
+                        } else if let bytes = storage.downloadedBytes(path), Int64(bytes.count) == o.size {
+                            FS.remove(partial)
+                            let file = try ScratchSpace.createFile(partial, mode: 0o644)
+                            try bytes.withUnsafeBytes { try file.write($0, at: 0) }
+                            ScratchSpace.keep(partial)
                         } else {
                             try storage.store.download(key: o.key, to: partial, expectedSize: o.size)
                         }

@@ -13,4 +13,11 @@ public protocol ObjectStoreClient: AnyObject, Sendable {
     /// Downloads `length` bytes at `offset` of `key` (an object of `objectSize` bytes) into
     /// `destination`; true when the server sent the whole object instead.
     func download(key: String, range offset: Int64, length: Int64, objectSize: Int64, to destination: String) throws -> Bool
+    /// All of `key`, an object of `expectedSize` bytes (as listed), in memory; nil when the
+    /// client keeps objects in files only.
+    func bytes(key: String, expectedSize: Int64) throws -> [UInt8]?
+}
+
+extension ObjectStoreClient {
+    public func bytes(key: String, expectedSize: Int64) throws -> [UInt8]? { nil }
 }

@@ -15,7 +15,7 @@ extension S3Client {
         request.httpMethod = method
         if let credentials = config.credentials {
             let headers: [(String, String)] = [("x-amz-content-sha256", SigV4Signer.emptyPayloadHash)]
-            let signed = SigV4Signer(credentials: credentials, region: config.region)
+            let signed = SigV4Signer(credentials: credentials, region: config.region, keys: signingKeys)
                 .sign(method: method, host: host, path: path, query: query, headers: headers, date: Date(), encodedPath: true)
             for (name, value) in headers + signed.headers { request.setValue(value, forHTTPHeaderField: name) }
         }

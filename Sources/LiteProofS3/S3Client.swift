@@ -12,6 +12,8 @@ public final class S3Client: ObjectStoreClient, @unchecked Sendable {
     /// How requests are bounded: attempts, deadline, speed floor, endpoint give-up, listing size.
     public var policy: TransferPolicy { transport.policy }
     let transport: HTTPTransport
+    /// The signing key of the day, derived once for all this client's requests.
+    let signingKeys = SigningKeyCache()
     /// Attempts per request (first try included); the policy's unless changed.
     public var maxAttempts: Int {
         get { transport.maxAttempts }
@@ -75,6 +77,15 @@ public final class S3Client: ObjectStoreClient, @unchecked Sendable {
         return try transport.download(
             label: key, what: what, range: offset, length: length, objectSize: objectSize, to: destination,
             make: { self.makeRequest("GET", key: key, query: []) }, judge: { self.judge($0, what: what) })
+    }
+
+    /// All of `key` (an object of `expectedSize` bytes, as listed) in memory, checked as a
+    /// download into a file is.
+    public func bytes(key: String, expectedSize: Int64) throws -> [UInt8]? {
+        let what = "read \(display(key))"
+        return try transport.bytes(
+            label: key, what: what, expectedSize: expectedSize, make: { self.makeRequest("GET", key: key, query: []) },
+            judge: { self.judge($0, what: what) })
     }
 
     public func display(_ key: String) -> String { "s3://\(config.location.bucket)/\(ListingReader.printable(key))" }

@@ -184,6 +184,16 @@ public final class WebDAVClient: ObjectStoreClient, @unchecked Sendable {
             judge: { self.judge($0, what: what, listing: false) })
     }
 
+    /// All of the file `key` (`expectedSize` bytes, as listed) in memory, checked as a download
+    /// into a file is.
+    public func bytes(key: String, expectedSize: Int64) throws -> [UInt8]? {
+        let what = "read \(display(key))"
+        let url = self.url("/" + key)
+        return try transport.bytes(
+            label: key, what: what, expectedSize: expectedSize, make: { try self.makeRequest(url) },
+            judge: { self.judge($0, what: what, listing: false) })
+    }
+
     /// Downloads `length` bytes at `offset` of the file `key` with a `Range:` GET; true when the
     /// server sent the whole file instead.
     public func download(key: String, range offset: Int64, length: Int64, objectSize: Int64, to destination: String) throws -> Bool {

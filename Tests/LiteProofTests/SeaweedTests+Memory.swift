@@ -105,6 +105,26 @@ extension SeaweedTests {
     /// Runs the command line with `args`; its exit status, output and peak resident memory in
     /// bytes (the ru_maxrss of that one child, which python3's os.wait4 reports: the test
     /// process's own children's maxima would include every other test's).
+    /// A small object is downloaded into memory, with no scratch file, and reads as its bytes;
+    /// with no room in the memory budget, the same object goes to a scratch file.
+    func expectSmallObjectsHeldInMemory(_ url: String, environment env: [String: String]) throws {
+        let held = try S3Storage(url: url, environment: env)
+        let files = held.listing.filter { $0.size <= held.memoryObjectsUpTo }
+        #expect(!files.isEmpty)
+        let inFiles = try S3Storage(url: url, environment: env)
+        inFiles.memoryBudget = 0
+        for file in files {
+            let bytes = try held.open(file.path).read(count: Int(file.size), at: 0)
+            #expect(bytes.count == Int(file.size))
+            #expect(try inFiles.open(file.path).read(count: Int(file.size), at: 0) == bytes)
+        }
+        func made(_ storage: S3Storage) throws -> Int {
+            try FileManager.default.contentsOfDirectory(atPath: storage.scratch).filter { $0 != ScratchSpace.ownerName }.count
+        }
+        #expect(try made(held) == 0)
+        #expect(try made(inFiles) == files.count)
+    }
+
     func peakMemory(_ args: [String], environment: [String: String]) throws -> (status: Int32, output: String, peak: Int) {
         let report = try rigTempDir("seaweed-memory-rss") + "/maxrss"
         let wrapper = """

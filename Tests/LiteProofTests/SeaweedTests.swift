@@ -129,14 +129,20 @@ struct SeaweedScope: SuiteTrait, TestScoping {
         #expect(theirs.status == 0, "\(theirs.output)")
         #expect(try sameBytes(dir + "/ours.db", dir + "/theirs.db"))
         // Objects downloaded in ranged parts (4 KiB, 3 in flight) restore the same bytes, with
-        // more requests than whole downloads (one per part).
+        // more requests than whole downloads (one per part); so do objects held in memory.
         let whole = try S3Storage(url: made.url, environment: env)
+        whole.memoryObjectsUpTo = 0
         try Restorer(replica: try Replica.open(storage: whole)).restore(to: dir + "/whole.db")
         let parted = try S3Storage(url: made.url, environment: env)
-        (parted.partsAbove, parted.partSize, parted.partsInFlight) = (0, 4096, 3)
+        (parted.partsAbove, parted.partSize, parted.partsInFlight, parted.memoryObjectsUpTo) = (0, 4096, 3, 0)
         try Restorer(replica: try Replica.open(storage: parted)).restore(to: dir + "/parted.db")
         #expect(try sameBytes(dir + "/ours.db", dir + "/whole.db") && sameBytes(dir + "/ours.db", dir + "/parted.db"))
         #expect(parted.client.traffic.requests > whole.client.traffic.requests && parted.failures.isEmpty)
+        let held = try S3Storage(url: made.url, environment: env)
+        try Restorer(replica: try Replica.open(storage: held)).restore(to: dir + "/held.db")
+        #expect(try sameBytes(dir + "/ours.db", dir + "/held.db"))
+        #expect(held.client.traffic.requests == whole.client.traffic.requests && held.failures.isEmpty)
+        try expectSmallObjectsHeldInMemory(made.url, environment: env)
         let canary = try runWithEnvironment(liteproofBinary(), ["canary", "check", made.url, "--token", made.token], environment: env)
         #expect(canary.status == 0, "\(canary.output)")
 

@@ -5,13 +5,18 @@ import Foundation
     import Glibc
 #endif
 
-/// A file opened read-only with `open(2)`; closed in `deinit`.
+/// A file opened read-only with `open(2)`, closed in `deinit`; or a small object's bytes held in
+/// memory (``init(bytes:displayName:)``), read the same way.
 ///
 /// All reads are positional (`pread`), so one handle can serve several threads.
-// @unchecked: immutable after init (a descriptor and sizes); `pread` is safe from any thread.
+// @unchecked: immutable after init (a descriptor or bytes, and sizes); `pread` is safe from any
+// thread.
 public final class ReadOnlyFile: @unchecked Sendable {
     public let path: String
+    /// -1 when the bytes are in ``memory``.
     let fd: Int32
+    /// The bytes, when they are held in memory rather than in a file.
+    let memory: [UInt8]?
     /// Size of the file (or of the window onto it).
     public let size: Int64
     /// Where the window starts in the underlying file (0 for a whole file).
@@ -43,7 +48,19 @@ public final class ReadOnlyFile: @unchecked Sendable {
             windowed = false
         }
         arrival = nil
+        memory = nil
         self.fd = fd
+    }
+
+    /// `bytes`, read as a file named `displayName` (an object downloaded into memory).
+    public init(bytes: [UInt8], displayName: String) {
+        path = displayName
+        fd = -1
+        memory = bytes
+        base = 0
+        size = Int64(bytes.count)
+        windowed = true
+        arrival = nil
     }
 
     /// Opens `path`, a file a download is still writing, that will hold `size` bytes: each read
@@ -56,6 +73,7 @@ public final class ReadOnlyFile: @unchecked Sendable {
         self.size = max(0, size)
         windowed = true
         self.arrival = arrival
+        memory = nil
     }
 
     /// Opens `path` read-only, refusing anything but a regular file.
@@ -80,13 +98,19 @@ public final class ReadOnlyFile: @unchecked Sendable {
         return (fd, st)
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Reads up to `count` bytes at `offset` into `buffer`; returns how many were read (short only at EOF).
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
         var done = 0
         let want = windowed ? Int(max(0, min(Int64(buffer.count), size - offset))) : buffer.count
         if let arrival, want > 0 { try arrival.wait(through: base + offset + Int64(want)) }
+        if let memory {
+            guard want > 0 else { return 0 }
+            guard offset >= 0 else { throw posixError("cannot read", path: path, errno: EINVAL) }
+            memory.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: want) }
+            return want
+        }
         while done < want {
             let n = pread(fd, buffer.baseAddress! + done, want - done, off_t(base + offset) + off_t(done))
             if n < 0 {
