@@ -12,6 +12,8 @@ import LiteProofStoreAnswers
 /// files and no others. Memory stays bounded: bodies go to disk, readers `pread` them; only
 /// small objects are held in memory instead, within ``memoryBudget``.
 // @unchecked: the download states, queue and heads take `condition`; the listing is immutable.
+// The state is internal (not private) for the extensions in this module (`+Fetch`, `+Parts`),
+// which take `condition` as this file does.
 open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     /// The store's calls.
     public let store: any ObjectStoreClient
@@ -30,7 +32,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     /// The folder holding the local copies of downloaded objects (removed with the storage).
     public let scratch: String
 
-    private enum State {
+    enum State {
         case downloading
         /// Downloading in ranged parts into this local file, readable as they land.
         case arriving(String, Arrival)
@@ -40,24 +42,24 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         case failed(Error)
     }
 
-    private let condition = NSCondition()
-    private var states: [String: State] = [:]
-    private var queue: [String] = []
-    private var queued = Set<String>()
-    private var workers = 0
+    let condition = NSCondition()
+    var states: [String: State] = [:]
+    var queue: [String] = []
+    var queued = Set<String>()
+    var workers = 0
     /// Bytes of the objects prefetching has started (downloading or downloaded) that no reader
     /// has opened yet, and those objects: the read-ahead ``prefetchAhead`` bounds.
-    private var ahead: Int64 = 0
-    private var aheadPaths = Set<String>()
+    var ahead: Int64 = 0
+    var aheadPaths = Set<String>()
     /// Every download and ranged read that failed for good, as it failed (path, error): kept
     /// apart so ``failures`` costs what failed, not the whole listing (a fleet asks once per
     /// replica).
-    private var failed: [(String, Error)] = []
+    var failed: [(String, Error)] = []
     /// The first bytes of objects read as a range (at most ``headBytes`` each, so bounded by the
     /// listing): a header is often read again (an LTX header by `inspect`, then by the plan).
-    private var heads: [String: [UInt8]] = [:]
+    var heads: [String: [UInt8]] = [:]
     /// Objects evicted while still arriving: their local copies go once their downloads end.
-    private var evictWhenDone = Set<String>()
+    var evictWhenDone = Set<String>()
     static let headBytes = 512
     /// Objects up to this size are downloaded whole even when only part is read: one GET either
     /// way, and the rest is often read next. `Int64.max` turns ranged reads off.
@@ -79,9 +81,9 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     public var memoryObjectsUpTo: Int64 = 64 << 10
     public var memoryBudget: Int64 = 2 << 20
     /// Bytes of the objects held in memory now (``State/held(_:)``).
-    private var heldBytes: Int64 = 0
+    var heldBytes: Int64 = 0
     /// The prefetch threads, joined by `deinit` (see ``JoinableThread``).
-    private var threads: [JoinableThread] = []
+    var threads: [JoinableThread] = []
 
     /// Lists every object below `prefix` (a key prefix ending in `/`, or empty) with `store`;
     /// `location` names the replica in reports (its URL), `scratchPrefix` the scratch folder.
@@ -330,129 +332,5 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         }
         condition.unlock()
         for local in removed { FS.remove(local) }
-    }
-
-    /// Where a downloaded object is.
-    private enum LocalCopy {
-        case file(String)
-        /// Still downloading in parts into this file.
-        case arriving(String, Arrival)
-        case memory([UInt8])
-    }
-
-    /// The local copy of `path`, downloading it unless it is there or on its way; with
-    /// `arriving`, one still downloading in parts is returned at once with its ``Arrival``.
-    private func localCopy(_ path: String, arriving: Bool) throws -> LocalCopy {
-        guard let object = objects[path] else {
-            throw LiteProofError.storage(.missing, "\(location)/\(path) is not in the bucket's listing")
-        }
-        condition.lock()
-        while true {
-            switch states[path] {
-            case .done(let local):
-                condition.unlock()
-                return .file(local)
-            case .held(let bytes):
-                condition.unlock()
-                return .memory(bytes)
-            case .arriving(let local, let arrival) where arriving:
-                condition.unlock()
-                return .arriving(local, arrival)
-            case .failed(let error):
-                condition.unlock()
-                throw error
-            case .downloading, .arriving:
-                condition.wait()
-            case nil:
-                states[path] = .downloading
-                // An object that will come in parts is fetched by a thread of its own, so this
-                // reader can start on it as soon as its first part lands.
-                if arriving, downloadsInParts(object.size),
-                    let thread = try? JoinableThread(stackSize: 512 << 10, { [unowned(unsafe) self] in self.fetchAlone(object, path) })
-                {
-                    threads.append(thread)
-                    workers += 1
-                    continue
-                }
-                condition.unlock()
-                fetch(object, path)
-                condition.lock()
-            }
-        }
-    }
-
-    /// ``fetch(_:_:)`` on a thread counted among the prefetch workers (which `deinit` waits for).
-    private func fetchAlone(_ object: RemoteObject, _ path: String) {
-        fetch(object, path)
-        condition.lock()
-        workers -= 1
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Downloads `object` (its state claimed as `.downloading` by the caller) and records how it went.
-    private func fetch(_ object: RemoteObject, _ path: String) {
-        let local = localName(path)
-        let result: State
-        do {
-            if let bytes = try fetchIntoMemory(object) {
-                result = .held(bytes)
-            } else {
-                try download(object, to: local) { arrival in
-                    self.condition.lock()
-                    self.states[path] = .arriving(local, arrival)
-                    self.condition.broadcast()
-                    self.condition.unlock()
-                }
-                result = .done(local)
-            }
-        } catch {
-            result = .failed(error)
-        }
-        // The transport's buffers of a large object are freed: their pages go back now (for a
-        // small one they are few, and trimming after each cost a fleet more than it gave back).
-        if object.size > memoryObjectsUpTo { ProcessMemory.trimHeap() }
-        condition.lock()
-        var arrival: Arrival?
-        if case .arriving(_, let a) = states[path] { arrival = a }
-        states[path] = result
-        if evictWhenDone.remove(path) != nil {
-            states[path] = nil
-            heads[path] = nil
-            if case .done(let l) = result { FS.remove(l) }
-            if case .held(let bytes) = result { heldBytes -= Int64(bytes.count) }
-        }
-        if case .failed(let error) = result {
-            failed.append((path, error))
-            if aheadPaths.remove(path) != nil { ahead -= object.size }
-        }
-        condition.broadcast()
-        condition.unlock()
-        // Readers waiting for bytes that never came get the failure only once ``failures``
-        // holds it, so a command that ends on that error reports it as the storage's.
-        if let arrival, case .failed(let error) = result { arrival.fail(error) }
-    }
-
-    /// `object` downloaded into memory when it is small enough and the objects held leave room
-    /// for it (it then counts among them until evicted); nil when it goes to a file instead.
-    private func fetchIntoMemory(_ object: RemoteObject) throws -> [UInt8]? {
-        guard object.size <= memoryObjectsUpTo else { return nil }
-        condition.lock()
-        let fits = heldBytes + object.size <= memoryBudget
-        if fits { heldBytes += object.size }
-        condition.unlock()
-        guard fits else { return nil }
-        var bytes: [UInt8]?
-        defer {
-            if bytes == nil {
-                condition.lock()
-                heldBytes -= object.size
-                condition.unlock()
-            }
-        }
-        connections.wait()
-        defer { connections.signal() }
-        bytes = try store.bytes(key: object.key, expectedSize: object.size)
-        return bytes
     }
 }
