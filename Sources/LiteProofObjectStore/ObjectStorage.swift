@@ -76,6 +76,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     public var prefetchAhead: Int64 = 256 << 20
     /// Objects up to this size are downloaded into memory rather than into a scratch file, while
     /// the objects held stay within ``memoryBudget`` bytes (past it, into files as the others).
+    /// The store's policy sets it (``TransferPolicy/memoryObjectBytes``, 64 KiB unless changed).
     /// A fleet's objects are a few KiB each: a scratch file made and removed for each cost more
     /// CPU than its transfer (ext4 looks for a free inode past the ones just removed).
     public var memoryObjectsUpTo: Int64 = 64 << 10
@@ -89,6 +90,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     /// `location` names the replica in reports (its URL), `scratchPrefix` the scratch folder.
     public init(store: any ObjectStoreClient, location: String, prefix: String, concurrency: Int = 8, scratchPrefix: String) throws {
         self.store = store
+        memoryObjectsUpTo = store.policy.memoryObjectBytes
         self.concurrency = max(1, concurrency)
         connections = DispatchSemaphore(value: max(1, concurrency))
         self.location = location

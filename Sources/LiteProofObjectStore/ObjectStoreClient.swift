@@ -16,8 +16,11 @@ public protocol ObjectStoreClient: AnyObject, Sendable {
     /// All of `key`, an object of `expectedSize` bytes (as listed), in memory; nil when the
     /// client keeps objects in files only.
     func bytes(key: String, expectedSize: Int64) throws -> [UInt8]?
+    /// How its requests are bounded (and which objects are held in memory).
+    var policy: TransferPolicy { get }
 }
 
 extension ObjectStoreClient {
     public func bytes(key: String, expectedSize: Int64) throws -> [UInt8]? { nil }
+    public var policy: TransferPolicy { TransferPolicy() }
 }

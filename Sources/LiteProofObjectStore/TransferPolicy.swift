@@ -26,6 +26,9 @@ public struct TransferPolicy: Sendable, Equatable {
     public var maxKeys = 10_000_000
     /// Most bytes of one answer kept in memory: a listing page or an error body.
     public var maxAnswerBytes = 16 << 20
+    /// Objects up to this size are downloaded into memory rather than a scratch file (2 MiB of
+    /// them at most at once; see ``ObjectStorage/memoryObjectsUpTo``); 0 keeps every object in a file.
+    public var memoryObjectBytes: Int64 = 64 << 10
 
     public init() {}
 
@@ -38,11 +41,12 @@ public struct TransferPolicy: Sendable, Equatable {
         ("LITEPROOF_STORE_STALL", "seconds over which the speed floor is measured; also the longest wait for an answer (default 30)"),
         ("LITEPROOF_STORE_ENDPOINT_FAILURES", "failed transfers in a row after which the endpoint is given up (default 8)"),
         ("LITEPROOF_STORE_MAX_KEYS", "most keys one listing may hold (default 10000000)"),
+        ("LITEPROOF_STORE_MEMORY_OBJECTS", "largest object, in bytes, downloaded into memory instead of a scratch file; 0 for none (default 65536)"),
     ]
 
     /// The default policy with the `LITEPROOF_STORE_*` variables of `environment` applied (or
-    /// their older names, `LITEPROOF_S3_*`); a value that is not a positive number is a usage
-    /// error naming the variable.
+    /// their older names, `LITEPROOF_S3_*`); a value that is not a positive number (for
+    /// `MEMORY_OBJECTS`, a whole number from 0 up to 16 MiB) is a usage error naming the variable.
     public static func from(environment: [String: String]) throws -> TransferPolicy {
         var p = TransferPolicy()
         func number(_ suffix: String) throws -> Double? {
@@ -67,6 +71,14 @@ public struct TransferPolicy: Sendable, Equatable {
         if let v = try number("STALL") { p.window = v }
         if let v = try count("ENDPOINT_FAILURES") { p.endpointFailures = v }
         if let v = try count("MAX_KEYS") { p.maxKeys = v }
+        for name in ["LITEPROOF_STORE_MEMORY_OBJECTS", "LITEPROOF_S3_MEMORY_OBJECTS"] {
+            guard let text = environment[name], !text.isEmpty else { continue }
+            guard let v = Int64(text), v >= 0, v <= 16 << 20 else {
+                throw LiteProofError(.usage, "\(name)=\(text): expected a whole number of bytes from 0 to \(16 << 20)")
+            }
+            p.memoryObjectBytes = v
+            break
+        }
         return p
     }
 }

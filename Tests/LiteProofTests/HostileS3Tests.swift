@@ -171,13 +171,16 @@ import Testing
     @Test func noLitterOnAnyExit() throws {
         let server = try HostileS3(["slow:" + Self.snapshot])
         defer { server.stop() }
-        let slow = ["LITEPROOF_S3_DEADLINE": "600", "LITEPROOF_S3_STALL": "30"]
+        // The snapshot (6.5 KB) is downloaded into a file, not memory, so there is a partial
+        // download to see.
+        let slow = ["LITEPROOF_S3_DEADLINE": "600", "LITEPROOF_S3_STALL": "30", "LITEPROOF_STORE_MEMORY_OBJECTS": "0"]
         let modes = Locked<[String: mode_t]>([:])
         for sig in [SIGTERM, SIGINT, SIGHUP] {
             let out = try rigTempDir("hostile-restore") + "/out.db"
             let r = try runHostile(["restore", server.url(), "-o", out], environment: slow, signal: (sig, after: 1.5)) { tmp in
                 for path in (try? FileManager.default.subpathsOfDirectory(atPath: tmp)) ?? [] {
                     var st = stat()
+                    guard !path.hasSuffix(ScratchSpace.ownerName) else { continue }
                     if lstat(tmp + "/" + path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { modes.update { $0[path] = st.st_mode & 0o777 } }
                 }
             }

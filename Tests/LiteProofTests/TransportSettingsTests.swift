@@ -22,6 +22,13 @@ import Testing
             #expect(e.message.contains("LITEPROOF_S3_MIN_SPEED=fast"), "\(e.message)")
         }
         #expect(throws: LiteProofError.self) { try TransferPolicy.from(environment: ["LITEPROOF_STORE_ATTEMPTS": "1.5"]) }
+        // Objects held in memory: 0 (none) is allowed here, as is any size up to 16 MiB.
+        #expect(try TransferPolicy.from(environment: [:]).memoryObjectBytes == 64 << 10)
+        #expect(try TransferPolicy.from(environment: ["LITEPROOF_STORE_MEMORY_OBJECTS": "0"]).memoryObjectBytes == 0)
+        #expect(try TransferPolicy.from(environment: ["LITEPROOF_S3_MEMORY_OBJECTS": "4096"]).memoryObjectBytes == 4096)
+        for bad in ["-1", "1.5", "16777217", "lots"] {
+            #expect(throws: LiteProofError.self) { try TransferPolicy.from(environment: ["LITEPROOF_STORE_MEMORY_OBJECTS": bad]) }
+        }
     }
 
     @Test func proxyFromTheEnvironment() throws {
