@@ -80,6 +80,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     /// A fleet's objects are a few KiB each: a scratch file made and removed for each cost more
     /// CPU than its transfer (ext4 looks for a free inode past the ones just removed).
     public var memoryObjectsUpTo: Int64 = 64 << 10
+    /// Most bytes of objects held in memory at once.
     public var memoryBudget: Int64 = 2 << 20
     /// Bytes of the objects held in memory now (``State/held(_:)``).
     var heldBytes: Int64 = 0
@@ -321,9 +322,10 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
                 states[p] = nil
                 heads[p] = nil
                 heldBytes -= Int64(bytes.count)
-            case .arriving:
+            case .arriving, .downloading:
                 // Its download removes it when it ends (a reader that read all of it may
-                // evict it a moment before).
+                // evict it a moment before; a replica that could not be opened evicts the
+                // prefetches still on their way, which must not keep their memory).
                 evictWhenDone.insert(p)
             default: continue
             }
