@@ -9,14 +9,9 @@ final class BufferedReader {
     private var end = 0  // one past the last valid byte in buffer
     private var fileOffset: Int64  // file offset of buffer[end]
 
-    /// The buffer holds `capacity` bytes, or what is left of the file past `offset` when that is
-    /// less (256 KiB at least, or `capacity` when smaller): a small file's buffer comes from the
-    /// heap rather than a mapping made and removed for it.
     init(_ file: ReadOnlyFile, at offset: Int64 = 0, capacity: Int = 1 << 20) {
         self.file = file
-        let left = Int(clamping: max(0, file.size - offset))
-        let size = min(capacity, max(min(capacity, 256 << 10), left))
-        self.buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        self.buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         self.fileOffset = offset
     }
 

@@ -3,14 +3,13 @@ import CLZ4
 /// Pull decoder of one LZ4 frame (the format of every v0.3 replica file), over liblz4's
 /// `LZ4F_decompress`, which also checks the frame's content checksum.
 ///
-/// Memory is fixed: one input buffer of at most 1 MiB (no larger than the file, 64 KiB at least);
-/// the caller supplies the output buffer.
+/// Memory is fixed: one 1 MiB input buffer; the caller supplies the output buffer.
 public final class LZ4FrameStream {
     static let inputChunk = 1 << 20
     public private(set) var name: String
     private(set) var file: ReadOnlyFile
     let ctx: OpaquePointer
-    private(set) var input: UnsafeMutableRawBufferPointer
+    let input: UnsafeMutableRawBufferPointer
     var inputStart = 0, inputEnd = 0
     var fileOffset: Int64 = 0  // file offset of input[inputEnd]
     var nextHint = 7  // the smallest frame header; liblz4 then says what it needs next
@@ -24,13 +23,7 @@ public final class LZ4FrameStream {
         let created = LZ4F_createDecompressionContext(&c, liteproof_lz4f_version())
         guard LZ4F_isError(created) == 0, let c else { throw LiteProofError.storage(.local, "cannot create an LZ4 decompression context") }
         ctx = c
-        input = .allocate(byteCount: Self.inputSize(for: file), alignment: 64)
-    }
-
-    /// The input buffer for `file`: 1 MiB, or the file's size when smaller (64 KiB at least), so
-    /// a small file's buffer comes from the heap rather than a mapping made and removed for it.
-    static func inputSize(for file: ReadOnlyFile) -> Int {
-        Int(min(Int64(inputChunk), max(64 << 10, file.size)))
+        input = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.inputChunk, alignment: 64)
     }
 
     deinit {
@@ -43,10 +36,6 @@ public final class LZ4FrameStream {
     /// allocating and freeing them per file).
     public func restart(_ file: ReadOnlyFile, name: String) {
         LZ4F_resetDecompressionContext(ctx)
-        if input.count < Self.inputSize(for: file) {
-            input.deallocate()
-            input = .allocate(byteCount: Self.inputSize(for: file), alignment: 64)
-        }
         self.file = file
         self.name = name
         inputStart = 0
