@@ -14,9 +14,9 @@ extension ObjectStorage {
         case memory([UInt8])
     }
 
-    /// The local copy of `path`, downloading it unless it is there or on its way; with
-    /// `arriving`, one still downloading in parts is returned at once with its ``Arrival``.
-    func localCopy(_ path: String, arriving: Bool) throws -> LocalCopy {
+    /// The local copy of `path`, downloading it unless it is there or on its way; one still
+    /// downloading in parts is returned at once with its ``Arrival``.
+    func localCopy(_ path: String) throws -> LocalCopy {
         guard let object = objects[path] else {
             throw LiteProofError.storage(.missing, "\(location)/\(path) is not in the bucket's listing")
         }
@@ -29,19 +29,19 @@ extension ObjectStorage {
             case .held(let bytes):
                 condition.unlock()
                 return .memory(bytes)
-            case .arriving(let local, let arrival) where arriving:
+            case .arriving(let local, let arrival):
                 condition.unlock()
                 return .arriving(local, arrival)
             case .failed(let error):
                 condition.unlock()
                 throw error
-            case .downloading, .arriving:
+            case .downloading:
                 condition.wait()
             case nil:
                 states[path] = .downloading
                 // An object that will come in parts is fetched by a thread of its own, so this
                 // reader can start on it as soon as its first part lands.
-                if arriving, downloadsInParts(object.size),
+                if downloadsInParts(object.size),
                     let thread = try? JoinableThread(stackSize: 512 << 10, { [unowned(unsafe) self] in self.fetchAlone(object, path) })
                 {
                     threads.append(thread)

@@ -145,7 +145,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     /// snapshot then decodes while the rest of it downloads).
     public func open(_ path: String) throws -> ReadOnlyFile {
         defer { opened(path) }
-        switch try localCopy(path, arriving: true) {
+        switch try localCopy(path) {
         case .file(let local):
             return try ReadOnlyFile(local, displayName: path)
         case .arriving(let local, let arrival):

@@ -49,9 +49,15 @@ public struct TransferPolicy: Sendable, Equatable {
     /// `MEMORY_OBJECTS`, a whole number from 0 up to 16 MiB) is a usage error naming the variable.
     public static func from(environment: [String: String]) throws -> TransferPolicy {
         var p = TransferPolicy()
+        // The variable that sets `suffix` (the new name first) and its value, when set.
+        func setting(_ suffix: String) -> (name: String, text: String)? {
+            for name in ["LITEPROOF_STORE_" + suffix, "LITEPROOF_S3_" + suffix] {
+                if let text = environment[name], !text.isEmpty { return (name, text) }
+            }
+            return nil
+        }
         func number(_ suffix: String) throws -> Double? {
-            let names = ["LITEPROOF_STORE_" + suffix, "LITEPROOF_S3_" + suffix]
-            guard let name = names.first(where: { environment[$0]?.isEmpty == false }), let text = environment[name] else { return nil }
+            guard let (name, text) = setting(suffix) else { return nil }
             guard let v = Double(text), v.isFinite, v > 0 else {
                 throw LiteProofError(.usage, "\(name)=\(text): expected a positive number")
             }
@@ -60,8 +66,8 @@ public struct TransferPolicy: Sendable, Equatable {
         func count(_ suffix: String) throws -> Int? {
             guard let v = try number(suffix) else { return nil }
             guard v == v.rounded(), v <= 1e12 else {
-                let name = ["LITEPROOF_STORE_" + suffix, "LITEPROOF_S3_" + suffix].first { environment[$0]?.isEmpty == false }!
-                throw LiteProofError(.usage, "\(name)=\(environment[name]!): expected a whole number")
+                let (name, text) = setting(suffix)!
+                throw LiteProofError(.usage, "\(name)=\(text): expected a whole number")
             }
             return Int(v)
         }
@@ -71,13 +77,11 @@ public struct TransferPolicy: Sendable, Equatable {
         if let v = try number("STALL") { p.window = v }
         if let v = try count("ENDPOINT_FAILURES") { p.endpointFailures = v }
         if let v = try count("MAX_KEYS") { p.maxKeys = v }
-        for name in ["LITEPROOF_STORE_MEMORY_OBJECTS", "LITEPROOF_S3_MEMORY_OBJECTS"] {
-            guard let text = environment[name], !text.isEmpty else { continue }
+        if let (name, text) = setting("MEMORY_OBJECTS") {
             guard let v = Int64(text), v >= 0, v <= 16 << 20 else {
                 throw LiteProofError(.usage, "\(name)=\(text): expected a whole number of bytes from 0 to \(16 << 20)")
             }
             p.memoryObjectBytes = v
-            break
         }
         return p
     }
