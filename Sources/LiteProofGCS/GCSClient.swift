@@ -102,6 +102,16 @@ public final class GCSClient: ObjectStoreClient, @unchecked Sendable {
             make: { try self.makeRequest(url) }, judge: { self.judge($0, what: what, listing: false) })
     }
 
+    /// One part of a download in parts: `length` bytes at `offset`, written into `file` at the
+    /// same offset (``RangeIgnored`` when the server sends the whole object instead).
+    public func download(key name: String, range offset: Int64, length: Int64, objectSize: Int64, into file: OutputFile) throws {
+        let what = "read \(display(name))"
+        let url = mediaURL(name)
+        try transport.download(
+            label: name, what: what, range: offset, length: length, objectSize: objectSize, into: file,
+            make: { try self.makeRequest(url) }, judge: { self.judge($0, what: what, listing: false) })
+    }
+
     // MARK: - Requests
 
     /// `/storage/v1/b/BUCKET/o/NAME?alt=media[&generation=G]`: the name is one path segment (its

@@ -6,8 +6,10 @@ import NIOHTTP1
 
 /// One HTTP exchange in progress: the client's event loop takes each body part as it arrives,
 /// the requesting thread (``HTTPTransport``) waits for the end, watches the policy's bounds and
-/// cancels past them. A 2xx body goes to `file` (or memory when there is none) and never past
-/// `bodyLimit` bytes; any other answer's body is kept in memory, at most `memoryLimit` bytes.
+/// cancels past them. A 2xx body goes to `file` at `base` (or memory when there is none) and
+/// never past `bodyLimit` bytes; any other answer's body is kept in memory, at most `memoryLimit`
+/// bytes. A ranged read into its place in a shared file (`rangeOnly`) takes a 206 body only: a
+/// 200 (the server sent the whole object) is cut at its head, before a byte lands in the file.
 ///
 /// Backpressure: the event loop writes each part before it reads the next from the connection
 /// (the part's future is already complete when handed back), so however fast or long a server's
@@ -27,6 +29,8 @@ package final class Transfer: @unchecked Sendable {
         case deadline(String)
         /// The local copy cannot be written.
         case local(Error)
+        /// A ranged read was answered with the whole object (200), refused at its head.
+        case wholeInstead
     }
 
     /// Why a body part was not taken (the client then ends the exchange).
@@ -52,6 +56,10 @@ package final class Transfer: @unchecked Sendable {
     /// Signalled at the head, the end, and when the event loop refuses a part.
     package let wake = DispatchSemaphore(value: 0)
     package let file: OutputFile?
+    /// Where the body's first byte goes in `file`.
+    package let base: Int64
+    /// Only a 206 body is taken (see the type's comment).
+    package let rangeOnly: Bool
     package let bodyLimit: Int64
     package let memoryLimit: Int
     // The requesting thread's copies, as of its last ``collect()``.
@@ -64,8 +72,10 @@ package final class Transfer: @unchecked Sendable {
     package var error: Error?
     package var complete = false
 
-    package init(file: OutputFile?, bodyLimit: Int64, memoryLimit: Int) {
+    package init(file: OutputFile?, at base: Int64 = 0, rangeOnly: Bool = false, bodyLimit: Int64, memoryLimit: Int) {
         self.file = file
+        self.base = base
+        self.rangeOnly = rangeOnly
         self.bodyLimit = bodyLimit
         self.memoryLimit = memoryLimit
     }
@@ -79,6 +89,9 @@ package final class Transfer: @unchecked Sendable {
             shared.head = head
             shared.succeeded = (200..<300).contains(Int(head.status.code))
             let declared = head.headers.first(name: "content-length").flatMap { Int64($0) }
+            if shared.succeeded, rangeOnly, head.status.code != 206, shared.abort == nil {
+                shared.abort = .wholeInstead
+            }
             if shared.succeeded, let declared, declared > bodyLimit, shared.abort == nil {
                 shared.abort = .tooLong("the server announces \(declared) bytes (Content-Length), more than the \(bodyLimit) the listing gives")
             }
@@ -133,7 +146,7 @@ package final class Transfer: @unchecked Sendable {
         // Written outside the lock (a slow disk must not hold up the watchdog); only this
         // loop writes the file.
         do {
-            try part.withUnsafeReadableBytes { try file.write($0, at: offset) }
+            try part.withUnsafeReadableBytes { try file.write($0, at: base + offset) }
             return true
         } catch {
             lock.withLock { shared.abort = shared.abort ?? .local(error) }

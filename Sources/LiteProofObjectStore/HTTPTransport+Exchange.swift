@@ -65,14 +65,7 @@ extension HTTPTransport {
             let got = answer.written
             switch answer.status {
             case 206:
-                // `bytes FIRST-LAST/TOTAL`: the range must be the one asked for.
-                let expected = "bytes \(offset)-\(offset + length - 1)/"
-                if let range = answer.headers["content-range"], !range.hasPrefix(expected) {
-                    throw Retryable(message: "asked for \(header.1), the server sent \(range)")
-                }
-                if got != length {
-                    throw Retryable(message: "the server sent \(got) bytes of the \(length) asked for at offset \(offset)")
-                }
+                try Self.checkPart(answer, header: header, offset: offset, length: length)
                 return false
             case 200:
                 if got != objectSize {
@@ -85,9 +78,41 @@ extension HTTPTransport {
         }
     }
 
+    /// Downloads `length` bytes at `offset` of an object of `objectSize` bytes (as listed)
+    /// straight into `file` at the same offset, with a `Range:` GET: a part of a download in
+    /// parts, with no file of its own to copy from. The body must be the range asked for, no
+    /// longer (refused before it reaches the neighbouring part) nor shorter (retried); a server
+    /// that answers with the whole object instead throws ``RangeIgnored`` before writing a byte.
+    package func download(
+        label: String, what: String, range offset: Int64, length: Int64, objectSize: Int64, into file: OutputFile,
+        make: () throws -> HTTPRequest, judge: (HTTPAnswer) -> AnswerJudgement
+    ) throws {
+        precondition(offset >= 0 && length > 0 && offset + length <= objectSize)
+        let header = ("Range", "bytes=\(offset)-\(offset + length - 1)")
+        try request(
+            "GET", label: label, what: what, region: (file, offset), bodyLimit: length, extraHeaders: [header], make: make, judge: judge
+        ) { answer in
+            try Self.checkPart(answer, header: header, offset: offset, length: length)
+        }
+    }
+
+    /// A 206 answer must carry the range asked for, all of it.
+    private static func checkPart(_ answer: HTTPAnswer, header: (String, String), offset: Int64, length: Int64) throws {
+        // `bytes FIRST-LAST/TOTAL`: the range must be the one asked for.
+        let expected = "bytes \(offset)-\(offset + length - 1)/"
+        if let range = answer.headers["content-range"], !range.hasPrefix(expected) {
+            throw Retryable(message: "asked for \(header.1), the server sent \(range)")
+        }
+        if answer.written != length {
+            throw Retryable(message: "the server sent \(answer.written) bytes of the \(length) asked for at offset \(offset)")
+        }
+    }
+
     /// One HTTP exchange, watched: cancelled when nothing (or too little) arrives within the
     /// policy's window or `deadline` seconds pass. Transport failures come back as ``Retryable``.
-    func send(_ request: HTTPRequest, destination: String?, bodyLimit: Int64, deadline: TimeInterval) throws -> HTTPAnswer {
+    func send(
+        _ request: HTTPRequest, destination: String?, region: (file: OutputFile, at: Int64)? = nil, bodyLimit: Int64, deadline: TimeInterval
+    ) throws -> HTTPAnswer {
         let method = request.httpMethod ?? "GET"
         let name = "\(method) \(request.url.absoluteString)"
         let outgoing: HTTPClient.Request
@@ -105,7 +130,9 @@ extension HTTPTransport {
                 throw LiteProofError(wrapping: error)
             }
         }
-        let transfer = Transfer(file: file, bodyLimit: bodyLimit, memoryLimit: policy.maxAnswerBytes)
+        if let region { file = region.file }
+        let transfer = Transfer(
+            file: file, at: region?.at ?? 0, rangeOnly: region != nil, bodyLimit: bodyLimit, memoryLimit: policy.maxAnswerBytes)
         file = nil
         // The client's own deadline only backs up the watchdog's.
         let backstop = NIODeadline.now() + .milliseconds(Int64((deadline + policy.window) * 1000))
@@ -127,6 +154,8 @@ extension HTTPTransport {
             throw Retryable(message: "\(name): \(why)", transport: true, final: true)
         case .local(let e)?:
             throw LiteProofError(wrapping: e)
+        case .wholeInstead?:
+            throw RangeIgnored()
         case nil:
             break
         }

@@ -103,11 +103,14 @@ package final class HTTPTransport: @unchecked Sendable {
     /// reads an answer that is not a 2xx (never a 3xx: those are refused here, as
     /// ``refusedRedirect(_:what:)`` words it, unless `judge` fails first); `handle` reads a 2xx
     /// answer (and may throw ``Retryable``). With a `destination`, a 2xx body is streamed there
-    /// (at most `bodyLimit` bytes); the file exists only after success.
+    /// (at most `bodyLimit` bytes); the file exists only after success. With a `region` instead
+    /// (a ranged GET), a 206 body is written into that open file at that offset, each attempt
+    /// over the same bytes, and a 200 throws ``RangeIgnored`` at its head.
     @discardableResult
     package func request<T>(
-        _ method: String, label: String, what: String, destination: String? = nil, bodyLimit: Int64? = nil,
-        extraHeaders: [(String, String)] = [], make: () throws -> HTTPRequest, judge: (HTTPAnswer) -> AnswerJudgement,
+        _ method: String, label: String, what: String, destination: String? = nil, region: (file: OutputFile, at: Int64)? = nil,
+        bodyLimit: Int64? = nil, extraHeaders: [(String, String)] = [], make: () throws -> HTTPRequest,
+        judge: (HTTPAnswer) -> AnswerJudgement,
         _ handle: (HTTPAnswer) throws -> T
     ) throws -> T {
         let started = Date()
@@ -135,7 +138,7 @@ package final class HTTPTransport: @unchecked Sendable {
             tried += 1
             let answer: HTTPAnswer
             do {
-                answer = try send(request, destination: destination, bodyLimit: limit, deadline: remaining)
+                answer = try send(request, destination: destination, region: region, bodyLimit: limit, deadline: remaining)
             } catch let e as Retryable {
                 last = e.message
                 unreachable = e.transport

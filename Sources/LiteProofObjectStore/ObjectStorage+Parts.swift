@@ -9,15 +9,17 @@ extension ObjectStorage {
     }
 
     /// Downloads `object` into `local`: whole with one GET up to ``partsAbove`` bytes, else in
-    /// ranged parts of ``partSize`` bytes, ``partsInFlight`` at once, each written at its offset;
-    /// every GET takes one of the storage's ``concurrency`` connection slots while it runs.
-    /// A per-connection bandwidth cap or a long round trip then costs a part's time, not the whole
-    /// object's. Each part's length is checked against the range asked for (and the listed size) by
-    /// the transport, and a part that fails is retried under the ``TransferPolicy``; one that
-    /// fails for good fails the download (the other parts stop), never leaves a hole. Memory:
-    /// parts go to files in the scratch folder and are copied inside the kernel (`copy_file_range`), so what the download
-    /// holds is independent of the object's size. A server that answers a range with the whole
-    /// object (200) gets that copy and no further parts asked for.
+    /// ranged parts of ``partSize`` bytes, ``partsInFlight`` at once, each written straight into
+    /// `local` at its offset; every GET takes one of the storage's ``concurrency`` connection
+    /// slots while it runs. A per-connection bandwidth cap or a long round trip then costs a part's
+    /// time, not the whole object's. Each part's length is checked against the range asked for by
+    /// the transport (a longer body is cut before it reaches the next part's bytes), and a part
+    /// that fails is retried under the ``TransferPolicy``; one that fails for good fails the
+    /// download (the other parts stop), never leaves a hole. Memory: what the download holds is
+    /// the transport's buffer per part in flight, independent of the object's size. A server that
+    /// answers a range with the whole object (200) is not asked for more parts: the object is
+    /// downloaded whole into a file of its own, and the parts not landed are copied from it
+    /// (`copy_file_range`): no byte a reader may have read already is written twice.
     ///
     /// A download in parts calls `started` with the ``Arrival`` of `local` once the file exists,
     /// then marks each part as it lands (in the file), so readers need not wait for the last part;
@@ -36,7 +38,7 @@ extension ObjectStorage {
         let arrival = Arrival()
         started(arrival)
         let next = Locked(0)
-        let outcome = Locked<(error: Error?, whole: String?)>((nil, nil))
+        let outcome = Locked<(error: Error?, rangeIgnored: Bool, landed: Set<Int>)>((nil, false, []))
         let store = self.store
         let connections = self.connections
         JoinableThread.runAll(min(partsInFlight, parts), stackSize: 512 << 10) {
@@ -45,41 +47,46 @@ extension ObjectStorage {
                     n += 1
                     return n - 1
                 }
-                guard i < parts, outcome.withLock({ $0.error == nil && $0.whole == nil }) else { return }
+                guard i < parts, outcome.withLock({ $0.error == nil && !$0.rangeIgnored }) else { return }
                 let offset = Int64(i) * partSize
                 let length = min(partSize, object.size - offset)
-                let part = "\(local).part-\(i)"
                 do {
                     connections.wait()
                     defer { connections.signal() }
-                    if try store.download(key: object.key, range: offset, length: length, objectSize: object.size, to: part) {
-                        // The server ignores ranges: its whole copy is kept (a second one is not).
-                        let kept = outcome.withLock { o -> Bool in
-                            guard o.whole == nil else { return false }
-                            o.whole = part
-                            return true
-                        }
-                        if !kept { FS.remove(part) }
-                        return
-                    }
-                    defer { FS.remove(part) }
-                    try out.copy(from: try ReadOnlyFile(part, displayName: object.key), count: length, at: offset)
+                    try store.download(key: object.key, range: offset, length: length, objectSize: object.size, into: out)
+                    outcome.withLock { _ = $0.landed.insert(i) }
                     arrival.landed(offset..<offset + length)
                     // The transport's buffers of this part are freed: their pages go back now.
                     ProcessMemory.trimHeap()
+                } catch is RangeIgnored {
+                    outcome.withLock { $0.rangeIgnored = true }
+                    return
                 } catch {
-                    FS.remove(part)
                     outcome.withLock { $0.error = $0.error ?? error }
                     return
                 }
             }
         }
-        let (error, whole) = outcome.withLock { $0 }
-        if let whole {
-            // Copied, not renamed over `local`: readers may have it open already.
+        var (error, rangeIgnored, landed) = outcome.withLock { $0 }
+        if error == nil && rangeIgnored {
+            // The parts not landed, copied from the whole: not renamed over `local`, which
+            // readers may have open already.
+            let whole = local + ".whole"
             defer { FS.remove(whole) }
-            try out.copy(from: try ReadOnlyFile(whole, displayName: object.key), count: object.size, at: 0)
-        } else if let error {
+            do {
+                connections.wait()
+                defer { connections.signal() }
+                try store.download(key: object.key, to: whole, expectedSize: object.size)
+                let copy = try ReadOnlyFile(whole, displayName: object.key)
+                for i in 0..<parts where !landed.contains(i) {
+                    let offset = Int64(i) * partSize
+                    try out.copy(from: copy, at: offset, count: min(partSize, object.size - offset), at: offset)
+                }
+            } catch let e {
+                error = e
+            }
+        }
+        if let error {
             FS.remove(local)
             throw error
         }

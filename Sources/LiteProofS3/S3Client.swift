@@ -79,6 +79,15 @@ public final class S3Client: ObjectStoreClient, @unchecked Sendable {
             make: { self.makeRequest("GET", key: key, query: []) }, judge: { self.judge($0, what: what) })
     }
 
+    /// One part of a download in parts: `length` bytes at `offset`, written into `file` at the
+    /// same offset (``RangeIgnored`` when the server sends the whole object instead).
+    public func download(key: String, range offset: Int64, length: Int64, objectSize: Int64, into file: OutputFile) throws {
+        let what = "read \(display(key))"
+        try transport.download(
+            label: key, what: what, range: offset, length: length, objectSize: objectSize, into: file,
+            make: { self.makeRequest("GET", key: key, query: []) }, judge: { self.judge($0, what: what) })
+    }
+
     /// All of `key` (an object of `expectedSize` bytes, as listed) in memory, checked as a
     /// download into a file is.
     public func bytes(key: String, expectedSize: Int64) throws -> [UInt8]? {

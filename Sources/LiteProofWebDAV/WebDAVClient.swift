@@ -204,6 +204,16 @@ public final class WebDAVClient: ObjectStoreClient, @unchecked Sendable {
             make: { try self.makeRequest(url) }, judge: { self.judge($0, what: what, listing: false) })
     }
 
+    /// One part of a download in parts: `length` bytes at `offset`, written into `file` at the
+    /// same offset (``RangeIgnored`` when the server sends the whole object instead).
+    public func download(key: String, range offset: Int64, length: Int64, objectSize: Int64, into file: OutputFile) throws {
+        let what = "read \(display(key))"
+        let url = self.url("/" + key)
+        try transport.download(
+            label: key, what: what, range: offset, length: length, objectSize: objectSize, into: file,
+            make: { try self.makeRequest(url) }, judge: { self.judge($0, what: what, listing: false) })
+    }
+
     // MARK: - Requests
 
     /// The server's root with `path` (absolute, decoded), each segment percent-encoded whole.

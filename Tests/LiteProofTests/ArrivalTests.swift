@@ -125,6 +125,16 @@ final class FolderStore: ObjectStoreClient, @unchecked Sendable {
     }
 
     func download(key: String, range offset: Int64, length: Int64, objectSize: Int64, to destination: String) throws -> Bool {
+        try write(try part(key, offset, length), to: destination)
+        return false
+    }
+
+    func download(key: String, range offset: Int64, length: Int64, objectSize: Int64, into file: OutputFile) throws {
+        try part(key, offset, length).withUnsafeBytes { try file.write($0, at: offset) }
+    }
+
+    /// The bytes of one part, after its hold or failure.
+    private func part(_ key: String, _ offset: Int64, _ length: Int64) throws -> [UInt8] {
         if offset == failing { throw LiteProofError.storage(.transfer, "part at \(offset) refused", path: key) }
         if offset == held {
             let deadline = Date() + 10
@@ -134,7 +144,6 @@ final class FolderStore: ObjectStoreClient, @unchecked Sendable {
             condition.unlock()
         }
         let all = try LiteProofTests.bytes(of: files[key]!)
-        try write(Array(all[Int(offset)..<Int(offset + length)]), to: destination)
-        return false
+        return Array(all[Int(offset)..<Int(offset + length)])
     }
 }

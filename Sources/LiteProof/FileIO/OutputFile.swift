@@ -69,17 +69,17 @@ public final class OutputFile: @unchecked Sendable {
         }
     }
 
-    /// Copies the first `count` bytes of `file` to `offset` of this file, inside the kernel where
-    /// it can (no buffer in this process), else through a 256 KiB buffer; throws when `file`
-    /// ends first (naming it and where).
-    public func copy(from file: ReadOnlyFile, count: Int64, at offset: Int64) throws {
+    /// Copies `count` bytes of `file` from `source` (its start unless given) to `offset` of this
+    /// file, inside the kernel where it can (no buffer in this process), else through a 256 KiB
+    /// buffer; throws when `file` ends first (naming it and where).
+    public func copy(from file: ReadOnlyFile, at source: Int64 = 0, count: Int64, at offset: Int64) throws {
         var done: Int64 = 0
         var kernel = !file.windowed
         var buffer: [UInt8] = []
         while done < count {
             var n: Int64
             if kernel {
-                n = liteproof_copy_range(file.fd, file.base + done, fd, offset + done, count - done)
+                n = liteproof_copy_range(file.fd, file.base + source + done, fd, offset + done, count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
                     guard [ENOSYS, EXDEV, EINVAL, EOPNOTSUPP, EBADF].contains(errno) else { throw localError("cannot write", path: path) }
@@ -89,11 +89,11 @@ public final class OutputFile: @unchecked Sendable {
             } else {
                 if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: Int(min(count, 256 << 10))) }
                 let want = Int(min(Int64(buffer.count), count - done))
-                n = Int64(try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: done) })
+                n = Int64(try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: source + done) })
                 if n > 0 { try buffer.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)]), at: offset + done) } }
             }
             guard n > 0 else {
-                throw LiteProofError.storage(.local, "\(file.path) ended after \(done) of \(count) bytes")
+                throw LiteProofError.storage(.local, "\(file.path) ended after \(source + done) of \(source + count) bytes")
             }
             done += n
         }
