@@ -52,7 +52,7 @@ public struct ObjectFetch: ReplicaFetch, Sendable {
         try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
         let previous = Dictionary(
             (Self.readManifest(destination)?.files ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
-        let objects = storage.listing.compactMap { f in storage.objects[f.path].map { (f.path, $0) } }
+        let objects = storage.listing.indices.map { (storage.listing[$0].path, storage.object(at: $0)) }
             .filter { only?.files.contains($0.0) ?? true }
         for (path, _) in objects where path == Self.manifestName || path.split(separator: "/").contains("..") {
             throw LiteProofError(.usage, "refusing to write \(path) from the bucket into \(destination)")

@@ -17,7 +17,7 @@ extension ObjectStorage {
     /// The local copy of `path`, downloading it unless it is there or on its way; one still
     /// downloading in parts is returned at once with its ``Arrival``.
     func localCopy(_ path: String) throws -> LocalCopy {
-        guard let object = objects[path] else {
+        guard let object = object(path) else {
             throw LiteProofError.storage(.missing, "\(location)/\(path) is not in the bucket's listing")
         }
         condition.lock()

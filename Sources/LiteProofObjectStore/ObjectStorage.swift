@@ -18,10 +18,13 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     /// The store's calls.
     public let store: any ObjectStoreClient
     public let location: String
-    /// The listing below the prefix, paths relative to it.
+    /// The listing below the prefix, paths relative to it, in ascending UTF-8 order (as stores
+    /// list keys; see ``position(_:)``).
     public let listing: [StoredFile]
-    /// The listed objects by relative path.
-    public let objects: [String: RemoteObject]
+    /// Each listed object's tag (S3's ETag, GCS's generation), by position in ``listing``.
+    let tags: [ListedTag]
+    /// The key prefix ``listing``'s paths are relative to (ending in `/`, or empty).
+    public let keyPrefix: String
     /// Most GETs in flight at once for prefetches, whole objects and ranged parts together.
     public let concurrency: Int
     /// One slot per GET of a prefetch or a download in flight (whole object or part), so the
@@ -95,15 +98,25 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         self.concurrency = max(1, concurrency)
         connections = DispatchSemaphore(value: max(1, concurrency))
         self.location = location
+        // Each object once, as a path, a size, a time and a tag: no dictionary by path and no
+        // second copy of each key (a fleet of 10,000 replicas on S3, 115,000 objects, held 30 MB
+        // of them); lookups search the sorted listing.
         var files: [StoredFile] = []
-        var objects: [String: RemoteObject] = [:]
+        var tags: [ListedTag] = []
         for o in try store.list(prefix: prefix, keep: { $0.key.hasPrefix(prefix) && !$0.key.hasSuffix("/") }) {
-            let rel = String(o.key.dropFirst(prefix.count))
-            files.append(StoredFile(path: rel, size: o.size, modified: o.lastModified, timeTrusted: true))
-            objects[rel] = o
+            files.append(StoredFile(path: String(o.key.dropFirst(prefix.count)), size: o.size, modified: o.lastModified, timeTrusted: true))
+            tags.append(ListedTag(o.etag))
+        }
+        if !zip(files, files.dropFirst()).allSatisfy({ Self.precedes($0.path, $1.path) }) {
+            // Every store lists in ascending UTF-8 order (``ListingReader`` refuses any other);
+            // a client that did not would still be searched right.
+            let order = files.indices.sorted { Self.precedes(files[$0].path, files[$1].path) }
+            files = order.map { files[$0] }
+            tags = order.map { tags[$0] }
         }
         listing = files
-        self.objects = objects
+        self.tags = tags
+        keyPrefix = prefix
         scratch = try ScratchSpace.makeFolder(prefix: scratchPrefix)
     }
 
@@ -149,7 +162,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         case .file(let local):
             return try ReadOnlyFile(local, displayName: path)
         case .arriving(let local, let arrival):
-            return try ReadOnlyFile(arriving: local, size: objects[path]?.size ?? 0, arrival: arrival, displayName: path)
+            return try ReadOnlyFile(arriving: local, size: listedSize(path) ?? 0, arrival: arrival, displayName: path)
         case .memory(let bytes):
             return ReadOnlyFile(bytes: bytes, displayName: path)
         }
@@ -159,7 +172,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     private func opened(_ path: String) {
         condition.lock()
         if aheadPaths.remove(path) != nil {
-            ahead -= objects[path]?.size ?? 0
+            ahead -= listedSize(path) ?? 0
             condition.broadcast()
         }
         condition.unlock()
@@ -169,7 +182,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     public func prefetch(_ paths: [String]) {
         condition.lock()
         var seen = Set(queue)
-        for p in paths where states[p] == nil && objects[p] != nil && !seen.contains(p) {
+        for p in paths where states[p] == nil && position(p) != nil && !seen.contains(p) {
             queue.append(p)
             queued.insert(p)
             seen.insert(p)
@@ -197,7 +210,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
         while true {
             condition.lock()
             // Past the read-ahead bound, wait for a reader to open something (or the queue to go).
-            while let next = queue.first, ahead > 0, ahead + (objects[next]?.size ?? 0) > prefetchAhead {
+            while let next = queue.first, ahead > 0, ahead + (listedSize(next) ?? 0) > prefetchAhead {
                 condition.wait()
             }
             guard !queue.isEmpty else {
@@ -210,7 +223,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
             queued.remove(path)
             // Claimed under the lock of the dequeue: a path a reader fetched since it was queued
             // (and may have evicted already) is not fetched again.
-            guard states[path] == nil, let object = objects[path] else {
+            guard states[path] == nil, let object = object(path) else {
                 condition.unlock()
                 continue
             }
@@ -227,7 +240,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
     /// counts among ``failures``, so a caller that shrugs off an unreadable header does not
     /// turn a transfer problem into a verdict.
     public func read(_ path: String, offset: Int64, count: Int) throws -> [UInt8] {
-        guard let object = objects[path] else {
+        guard let object = object(path) else {
             throw LiteProofError.storage(.missing, "\(location)/\(path) is not in the bucket's listing")
         }
         let n = max(0, min(Int64(max(0, count)), object.size - offset))
@@ -330,7 +343,7 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
             default: continue
             }
             if aheadPaths.remove(p) != nil {
-                ahead -= objects[p]?.size ?? 0
+                ahead -= listedSize(p) ?? 0
                 condition.broadcast()
             }
         }

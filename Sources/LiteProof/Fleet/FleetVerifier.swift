@@ -88,19 +88,20 @@ public struct FleetVerifier: Sendable {
     public func check(_ found: DiscoveredReplica) -> FleetEntry {
         let started = Date()
         let checkedAt = started.timeIntervalSince1970
+        let files = found.files
         let replica: Replica
         do {
-            replica = try Replica.open(storage: SubtreeStorage(base: storage, replica: found))
+            replica = try Replica.open(storage: SubtreeStorage(base: storage, replica: found, files: files))
         } catch {
-            storage.evict(found.files.map { found.prefix + $0.path })
+            storage.evict(files.map { found.prefix + $0.path })
             let e = LiteProofError(wrapping: error)
             return FleetEntry(
-                database: found.name, verdict: e.outcome, replicaBytes: found.bytes, files: found.files.count,
+                database: found.name, verdict: e.outcome, replicaBytes: found.bytes, files: files.count,
                 problem: e.message, checkedAt: checkedAt)
         }
         let entry = Self.check(replica, name: found.name, replicaBytes: found.bytes, restoreCheck: restoreCheck, started: started)
         // Done with this replica's files: an object store's local copies of them go now.
-        replica.storage.evict(found.files.map(\.path))
+        replica.storage.evict(files.map(\.path))
         return entry
     }
 
