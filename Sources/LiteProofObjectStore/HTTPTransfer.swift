@@ -49,6 +49,8 @@ package final class Transfer: @unchecked Sendable {
         var abort: Abort?
         /// The requesting thread has stopped waiting: later parts are refused.
         var abandoned = false
+        /// The event loop is writing a part into the file (outside the lock).
+        var writing = false
     }
 
     private let lock = NSLock()
@@ -142,14 +144,19 @@ package final class Transfer: @unchecked Sendable {
             return false
         }
         shared.written = offset + Int64(count)
+        shared.writing = true
         lock.unlock()
         // Written outside the lock (a slow disk must not hold up the watchdog); only this
         // loop writes the file.
         do {
             try part.withUnsafeReadableBytes { try file.write($0, at: base + offset) }
+            lock.withLock { shared.writing = false }
             return true
         } catch {
-            lock.withLock { shared.abort = shared.abort ?? .local(error) }
+            lock.withLock {
+                shared.writing = false
+                shared.abort = shared.abort ?? .local(error)
+            }
             return false
         }
     }
@@ -174,9 +181,18 @@ package final class Transfer: @unchecked Sendable {
         return ended || abort != nil
     }
 
-    /// No more parts are taken: the event loop refuses any later part.
+    /// No more parts are taken: the event loop refuses any later part, and a part it was
+    /// writing is written first, so nothing of this exchange reaches the file once this returns
+    /// (a retry of a ranged part writes the same bytes of a file others read).
     func abandon() {
-        lock.withLock { shared.abandoned = true }
+        lock.lock()
+        shared.abandoned = true
+        while shared.writing {
+            lock.unlock()
+            usleep(200)
+            lock.lock()
+        }
+        lock.unlock()
     }
 
     /// Records why the exchange is cut short (the first reason wins), and stops the event loop

@@ -35,6 +35,9 @@ extension ObjectStorage {
         let parts = Int((object.size + partSize - 1) / partSize)
         FS.remove(local)
         let out = try ScratchSpace.createFile(local, mode: 0o600)
+        // A scratch copy is read and removed within seconds: its pages need never reach the disk
+        // (the writeback an output starts every 64 MiB would write a large object out for nothing).
+        out.writebackEvery = .max
         let arrival = Arrival()
         started(arrival)
         let next = Locked(0)
