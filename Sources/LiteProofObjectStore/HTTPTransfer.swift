@@ -84,6 +84,11 @@ package final class Transfer: @unchecked Sendable {
 
     package var status: Int? { head.map { Int($0.status.code) } }
 
+    /// What `bodyLimit` is, for a refusal.
+    private var limitWords: String {
+        rangeOnly ? "the \(bodyLimit) bytes of the range asked for" : "the \(bodyLimit) bytes the listing gives"
+    }
+
     // MARK: The event loop's side
 
     func received(head: HTTPResponseHead) {
@@ -95,7 +100,7 @@ package final class Transfer: @unchecked Sendable {
                 shared.abort = .wholeInstead
             }
             if shared.succeeded, let declared, declared > bodyLimit, shared.abort == nil {
-                shared.abort = .tooLong("the server announces \(declared) bytes (Content-Length), more than the \(bodyLimit) the listing gives")
+                shared.abort = .tooLong("the server announces \(declared) bytes (Content-Length), more than \(limitWords)")
             }
         }
         wake.signal()
@@ -139,7 +144,7 @@ package final class Transfer: @unchecked Sendable {
             return fits
         }
         if offset + Int64(count) > bodyLimit {
-            shared.abort = .tooLong("the body runs past \(bodyLimit) bytes, the size the listing gives")
+            shared.abort = .tooLong("the body runs past \(limitWords)")
             lock.unlock()
             return false
         }
