@@ -162,6 +162,33 @@ import Testing
         try compareWithLiblz4(cases)
     }
 
+    /// One ``LZ4FrameFiles`` (the plan's decoder for a run of segments) decodes each file of a run
+    /// exactly as a fresh decoder does: nothing of a file (its damage, a frame cut short, a larger
+    /// block size) carries into the next.
+    @Test func oneDecoderForManyFilesDecodesEachAsAFreshOne() throws {
+        let plain = try Self.realContent()
+        let good = Self.frame(plain)
+        var flipped = good
+        flipped[Self.blockData(good, 3) + 100] ^= 0xFF
+        let files: [(String, [UInt8])] = [
+            ("intact", good), ("a flipped byte in block 3", flipped), ("intact after the damage", good),
+            ("truncated in block 4", Array(good[0..<(Self.blockData(good, 4) + 10)])),
+            ("one 4 MiB block", Self.frame(plain, blockSize: LZ4F_max4MB)), ("linked blocks", Self.frame(plain, linked: true)),
+            ("empty file", []), ("not LZ4", Array(plain[0..<5000])), ("intact at the end", good),
+        ]
+        let root = try rigTempDir("frames")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let frames = LZ4FrameFiles()
+        for (i, (name, bytes)) in files.enumerated() {
+            let path = root + "/\(i).lz4"
+            try write(bytes, to: path)
+            let fresh = Self.outcome { try LZ4Frame.decompress(try ReadOnlyFile(path), name: name, $0) }
+            let reused = Self.outcome { try frames.decompress(try ReadOnlyFile(path), name: name, $0) }
+            #expect(reused == fresh, "\(name): one decoder for the run gave \(reused); a fresh one \(fresh)")
+            #expect((fresh.error == nil) == ["intact", "intact after the damage", "one 4 MiB block", "linked blocks", "intact at the end"].contains(name))
+        }
+    }
+
     /// A block is decoded in place (read into the end of its slot, decoded into its start) only
     /// when its output cannot overrun a byte of it not yet read. Every block Litestream wrote (the
     /// example replica's files, 4 MiB blocks) passes. This crafted block (no writer makes it) does

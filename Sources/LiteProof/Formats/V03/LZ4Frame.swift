@@ -126,9 +126,42 @@ public enum LZ4Frame {
         _ file: ReadOnlyFile, name: String,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int64 {
-        let stream = try LZ4FrameStream(file, name: name)
-        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: outputChunk, alignment: 64)
-        defer { output.deallocate() }
+        try LZ4FrameFiles().decompress(file, name: name, body)
+    }
+}
+
+/// Decompresses one LZ4 frame file after another with one decoder and one output buffer: a loop
+/// over a generation's segments keeps liblz4's context (which allocates two blocks' worth, 8 MiB
+/// for 4 MiB blocks) and the buffers, where a decoder per file made and removed four mappings
+/// each time (a tenth of a fleet check's CPU on small replicas).
+public final class LZ4FrameFiles {
+    private var stream: LZ4FrameStream?
+    private var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+
+    /// Never inlined, so that the optimizer cannot put a decoder on the stack. Swift 6.3's -O
+    /// did (a header-less `alloc_ref [bare] [stack]`), then merged the error paths of the inlined
+    /// deinit so that `dealloc_ref` took a phi, which IRGen lowers as a heap object's
+    /// `swift_deallocClassInstance` on the uninitialized stack header: signal 11 whenever a
+    /// damaged frame threw (the release suites, 836f5e4). A decoder is one small heap object.
+    /// `SegmentPrefetcherTests.everyDamageIsReportedAsLiblz4ReportsIt` in the release build (CI
+    /// runs it) crashes without this: keep it, and run that suite when the compiler changes.
+    @inline(never)
+    public init() {}
+
+    deinit { output.deallocate() }
+
+    /// As ``LZ4Frame/decompress(_:name:_:)``, reusing this decoder's context and buffers.
+    @discardableResult
+    public func decompress(_ file: ReadOnlyFile, name: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        let stream: LZ4FrameStream
+        if let current = self.stream {
+            current.restart(file, name: name)
+            stream = current
+        } else {
+            stream = try LZ4FrameStream(file, name: name)
+            self.stream = stream
+        }
+        if output.count == 0 { output = .allocate(byteCount: LZ4Frame.outputChunk, alignment: 64) }
         while true {
             let n = try stream.read(into: output)
             if n == 0 { break }

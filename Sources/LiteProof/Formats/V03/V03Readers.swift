@@ -137,6 +137,7 @@ public enum V03Readers {
                     "WAL index \(index.hex(width: 8)) starts at offset \(first.offset); the segment at offset 0 (with the WAL header) is missing"))
             streamOK = false
         }
+        let frames = LZ4FrameFiles()
         for seg in segments {
             if streamOK && seg.offset != expected {
                 if seg.offset > expected {
@@ -184,7 +185,7 @@ public enum V03Readers {
                 }
                 let size =
                     try prefetcher?.decompress(seg, consume)
-                    ?? LZ4Frame.decompress(try replica.open(seg.path), name: seg.path, consume)
+                    ?? frames.decompress(try replica.open(seg.path), name: seg.path, consume)
                 result.segmentSizes[seg.path] = size
                 expected = seg.offset.addingReportingOverflow(size).overflow ? .max : seg.offset + size  // offset from a name
                 if let walProblem {
@@ -278,6 +279,7 @@ extension V03Readers {
         let header = result.header
         let frameSize = Int64(24 + pageSize)
         var found: [Commit] = []
+        let frames = LZ4FrameFiles()
         for seg in segments
         where (result.segmentSizes[seg.path].map { seg.offset.addingReportingOverflow($0).overflow ? .max : seg.offset + $0 } ?? .max) > read.validEnd
             && seg.offset >= result.walSize
@@ -293,7 +295,7 @@ extension V03Readers {
             var window: [UInt8] = []
             var windowStart = seg.offset
             var candidates: [Commit] = []
-            let streamed = try? LZ4Frame.decompress(file, name: seg.path) { chunk in
+            let streamed = try? frames.decompress(file, name: seg.path) { chunk in
                 window += chunk
                 while pos + 16 <= windowStart + Int64(window.count) {
                     let at = Int(pos - windowStart)
