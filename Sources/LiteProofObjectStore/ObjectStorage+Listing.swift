@@ -12,7 +12,7 @@ extension ObjectStorage {
         var high = listing.count
         while low < high {
             let mid = (low + high) / 2
-            if Self.precedes(listing[mid].path, path) { low = mid + 1 } else { high = mid }
+            if ListingReader.precedes(listing[mid].path, path) { low = mid + 1 } else { high = mid }
         }
         return low < listing.count && listing[low].path == path ? low : nil
     }
@@ -31,19 +31,6 @@ extension ObjectStorage {
     /// The listed size of `path`, nil when it is not listed.
     func listedSize(_ path: String) -> Int64? {
         position(path).map { listing[$0].size }
-    }
-
-    /// Whether `a` sorts before `b` in UTF-8 byte order (the order stores list keys in).
-    static func precedes(_ a: String, _ b: String) -> Bool {
-        var a = a
-        var b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                let common = min(x.count, y.count)
-                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
-                return order < 0 || (order == 0 && x.count < y.count)
-            }
-        }
     }
 }
 

@@ -107,10 +107,10 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
             files.append(StoredFile(path: String(o.key.dropFirst(prefix.count)), size: o.size, modified: o.lastModified, timeTrusted: true))
             tags.append(ListedTag(o.etag))
         }
-        if !zip(files, files.dropFirst()).allSatisfy({ Self.precedes($0.path, $1.path) }) {
+        if !zip(files, files.dropFirst()).allSatisfy({ ListingReader.precedes($0.path, $1.path) }) {
             // Every store lists in ascending UTF-8 order (``ListingReader`` refuses any other);
             // a client that did not would still be searched right.
-            let order = files.indices.sorted { Self.precedes(files[$0].path, files[$1].path) }
+            let order = files.indices.sorted { ListingReader.precedes(files[$0].path, files[$1].path) }
             files = order.map { files[$0] }
             tags = order.map { tags[$0] }
         }

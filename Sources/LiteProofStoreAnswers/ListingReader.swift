@@ -41,7 +41,7 @@ package struct ListingReader {
     package mutating func accept(objects page: [RemoteObject], truncated: Bool, nextToken: String?) throws -> String? {
         pages += 1
         for o in page {
-            if let last, !last.utf8.lexicographicallyPrecedes(o.key.utf8) {
+            if let last, !Self.precedes(last, o.key) {
                 throw refuse("page \(pages) lists \(Self.printable(o.key)) after \(Self.printable(last)) (keys must ascend)")
             }
             last = o.key
@@ -63,6 +63,20 @@ package struct ListingReader {
             throw refuse("\(emptyInARow) truncated pages in a row without a key")
         }
         return token
+    }
+
+    /// Whether `a` sorts before `b` in UTF-8 byte order (the order S3 and GCS list keys
+    /// in, and the order every listing is checked and searched in).
+    package static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a
+        var b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let common = min(x.count, y.count)
+                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+                return order < 0 || (order == 0 && x.count < y.count)
+            }
+        }
     }
 
     /// A key for a message: control characters escaped.

@@ -93,7 +93,7 @@ public final class WebDAVClient: ObjectStoreClient, @unchecked Sendable {
                 if keep(object) { kept.append(object) }
             }
         }
-        kept.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        kept.sort { ListingReader.precedes($0.key, $1.key) }
         // The same invariants as a bucket listing: a name listed twice is refused.
         var reader = ListingReader(context: display(prefix), maxKeys: policy.maxKeys)
         _ = try reader.accept(objects: kept, truncated: false, nextToken: nil)

@@ -28,9 +28,6 @@ public struct DiscoveredReplica: Sendable {
             return file
         }
     }
-
-    /// How many files it has.
-    public var fileCount: Int { members.count }
 }
 
 /// Finds the replicas in a listing of files (path, size, time) below a fleet root, any depth.
