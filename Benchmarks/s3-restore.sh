@@ -22,6 +22,9 @@
 #   litestream   0.3.13: litestream restore -config FILE -o OUT DB  (its S3 endpoint in the file)
 #                0.5.17: litestream restore -o OUT s3://…?endpoint=…
 #   liteproof    liteproof restore s3://…?endpoint=… -o OUT --integrity-check none (like for like)
+# Each row also gives the CPU seconds SeaweedFS and the proxy used during the command, and the floor
+# they set on this machine: all three processes' CPU over the cores. Where the floor is close to
+# the median, the command is bound by the shared cores, not by how it fetches.
 # LiteProof is built with `swift build -c release` unless LITEPROOF_BIN names a binary;
 # LITEPROOF_BIN_B names a second build to time alongside (`liteproof-b`, e.g. before a change).
 set -euo pipefail
@@ -62,6 +65,10 @@ echo "replica: Litestream $version $profile, $rep_files objects, $((rep_bytes / 
 echo "liteproof: $liteproof ($("$liteproof" --version 2>/dev/null || echo '?'))"
 echo "network: shaping proxy, cap ${rate} MB/s per connection and direction; $(nproc) cores"
 
+# cpu_seconds PID: the CPU seconds (user + system, all threads) process PID has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+weed_cpu_pid=$(pgrep -P "$weed_pid" -x weed || echo "$weed_pid")
+
 for rtt in "${rtts[@]}"; do
   read -r port <<< "$(free_ports 1)"
   python3 "$here/shaping-proxy.py" "$port" "127.0.0.1:$s3" "$rtt" "$rate" "$scratch/traffic" > "$scratch/proxy.log" 2>&1 &
@@ -82,17 +89,21 @@ for rtt in "${rtts[@]}"; do
       liteproof_b) argv=("$LITEPROOF_BIN_B" restore "$url" -o "$2" --integrity-check none) ;;
     esac
   }
-  # One timed run: appends "wall user sys maxrss_kb requests connections bytes_down" to NAME.times.
+  # One timed run: appends "wall user sys maxrss_kb requests connections bytes_down server_cpu
+  # proxy_cpu" to NAME.times. The server's and the proxy's CPU seconds during the command are read
+  # from /proc: on a machine where they share the cores with the command, a restore cannot take
+  # less wall time than half of all three processes' CPU (2 cores), whatever the command does.
   timed() {
-    local name=$1 out="$scratch/$1.db"
+    local name=$1 out="$scratch/$1.db" w0 p0
     rm -f "$out" "$out-wal" "$out-shm" "$scratch/traffic"
     kill -USR1 "$proxy"; while [ ! -f "$scratch/traffic" ]; do sleep 0.05; done; rm -f "$scratch/traffic"
     argv "$name" "$out"
+    w0=$(cpu_seconds "$weed_cpu_pid") p0=$(cpu_seconds "$proxy")
     /usr/bin/time -f "%e %U %S %M" -o "$scratch/time.txt" "${argv[@]}" > "$scratch/$name.log" 2>&1 \
       || { echo "error: $name restore failed: ${argv[*]}" >&2; cat "$scratch/$name.log" "$scratch/time.txt" >&2; exit 1; }
     kill -USR1 "$proxy"; while [ ! -f "$scratch/traffic" ]; do sleep 0.05; done
     read -r req conns down _ < "$scratch/traffic"
-    echo "$(tail -1 "$scratch/time.txt") $req $conns $down" >> "$scratch/$name.times"
+    echo "$(tail -1 "$scratch/time.txt") $req $conns $down $(awk "BEGIN {print $(cpu_seconds "$weed_cpu_pid") - $w0, $(cpu_seconds "$proxy") - $p0}")" >> "$scratch/$name.times"
   }
   for name in "${names[@]}"; do : > "$scratch/$name.times"; timed "$name"; done   # warm-up, not counted
   for name in "${names[@]}"; do : > "$scratch/$name.times"; done
@@ -115,7 +126,7 @@ for rtt in "${rtts[@]}"; do
   stats() { cut -d' ' -f"$2" "$scratch/$1.times" | sort -g | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%s %s %s", m, v[1], v[NR]}'; }
   echo
   echo "== RTT $rtt ms, cap $rate MB/s per connection: $runs runs each, alternating, outputs byte-identical (cmp); load average ${loads[*]}"
-  printf '%-13s %9s %9s %9s %9s %9s %12s %9s %7s %10s\n' command "median s" "min s" "max s" "user s" "sys s" "peak RSS MB" requests conns "MB fetched"
+  printf '%-13s %9s %9s %9s %9s %9s %12s %9s %7s %10s %9s %9s %9s\n' command "median s" "min s" "max s" "user s" "sys s" "peak RSS MB" requests conns "MB fetched" "server s" "proxy s" "floor s"
   for name in "${names[@]}"; do
     read -r med min max <<< "$(stats "$name" 1)"
     read -r user _ _ <<< "$(stats "$name" 2)"
@@ -124,8 +135,11 @@ for rtt in "${rtts[@]}"; do
     read -r req _ _ <<< "$(stats "$name" 5)"
     read -r conns _ _ <<< "$(stats "$name" 6)"
     read -r down _ _ <<< "$(stats "$name" 7)"
-    printf '%-13s %9.3f %9.3f %9.3f %9.3f %9.3f %12.1f %9d %7d %10.1f\n' "$name" "$med" "$min" "$max" "$user" "$sys" \
-      "$(awk "BEGIN {print $rss / 1024}")" "$req" "$conns" "$(awk "BEGIN {print $down / 1000000}")"
+    read -r server _ _ <<< "$(stats "$name" 8)"
+    read -r proxy_cpu _ _ <<< "$(stats "$name" 9)"
+    printf '%-13s %9.3f %9.3f %9.3f %9.3f %9.3f %12.1f %9d %7d %10.1f %9.2f %9.2f %9.2f\n' "$name" "$med" "$min" "$max" "$user" "$sys" \
+      "$(awk "BEGIN {print $rss / 1024}")" "$req" "$conns" "$(awk "BEGIN {print $down / 1000000}")" "$server" "$proxy_cpu" \
+      "$(awk "BEGIN {print ($user + $sys + $server + $proxy_cpu) / $(nproc)}")"
     eval "med_$name=$med"
   done
   awk -v l="$med_litestream" -v p="$med_liteproof" 'BEGIN { printf "ratio (median wall): liteproof / litestream = %.2fx\n", p / l }'
