@@ -12,7 +12,7 @@ public final class GCSStorage: ObjectStorage, @unchecked Sendable {
     /// `LITEPROOF_STORE_*` variables set (one policy for every store). What the resolution says
     /// besides its settings goes to `notes`, by default to stderr.
     public convenience init(
-        url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8,
+        url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int? = nil,
         notes: (String) -> Void = ObjectStorage.noteOnStderr
     ) throws {
         let config = try GCSConfig.resolve(try GCSLocation(url: url), environment: environment)
@@ -20,7 +20,7 @@ public final class GCSStorage: ObjectStorage, @unchecked Sendable {
         try self.init(client: GCSClient(config: config, policy: try TransferPolicy.from(environment: environment)), concurrency: concurrency)
     }
 
-    public init(client: GCSClient, concurrency: Int = 8) throws {
+    public init(client: GCSClient, concurrency: Int? = nil) throws {
         self.client = client
         let loc = client.config.location
         try super.init(

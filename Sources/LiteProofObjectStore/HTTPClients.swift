@@ -9,8 +9,9 @@ import NIOSSL
 /// process: every transport of a run (and every round of `watch`) shares their connection pools
 /// and NIO's one event-loop group, so no client is ever shut down and no thread is left behind.
 ///
-/// Each client: at most 16 connections per host kept alive between requests (restores make
-/// hundreds, prefetch and ranged parts run several at once), redirects never followed (the 3xx
+/// Each client: at most 64 connections per host (``TransferPolicy/maxConnections``; each
+/// storage uses its policy's `connections` of them, 16 unless set) kept alive between requests
+/// (restores make hundreds, prefetch and ranged parts run several at once), redirects never followed (the 3xx
 /// answer comes back, and ``HTTPTransport`` refuses it, named), no decompression, HTTP/1.1 only,
 /// and no connection retried by the pool (``HTTPTransport`` retries under its policy, and a
 /// certificate refused fails at once, named).
@@ -52,7 +53,7 @@ package enum HTTPClients {
         } else {
             tls.certificateVerification = .none
         }
-        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: TransferPolicy.maxConnections)
         pool.retryConnectionEstablishment = false
         var c = HTTPClient.Configuration(
             tlsConfiguration: tls, redirectConfiguration: .disallow, timeout: .init(), connectionPool: pool, proxy: nil,

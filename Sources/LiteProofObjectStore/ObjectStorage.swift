@@ -92,11 +92,12 @@ open class ObjectStorage: ReplicaStorage, @unchecked Sendable {
 
     /// Lists every object below `prefix` (a key prefix ending in `/`, or empty) with `store`;
     /// `location` names the replica in reports (its URL), `scratchPrefix` the scratch folder.
-    public init(store: any ObjectStoreClient, location: String, prefix: String, concurrency: Int = 8, scratchPrefix: String) throws {
+    /// `concurrency` (nil: the policy's ``TransferPolicy/connections``) bounds the requests in flight.
+    public init(store: any ObjectStoreClient, location: String, prefix: String, concurrency: Int? = nil, scratchPrefix: String) throws {
         self.store = store
         memoryObjectsUpTo = store.policy.memoryObjectBytes
-        self.concurrency = max(1, concurrency)
-        connections = DispatchSemaphore(value: max(1, concurrency))
+        self.concurrency = max(1, concurrency ?? store.policy.connections)
+        connections = DispatchSemaphore(value: self.concurrency)
         self.location = location
         // Each object once, as a path, a size, a time and a tag: no dictionary by path and no
         // second copy of each key (a fleet of 10,000 replicas on S3, 115,000 objects, held 30 MB

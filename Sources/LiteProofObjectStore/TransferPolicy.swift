@@ -29,6 +29,16 @@ public struct TransferPolicy: Sendable, Equatable {
     /// Objects up to this size are downloaded into memory rather than a scratch file (2 MiB of
     /// them at most at once; see ``ObjectStorage/memoryObjectsUpTo``); 0 keeps every object in a file.
     public var memoryObjectBytes: Int64 = 64 << 10
+    /// Requests in flight at once per storage (a replica, or the bucket prefix a fleet is
+    /// checked under), whole objects and ranged parts together, up to ``maxConnections``. 16:
+    /// small objects are bound by the round trip, not the bandwidth, on a real region's network.
+    /// Through a 50 ms round trip a 0.3 update-heavy restore took 2.46 s with 8 and 2.21 s with 16
+    /// (3.6 MB more memory); through 20 ms, 200 replicas of a fleet took 5.6–6.2 s with 8, 3.1–3.2 s
+    /// with 16, 2.5–2.6 s with 32. At 0 ms on 2 cores shared with the server, neither gained.
+    public var connections = 16
+    /// The most ``connections`` may be: the connections each HTTP client keeps per host
+    /// (``HTTPClients``), which every storage of the process shares.
+    public static let maxConnections = 64
 
     public init() {}
 
@@ -42,6 +52,10 @@ public struct TransferPolicy: Sendable, Equatable {
         ("LITEPROOF_STORE_ENDPOINT_FAILURES", "failed transfers in a row after which the endpoint is given up (default 8)"),
         ("LITEPROOF_STORE_MAX_KEYS", "most keys one listing may hold (default 10000000)"),
         ("LITEPROOF_STORE_MEMORY_OBJECTS", "largest object, in bytes, downloaded into memory instead of a scratch file; 0 for none (default 65536)"),
+        (
+            "LITEPROOF_STORE_CONNECTIONS",
+            "requests in flight at once per replica or fleet, 1 to 64 (default 16; more for a distant bucket, fewer for a store that limits them)"
+        ),
     ]
 
     /// The default policy with the `LITEPROOF_STORE_*` variables of `environment` applied (or
@@ -82,6 +96,13 @@ public struct TransferPolicy: Sendable, Equatable {
                 throw LiteProofError(.usage, "\(name)=\(text): expected a whole number of bytes from 0 to \(16 << 20)")
             }
             p.memoryObjectBytes = v
+        }
+        if let v = try count("CONNECTIONS") {
+            guard v <= maxConnections else {
+                let (name, text) = setting("CONNECTIONS")!
+                throw LiteProofError(.usage, "\(name)=\(text): expected a whole number from 1 to \(maxConnections)")
+            }
+            p.connections = v
         }
         return p
     }

@@ -14,7 +14,7 @@ public final class S3Storage: ObjectStorage, @unchecked Sendable {
     /// resolution says besides its settings (parameters ignored, `skipVerify`) goes to `notes`,
     /// by default to stderr.
     public convenience init(
-        url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8,
+        url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int? = nil,
         notes: (String) -> Void = ObjectStorage.noteOnStderr
     ) throws {
         let location = try S3Location(url: url)
@@ -24,7 +24,7 @@ public final class S3Storage: ObjectStorage, @unchecked Sendable {
         try self.init(client: client, concurrency: concurrency)
     }
 
-    public init(client: S3Client, concurrency: Int = 8) throws {
+    public init(client: S3Client, concurrency: Int? = nil) throws {
         self.client = client
         let loc = client.config.location
         try super.init(

@@ -10,12 +10,12 @@ public final class WebDAVStorage: ObjectStorage, @unchecked Sendable {
     /// Lists `webdav://[USER:PASSWORD@]HOST[:PORT]/PATH` (or `webdavs://…`) under the
     /// ``TransferPolicy`` the `LITEPROOF_STORE_*` variables of `environment` set (one policy for
     /// every store).
-    public convenience init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8) throws {
+    public convenience init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int? = nil) throws {
         let location = try WebDAVLocation(url: url)
         try self.init(client: WebDAVClient(location: location, policy: try TransferPolicy.from(environment: environment)), concurrency: concurrency)
     }
 
-    public init(client: WebDAVClient, concurrency: Int = 8) throws {
+    public init(client: WebDAVClient, concurrency: Int? = nil) throws {
         self.client = client
         let loc = client.location
         try super.init(

@@ -37,8 +37,8 @@ struct FetchCommand: ParsableCommand {
             valueName: "position"))
     var position: String?
 
-    @Option(name: .long, help: "Downloads in flight at once.")
-    var concurrency = 8
+    @Option(name: .long, help: "Downloads in flight at once, 1 to 64 (default: LITEPROOF_STORE_CONNECTIONS, else 16).")
+    var concurrency: Int?
 
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
@@ -53,7 +53,9 @@ struct FetchCommand: ParsableCommand {
             if case .local = ReplicaLocation(url) {
                 throw LiteProofError(.usage, "fetch reads s3://, gs://, webdav:// and sftp:// URLs; \(url) is not one (a local replica needs no fetch)")
             }
-            guard concurrency >= 1 && concurrency <= 64 else { throw LiteProofError(.usage, "--concurrency must be 1…64") }
+            if let concurrency, !(1...TransferPolicy.maxConnections).contains(concurrency) {
+                throw LiteProofError(.usage, "--concurrency must be 1…\(TransferPolicy.maxConnections)")
+            }
             storage = try ReplicaLocation(url).remoteStorage(concurrency: concurrency)!
         } catch {
             throw fail(error, json: json)

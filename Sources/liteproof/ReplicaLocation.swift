@@ -38,7 +38,7 @@ enum ReplicaLocation: Sendable {
     /// The storage of a bucket prefix (nil for a local replica or an SFTP folder, which is not an
     /// object store: ``SFTPStorage``): its listing is made now, with
     /// the credentials and settings of `environment`.
-    func remoteStorage(environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int = 8) throws -> ObjectStorage? {
+    func remoteStorage(environment: [String: String] = ProcessInfo.processInfo.environment, concurrency: Int? = nil) throws -> ObjectStorage? {
         switch self {
         case .local, .sftp: return nil
         case .s3(let url): return try S3Storage(url: url, environment: environment, concurrency: concurrency)

@@ -82,6 +82,7 @@ final class FolderStore: ObjectStoreClient, @unchecked Sendable {
     let bytes: [UInt8]
     var held: Int64?
     var failing: Int64?
+    var policy = TransferPolicy()
     private let condition = NSCondition()
     private var released = false
     private(set) var servedHeldPart = false

@@ -31,6 +31,27 @@ import Testing
         }
     }
 
+    /// Requests in flight per storage: 16 unless the environment says otherwise, never more than
+    /// the connections the HTTP clients keep per host; a storage takes the policy's number unless
+    /// told otherwise.
+    @Test func connectionsPerReplica() throws {
+        #expect(try TransferPolicy.from(environment: [:]).connections == 16)
+        #expect(try TransferPolicy.from(environment: ["LITEPROOF_STORE_CONNECTIONS": "3"]).connections == 3)
+        #expect(try TransferPolicy.from(environment: ["LITEPROOF_S3_CONNECTIONS": "64"]).connections == 64)
+        for bad in ["0", "65", "1.5", "-2", "many"] {
+            #expect(throws: LiteProofError.self) { try TransferPolicy.from(environment: ["LITEPROOF_STORE_CONNECTIONS": bad]) }
+        }
+        let folder = NSTemporaryDirectory() + "liteproof-connections-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let store = try FolderStore(folder: folder)
+        let prefix = "liteproof-connections"
+        #expect(try ObjectStorage(store: store, location: "folder", prefix: "", scratchPrefix: prefix).concurrency == 16)
+        store.policy.connections = 3
+        #expect(try ObjectStorage(store: store, location: "folder", prefix: "", scratchPrefix: prefix).concurrency == 3)
+        #expect(try ObjectStorage(store: store, location: "folder", prefix: "", concurrency: 5, scratchPrefix: prefix).concurrency == 5)
+    }
+
     @Test func proxyFromTheEnvironment() throws {
         let https = URL(string: "https://s3.example.com")!, http = URL(string: "http://10.0.0.5:9000")!
         let env = ["HTTPS_PROXY": "http://user:p%40ss@proxy.example:3128", "http_proxy": "proxy.example:8080", "NO_PROXY": ".internal, 10.0.0.5"]
