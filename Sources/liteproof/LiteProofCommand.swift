@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LiteProof
+import LiteProofObjectStore
 
 @main
 struct LiteProofCommand: ParsableCommand {
@@ -9,15 +10,23 @@ struct LiteProofCommand: ParsableCommand {
         abstract: "Prove a Litestream replica is complete and byte-for-byte faithful — without Litestream.",
         discussion: """
             LiteProof reads Litestream replicas directly (0.3 generations/snapshots/WAL segments and \
-            0.5 LTX files, from a file replica or a folder downloaded from S3), checks every byte, \
-            restores them with its own code and compares the result with the live database.
+            0.5 LTX files), checks every byte, restores them with its own code and compares the \
+            result with the live database. A replica is a file replica's folder, a copy of one \
+            (a folder, .tar or .tar.zst), or the store Litestream writes to, by the URL Litestream \
+            takes: s3://, gs://, webdav:// or webdavs://, sftp://.
 
             Start with:
               liteproof verify ./replica        check every file and the chain of files
               liteproof inspect ./replica       list generations / levels and the restorable range
               liteproof restore ./replica -o restored.db
+              liteproof verify 's3://bucket/db?region=eu-west-1'   straight from the bucket
 
             \(Outcome.exitCodeHelp)
+
+            Object stores: credentials as Litestream reads them (AWS_ACCESS_KEY_ID, \
+            GOOGLE_APPLICATION_CREDENTIALS, …). Every transfer is bounded, and a store that \
+            fails ends the command with exit 2, never a verdict. These variables tune the bounds:
+            \(TransferPolicy.variables.map { "  \($0.name): \($0.help)" }.joined(separator: "\n"))
             """,
         version: LiteProofVersion.string,
         subcommands: [

@@ -1,5 +1,6 @@
 import Foundation
 import LiteProof
+import LiteProofObjectStore
 import Testing
 
 /// The `liteproof` executable as a user runs it: output, `--json`, and the documented exit codes
@@ -121,6 +122,9 @@ import Testing
         #expect(r.status == 0)
         #expect(r.stdout.contains("Exit codes"))
         for sub in ["verify", "inspect", "restore"] { #expect(r.stdout.contains(sub)) }
+        // Where replicas may be, and every variable that tunes the object-store transfers.
+        for url in ["s3://", "gs://", "webdav://", "sftp://"] { #expect(r.stdout.contains(url)) }
+        for v in TransferPolicy.variables { #expect(r.stdout.contains(v.name), "\(v.name)") }
         let v = try runLiteProof(["verify", "--help"])
         #expect(v.stdout.contains("wal.checksum-mismatch"))
     }
