@@ -10,11 +10,11 @@ import NIOSSL
 /// and NIO's one event-loop group, so no client is ever shut down and no thread is left behind.
 ///
 /// Each client: at most 64 connections per host (``TransferPolicy/maxConnections``; each
-/// storage uses its policy's `connections` of them, 16 unless set) kept alive between requests
-/// (restores make hundreds, prefetch and ranged parts run several at once), redirects never followed (the 3xx
-/// answer comes back, and ``HTTPTransport`` refuses it, named), no decompression, HTTP/1.1 only,
-/// and no connection retried by the pool (``HTTPTransport`` retries under its policy, and a
-/// certificate refused fails at once, named).
+/// storage uses its policy's `connections` of them, 16 unless set) kept alive between
+/// requests (restores make hundreds, prefetch and ranged parts run several at once), redirects
+/// never followed (the 3xx answer comes back, and ``HTTPTransport`` refuses it, named), no
+/// decompression, HTTP/1.1 only, and no connection retried by the pool (``HTTPTransport``
+/// retries under its policy, and a certificate refused fails at once, named).
 ///
 /// Trust roots are the system's plus, as Go (and so Litestream) reads them, the file in
 /// `SSL_CERT_FILE` and the files in the directories of `SSL_CERT_DIR` (colon-separated): a

@@ -33,7 +33,7 @@ public struct TransferPolicy: Sendable, Equatable {
     /// checked under), whole objects and ranged parts together, up to ``maxConnections``. 16:
     /// small objects are bound by the round trip, not the bandwidth, on a real region's network.
     /// Through a 50 ms round trip a 0.3 update-heavy restore took 2.46 s with 8 and 2.21 s with 16
-    /// (3.6 MB more memory); through 20 ms, 200 replicas of a fleet took 5.6–6.2 s with 8, 3.1–3.2 s
+    /// (3.6 MB more memory); through 20 ms, 200 replicas of a fleet took 5.6–6.2 s with 8, 3.1–3.5 s
     /// with 16, 2.5–2.6 s with 32. At 0 ms on 2 cores shared with the server, neither gained.
     public var connections = 16
     /// The most ``connections`` may be: the connections each HTTP client keeps per host
