@@ -77,11 +77,16 @@ public struct TransferPolicy: Sendable, Equatable {
             }
             return v
         }
-        func count(_ suffix: String) throws -> Int? {
+        /// A whole number from 1 up, and up to `most` when given.
+        func count(_ suffix: String, upTo most: Int? = nil) throws -> Int? {
             guard let v = try number(suffix) else { return nil }
             guard v == v.rounded(), v <= 1e12 else {
                 let (name, text) = setting(suffix)!
                 throw LiteProofError(.usage, "\(name)=\(text): expected a whole number")
+            }
+            if let most, Int(v) > most {
+                let (name, text) = setting(suffix)!
+                throw LiteProofError(.usage, "\(name)=\(text): expected a whole number from 1 to \(most)")
             }
             return Int(v)
         }
@@ -97,13 +102,7 @@ public struct TransferPolicy: Sendable, Equatable {
             }
             p.memoryObjectBytes = v
         }
-        if let v = try count("CONNECTIONS") {
-            guard v <= maxConnections else {
-                let (name, text) = setting("CONNECTIONS")!
-                throw LiteProofError(.usage, "\(name)=\(text): expected a whole number from 1 to \(maxConnections)")
-            }
-            p.connections = v
-        }
+        if let v = try count("CONNECTIONS", upTo: maxConnections) { p.connections = v }
         return p
     }
 }
