@@ -66,7 +66,7 @@ final class TokenServer: @unchecked Sendable {
         try process.run()
         RigState.register(pid: process.processIdentifier)
         let port = port
-        try waitUntil("the token server on port \(port)", timeout: 20) { !loopbackPortIsFree(port) }
+        try waitUntil("the token server on port \(port)", timeout: 20) { loopbackPortListens(port) }
     }
 
     var requests: [[String: Any]] {

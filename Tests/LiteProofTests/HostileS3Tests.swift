@@ -38,7 +38,7 @@ import Testing
         let server = try HostileS3([])
         defer { server.stop() }
         for command in [["verify"], ["inspect"], ["timeline"]] {
-            let r = try runHostile(command + [server.url()])
+            let r = try runHostile(command + [server.url()], environment: patientPolicy)
             #expect(r.status == 0, "\(command): \(r.output)")
             expectClean(r)
         }
@@ -173,15 +173,16 @@ import Testing
         defer { server.stop() }
         // The snapshot (6.5 KB) is downloaded into a file, not memory, so there is a partial
         // download to see.
-        let slow = ["LITEPROOF_S3_DEADLINE": "600", "LITEPROOF_S3_STALL": "30", "LITEPROOF_STORE_MEMORY_OBJECTS": "0"]
+        let slow = patientPolicy.merging(["LITEPROOF_STORE_MEMORY_OBJECTS": "0"]) { $1 }
         let modes = Locked<[String: mode_t]>([:])
         for sig in [SIGTERM, SIGINT, SIGHUP] {
             let out = try rigTempDir("hostile-restore") + "/out.db"
-            let r = try runHostile(["restore", server.url(), "-o", out], environment: slow, signal: (sig, after: 1.5)) { tmp in
-                for path in (try? FileManager.default.subpathsOfDirectory(atPath: tmp)) ?? [] {
-                    var st = stat()
-                    guard !path.hasSuffix(ScratchSpace.ownerName) else { continue }
-                    if lstat(tmp + "/" + path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { modes.update { $0[path] = st.st_mode & 0o777 } }
+            // The signal comes once a partial download is there to leave behind.
+            let partial = Locked(false)
+            let r = try runHostile(["restore", server.url(), "-o", out], environment: slow, signal: (sig, when: { _ in partial.update { $0 } })) { tmp in
+                for (path, mode) in Self.scratchFiles(tmp) {
+                    modes.update { $0[path] = mode }
+                    partial.update { $0 = true }
                 }
             }
             #expect(r.signal == sig || r.status == 128 + sig, "\(r.status) \(r.output)")
@@ -194,12 +195,13 @@ import Testing
 
         // SIGKILL leaves the scratch folder; the next run removes what the dead run left.
         let tmp = try rigTempDir("hostile-tmp")
-        let killed = try runHostile(["restore", server.url(), "-o", tmp + "/../out.db"], environment: slow, tmpdir: tmp, signal: (SIGKILL, after: 1.5))
+        let killed = try runHostile(
+            ["restore", server.url(), "-o", tmp + "/../out.db"], environment: slow, tmpdir: tmp, signal: (SIGKILL, when: { !Self.scratchFiles($0).isEmpty }))
         #expect(killed.signal == SIGKILL, "\(killed.output)")
         #expect(!killed.litter.isEmpty)
         let sound = try HostileS3([])
         defer { sound.stop() }
-        let next = try runHostile(["inspect", sound.url()], tmpdir: tmp)
+        let next = try runHostile(["inspect", sound.url()], environment: patientPolicy, tmpdir: tmp)
         #expect(next.status == 0, "\(next.output)")
         expectClean(next)
     }
@@ -211,8 +213,8 @@ import Testing
             let server = try HostileS3(["slow:" + Self.snapshot])
             defer { server.stop() }
             let r = try runHostile(
-                ["fetch", "--concurrency", "2", server.url(), dir], environment: ["LITEPROOF_S3_DEADLINE": "600", "LITEPROOF_S3_STALL": "30"],
-                signal: (SIGKILL, after: 2.5))
+                ["fetch", "--concurrency", "2", server.url(), dir], environment: patientPolicy,
+                signal: (SIGKILL, when: { _ in Self.finishedFiles(dir) >= 14 && FS.exists(dir + "/" + Replica.fetchManifestName) }))
             #expect(r.signal == SIGKILL, "\(r.output)")
             let manifest = try #require(S3Fetch.readManifest(dir), "no manifest after the kill")
             // Written as files finish (at most one write per twenty times its cost, so the last
@@ -221,7 +223,7 @@ import Testing
         }
         let server = try HostileS3([])
         defer { server.stop() }
-        let r = try runHostile(["fetch", "--json", server.url(), dir])
+        let r = try runHostile(["fetch", "--json", server.url(), dir], environment: patientPolicy)
         #expect(r.status == 0, "\(r.output)")
         #expect(server.objectGets.count == 1 && server.objectGets.first?.hasSuffix(Self.snapshot) == true, "\(server.objectGets)")
         #expect(r.output.contains("\"skipped\" : 14"), "\(r.output)")
@@ -229,16 +231,32 @@ import Testing
         #expect(try runLiteProof(["verify", dir]).status == 0)
     }
 
+    /// The regular files a run keeps in its scratch folder `tmp` (its owner mark aside), with
+    /// their permission bits.
+    static func scratchFiles(_ tmp: String) -> [(String, mode_t)] {
+        ((try? FileManager.default.subpathsOfDirectory(atPath: tmp)) ?? []).compactMap { path in
+            var st = stat()
+            guard !path.hasSuffix(ScratchSpace.ownerName), lstat(tmp + "/" + path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+            return (path, st.st_mode & 0o777)
+        }
+    }
+
+    /// The files `fetch` has finished in `dir` (not partial, not its manifest or the manifest's
+    /// temporary file): 14 once every object but the slow snapshot is there.
+    static func finishedFiles(_ dir: String) -> Int {
+        FS.walk(dir).filter { !$0.hasSuffix(".liteproof-partial") && !$0.contains(Replica.fetchManifestName) }.count
+    }
+
     // 9: the list request's path, a key with a control character, keys with `./` segments.
     @Test func smallerThings() throws {
         let strict = try HostileS3(["strictpath"])
         defer { strict.stop() }
-        let plain = try runHostile(["verify", strict.url()])
+        let plain = try runHostile(["verify", strict.url()], environment: patientPolicy)
         #expect(plain.status == 0, "\(plain.output)")
 
         let control = try HostileS3(["ctrlkey"])
         defer { control.stop() }
-        let stray = try runHostile(["verify", control.url()])
+        let stray = try runHostile(["verify", control.url()], environment: patientPolicy)
         #expect(stray.status == 0 && stray.output.contains("stray"), "\(stray.output)")
 
         // Litestream cleans `./` out of a replica URL's path, and so does LiteProof (a replica
@@ -246,7 +264,7 @@ import Testing
         // as they are named, through the library.
         let dots = try HostileS3([], prefixes: ["a/./db"])
         defer { dots.stop() }
-        let dotted = try runHostile(["verify", dots.url()])
+        let dotted = try runHostile(["verify", dots.url()], environment: patientPolicy)
         #expect(dotted.status == 2 && dotted.output.contains("s3://bucket/a/db holds no Litestream replica"), "\(dotted.output)")
         expectClean(dotted)
         let literal = try S3Config.resolve(

@@ -267,7 +267,8 @@ struct RigSelfTests {
         let ls = try LitestreamProcess(
             binary: try Litestream.binary(.v03), config: dir + "/ls.yml",
             logPath: dir + "/log.txt")
-        usleep(300_000)
+        // Litestream prints its version once its signal handler is in place.
+        try waitUntil("litestream to start", timeout: 60) { ls.log.contains("litestream") }
         #expect(ls.isRunning)
         let t0 = Date()
         ls.stop()
@@ -283,10 +284,10 @@ struct RigSelfTests {
     func processKilled() throws {
         let dir = try rigTempDir("stubborn")
         let script = dir + "/stubborn.sh"
-        try "#!/bin/sh\ntrap '' INT\nwhile :; do sleep 0.1; done\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\ntrap '' INT\necho ignoring\nwhile :; do sleep 0.1; done\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
         let p = try LitestreamProcess(binary: script, config: dir + "/unused.yml", logPath: dir + "/log.txt")
-        usleep(200_000)
+        try waitUntil("the script to ignore SIGINT", timeout: 60) { p.log.contains("ignoring") }
         #expect(p.isRunning)
         let t0 = Date()
         p.stop(grace: 0.5)

@@ -258,7 +258,9 @@ struct SSHScope: SuiteTrait, TestScoping {
         let made = try await fixture.replica(.v05)
         var env = server.environment()
         env["LITEPROOF_SFTP_ATTEMPTS"] = "2"
-        env["LITEPROOF_SFTP_TIMEOUT"] = "2"
+        // 10 s an exchange for the runs that must succeed (a loaded machine may pause for a
+        // second or two), 2 s for the cut and the stall below.
+        env["LITEPROOF_SFTP_TIMEOUT"] = "10"
         env["LITEPROOF_SFTP_ACCEPT_UNKNOWN_HOST_KEY"] = "1"
         // How many bytes a whole verify takes from the server, through a proxy that passes all.
         let counting = try TCPFaultProxy(upstream: server.port, mode: "cut:1000000000")
@@ -279,7 +281,9 @@ struct SSHScope: SuiteTrait, TestScoping {
             let proxy = try TCPFaultProxy(upstream: server.port, mode: "\(mode):\(total - files / 2)")
             defer { proxy.stop() }
             let started = Date()
-            let r = try runWithEnvironment(liteproofBinary(), ["verify", server.url(made.folder, port: proxy.port)], environment: env, timeout: 60)
+            let r = try runWithEnvironment(
+                liteproofBinary(), ["verify", server.url(made.folder, port: proxy.port)], environment: env.merging(["LITEPROOF_SFTP_TIMEOUT": "2"]) { $1 },
+                timeout: 60)
             #expect(r.status == 2 && r.output.contains("libssh2 error") && !r.output.contains("damaged"), "\(mode): \(r.output)")
             #expect(r.output.contains(".ltx"), "\(mode): the message names the file: \(r.output)")
             if mode == "stall" {

@@ -93,7 +93,7 @@ struct SeaweedScope: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let server = try SeaweedServer(buckets: ["bucket"], tls: true)
+        let server = try SeaweedServer.start(buckets: ["bucket"], tls: true)
         defer { server.stop() }
         try await Self.$fixture.withValue(SeaweedFixture(server: server)) { try await function() }
     }

@@ -34,7 +34,7 @@ import Testing
         #expect(sample(metrics, "liteproof_replica_verdict", [db, "verdict=\"ok\""]) == 1)
         #expect(sample(metrics, "liteproof_replica_verdict", [db, "verdict=\"damaged\""]) == 0)
         let fresh = try #require(sample(metrics, "liteproof_replica_freshness_seconds", [db]), "\(metrics)")
-        #expect(fresh >= 0 && fresh < 3, "sync interval 100 ms, a round every \(interval) s: \(fresh) s")
+        #expect(fresh >= 0 && fresh < maxLag, "sync interval 100 ms, a round every \(interval) s, and healthy: \(fresh) s")
         #expect((sample(metrics, "liteproof_replica_position_timestamp_seconds", [db]) ?? 0) > Date().timeIntervalSince1970 - 60)
         // The counters add up what the round events said (each event is printed before its round
         // is published).
@@ -94,8 +94,8 @@ import Testing
         }
         let took = Date().timeIntervalSince(stopped)
         // --max-lag, plus one round (the interval with its jitter, and the round itself), plus slack
-        // for a loaded machine.
-        #expect(took < maxLag + interval * 1.1 + 3, "503 came \(took) s after Litestream stopped")
+        // for a loaded machine (a debug build, Litestream stopping, the polls themselves).
+        #expect(took < maxLag + interval * 1.1 + 8, "503 came \(took) s after Litestream stopped")
         #expect(samples.count >= 2 && samples.last! > samples.first!, "freshness grows: \(samples)")
         let body = try json(reply.body)
         let named = body["unhealthy"] as? [[String: Any]] ?? []

@@ -196,7 +196,7 @@ final class KillingProxy: @unchecked Sendable {
         try process.run()
         RigState.register(pid: process.processIdentifier)
         let port = port
-        try waitUntil("the killing proxy on port \(port)", timeout: 20) { !loopbackPortIsFree(port) }
+        try waitUntil("the killing proxy on port \(port)", timeout: 20) { loopbackPortListens(port) }
     }
 
     func stop() {

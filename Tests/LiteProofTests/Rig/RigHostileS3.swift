@@ -248,12 +248,19 @@ struct HostileRun {
 let hostileSecret = "hostile-secret-key-d0f4"
 let hostileToken = "hostile-session-token-77aa"
 
+/// The transfer policy for hostile runs that must succeed: the test policy's 1 s windows are for
+/// runs expected to fail, where one pause of a loaded machine is the point; here it would be a
+/// flake.
+let patientPolicy = ["LITEPROOF_S3_STALL": "30", "LITEPROOF_S3_DEADLINE": "600"]
+
 /// Runs `liteproof args` with fake credentials (a session token included), a private TMPDIR and
 /// the test transfer policy (1 s windows, a 1 KiB/s floor, 3 attempts, a 4 s deadline per
-/// object), `environment` on top. `signal` is sent `after` seconds (the run then ends on it).
+/// object), `environment` on top. `signal` is sent once its condition holds, polled with the run's
+/// TMPDIR every 10 ms after `whileRunning` (the run then ends on it): a state, never a delay, since
+/// a loaded machine may take any time to reach it.
 func runHostile(
     _ args: [String], environment: [String: String] = [:], tmpdir: String? = nil, timeout: TimeInterval = 60,
-    signal: (Int32, after: TimeInterval)? = nil, whileRunning: ((String) -> Void)? = nil
+    signal: (Int32, when: (_ tmp: String) -> Bool)? = nil, whileRunning: ((String) -> Void)? = nil
 ) throws -> HostileRun {
     let tmp = try tmpdir ?? rigTempDir("hostile-tmp")
     var env = s3ChildEnvironment()
@@ -294,7 +301,7 @@ func runHostile(
             peak = max(peak, kib)
         }
         whileRunning?(tmp)
-        if let signal, !signalled, Date().timeIntervalSince(start) >= signal.after {
+        if let signal, !signalled, signal.when(tmp) {
             kill(p.processIdentifier, signal.0)
             signalled = true
         }

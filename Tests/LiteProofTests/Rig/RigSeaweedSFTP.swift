@@ -30,7 +30,7 @@ final class SeaweedSFTPServer: @unchecked Sendable {
 
     init() throws {
         let weed = try SeaweedServer.binary()
-        seaweed = try SeaweedServer()
+        seaweed = try SeaweedServer.start()
         do {
             dir = try rigTempDir("weed-sftp")
             password = "pw@\(String(UInt32.random(in: 0...UInt32.max), radix: 36)):x"

@@ -91,7 +91,7 @@ final class WsgiDAVServer: @unchecked Sendable {
             let process = self.process, port = self.port
             try waitUntil("WsgiDAV on port \(port)", timeout: 30) {
                 guard process.isRunning else { throw RigError(message: "WsgiDAV exited") }
-                return !loopbackPortIsFree(port)
+                return loopbackPortListens(port)
             }
         } catch {
             stop()
@@ -179,7 +179,7 @@ final class KillingDAVProxy: @unchecked Sendable {
         try process.run()
         RigState.register(pid: process.processIdentifier)
         let port = port
-        try waitUntil("the killing proxy on port \(port)", timeout: 20) { !loopbackPortIsFree(port) }
+        try waitUntil("the killing proxy on port \(port)", timeout: 20) { loopbackPortListens(port) }
     }
 
     func stop() {
@@ -249,7 +249,7 @@ final class HostileDAV: @unchecked Sendable {
         RigState.register(pid: process.processIdentifier)
         let port = port
         do {
-            try waitUntil("the hostile WebDAV server on port \(port)", timeout: 20) { !loopbackPortIsFree(port) }
+            try waitUntil("the hostile WebDAV server on port \(port)", timeout: 20) { loopbackPortListens(port) }
         } catch {
             stop()
             throw error
