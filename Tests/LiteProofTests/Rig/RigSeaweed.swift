@@ -20,21 +20,16 @@ extension MotoServer: S3TestServer {}
 /// without a request). A readiness probe that binds the port instead could take it from the
 /// server in the instant the server binds it.
 func loopbackPortListens(_ port: Int) -> Bool {
-    guard port > 0 && port < 65536 else { return false }
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    } == 0
+    onLoopbackSocket(port) { connect($0, $1, $2) }
 }
 
 /// True when nothing listens on 127.0.0.1:`port` (bound once, then released).
 func loopbackPortIsFree(_ port: Int) -> Bool {
+    onLoopbackSocket(port) { bind($0, $1, $2) }
+}
+
+/// Whether `call` (`bind` or `connect`) succeeds on a new TCP socket with 127.0.0.1:`port`.
+private func onLoopbackSocket(_ port: Int, _ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Bool {
     guard port > 0 && port < 65536 else { return false }
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return false }
@@ -44,7 +39,7 @@ func loopbackPortIsFree(_ port: Int) -> Bool {
     addr.sin_port = in_port_t(UInt16(port).bigEndian)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     return withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     } == 0
 }
 
